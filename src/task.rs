@@ -1,0 +1,173 @@
+//! [`Task`]: the handle to a spawned future.
+
+use crate::TaskMetadata;
+use crate::task_future::{PanicPayload, panic_message};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+type Inner<T> = async_task::FallibleTask<Result<T, PanicPayload>, TaskMetadata>;
+
+/// A spawned future's handle. Await it for the output; drop it to cancel the task; call
+/// [`detach`](Task::detach) to let it run on without a handle.
+///
+/// If the task panicked, awaiting it panics too, with the task's id and spawn location in the
+/// message. The scheduler itself keeps running other tasks.
+///
+/// ```
+/// use scheduler::{Scheduler, Task, TestScheduler};
+/// use std::sync::Arc;
+/// let scheduler: Arc<dyn Scheduler> = Arc::new(TestScheduler::with_seed(0));
+/// let task = scheduler.spawn(async { 6 * 7 });
+/// assert_eq!(scheduler.block(task), 42);
+/// assert_eq!(scheduler.block(Task::ready("done")), "done");
+/// ```
+#[must_use = "dropping a Task cancels it; call .detach() to let it run"]
+pub struct Task<T>(State<T>);
+
+enum State<T> {
+    Ready(Option<T>),
+    // The metadata is copied out: async-task's fallible handle has no accessor for it.
+    Spawned(Inner<T>, TaskMetadata),
+}
+
+impl<T> Task<T> {
+    /// A task that is already finished with `value`. It has no id and no metadata.
+    pub fn ready(value: T) -> Self {
+        Self(State::Ready(Some(value)))
+    }
+
+    pub(crate) fn spawned(task: async_task::Task<Result<T, PanicPayload>, TaskMetadata>) -> Self {
+        let metadata = *task.metadata();
+        Self(State::Spawned(task.fallible(), metadata))
+    }
+
+    /// Lets the task run to completion without a handle. Its output is dropped.
+    pub fn detach(self) {
+        if let State::Spawned(task, _) = self.0 {
+            task.detach();
+        }
+    }
+
+    /// The task's id (`None` for [`Task::ready`]).
+    pub fn id(&self) -> Option<crate::TaskId> {
+        self.metadata().map(TaskMetadata::id)
+    }
+
+    /// The task's metadata (`None` for [`Task::ready`]).
+    pub fn metadata(&self) -> Option<&TaskMetadata> {
+        match &self.0 {
+            State::Ready(_) => None,
+            State::Spawned(_, metadata) => Some(metadata),
+        }
+    }
+
+    /// Whether the task has finished (completed, panicked or been cancelled).
+    pub fn is_finished(&self) -> bool {
+        match &self.0 {
+            State::Ready(_) => true,
+            State::Spawned(task, _) => task.is_finished(),
+        }
+    }
+
+    /// A form of this task that yields `None` instead of panicking when the task was cancelled
+    /// before it finished (for example because its scheduler shut down). A panic inside the
+    /// task is still re-raised.
+    pub fn fallible(self) -> FallibleTask<T> {
+        FallibleTask(self.0)
+    }
+
+    /// Cancels the task and waits until it has stopped. Returns its output if it completed
+    /// before it could be cancelled.
+    pub async fn cancel(self) -> Option<T> {
+        match self.0 {
+            State::Ready(value) => value,
+            State::Spawned(task, metadata) => task
+                .cancel()
+                .await
+                .map(|result| unwrap_result(result, &metadata)),
+        }
+    }
+}
+
+/// [`Task`] that yields `Option<T>`: `None` when the task was cancelled. See [`Task::fallible`].
+#[must_use = "dropping a FallibleTask cancels it; call .detach() to let it run"]
+pub struct FallibleTask<T>(State<T>);
+
+impl<T> FallibleTask<T> {
+    /// Lets the task run to completion without a handle.
+    pub fn detach(self) {
+        Task(self.0).detach();
+    }
+
+    /// Whether the task has finished.
+    pub fn is_finished(&self) -> bool {
+        match &self.0 {
+            State::Ready(_) => true,
+            State::Spawned(task, _) => task.is_finished(),
+        }
+    }
+}
+
+fn poll_state<T>(state: &mut State<T>, cx: &mut Context<'_>) -> Poll<Result<T, TaskMetadata>> {
+    match state {
+        State::Ready(value) => {
+            Poll::Ready(Ok(value.take().expect("Task polled after it completed")))
+        }
+        State::Spawned(task, metadata) => match Pin::new(task).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(result)) => Poll::Ready(Ok(unwrap_result(result, metadata))),
+            Poll::Ready(None) => Poll::Ready(Err(*metadata)),
+        },
+    }
+}
+
+fn unwrap_result<T>(result: Result<T, PanicPayload>, metadata: &TaskMetadata) -> T {
+    match result {
+        Ok(value) => value,
+        Err(payload) => panic!(
+            "{} spawned at {} panicked: {}",
+            metadata.id(),
+            metadata.location(),
+            panic_message(&payload)
+        ),
+    }
+}
+
+impl<T> Future for Task<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        poll_state(&mut self.0, cx).map(|result| {
+            result.unwrap_or_else(|metadata| {
+                panic!(
+                    "{metadata} was cancelled before it finished (its runnable was dropped, \
+                     e.g. because its scheduler shut down); use Task::fallible to handle this"
+                )
+            })
+        })
+    }
+}
+
+impl<T> Future for FallibleTask<T> {
+    type Output = Option<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        poll_state(&mut self.0, cx).map(Result::ok)
+    }
+}
+
+// A `Task` only hands out `T` by value through `poll`; it never gives shared access to it.
+impl<T> Unpin for Task<T> {}
+impl<T> Unpin for FallibleTask<T> {}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            State::Ready(_) => f.write_str("Task::ready"),
+            State::Spawned(_, metadata) => write!(f, "Task({metadata})"),
+        }
+    }
+}
+

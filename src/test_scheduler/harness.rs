@@ -1,0 +1,79 @@
+//! [`run_seeds`]: runs one test body over many seeds and says how to replay a failing one.
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+/// How many seeds [`run_seeds`] tries when `ITERATIONS` is not set.
+pub const DEFAULT_ITERATIONS: u64 = 100;
+
+/// Runs `test` once per seed: seeds `0..ITERATIONS` (environment variable, default 100), or only
+/// `SEED` when that is set. When a seed fails, prints the seed and the exact command that replays
+/// it, then re-raises the panic.
+///
+/// ```
+/// use scheduler::{Scheduler, TestScheduler, run_seeds};
+/// use std::sync::Arc;
+/// run_seeds(|seed| {
+///     let scheduler: Arc<dyn Scheduler> = Arc::new(TestScheduler::with_seed(seed));
+///     let task = scheduler.spawn(async { 1 + 1 });
+///     assert_eq!(scheduler.block(task), 2);
+/// });
+/// ```
+pub fn run_seeds(mut test: impl FnMut(u64)) {
+    let seeds = match env_number("SEED") {
+        Some(seed) => seed..=seed,
+        None => {
+            let iterations = env_number("ITERATIONS").unwrap_or(DEFAULT_ITERATIONS);
+            assert!(iterations > 0, "ITERATIONS must be at least 1");
+            0..=iterations - 1
+        }
+    };
+    for seed in seeds {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| test(seed))) {
+            eprintln!("\n{}\n", replay_hint(seed));
+            resume_unwind(panic);
+        }
+    }
+}
+
+/// A number from the environment; a malformed value is a clear panic, not a silent default.
+fn env_number(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?;
+    match value.trim().parse() {
+        Ok(number) => Some(number),
+        Err(_) => panic!("{name}={value:?} is not a non-negative integer"),
+    }
+}
+
+/// `failing seed: 17 — replay with: SEED=17 cargo test -p native-tests --test core -- name --exact`
+fn replay_hint(seed: u64) -> String {
+    let mut command = format!("SEED={seed} cargo test");
+    if let Ok(package) = std::env::var("CARGO_PKG_NAME") {
+        command.push_str(&format!(" -p {package}"));
+    }
+    if let Some(target) = test_target() {
+        command.push_str(&target);
+    }
+    let thread = std::thread::current();
+    match thread.name() {
+        Some(name) if name != "main" => command.push_str(&format!(" -- {name} --exact")),
+        _ => {}
+    }
+    format!("failing seed: {seed}\nreplay with: {command}")
+}
+
+/// `--test NAME` for an integration test binary, `--lib` for a crate's unit tests.
+fn test_target() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let stem = exe.file_stem()?.to_str()?;
+    // Test binaries are named `<target>-<16 hex digits>`.
+    let (name, hash) = stem.rsplit_once('-')?;
+    if hash.len() != 16 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let package = std::env::var("CARGO_PKG_NAME").ok()?.replace('-', "_");
+    Some(if name == package {
+        " --lib".to_string()
+    } else {
+        format!(" --test {name}")
+    })
+}

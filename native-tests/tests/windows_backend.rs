@@ -458,6 +458,8 @@ fn drop_with_pending_work_returns_promptly_and_runs_nothing_more() {
     // Queued foreground work was dropped unrun, here on the main thread.
     assert!(!foreground_ran.get(), "foreground work ran during the drop");
     assert_eq!(*dropped_on.lock().unwrap(), vec![main; 100]);
+    // Its runnable was queued behind the gated ones or armed as a timer: either way dropped.
+    wait_until("the timer task is cancelled", || timer_task.is_finished());
     assert_eq!(futures::executor::block_on(timer_task), None);
     // The blocked callbacks finish after their scheduler is gone (no use-after-free), and
     // nothing that was still queued starts any more.

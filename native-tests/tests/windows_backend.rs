@@ -636,9 +636,13 @@ fn executors_api_behaves_the_same_as_on_the_test_scheduler() {
 }
 
 #[test]
-fn current_is_a_windows_scheduler() {
+fn current_is_one_shared_windows_scheduler() {
     let scheduler = scheduler::platform::current();
     assert!(scheduler.downcast_ref::<WindowsScheduler>().is_some());
+    assert!(Arc::ptr_eq(&scheduler, &scheduler::platform::current()));
+    // This test is the first caller in the process, so its thread is the main thread.
     assert!(scheduler.is_main_thread());
+    let elsewhere = thread::spawn(|| scheduler::platform::current().is_main_thread());
+    assert!(!elsewhere.join().unwrap());
     assert_eq!(scheduler.block(scheduler.spawn(async { 1 + 1 })), 2);
 }

@@ -1,5 +1,4 @@
-//! Production schedulers, one per target, behind `cfg`, and [`current`], the right one for the
-//! target as an `Arc<dyn Scheduler>`.
+//! Production schedulers, one per target, behind `cfg`, and [`current`], the target's default.
 
 #[cfg(any(windows, target_os = "macos"))]
 mod guarded_run;
@@ -16,24 +15,37 @@ mod windows;
 #[cfg(windows)]
 pub use windows::WindowsScheduler;
 
-/// The production scheduler for this target, as an `Arc<dyn Scheduler>`.
+/// The production scheduler of this target, shared by the whole process.
 ///
-/// Call it on the main (UI) thread: schedulers with a main-thread queue make the calling thread
-/// (Windows) or the process's main thread (macOS) their main thread.
+/// On Windows this is one [`WindowsScheduler`], created by the first call: the thread that makes
+/// that first call becomes its main thread (call it first from `main`, on the thread that runs
+/// the message loop). Any Win32 message loop on that thread drains its foreground queue; apps
+/// without one can use `current().downcast_ref::<WindowsScheduler>()` and its
+/// [`run`](WindowsScheduler::run) / [`run_until`](WindowsScheduler::run_until).
 ///
-/// Panics if the operating system refuses the resources the scheduler needs (Windows: a
-/// thread-pool work object and a message-only window).
-#[cfg(any(windows, target_os = "macos"))]
+/// Panics if Windows refuses the thread-pool work object or the message-only window.
+#[cfg(windows)]
 pub fn current() -> std::sync::Arc<dyn crate::Scheduler> {
-    #[cfg(windows)]
-    {
-        std::sync::Arc::new(
-            WindowsScheduler::new()
-                .unwrap_or_else(|error| panic!("cannot create the WindowsScheduler: {error}")),
-        )
-    }
-    #[cfg(target_os = "macos")]
-    {
-        std::sync::Arc::new(GcdScheduler::new())
-    }
+    static CURRENT: std::sync::OnceLock<std::sync::Arc<WindowsScheduler>> =
+        std::sync::OnceLock::new();
+    CURRENT
+        .get_or_init(|| {
+            std::sync::Arc::new(
+                WindowsScheduler::new()
+                    .unwrap_or_else(|error| panic!("cannot create the WindowsScheduler: {error}")),
+            )
+        })
+        .clone()
+}
+
+/// The production scheduler of this target, shared by the whole process.
+///
+/// On macOS this is one [`GcdScheduler`] over GCD's global and main queues; its main thread is
+/// the process's main thread, whose run loop (`NSApplication`, `CFRunLoop`) drains the main queue.
+#[cfg(target_os = "macos")]
+pub fn current() -> std::sync::Arc<dyn crate::Scheduler> {
+    static CURRENT: std::sync::OnceLock<std::sync::Arc<GcdScheduler>> = std::sync::OnceLock::new();
+    CURRENT
+        .get_or_init(|| std::sync::Arc::new(GcdScheduler::new()))
+        .clone()
 }

@@ -292,6 +292,56 @@ fn timers_fire_in_order_and_never_early() {
 }
 
 #[test]
+fn many_timers_from_several_threads_fire_once_and_never_early_while_others_are_cancelled() {
+    let scheduler = new_scheduler();
+    let dyn_scheduler = dyn_scheduler(&scheduler);
+    let fired = Arc::new(AtomicUsize::new(0));
+    let (kept, cancelled): (Vec<_>, Vec<_>) = thread::scope(|scope| {
+        let spawners: Vec<_> = (0..4u64)
+            .map(|spawner| {
+                let (dyn_scheduler, fired) = (dyn_scheduler.clone(), fired.clone());
+                scope.spawn(move || {
+                    (0..500u64)
+                        .map(|i| {
+                            let delay = Duration::from_millis((spawner * 13 + i * 7) % 60 + 1);
+                            let timer = dyn_scheduler.timer(delay);
+                            let deadline = timer.deadline();
+                            let fired = fired.clone();
+                            let task = dyn_scheduler.spawn(async move {
+                                timer.await;
+                                fired.fetch_add(1, Ordering::SeqCst);
+                                Instant::now() >= deadline
+                            });
+                            (i % 2 == 0, task)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        spawners
+            .into_iter()
+            .flat_map(|spawner| spawner.join().unwrap())
+            .partition(|(keep, _)| *keep)
+    });
+    // Cancel half of them while the rest fire (races between firing and cancelling).
+    drop(cancelled);
+    let kept: Vec<_> = kept.into_iter().map(|(_, task)| task).collect();
+    let on_time = dyn_scheduler
+        .block_with_timeout(PATIENCE, future::join_all(kept))
+        .unwrap_or_else(|_| panic!("timers did not fire"));
+    assert_eq!(on_time.len(), 1_000);
+    assert!(
+        on_time.iter().all(|&on_time| on_time),
+        "a timer fired early"
+    );
+    let total = fired.load(Ordering::SeqCst);
+    assert!((1_000..=2_000).contains(&total), "{total} timers fired");
+    wait_until("cancelled timers are closed", || {
+        scheduler.pending_timers() == 0
+    });
+}
+
+#[test]
 fn dropped_timer_closes_its_pool_timer_and_never_fires() {
     let scheduler = new_scheduler();
     let dyn_scheduler = dyn_scheduler(&scheduler);

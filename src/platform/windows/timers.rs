@@ -1,16 +1,22 @@
 //! `schedule_after` on Win32 thread-pool timers: one one-shot timer object per delayed runnable.
 //!
-//! A pending timer is a [`Slot`] in a map keyed by the runnable's task id. Whoever removes the
-//! slot owns it: the timer's callback (it runs the runnable, then closes its own timer) or a
-//! canceller ([`TimerPool::cancel`], the pool's drop), which stops the timer, waits for a
-//! callback that may be running (it finds no slot and returns at once), closes it, and drops the
-//! runnable unrun. Each callback context holds a strong count of the shared state, so a late
-//! callback never sees freed memory.
+//! A pending timer is a [`Slot`] in [`Armed`], keyed by the runnable's task id and ordered by
+//! deadline. Whoever removes a slot owns it:
+//! - a timer callback whose own deadline has passed takes every due slot and runs them in
+//!   deadline order (so a callback the pool dispatches late cannot make an earlier timer fire
+//!   after a later one); it closes its own timer and releases the others;
+//! - a canceller ([`TimerPool::cancel`], the pool's drop) drops the runnable unrun.
+//!
+//! Releasing a timer that is not the caller's own stops it, waits for a callback that may be
+//! running (it finds no slot and returns at once: callbacks only ever wait for the map lock,
+//! which is never held while waiting or running runnables), closes it and frees its context.
+//! Each context holds a strong count of the shared state, so a late callback never sees freed
+//! memory.
 
 use super::win32_error;
 use crate::platform::guarded_run::run_guarded;
 use crate::{Runnable, TaskId};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::c_void;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -34,33 +40,77 @@ struct Slot {
 unsafe impl Send for Slot {}
 
 impl Slot {
-    /// Stops the timer, waits out a running callback, closes the timer and frees the context.
-    /// The runnable is dropped unrun (timer runnables are `Send`: any thread may drop them).
-    fn cancel(self) {
-        // SAFETY: this slot owns the live timer. A null due time stops new callbacks; waiting
-        // (cancelling pending ones) guarantees that no callback still reads `context` when it is
-        // freed. The callback never blocks on anything the canceller holds (the map lock is
-        // released), so the wait is short.
+    /// Stops the timer, waits out a running callback, closes the timer and frees the context;
+    /// hands back the runnable. Not for the caller's own timer (it would wait for itself).
+    fn release(self) -> Runnable {
+        // SAFETY: the owner of this slot owns the live timer. A null due time stops new
+        // callbacks; waiting (cancelling pending ones) guarantees that no callback still reads
+        // `context` when it is freed. Callbacks never block on anything but the map lock, which
+        // is not held here, so the wait is short.
         unsafe {
             SetThreadpoolTimer(self.timer, std::ptr::null(), 0, 0);
             WaitForThreadpoolTimerCallbacks(self.timer, TRUE);
             CloseThreadpoolTimer(self.timer);
             drop(Box::from_raw(self.context));
         }
-        drop(self.runnable);
+        self.runnable
+    }
+}
+
+/// The armed timers: by task id, and in deadline order.
+#[derive(Default)]
+struct Armed {
+    by_id: HashMap<TaskId, Slot>,
+    by_deadline: BTreeSet<(Instant, TaskId)>,
+}
+
+impl Armed {
+    fn insert(&mut self, id: TaskId, slot: Slot) {
+        self.by_deadline.insert((slot.deadline, id));
+        // Only one runnable of a task exists at a time, so its id has no other pending timer.
+        let replaced = self.by_id.insert(id, slot);
+        debug_assert!(replaced.is_none(), "two pending timers for {id}");
+    }
+
+    fn remove(&mut self, id: TaskId) -> Option<Slot> {
+        let slot = self.by_id.remove(&id)?;
+        self.by_deadline.remove(&(slot.deadline, id));
+        Some(slot)
+    }
+
+    /// Removes every slot due at `now`, earliest deadline first.
+    fn take_due(&mut self, now: Instant) -> Vec<(TaskId, Slot)> {
+        let mut due = Vec::new();
+        while let Some(&(deadline, id)) = self.by_deadline.first() {
+            if deadline > now {
+                break;
+            }
+            self.by_deadline.pop_first();
+            let slot = self
+                .by_id
+                .remove(&id)
+                .expect("both indexes hold the same timers");
+            due.push((id, slot));
+        }
+        due
+    }
+
+    fn drain(&mut self) -> Vec<Slot> {
+        self.by_deadline.clear();
+        self.by_id.drain().map(|(_, slot)| slot).collect()
     }
 }
 
 /// The pending timers, shared with the callbacks.
 #[derive(Default)]
 struct TimerShared {
-    slots: Mutex<HashMap<TaskId, Slot>>,
+    armed: Mutex<Armed>,
 }
 
 impl TimerShared {
-    fn slots(&self) -> MutexGuard<'_, HashMap<TaskId, Slot>> {
+    fn armed(&self) -> MutexGuard<'_, Armed> {
         // A panic while holding the lock cannot leave the map half-updated: keep going.
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+        self.armed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -103,39 +153,38 @@ impl TimerPool {
                 runnable.metadata()
             );
         }
-        let mut slots = self.shared.slots();
+        let mut armed = self.shared.armed();
         let slot = Slot {
             timer,
             runnable,
             deadline,
             context,
         };
-        // Only one runnable of a task exists at a time, so its id has no other pending timer.
-        let replaced = slots.insert(id, slot);
-        debug_assert!(replaced.is_none(), "two pending timers for {id}");
+        armed.insert(id, slot);
         // Armed under the lock: the callback looks the slot up under the same lock.
         arm(timer, delay);
     }
 
     /// Releases the timer of task `id` if it has not fired: its runnable is dropped unrun.
     pub(super) fn cancel(&self, id: TaskId) {
-        let slot = self.shared.slots().remove(&id);
+        let slot = self.shared.armed().remove(id);
         if let Some(slot) = slot {
-            slot.cancel();
+            drop(slot.release());
         }
     }
 
     /// How many timers are armed.
     pub(super) fn pending(&self) -> usize {
-        self.shared.slots().len()
+        self.shared.armed().by_id.len()
     }
 }
 
 impl Drop for TimerPool {
     fn drop(&mut self) {
-        let slots: Vec<Slot> = self.shared.slots().drain().map(|(_, slot)| slot).collect();
+        let slots = self.shared.armed().drain();
         for slot in slots {
-            slot.cancel();
+            // Timer runnables are `Send`: any thread may drop them.
+            drop(slot.release());
         }
     }
 }
@@ -154,37 +203,44 @@ fn arm(timer: PTP_TIMER, delay: Duration) {
     unsafe { SetThreadpoolTimer(timer, &due, 0, 0) };
 }
 
-/// The timer callback: runs the slot's runnable once its deadline has passed.
+/// The timer callback: once its own deadline has passed, runs every due timer in deadline
+/// order.
 unsafe extern "system" fn timer_callback(
     _instance: PTP_CALLBACK_INSTANCE,
     context: *mut c_void,
     timer: PTP_TIMER,
 ) {
     let context = context as *mut TimerContext;
-    // SAFETY: the context is freed only by the slot's owner, after this callback returned
-    // (a canceller waits for callbacks) or by this callback itself, below.
-    let (shared, id) = unsafe { ((*context).shared.clone(), (*context).id) };
-    let mut slots = shared.slots();
-    let Some(slot) = slots.get(&id) else {
-        // Cancelled: the canceller closes the timer and frees the context.
+    // SAFETY: the context is freed only by the slot's owner: by another thread after this
+    // callback returned (it waits for callbacks), or by this callback itself, below.
+    let (shared, own_id) = unsafe { ((*context).shared.clone(), (*context).id) };
+    let mut armed = shared.armed();
+    let Some(own) = armed.by_id.get(&own_id) else {
+        // Cancelled, or already run by an earlier callback: its owner releases this timer.
         return;
     };
     let now = Instant::now();
-    if now < slot.deadline {
+    if now < own.deadline {
         // Fired early (the system clock ticks coarsely): wait out the rest.
-        arm(timer, slot.deadline - now);
+        arm(timer, own.deadline - now);
         return;
     }
-    let slot = slots
-        .remove(&id)
-        .expect("slot looked up under the same lock");
-    drop(slots);
-    run_guarded(slot.runnable);
-    // SAFETY: this callback owns the slot: closing its own timer from inside the callback is
-    // allowed (the pool frees it once the callback returns), and no other callback of this
-    // one-shot timer can run, so the context is freed exactly once and not used afterwards.
-    unsafe {
-        CloseThreadpoolTimer(slot.timer);
-        drop(Box::from_raw(slot.context));
+    let due = armed.take_due(now);
+    drop(armed);
+    for (id, slot) in due {
+        if id == own_id {
+            run_guarded(slot.runnable);
+            // SAFETY: this callback owns its own slot: closing its own timer from inside the
+            // callback is allowed (the pool frees it once the callback returns), and no other
+            // callback of this one-shot timer can run, so the context is freed exactly once and
+            // not used afterwards.
+            unsafe {
+                CloseThreadpoolTimer(slot.timer);
+                drop(Box::from_raw(slot.context));
+            }
+        } else {
+            // Another due timer whose callback has not taken it yet: run it now, in order.
+            run_guarded(slot.release());
+        }
     }
 }

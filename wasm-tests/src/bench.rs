@@ -86,8 +86,11 @@ pub async fn run_benchmarks(rounds: u32) -> String {
     report
 }
 
-/// Runs one scenario (`"wa"`, `"wb"`, `"wt"` or `"ws"`) `rounds` times, ours then the peer, and
-/// returns the raw figures (for profiling one scenario; `run_benchmarks` is the benchmark).
+/// Runs one scenario `rounds` times, ours then the peer, on a scheduler whose time slice is
+/// `slice_ms`, and returns the raw figures (for profiling; `run_benchmarks` is the benchmark).
+/// Besides `wa`, `wb`, `wt` and `ws`: `wb-ours` / `wb-peer` (one side only), and the
+/// diagnostics `wb-floor` (bare async-task on a thread-local queue) and `wb-nowrap` (the
+/// WasmScheduler fed by async-task runnables without the core's `TaskFuture` wrapper).
 #[wasm_bindgen]
 pub async fn run_scenario(name: String, rounds: u32, slice_ms: u32) -> String {
     let scheduler: Arc<dyn Scheduler> = Arc::new(WasmScheduler::with_config(

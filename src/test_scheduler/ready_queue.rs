@@ -83,7 +83,10 @@ impl ReadyQueue {
                 _ => unreachable!("entry changed under us"),
             },
             Entry::Session(session) => {
-                let queue = self.sessions.get_mut(&session).expect("session queue exists");
+                let queue = self
+                    .sessions
+                    .get_mut(&session)
+                    .expect("session queue exists");
                 let runnable = queue.pop_front();
                 if queue.is_empty() {
                     self.entries.swap_remove_back(index);
@@ -115,7 +118,10 @@ impl ReadyQueue {
             match entry {
                 Entry::Runnable(runnable) if doomed(&runnable) => removed.push(runnable),
                 Entry::Session(session) => {
-                    let queue = self.sessions.get_mut(&session).expect("session queue exists");
+                    let queue = self
+                        .sessions
+                        .get_mut(&session)
+                        .expect("session queue exists");
                     let (dead, alive): (VecDeque<_>, VecDeque<_>) =
                         queue.drain(..).partition(|runnable| doomed(runnable));
                     removed.extend(dead);

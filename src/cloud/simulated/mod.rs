@@ -181,7 +181,10 @@ impl SimulatedExecutionContext {
     /// A future that completes once `session` has ended — responded, and every `wait_until`
     /// job settled or was cut off — with the outcome of each job, in registration order.
     /// The async form of [`wait_on_execution_context`](Self::wait_on_execution_context).
-    pub fn settled(&self, session: SessionId) -> impl Future<Output = Vec<WaitUntilReport>> + use<> {
+    pub fn settled(
+        &self,
+        session: SessionId,
+    ) -> impl Future<Output = Vec<WaitUntilReport>> + use<> {
         let inner = Arc::downgrade(&self.inner);
         std::future::poll_fn(move |cx| {
             let Some(inner) = inner.upgrade() else {
@@ -258,7 +261,10 @@ impl SimulatedExecutionContext {
 
     /// Everything `session` did so far; `None` if this context did not create it.
     pub fn session_report(&self, session: SessionId) -> Option<SessionReport> {
-        self.inner.lock().get(session).map(|state| state.report(session))
+        self.inner
+            .lock()
+            .get(session)
+            .map(|state| state.report(session))
     }
 
     /// Whether the handler of `session` called

@@ -25,9 +25,9 @@ impl fmt::Display for WaitUntilOutcome {
         match self {
             Self::Completed => f.write_str("completed"),
             Self::Panicked(message) => write!(f, "panicked: {message}"),
-            Self::CutOff => f.write_str(
-                "cut off: still running 30 s after the response, so it was cancelled",
-            ),
+            Self::CutOff => {
+                f.write_str("cut off: still running 30 s after the response, so it was cancelled")
+            }
             Self::Cancelled => f.write_str("cancelled before it finished"),
         }
     }
@@ -160,7 +160,11 @@ pub struct RequestFailed {
 
 impl fmt::Display for RequestFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the handler of {} panicked: {}", self.session, self.message)?;
+        write!(
+            f,
+            "the handler of {} panicked: {}",
+            self.session, self.message
+        )?;
         if self.passed_through {
             f.write_str(" (passed through to the origin)")?;
         }

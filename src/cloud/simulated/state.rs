@@ -16,7 +16,10 @@ pub(super) enum Phase {
     /// The response is out; `wait_until` work may still run (30 s at most).
     Responded { at: Duration },
     /// Every `wait_until` job settled or was cut off; leftover tasks were cancelled.
-    Ended { responded_at: Duration, at: Duration },
+    Ended {
+        responded_at: Duration,
+        at: Duration,
+    },
 }
 
 /// One `wait_until` job.

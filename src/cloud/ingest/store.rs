@@ -9,6 +9,10 @@ use std::fmt;
 use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest simulated latency of one [`MemoryStore`] operation, in milliseconds.
+pub const MAX_SIMULATED_LATENCY_MS: u64 = 10;
 
 /// A store operation failed (the message comes from the backend).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,8 +39,9 @@ pub trait EventStore {
 /// An in-memory [`EventStore`]. Clones share the same map.
 ///
 /// With [`with_simulated_latency`](Self::with_simulated_latency) over a [`TestScheduler`],
-/// every operation first yields a seeded random number of times, so concurrent requests
-/// interleave inside store calls as they would against a real store.
+/// every operation first waits a seeded random virtual time (0 to
+/// [`MAX_SIMULATED_LATENCY_MS`] ms), so concurrent requests interleave inside store calls as
+/// they would against a real store.
 ///
 /// ```
 /// use scheduler::cloud::ingest::{EventStore, MemoryStore};
@@ -59,7 +64,7 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// An empty store whose operations yield a random number of times first (seeded by the
+    /// An empty store whose operations first wait a random virtual time (seeded by the
     /// scheduler, when it is a [`TestScheduler`]; no delay on other schedulers).
     pub fn with_simulated_latency(scheduler: Arc<dyn Scheduler>) -> Self {
         Self {
@@ -84,14 +89,14 @@ impl MemoryStore {
     }
 
     async fn simulate_latency(&self) {
-        let delay = self
-            .latency
-            .as_ref()
-            .and_then(|scheduler| scheduler.downcast_ref::<TestScheduler>())
-            .map(TestScheduler::simulate_random_delay);
-        if let Some(delay) = delay {
-            delay.await;
-        }
+        let Some(scheduler) = &self.latency else {
+            return;
+        };
+        let Some(test) = scheduler.downcast_ref::<TestScheduler>() else {
+            return;
+        };
+        let latency = Duration::from_millis(test.random_range(0..MAX_SIMULATED_LATENCY_MS + 1));
+        scheduler.timer(latency).await;
     }
 }
 

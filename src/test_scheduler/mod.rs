@@ -8,6 +8,7 @@
 
 mod harness;
 mod ready_queue;
+mod registry;
 mod report;
 mod timer_queue;
 mod trace;
@@ -22,7 +23,8 @@ use crate::{
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ready_queue::ReadyQueue;
-use rustc_hash::{FxHashMap, FxHashSet};
+use registry::Registry;
+use rustc_hash::FxHashSet;
 use std::future::Future;
 use std::ops::{Range, RangeInclusive};
 use std::pin::Pin;
@@ -111,13 +113,25 @@ struct State {
     ready: ReadyQueue,
     timers: TimerQueue,
     elapsed: Duration,
-    live: FxHashMap<TaskId, TaskMetadata>,
+    live: Registry,
     deprioritized: FxHashSet<TaskLabel>,
     allow_parking: bool,
     block_tick_range: RangeInclusive<usize>,
     foreign_wakes: Vec<String>,
     trace: Option<Vec<TraceEvent>>,
     ticks: u64,
+}
+
+impl State {
+    fn record_spawn(&mut self, metadata: &TaskMetadata) {
+        self.live.insert(*metadata);
+        if let Some(trace) = &mut self.trace {
+            trace.push(TraceEvent::Spawned {
+                elapsed: self.elapsed,
+                task: metadata.into(),
+            });
+        }
+    }
 }
 
 /// What one step of simulated progress did.
@@ -150,7 +164,7 @@ impl TestScheduler {
                 ready: ReadyQueue::new(config.randomize_order),
                 timers: TimerQueue::default(),
                 elapsed: Duration::ZERO,
-                live: FxHashMap::default(),
+                live: Registry::default(),
                 deprioritized: FxHashSet::default(),
                 allow_parking: config.allow_parking,
                 block_tick_range: config.block_tick_range,
@@ -255,7 +269,7 @@ impl TestScheduler {
 
     /// Whether the task is still alive: true until it completes, panics or is cancelled.
     pub fn is_task_running(&self, id: TaskId) -> bool {
-        self.lock().live.contains_key(&id)
+        self.lock().live.contains(id)
     }
 
     /// Lets a blocked thread park for real, waiting for wakes from other OS threads (and stops
@@ -297,11 +311,14 @@ impl TestScheduler {
         self.lock().ticks
     }
 
+    /// How many tasks are alive (spawned, not yet ended).
+    pub fn live_task_count(&self) -> usize {
+        self.lock().live.len()
+    }
+
     /// Metadata of every live task (spawned, not yet ended), ordered by id.
     pub fn live_tasks(&self) -> Vec<TaskMetadata> {
-        let mut tasks: Vec<_> = self.lock().live.values().copied().collect();
-        tasks.sort_by_key(TaskMetadata::id);
-        tasks
+        self.lock().live.live()
     }
 
     /// Starts recording [`TraceEvent`]s (if not already recording).
@@ -314,7 +331,11 @@ impl TestScheduler {
 
     /// The events recorded so far, leaving the record empty (tracing stays on).
     pub fn take_trace(&self) -> Vec<TraceEvent> {
-        self.lock().trace.as_mut().map(std::mem::take).unwrap_or_default()
+        self.lock()
+            .trace
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -383,14 +404,22 @@ impl TestScheduler {
     }
 
     fn deadlock(&self) -> ! {
-        let pending = self.lock().live.values().copied().collect();
+        let pending = self.lock().live.live();
         panic!("{}", report::deadlock(self.seed, pending));
     }
 
     fn enqueue(&self, runnable: Runnable) {
+        self.enqueue_new(runnable, false);
+    }
+
+    /// Queues `runnable`; if `spawned`, first records its task as live (one lock for both).
+    fn enqueue_new(&self, runnable: Runnable, spawned: bool) {
         let foreign = current_thread_id() != self.owner;
         {
             let mut state = self.lock();
+            if spawned {
+                state.record_spawn(runnable.metadata());
+            }
             if foreign && !state.allow_parking {
                 let message = report::foreign_wake(runnable.metadata());
                 state.foreign_wakes.push(message);
@@ -469,20 +498,16 @@ impl Scheduler for TestScheduler {
     }
 
     fn task_spawned(&self, metadata: &TaskMetadata) {
-        let mut state = self.lock();
-        state.live.insert(metadata.id(), *metadata);
-        let elapsed = state.elapsed;
-        if let Some(trace) = &mut state.trace {
-            trace.push(TraceEvent::Spawned {
-                elapsed,
-                task: metadata.into(),
-            });
-        }
+        self.lock().record_spawn(metadata);
+    }
+
+    fn schedule_spawned(&self, runnable: Runnable) {
+        self.enqueue_new(runnable, true);
     }
 
     fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
         let mut state = self.lock();
-        state.live.remove(&metadata.id());
+        state.live.remove(metadata.id());
         let elapsed = state.elapsed;
         if let Some(trace) = &mut state.trace {
             trace.push(TraceEvent::Ended {

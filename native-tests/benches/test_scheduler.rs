@@ -118,6 +118,17 @@ impl Figures {
 
 fn main() {
     // `cargo bench -- profile-f10k` runs f10k once and exits (for callgrind / perf).
+    if std::env::args().any(|arg| arg == "profile-e") {
+        let start = Instant::now();
+        for seed in 0..200 {
+            many_seeds_body(seed);
+        }
+        println!(
+            "e x200 once: {:.0} seeds/s",
+            200.0 / start.elapsed().as_secs_f64()
+        );
+        return;
+    }
     if std::env::args().any(|arg| arg == "profile-f10k") {
         let ns = scenario_f(10_000, true);
         println!("f10k once: {ns:.1} ns/task");

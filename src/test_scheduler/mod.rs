@@ -1,7 +1,7 @@
 //! [`TestScheduler`]: a deterministic scheduler for tests, on every target (wasm32 included).
 //!
 //! Everything runs on the test thread. Which ready runnable runs next is a random choice drawn
-//! from a seeded ChaCha8 generator, so a seed fixes the interleaving, the task ids, the virtual
+//! from a seeded PCG generator (a fixed algorithm), so a seed fixes the interleaving, the task ids, the virtual
 //! times and therefore the output. Nothing reads the wall clock: [`now`](Scheduler::now) is a
 //! fixed epoch plus virtual time, which only moves when the test advances it or when a blocked
 //! future waits for the next timer and nothing else can run.
@@ -21,7 +21,6 @@ use crate::{
     Instant, Runnable, Scheduler, TaskId, TaskKind, TaskLabel, TaskMetadata, TaskOutcome, Unparker,
 };
 use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use ready_queue::ReadyQueue;
 use registry::Registry;
 use rustc_hash::FxHashSet;
@@ -34,6 +33,10 @@ use std::task::{Context, Poll, Waker};
 use std::thread::ThreadId;
 use std::time::Duration;
 use timer_queue::TimerQueue;
+
+/// The scheduler's random source: PCG XSL 128/64 (MCG), a fixed algorithm, so a seed means the
+/// same stream on every target and every version of this crate's dependencies.
+type Rng = rand_pcg::Pcg64Mcg;
 
 /// How a [`TestScheduler`] behaves. `TestSchedulerConfig::default()` is seed 0 with random
 /// interleaving on.
@@ -109,7 +112,7 @@ pub struct TestScheduler {
 }
 
 struct State {
-    rng: ChaCha8Rng,
+    rng: Rng,
     ready: ReadyQueue,
     timers: TimerQueue,
     elapsed: Duration,
@@ -160,7 +163,7 @@ impl TestScheduler {
         let (parker, unparker) = parking::pair();
         Self {
             state: Mutex::new(State {
-                rng: ChaCha8Rng::seed_from_u64(config.seed),
+                rng: Rng::seed_from_u64(config.seed),
                 ready: ReadyQueue::new(config.randomize_order),
                 timers: TimerQueue::default(),
                 elapsed: Duration::ZERO,

@@ -100,6 +100,89 @@ fn scenario_f(count: usize, randomize: bool) -> f64 {
     elapsed.as_nanos() as f64 / count as f64
 }
 
+/// The floor: a bare single-threaded async-task executor (thread-local queue, random pick with
+/// the same multiply-shift, no ids, no registry, no locks). What any scheduler built on async-task
+/// could reach at best for the same workloads.
+mod floor {
+    use std::cell::{Cell, RefCell};
+    use std::future::Future;
+
+    thread_local! {
+        static QUEUE: RefCell<Vec<async_task::Runnable>> = const { RefCell::new(Vec::new()) };
+        static STATE: Cell<u64> = const { Cell::new(0x9E37_79B9_7F4A_7C15) };
+    }
+
+    fn next() -> u64 {
+        STATE.with(|state| {
+            // xorshift64*
+            let mut x = state.get();
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            state.set(x);
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        })
+    }
+
+    pub fn spawn<F: Future + 'static>(future: F) -> async_task::Task<F::Output> {
+        let (runnable, task) = async_task::spawn_local(future, |runnable| {
+            QUEUE.with(|queue| queue.borrow_mut().push(runnable))
+        });
+        runnable.schedule();
+        task
+    }
+
+    pub fn run_until_idle() {
+        loop {
+            let runnable = QUEUE.with(|queue| {
+                let mut queue = queue.borrow_mut();
+                if queue.is_empty() {
+                    return None;
+                }
+                let index = ((u128::from(next()) * queue.len() as u128) >> 64) as usize;
+                Some(queue.swap_remove(index))
+            });
+            match runnable {
+                Some(runnable) => {
+                    runnable.run();
+                }
+                None => return,
+            }
+        }
+    }
+}
+
+/// Scenario e on the floor executor (no timer: the floor has no clock; the timer is one task).
+fn floor_e() -> f64 {
+    let start = Instant::now();
+    for _ in 0..SEEDS {
+        for _ in 0..100 {
+            floor::spawn(async {
+                for _ in 0..10 {
+                    yield_now().await;
+                }
+            })
+            .detach();
+        }
+        floor::spawn(async {}).detach();
+        floor::run_until_idle();
+    }
+    SEEDS as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Scenario f on the floor executor.
+fn floor_f(count: usize) -> f64 {
+    let start = Instant::now();
+    for i in 0..count {
+        floor::spawn(async move {
+            std::hint::black_box(i);
+        })
+        .detach();
+    }
+    floor::run_until_idle();
+    start.elapsed().as_nanos() as f64 / count as f64
+}
+
 struct Figures(Vec<f64>);
 
 impl Figures {
@@ -138,10 +221,15 @@ fn main() {
     scenario_e();
     scenario_f(1_000_000, true);
     scenario_f(10_000, true);
+    floor_e();
+    floor_f(1_000_000);
     let (mut e, mut f, mut f10k, mut f_fifo) = (vec![], vec![], vec![], vec![]);
+    let (mut e_floor, mut f_floor) = (vec![], vec![]);
     for _ in 0..ROUNDS {
         e.push(scenario_e());
+        e_floor.push(floor_e());
         f.push(scenario_f(1_000_000, true));
+        f_floor.push(floor_f(1_000_000));
         f10k.push(scenario_f(10_000, true));
         f_fifo.push(scenario_f(1_000_000, false));
     }
@@ -154,14 +242,22 @@ fn main() {
         );
     };
     let (e, f, f10k, f_fifo) = (Figures(e), Figures(f), Figures(f10k), Figures(f_fifo));
+    let (e_floor, f_floor) = (Figures(e_floor), Figures(f_floor));
     report("e   many seeds (5,000 seeds)", "seeds/s", &e);
+    report("e   floor: bare async-task", "seeds/s", &e_floor);
     report("f   1M tasks, random order", "ns/task", &f);
+    report("f   floor: bare async-task", "ns/task", &f_floor);
     report("f10k 10k tasks, random order", "ns/task", &f10k);
     report("f   1M tasks, FIFO (reference)", "ns/task", &f_fifo);
     println!(
         "f / f10k = {:.2} (target <= 1.5); random / FIFO at 1M = {:.2}",
         f.median() / f10k.median(),
         f.median() / f_fifo.median()
+    );
+    println!(
+        "ours / floor: e {:.2}x the floor's seeds/s, f {:.2}x the floor's ns/task",
+        e.median() / e_floor.median(),
+        f.median() / f_floor.median()
     );
     println!("targets: e >= 25,000 seeds/s; f <= 200 ns/task");
 }

@@ -424,3 +424,25 @@ fn is_main_thread_is_true_for_foreground_tasks_only() {
     assert!(scheduler.block(foreground));
     test.run_until_parked();
 }
+
+#[test]
+fn a_foreign_wake_with_no_later_tick_is_reported_when_the_scheduler_is_dropped() {
+    let (test, scheduler) = test_scheduler(0);
+    let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+    scheduler
+        .spawn({
+            let slot = slot.clone();
+            std::future::poll_fn(move |cx| {
+                *slot.lock().unwrap() = Some(cx.waker().clone());
+                Poll::<()>::Pending
+            })
+        })
+        .detach();
+    test.run_until_parked();
+    let waker = slot.lock().unwrap().take().unwrap();
+    std::thread::spawn(move || waker.wake()).join().unwrap();
+    drop(scheduler);
+    let outcome = catch_unwind(AssertUnwindSafe(move || drop(test)));
+    let message = panic_text(outcome.expect_err("the unreported foreign wake surfaces at the end"));
+    assert!(message.contains("non-determinism"), "{message}");
+}

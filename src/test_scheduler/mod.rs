@@ -6,6 +6,7 @@
 //! fixed epoch plus virtual time, which only moves when the test advances it or when a blocked
 //! future waits for the next timer and nothing else can run.
 
+mod cancel;
 mod harness;
 mod inbox;
 mod owner_cell;
@@ -135,6 +136,11 @@ struct State {
     foreign_wakes: Vec<String>,
     trace: Option<Vec<TraceEvent>>,
     ticks: u64,
+    /// Tasks cancelled by [`TestScheduler::cancel_tasks`] that have not ended yet.
+    cancelled: FxHashSet<TaskId>,
+    /// Runnables of cancelled tasks, dropped at the next tick (outside the state borrow and
+    /// outside whatever code woke them).
+    graveyard: Vec<Runnable>,
 }
 
 impl State {
@@ -150,6 +156,9 @@ impl State {
 
     fn record_end(&mut self, metadata: &TaskMetadata, outcome: TaskOutcome, elapsed: Duration) {
         self.live.remove(metadata.id());
+        if !self.cancelled.is_empty() {
+            self.cancelled.remove(&metadata.id());
+        }
         if let Some(trace) = &mut self.trace {
             trace.push(TraceEvent::Ended {
                 elapsed,
@@ -160,6 +169,10 @@ impl State {
     }
 
     fn push_ready(&mut self, runnable: Runnable) {
+        if !self.cancelled.is_empty() && self.cancelled.contains(&runnable.metadata().id()) {
+            self.graveyard.push(runnable);
+            return;
+        }
         let deprioritized = runnable
             .metadata()
             .label()
@@ -205,6 +218,8 @@ impl TestScheduler {
                     foreign_wakes: Vec::new(),
                     trace: config.trace.then(Vec::new),
                     ticks: 0,
+                    cancelled: FxHashSet::default(),
+                    graveyard: Vec::new(),
                 },
             ),
             inbox: Inbox::default(),
@@ -240,17 +255,22 @@ impl TestScheduler {
     /// Panics if a task was woken from another OS thread while parking is forbidden.
     pub fn tick(&self) -> bool {
         self.drain_inbox();
-        let runnable = {
-            let mut state = self.state("tick");
-            if !state.foreign_wakes.is_empty() {
-                let message = state.foreign_wakes.join("\n");
-                state.foreign_wakes.clear();
-                drop(state);
+        let (runnable, buried) = {
+            let mut guard = self.state("tick");
+            if !guard.foreign_wakes.is_empty() {
+                let message = guard.foreign_wakes.join("\n");
+                guard.foreign_wakes.clear();
+                drop(guard);
                 panic!("{message}");
             }
-            let state = &mut *state;
+            let state = &mut *guard;
+            let buried = std::mem::take(&mut state.graveyard);
             let Some(runnable) = state.ready.pop(&mut state.rng) else {
-                return false;
+                drop(guard);
+                // Dropping cancelled runnables ends their tasks, which may queue others.
+                let progressed = !buried.is_empty();
+                drop(buried);
+                return progressed;
             };
             let tick = state.ticks;
             state.ticks += 1;
@@ -261,8 +281,9 @@ impl TestScheduler {
                     task: runnable.metadata().into(),
                 });
             }
-            runnable
+            (runnable, buried)
         };
+        drop(buried);
         self.run(runnable);
         true
     }
@@ -633,12 +654,14 @@ impl Drop for TestScheduler {
         let state = self.state.get_mut();
         let ready = state.ready.take_all();
         let timers = state.timers.take_all();
+        let graveyard = std::mem::take(&mut state.graveyard);
         let mut foreign_wakes = std::mem::take(&mut state.foreign_wakes);
         let inbound = self.inbox.take().unwrap_or_default();
         // Dropping runnables drops their futures; their callbacks find this scheduler gone
         // (their `Weak` no longer upgrades), so nothing re-enters it.
         drop(ready);
         drop(timers);
+        drop(graveyard);
         for item in inbound {
             if let Inbound::ForeignWake(message) = item {
                 foreign_wakes.push(message);

@@ -122,6 +122,51 @@ impl ReadyQueue {
         runnable
     }
 
+    /// Removes the runnables `doomed` picks, keeping the others in their order, for dropping
+    /// outside the scheduler's state borrow.
+    pub(super) fn remove_matching(
+        &mut self,
+        mut doomed: impl FnMut(&Runnable) -> bool,
+    ) -> Vec<Runnable> {
+        let mut removed = Vec::new();
+        match &mut self.order {
+            Order::Fifo(queue) => {
+                let (dead, alive): (VecDeque<_>, VecDeque<_>) =
+                    queue.drain(..).partition(|runnable| doomed(runnable));
+                removed.extend(dead);
+                *queue = alive;
+            }
+            Order::Random(entries) => {
+                let mut kept = Vec::with_capacity(entries.len());
+                for entry in entries.drain(..) {
+                    match entry {
+                        Entry::Runnable(runnable) if doomed(&runnable) => removed.push(runnable),
+                        Entry::Session(index) => {
+                            let queue = &mut self.sessions[index].runnables;
+                            let (dead, alive): (VecDeque<_>, VecDeque<_>) =
+                                queue.drain(..).partition(|runnable| doomed(runnable));
+                            removed.extend(dead);
+                            *queue = alive;
+                            if !queue.is_empty() {
+                                kept.push(Entry::Session(index));
+                            }
+                        }
+                        entry => kept.push(entry),
+                    }
+                }
+                *entries = kept;
+            }
+        }
+        let (dead, alive): (Vec<_>, Vec<_>) = self
+            .deprioritized
+            .drain(..)
+            .partition(|runnable| doomed(runnable));
+        removed.extend(dead);
+        self.deprioritized = alive;
+        self.len -= removed.len();
+        removed
+    }
+
     /// Index of `session`'s queue in `sessions`, creating it on first use.
     fn session_queue(&mut self, session: Option<SessionId>) -> usize {
         if let Some((last, index)) = self.last_session

@@ -204,7 +204,7 @@ fn a_leaky_handler_is_reported_with_its_spawn_location() {
                 runtime.spawn(slow_write).detach();
                 let timer = background.timer(secs(3_600));
                 let second = line!() + 1;
-                background.spawn(async move { timer.await }).detach();
+                background.spawn(timer).detach();
                 leak_lines.set((first, second));
                 ctx2.wait_until(async {});
                 202

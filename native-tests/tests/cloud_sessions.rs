@@ -251,3 +251,37 @@ fn wait_until_and_pass_through_need_a_current_session() {
         "{message}"
     );
 }
+
+#[test]
+fn a_request_dropped_mid_flight_still_responds_and_ends_its_session() {
+    run_seeds(|seed| {
+        let test = Arc::new(TestScheduler::with_seed(seed));
+        let ctx = SimulatedExecutionContext::new(test.clone());
+        let reached_end = Arc::new(Mutex::new(false));
+        let request = {
+            let (ctx2, runtime, reached_end) = (ctx.clone(), ctx.runtime(), reached_end.clone());
+            ctx.serve(async move {
+                ctx2.wait_until({
+                    let runtime = runtime.clone();
+                    async move { runtime.delay(Duration::from_secs(3)).await }
+                });
+                runtime.delay(Duration::from_secs(10)).await;
+                *reached_end.lock().unwrap() = true;
+            })
+        };
+        let session = request.session();
+        let handler = request.task_id();
+        test.advance_clock(Duration::from_secs(1));
+        drop(request); // the client went away: the handler is cancelled
+        let outcomes = ctx.wait_on_execution_context(session);
+        assert_eq!(outcomes[0].outcome, WaitUntilOutcome::Completed);
+        let report = ctx.session_report(session).unwrap();
+        assert_eq!(report.responded_at, Some(Duration::from_secs(1)));
+        assert_eq!(report.ended_at, Some(Duration::from_secs(3)));
+        assert!(!test.is_task_running(handler));
+        test.advance_clock(Duration::from_secs(20));
+        assert!(!*reached_end.lock().unwrap());
+        ctx.validate_session_cleanup(session)
+            .unwrap_or_else(|error| panic!("{error}"));
+    });
+}

@@ -79,6 +79,11 @@ fn wait_until_work_longer_than_30_virtual_seconds_is_cut_off_and_reported() {
                 (WaitUntilOutcome::CutOff, cut_off_at),
             ]
         );
+        for report in &outcomes {
+            // A job's task is attributed to the wait_until call in the handler.
+            assert_eq!(report.task.location().file(), file!(), "{report}");
+            assert_eq!(report.task.session(), Some(session));
+        }
         let report = ctx.session_report(session).unwrap();
         assert_eq!(report.responded_at, Some(responded_at));
         assert_eq!(report.ended_at, Some(cut_off_at));

@@ -19,7 +19,12 @@ use std::time::Duration;
 pub const SEEDS: std::ops::Range<u64> = 0..12;
 
 /// `combined_trace_hash()`, recorded once (on x86_64 Linux) and asserted on every target.
-pub const EXPECTED_COMBINED_HASH: u64 = 0x3906_5ee3_80ab_12f1;
+///
+/// A deliberate change to the TestScheduler's choices (its generator, its ready queue) changes
+/// this value: both test halves then fail printing the new hash; check that they print the same
+/// one (`cargo test -p native-tests --test cross_target_trace` and `scripts/test.d/30-wasm.sh`)
+/// before recording it here.
+pub const EXPECTED_COMBINED_HASH: u64 = 0xe57e_bea5_ca4d_3018;
 
 /// FNV-1a, 64 bits.
 pub struct Fnv1a(u64);

@@ -257,15 +257,23 @@ impl Shared {
             if state.sessions.any_doomed() && state.sessions.is_doomed(runnable.metadata().id()) {
                 return Err(runnable);
             }
-            state.queue.push(runnable);
-            let start_drain = !state.drain_pending && !state.draining;
-            state.drain_pending |= start_drain;
-            Ok(start_drain)
+            Ok(state.push(runnable))
         });
         match outcome {
             Ok(true) => self.host.queue_microtask(self.drain_function()),
             Ok(false) => {}
             Err(doomed) => drop(doomed),
+        }
+    }
+
+    /// Records a new task and queues its first runnable, in one borrow.
+    fn enqueue_spawned(&self, runnable: Runnable) {
+        let start_drain = self.with_state(|state| {
+            state.record_spawn(runnable.metadata());
+            state.push(runnable)
+        });
+        if start_drain {
+            self.host.queue_microtask(self.drain_function());
         }
     }
 
@@ -367,6 +375,25 @@ impl Shared {
     }
 }
 
+impl State {
+    /// Counts a new task (and routes runnables by session once a session appears).
+    fn record_spawn(&mut self, metadata: &TaskMetadata) {
+        if metadata.session().is_some() {
+            self.queue.use_session_lanes();
+        }
+        self.sessions.task_spawned(metadata);
+    }
+
+    /// Queues `runnable`. Returns whether the caller must queue a drain (none is pending or
+    /// running); the state then already counts that drain as pending.
+    fn push(&mut self, runnable: Runnable) -> bool {
+        self.queue.push(runnable);
+        let start_drain = !self.drain_pending && !self.draining;
+        self.drain_pending |= start_drain;
+        start_drain
+    }
+}
+
 impl Scheduler for WasmScheduler {
     fn schedule(&self, runnable: Runnable) {
         self.shared.enqueue(runnable);
@@ -419,12 +446,12 @@ impl Scheduler for WasmScheduler {
     }
 
     fn task_spawned(&self, metadata: &TaskMetadata) {
-        self.shared.with_state(|state| {
-            if metadata.session().is_some() {
-                state.queue.use_session_lanes();
-            }
-            state.sessions.task_spawned(metadata);
-        });
+        self.shared.with_state(|state| state.record_spawn(metadata));
+    }
+
+    /// Records the new task and queues it in one step (every kind goes to the same queue).
+    fn schedule_spawned(&self, runnable: Runnable) {
+        self.shared.enqueue_spawned(runnable);
     }
 
     fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {

@@ -212,3 +212,20 @@ async fn a_self_waking_task_does_not_starve_timers() {
         "the drain yielded to the macrotask queue"
     );
 }
+
+#[wasm_bindgen_test]
+fn the_best_macrotask_primitive_of_the_host_is_used() {
+    let global = js_sys::global();
+    let has = |object: &wasm_bindgen::JsValue, name: &str| {
+        js_sys::Reflect::get(object, &name.into()).is_ok_and(|value| value.is_function())
+    };
+    let task_scheduler = js_sys::Reflect::get(&global, &"scheduler".into()).unwrap();
+    let expected = if task_scheduler.is_object() && has(&task_scheduler, "postTask") {
+        "postTask" // browsers
+    } else if has(&global, "setImmediate") {
+        "setImmediate" // Node
+    } else {
+        "setTimeout"
+    };
+    assert_eq!(WasmScheduler::new().macrotask_kind(), expected);
+}

@@ -328,6 +328,10 @@ impl Shared {
             };
             runnable.run();
         }
+        if taken.capacity() > 4 * self.config.batch_size {
+            // A burst grew it; a small buffer serves normal batches better.
+            taken = VecDeque::new();
+        }
         let next = self.with_state(|state| {
             state.spare_batch = taken;
             state.draining = false;

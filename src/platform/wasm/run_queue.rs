@@ -97,20 +97,24 @@ impl RunQueue {
         runnable
     }
 
-    /// If one lane holds all the queued runnables and there are at most `max` of them, swaps
-    /// that lane's buffer with the empty `batch` (whose buffer the caller keeps for reuse) and
-    /// returns `true`. Otherwise (several sessions take turns) returns `false`: the caller pops
-    /// one runnable at a time, so that lanes woken meanwhile get their turns within the batch.
+    /// If one lane holds all the queued runnables, moves its first `max` runnables to the empty
+    /// `batch` (whose buffer the caller keeps for reuse; when they all fit, the two buffers are
+    /// simply swapped) and returns `true`. Otherwise (several sessions take turns) returns
+    /// `false`: the caller pops one runnable at a time, so that lanes woken meanwhile get their
+    /// turns within the batch.
     pub(super) fn take_single_lane(&mut self, max: usize, batch: &mut VecDeque<Runnable>) -> bool {
         debug_assert!(batch.is_empty());
         if self.turns.len() != 1 {
             return false;
         }
         let lane = self.turns[0];
-        if self.lanes[lane].runnables.len() > max {
-            return false;
+        let runnables = &mut self.lanes[lane].runnables;
+        if runnables.len() > max {
+            batch.extend(runnables.drain(..max));
+            self.len -= max;
+            return true;
         }
-        std::mem::swap(&mut self.lanes[lane].runnables, batch);
+        std::mem::swap(runnables, batch);
         self.turns.clear();
         self.release(lane);
         self.len -= batch.len();

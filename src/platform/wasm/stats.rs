@@ -20,7 +20,8 @@ pub struct TaskCounters {
 impl TaskCounters {
     /// Tasks spawned that have not ended yet.
     pub fn running(&self) -> u64 {
-        self.spawned - self.completed - self.cancelled - self.panicked
+        self.spawned
+            .saturating_sub(self.completed + self.cancelled + self.panicked)
     }
 
     pub(super) fn record_end(&mut self, outcome: TaskOutcome) {

@@ -54,7 +54,10 @@ impl Pool {
             id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
             injector: Injector::new(),
             stealers: workers.iter().map(Worker::stealer).collect(),
-            unparkers: parkers.iter().map(|(_, unparker)| unparker.clone()).collect(),
+            unparkers: parkers
+                .iter()
+                .map(|(_, unparker)| unparker.clone())
+                .collect(),
             sleeping: Mutex::new(Vec::with_capacity(threads)),
             sleeping_count: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),

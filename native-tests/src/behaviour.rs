@@ -244,8 +244,7 @@ pub fn timers_fire_in_deadline_order<H: Harness>(harness: &H) {
             })
             .collect();
         join_all(tasks).await;
-        let order = log.lock().unwrap().clone();
-        order
+        log.lock().unwrap().clone()
     });
     assert_eq!(order, [10, 20, 30, 40, 50]);
 }

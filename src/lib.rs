@@ -44,7 +44,7 @@ mod readme_doctests;
 pub use executor::{BackgroundExecutor, ForegroundExecutor};
 pub use instant::Instant;
 pub use metadata::{SessionId, TaskId, TaskKind, TaskLabel, TaskMetadata};
-pub use scheduler::{Runnable, Scheduler, TaskOutcome, Unparker};
+pub use scheduler::{BackgroundQueue, Runnable, Scheduler, TaskOutcome, Unparker};
 pub use task::{FallibleTask, Task};
 pub use test_scheduler::{TaskSummary, TestScheduler, TestSchedulerConfig, TraceEvent, run_seeds};
 pub use timer::Timer;

@@ -15,6 +15,10 @@ pub type Runnable = async_task::Runnable<TaskMetadata>;
 /// Wakes a thread blocked in [`Scheduler::park`].
 pub use parking::Unparker;
 
+/// A queue for a scheduler's background runnables that may outlive the scheduler: see
+/// [`Scheduler::background_queue`].
+pub type BackgroundQueue = std::sync::Arc<dyn Fn(Runnable) + Send + Sync>;
+
 /// How a task ended, as reported to [`Scheduler::task_ended`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum TaskOutcome {
@@ -108,6 +112,25 @@ pub trait Scheduler: Any + Send + Sync {
     /// Called once when a task ends, on the thread where it ended. Default: nothing.
     fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
         let _ = (metadata, outcome);
+    }
+
+    /// Optional fast path for the spawn helpers: a handle that queues background runnables
+    /// directly, so waking a task does not go through the scheduler's `Arc` (no reference-count
+    /// traffic per wake). Default `None`: wakes upgrade a `Weak` to the scheduler and call
+    /// [`schedule`](Self::schedule).
+    ///
+    /// Contract: the queue must behave like `schedule` while the scheduler lives, and must drop
+    /// (never keep) the runnables it gets once the scheduler is gone, since a queued runnable
+    /// holds the queue and would otherwise form a cycle.
+    fn background_queue(&self) -> Option<BackgroundQueue> {
+        None
+    }
+
+    /// Whether [`task_ended`](Self::task_ended) must be called. Default `true`. A scheduler that
+    /// keeps the default `task_ended` may return `false`, sparing every task a `Weak` upgrade of
+    /// the scheduler when it ends.
+    fn reports_task_ends(&self) -> bool {
+        true
     }
 
     /// Called when a [`Timer`](crate::Timer) is dropped before it fired, so a backend can release

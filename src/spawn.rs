@@ -1,11 +1,12 @@
 //! The spawn helpers on `dyn Scheduler`: a future becomes a [`Runnable`](crate::Runnable) (handed
 //! to the backend) and a [`Task`] (handed to the caller), with [`TaskMetadata`] attached.
 
+use crate::scheduler::BackgroundQueue;
 use crate::task_future::TaskFuture;
-use crate::{Scheduler, Task, TaskKind, TaskLabel, TaskMetadata, session};
+use crate::{Runnable, Scheduler, Task, TaskKind, TaskLabel, TaskMetadata, session};
 use std::future::Future;
 use std::panic::Location;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 impl dyn Scheduler {
     /// Spawns `future` on a background thread.
@@ -28,14 +29,13 @@ impl dyn Scheduler {
         F::Output: Send + 'static,
     {
         let metadata = self.new_metadata(None, TaskKind::Background, Location::caller());
-        let weak = Arc::downgrade(self);
+        let target = match self.background_queue() {
+            Some(queue) => BackgroundTarget::Queue(queue),
+            None => BackgroundTarget::Scheduler(Arc::downgrade(self)),
+        };
         self.start(async_task::Builder::new().metadata(metadata).spawn(
-            |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
-            move |runnable| {
-                if let Some(scheduler) = weak.upgrade() {
-                    scheduler.schedule(runnable);
-                }
-            },
+            |metadata| TaskFuture::new(future, *metadata, self.end_reporter()),
+            move |runnable| target.schedule(runnable),
         ))
     }
 
@@ -50,7 +50,7 @@ impl dyn Scheduler {
         let metadata = self.new_metadata(Some(label), TaskKind::Background, Location::caller());
         let weak = Arc::downgrade(self);
         self.start(async_task::Builder::new().metadata(metadata).spawn(
-            |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
+            |metadata| TaskFuture::new(future, *metadata, self.end_reporter()),
             move |runnable| {
                 if let Some(scheduler) = weak.upgrade() {
                     scheduler.schedule_labeled(runnable, label);
@@ -72,13 +72,18 @@ impl dyn Scheduler {
         let metadata = self.new_metadata(None, TaskKind::Foreground, Location::caller());
         let weak = Arc::downgrade(self);
         self.start(async_task::Builder::new().metadata(metadata).spawn_local(
-            |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
+            |metadata| TaskFuture::new(future, *metadata, self.end_reporter()),
             move |runnable| {
                 if let Some(scheduler) = weak.upgrade() {
                     scheduler.schedule_foreground(runnable);
                 }
             },
         ))
+    }
+
+    /// The `Weak` a task uses to report its end, unless the scheduler does not want reports.
+    fn end_reporter(self: &Arc<Self>) -> Option<Weak<dyn Scheduler>> {
+        self.reports_task_ends().then(|| Arc::downgrade(self))
     }
 
     fn new_metadata(
@@ -105,5 +110,25 @@ impl dyn Scheduler {
     ) -> Task<T> {
         self.schedule_spawned(runnable);
         Task::spawned(task)
+    }
+}
+
+/// Where a background task's wakes go: the scheduler's own queue if it offers one, else the
+/// scheduler itself through a `Weak` (dropped runnables once it is gone).
+enum BackgroundTarget {
+    Queue(BackgroundQueue),
+    Scheduler(Weak<dyn Scheduler>),
+}
+
+impl BackgroundTarget {
+    fn schedule(&self, runnable: Runnable) {
+        match self {
+            Self::Queue(queue) => queue(runnable),
+            Self::Scheduler(weak) => {
+                if let Some(scheduler) = weak.upgrade() {
+                    scheduler.schedule(runnable);
+                }
+            }
+        }
     }
 }

@@ -20,8 +20,8 @@ pin_project! {
         inner: F,
         metadata: TaskMetadata,
         // Weak: a stalled task must not keep its scheduler alive (no Arc cycle through wakers
-        // the scheduler holds).
-        scheduler: Weak<dyn Scheduler>,
+        // the scheduler holds). `None` when the scheduler does not want end reports.
+        scheduler: Option<Weak<dyn Scheduler>>,
         ended: bool,
     }
 
@@ -36,7 +36,11 @@ pin_project! {
 }
 
 impl<F> TaskFuture<F> {
-    pub(crate) fn new(inner: F, metadata: TaskMetadata, scheduler: Weak<dyn Scheduler>) -> Self {
+    pub(crate) fn new(
+        inner: F,
+        metadata: TaskMetadata,
+        scheduler: Option<Weak<dyn Scheduler>>,
+    ) -> Self {
         Self {
             inner,
             metadata,
@@ -64,9 +68,13 @@ impl<F: Future> Future for TaskFuture<F> {
     }
 }
 
-fn report_end(scheduler: &Weak<dyn Scheduler>, metadata: &TaskMetadata, outcome: TaskOutcome) {
+fn report_end(
+    scheduler: &Option<Weak<dyn Scheduler>>,
+    metadata: &TaskMetadata,
+    outcome: TaskOutcome,
+) {
     // A scheduler being dropped cannot be told; it is discarding its tasks anyway.
-    if let Some(scheduler) = scheduler.upgrade() {
+    if let Some(scheduler) = scheduler.as_ref().and_then(Weak::upgrade) {
         scheduler.task_ended(metadata, outcome);
     }
 }

@@ -112,13 +112,23 @@ fn main() {
         }
     }
 
-    println!("\nNative benchmarks: {rounds} counted rounds after 1 warm-up; median [min-max]; ratio = {OURS} median / peer median (lower is better for us)\n");
+    println!(
+        "\nNative benchmarks: {rounds} counted rounds after 1 warm-up; median [min-max]; ratio = {OURS} median / peer median (lower is better for us)\n"
+    );
     let titles = [
         ("a", "spawn-and-await, 1,000,000 tasks", "ns/task"),
         ("b", "yield-heavy, 1,000 tasks x 1,000 yields", "ns/yield"),
-        ("c", "ping-pong, 100,000 round trips over mpsc::channel(1)", "ns/round trip"),
+        (
+            "c",
+            "ping-pong, 100,000 round trips over mpsc::channel(1)",
+            "ns/round trip",
+        ),
         ("d", "timers, 10,000 tasks sleeping 1..=50 ms", ""),
-        ("m", "main thread, 100,000 tasks posted from a background thread", ""),
+        (
+            "m",
+            "main thread, 100,000 tasks posted from a background thread",
+            "",
+        ),
     ];
     for (id, title, unit) in titles {
         if wants(id) {

@@ -156,10 +156,10 @@ pub fn floor() -> MainRun {
                 let record = record.clone();
                 let posted = Instant::now();
                 let sender = sender.clone();
-                let (runnable, task) = async_task::spawn(
-                    async move { record.ran(index, posted) },
-                    move |runnable| sender.send(runnable).expect("main loop alive"),
-                );
+                let (runnable, task) =
+                    async_task::spawn(async move { record.ran(index, posted) }, move |runnable| {
+                        sender.send(runnable).expect("main loop alive")
+                    });
                 task.detach();
                 runnable.schedule();
             }

@@ -33,7 +33,9 @@ pub fn spawn_and_await<E: Exec>(exec: &E) -> f64 {
     let inner = exec.clone();
     let start = Instant::now();
     let sum = exec.block_on(exec.spawn(async move {
-        let handles: Vec<_> = (0..A_TASKS).map(|i| inner.spawn(async move { i })).collect();
+        let handles: Vec<_> = (0..A_TASKS)
+            .map(|i| inner.spawn(async move { i }))
+            .collect();
         let mut sum = 0u64;
         for handle in handles {
             sum += handle.await;
@@ -126,7 +128,9 @@ pub fn timers<E: Exec>(exec: &E) -> TimerRun {
                 inner.spawn(async move {
                     let deadline = Instant::now() + delay;
                     sleep_exec.sleep(delay).await;
-                    Instant::now().saturating_duration_since(deadline).as_nanos() as u64
+                    Instant::now()
+                        .saturating_duration_since(deadline)
+                        .as_nanos() as u64
                 })
             })
             .collect();

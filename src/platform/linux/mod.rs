@@ -12,12 +12,13 @@ mod main_queue;
 mod parker;
 mod pool;
 mod run_loop;
+mod task_ids;
 mod timers;
 
 pub use main_queue::MainThreadSource;
 
 use crate::block::BlockWaker;
-use crate::{Instant, Runnable, Scheduler, TaskMetadata, Unparker};
+use crate::{BackgroundQueue, Instant, Runnable, Scheduler, TaskId, TaskMetadata, Unparker};
 use main_queue::MainQueue;
 use pool::Pool;
 use std::future::Future;
@@ -59,6 +60,9 @@ pub struct LinuxScheduler {
     timers: TimerThread,
     pool: Pool,
     main: Arc<MainQueue>,
+    /// Handed to the spawn helpers (see `Scheduler::background_queue`): wakes go straight to
+    /// the pool without touching the scheduler's reference count.
+    queue: BackgroundQueue,
 }
 
 impl LinuxScheduler {
@@ -78,10 +82,12 @@ impl LinuxScheduler {
             "scheduler-timer",
             Box::new(move |runnable| handle.push(runnable)),
         )?;
+        let handle = pool.handle();
         Ok(Arc::new(Self {
             pool,
             timers,
             main: Arc::new(MainQueue::new(parker::current_unparker())),
+            queue: Arc::new(move |runnable| handle.push(runnable)),
         }))
     }
 
@@ -191,6 +197,19 @@ impl Scheduler for LinuxScheduler {
 
     fn num_cpus(&self) -> usize {
         self.pool.size()
+    }
+
+    fn next_task_id(&self) -> TaskId {
+        task_ids::next()
+    }
+
+    fn background_queue(&self) -> Option<BackgroundQueue> {
+        Some(self.queue.clone())
+    }
+
+    fn reports_task_ends(&self) -> bool {
+        // `task_ended` keeps its default (does nothing): spare every task the report.
+        false
     }
 
     fn timer_cancelled(&self, timer: &TaskMetadata) {

@@ -117,12 +117,21 @@ pub(super) struct PoolHandle(Arc<Shared>);
 impl PoolHandle {
     /// Queues `runnable`: on the caller's local deque if the caller is a worker of this pool,
     /// on the shared injector otherwise; then wakes a parked worker if there is one.
+    ///
+    /// Once the pool is shutting down, runnables are dropped instead: a queued runnable holds
+    /// the handle that queued it (through its task's schedule function), so keeping it would be
+    /// a reference cycle, and it would never run anyway.
     pub(super) fn push(&self, runnable: Runnable) {
         if self.0.shutdown.load(Ordering::Acquire) {
             drop(runnable);
             return;
         }
         push(&self.0, runnable);
+        // `push` ends with a SeqCst fence (in `wake_one`). Pairs with the fence in `Pool::drop`:
+        // either the pool's final drain sees this runnable, or this load sees the shutdown.
+        if self.0.shutdown.load(Ordering::SeqCst) {
+            self.0.drain_injector();
+        }
     }
 }
 
@@ -180,7 +189,7 @@ impl Shared {
         local
             .pop()
             .or_else(|| self.steal_injector(local))
-            .or_else(|| self.steal_others(index))
+            .or_else(|| self.steal_others(index, local))
     }
 
     fn steal_injector(&self, local: &Worker<Runnable>) -> Option<Runnable> {
@@ -193,12 +202,13 @@ impl Shared {
         }
     }
 
-    fn steal_others(&self, index: usize) -> Option<Runnable> {
+    /// Steals about half of another worker's deque into `local` (one CAS for the batch).
+    fn steal_others(&self, index: usize, local: &Worker<Runnable>) -> Option<Runnable> {
         let count = self.stealers.len();
         loop {
             let mut retry = false;
             for offset in 1..count {
-                match self.stealers[(index + offset) % count].steal() {
+                match self.stealers[(index + offset) % count].steal_batch_and_pop(local) {
                     Steal::Success(runnable) => return Some(runnable),
                     Steal::Empty => {}
                     Steal::Retry => retry = true,
@@ -206,6 +216,17 @@ impl Shared {
             }
             if !retry {
                 return None;
+            }
+        }
+    }
+
+    /// Drops every runnable in the injector without running it.
+    fn drain_injector(&self) {
+        loop {
+            match self.injector.steal() {
+                Steal::Success(runnable) => drop(runnable),
+                Steal::Retry => {}
+                Steal::Empty => break,
             }
         }
     }
@@ -291,12 +312,7 @@ impl Drop for Pool {
             // A worker only ends by returning (runnable panics are caught), so this is Ok.
             let _ = handle.join();
         }
-        loop {
-            match self.shared.injector.steal() {
-                Steal::Success(runnable) => drop(runnable),
-                Steal::Retry => {}
-                Steal::Empty => break,
-            }
-        }
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.shared.drain_injector();
     }
 }

@@ -55,7 +55,7 @@ fn main() {
             "round {round}/{rounds}{}",
             if counted { "" } else { " (warm-up)" }
         );
-        let throughput: [(&str, fn(&dyn Runner) -> f64); 3] = [
+        let throughput: [(&str, Scenario); 3] = [
             ("a", |runner| runner.spawn_and_await()),
             ("b", |runner| runner.yield_heavy()),
             ("c", |runner| runner.ping_pong()),
@@ -136,6 +136,9 @@ fn main() {
         }
     }
 }
+
+/// One throughput scenario, run on one executor; returns its figure.
+type Scenario = fn(&dyn Runner) -> f64;
 
 /// Object-safe view of an [`Exec`] for the scenario table.
 trait Runner {

@@ -2,10 +2,13 @@
 
 use std::collections::BTreeMap;
 
-/// Samples keyed by scenario id, then metric, then executor (executors in first-seen order).
+/// Per executor (in first-seen order), its values of one metric.
+type ByExecutor = Vec<(String, Vec<f64>)>;
+
+/// Samples keyed by scenario id, then metric, then executor.
 #[derive(Default)]
 pub struct Samples {
-    by_scenario: BTreeMap<String, BTreeMap<String, Vec<(String, Vec<f64>)>>>,
+    by_scenario: BTreeMap<String, BTreeMap<String, ByExecutor>>,
 }
 
 impl Samples {
@@ -61,7 +64,7 @@ fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let middle = sorted.len() / 2;
-    if sorted.len() % 2 == 0 {
+    if sorted.len().is_multiple_of(2) {
         (sorted[middle - 1] + sorted[middle]) / 2.0
     } else {
         sorted[middle]

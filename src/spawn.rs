@@ -71,12 +71,16 @@ impl dyn Scheduler {
     {
         let metadata = self.new_metadata(None, TaskKind::Foreground, Location::caller());
         let weak = Arc::downgrade(self);
+        let spawning_thread = std::thread::current().id();
         self.start(async_task::Builder::new().metadata(metadata).spawn_local(
             |metadata| TaskFuture::new(future, *metadata, self.end_reporter()),
-            move |runnable| {
-                if let Some(scheduler) = weak.upgrade() {
-                    scheduler.schedule_foreground(runnable);
-                }
+            move |runnable| match weak.upgrade() {
+                Some(scheduler) => scheduler.schedule_foreground(runnable),
+                // The scheduler is gone. A `spawn_local` runnable may only be dropped on its
+                // spawning thread (async-task panics, even aborts, elsewhere), so a wake from
+                // another thread leaks it: never run, never dropped.
+                None if std::thread::current().id() == spawning_thread => drop(runnable),
+                None => std::mem::forget(runnable),
             },
         ))
     }

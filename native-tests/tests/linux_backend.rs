@@ -386,3 +386,102 @@ mod linux_specific {
         assert_eq!(on_linux, on_test);
     }
 }
+
+mod shutdown_races {
+    use scheduler::Scheduler;
+    use scheduler::platform::LinuxScheduler;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::thread;
+
+    /// Counts how many of its values were dropped.
+    struct DropCounter(Arc<AtomicUsize>);
+
+    impl Drop for DropCounter {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn wakes_racing_with_scheduler_drop_leave_no_task_behind() {
+        const TASKS: usize = 2_000;
+        const WAKERS: usize = 4;
+        for _ in 0..5 {
+            let linux = LinuxScheduler::new().expect("threads");
+            let scheduler: Arc<dyn Scheduler> = linux.clone();
+            drop(linux);
+            let dropped = Arc::new(AtomicUsize::new(0));
+            let mut senders = Vec::with_capacity(TASKS);
+            for _ in 0..TASKS {
+                let (sender, receiver) = futures::channel::oneshot::channel::<()>();
+                let guard = DropCounter(dropped.clone());
+                scheduler
+                    .spawn(async move {
+                        let _guard = guard;
+                        let _ = receiver.await;
+                    })
+                    .detach();
+                senders.push(sender);
+            }
+            // Four threads wake the tasks while the main thread drops the scheduler.
+            let chunks: Vec<Vec<_>> = {
+                let mut chunks: Vec<Vec<_>> = (0..WAKERS).map(|_| Vec::new()).collect();
+                for (index, sender) in senders.into_iter().enumerate() {
+                    chunks[index % WAKERS].push(sender);
+                }
+                chunks
+            };
+            let wakers: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    thread::spawn(move || {
+                        for sender in chunk {
+                            let _ = sender.send(());
+                        }
+                    })
+                })
+                .collect();
+            drop(scheduler);
+            for waker in wakers {
+                waker.join().expect("waker thread");
+            }
+            // Every future was either completed or dropped: none is stuck in a queue or cycle.
+            assert_eq!(dropped.load(Ordering::SeqCst), TASKS);
+        }
+    }
+}
+
+mod foreground_after_shutdown {
+    use scheduler::platform::LinuxScheduler;
+    use scheduler::{ForegroundExecutor, Scheduler};
+    use std::sync::Arc;
+    use std::thread;
+
+    #[test]
+    fn waking_a_foreground_task_from_another_thread_after_shutdown_does_not_panic() {
+        let linux = LinuxScheduler::new().expect("threads");
+        let scheduler: Arc<dyn Scheduler> = linux.clone();
+        drop(linux);
+        let (sender, receiver) = futures::channel::oneshot::channel::<()>();
+        // Polled once on the main thread, then waiting for `sender`.
+        let foreground = ForegroundExecutor::new(scheduler.clone());
+        foreground
+            .spawn(async move {
+                let _ = receiver.await;
+            })
+            .detach();
+        let linux = scheduler
+            .downcast_ref::<LinuxScheduler>()
+            .expect("a LinuxScheduler");
+        assert_eq!(linux.run_main_thread_tasks(usize::MAX), 1);
+        drop(foreground);
+        drop(scheduler);
+        // The wake finds the scheduler gone, off the task's thread: it must neither run nor
+        // drop the task there (async-task would panic), and must not panic itself.
+        thread::spawn(move || sender.send(()))
+            .join()
+            .expect("the waking thread must not panic")
+            .expect("receiver alive (the task is leaked, not dropped)");
+    }
+}

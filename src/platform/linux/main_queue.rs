@@ -56,7 +56,10 @@ impl MainQueue {
         if self.main_blocking.load(Ordering::SeqCst) {
             self.main_unparker.unpark();
         }
-        if !self.ping_pending.swap(true, Ordering::AcqRel) {
+        // Plain load first: while a ping is pending, posting costs no read-modify-write.
+        if !self.ping_pending.load(Ordering::SeqCst)
+            && !self.ping_pending.swap(true, Ordering::AcqRel)
+        {
             self.ping();
         }
     }

@@ -13,20 +13,32 @@
 //! machine drift hits all of them alike. Prints median and min-max per executor and the ratio
 //! ours / peer of the medians. It never fails on speed: it prints.
 
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod executors;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod main_thread;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod report;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod scenarios;
 
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 use executors::{AsyncExec, Exec, Floor, Ours, Tokio};
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 use report::Samples;
 
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 const OURS: &str = "LinuxScheduler";
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 const TOKIO_MT: &str = "tokio multi-thread (2)";
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 const TOKIO_CT: &str = "tokio current_thread";
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 const ASYNC_EXEC: &str = "async-executor (2 thr)";
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 const FLOOR: &str = "bare async-task (2 thr)";
 
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 fn main() {
     let rounds: usize = std::env::var("ROUNDS")
         .ok()
@@ -137,9 +149,11 @@ fn main() {
     }
 }
 
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 /// One throughput scenario, run on one executor; returns its figure.
 type Scenario = fn(&dyn Runner) -> f64;
 
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 /// Object-safe view of an [`Exec`] for the scenario table.
 trait Runner {
     fn spawn_and_await(&self) -> f64;
@@ -148,6 +162,7 @@ trait Runner {
     fn timers(&self) -> scenarios::TimerRun;
 }
 
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
 impl<E: Exec> Runner for E {
     fn spawn_and_await(&self) -> f64 {
         scenarios::spawn_and_await(self)
@@ -161,4 +176,9 @@ impl<E: Exec> Runner for E {
     fn timers(&self) -> scenarios::TimerRun {
         scenarios::timers(self)
     }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+fn main() {
+    eprintln!("the native benchmarks measure the LinuxScheduler: run them on Linux or FreeBSD");
 }

@@ -1,4 +1,4 @@
-//! Native benchmarks (BENCHMARKS.md scenarios a, b, c, d, m): LinuxScheduler against tokio
+//! Native benchmarks (BENCHMARKS.md scenarios a, b, c, d, m, plus mp: m paced): LinuxScheduler against tokio
 //! multi-thread (2 workers), tokio current_thread, async-executor (2 threads) and the bare
 //! async-task floor, all in the same run.
 //!
@@ -45,7 +45,7 @@ fn main() {
         .map(|value| value.parse().expect("ROUNDS must be a number"))
         .unwrap_or(5);
     let selected: Vec<String> = std::env::var("SCENARIOS")
-        .unwrap_or_else(|_| "a,b,c,d,m".to_owned())
+        .unwrap_or_else(|_| "a,b,c,d,m,mp".to_owned())
         .split(',')
         .map(|s| s.trim().to_owned())
         .collect();
@@ -108,17 +108,27 @@ fn main() {
                 }
             }
         }
-        if wants("m") {
-            let mut results = vec![(OURS, main_thread::ours(&linux))];
+        for (id, load) in [
+            ("m", main_thread::Load::FLOOD),
+            ("mp", main_thread::Load::PACED),
+        ] {
+            if !wants(id) {
+                continue;
+            }
+            let mut results = vec![(OURS, main_thread::ours(&linux, load))];
             if !only_ours {
-                results.push((TOKIO_CT, main_thread::tokio_current_thread(&tokio_ct.0)));
-                results.push((ASYNC_EXEC, main_thread::async_executor()));
-                results.push((FLOOR, main_thread::floor()));
+                results.push((
+                    TOKIO_CT,
+                    main_thread::tokio_current_thread(&tokio_ct.0, load),
+                ));
+                results.push((ASYNC_EXEC, main_thread::async_executor(load)));
+                results.push((FLOOR, main_thread::floor(load)));
             }
             for (name, run) in results {
                 if counted {
-                    samples.push("m", name, "ns/task", run.ns_per_task);
-                    samples.push("m", name, "p99 us", run.p99_us);
+                    samples.push(id, name, "ns/task", run.ns_per_task);
+                    samples.push(id, name, "p50 us", run.p50_us);
+                    samples.push(id, name, "p99 us", run.p99_us);
                 }
             }
         }
@@ -138,7 +148,12 @@ fn main() {
         ("d", "timers, 10,000 tasks sleeping 1..=50 ms", ""),
         (
             "m",
-            "main thread, 100,000 tasks posted from a background thread",
+            "main thread, 100,000 tasks posted from a background thread (flood)",
+            "",
+        ),
+        (
+            "mp",
+            "main thread, 5,000 tasks posted one per 20 us (paced: latency without backlog)",
             "",
         ),
     ];

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// How many ids a thread reserves at once.
 const BLOCK: u64 = 1024;
 
-/// The first id of the next unreserved block. Starts high so these ids never collide with the
-/// default counter of `Scheduler::next_task_id` in the same process.
-static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1 << 48);
+/// The first id of the next unreserved block, shared by every `LinuxScheduler` of the process
+/// (ids only need to be unique per scheduler; these are unique per process).
+static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     /// `(next, end)` of this thread's reserved block.

@@ -6,7 +6,15 @@
 //!   into its own event loop, or through the ready-made [`LinuxScheduler::run`] (`main_queue.rs`,
 //!   `run_loop.rs`);
 //! - `schedule_after` uses a timer thread (`timers.rs`);
-//! - `park` / `unparker` use one `parking::Parker` per thread (`parker.rs`).
+//! - `park` / `unparker` use one `parking::Parker` per thread (`parker.rs`);
+//! - task ids come from per-thread blocks of one counter (`task_ids.rs`);
+//! - wakes of background tasks go straight to the pool (`Scheduler::background_queue`), and the
+//!   scheduler opts out of end-of-task reports (`reports_task_ends`), so the hot paths never
+//!   touch the scheduler's `Arc` reference count.
+//!
+//! Blocking (`block`) on a background thread parks that worker; with a single worker, blocking
+//! on work queued behind it deadlocks, as in any fixed-size pool. The default (at least 2
+//! threads) and the main thread (which keeps running foreground tasks while it blocks) avoid it.
 
 mod main_queue;
 mod parker;

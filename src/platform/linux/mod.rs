@@ -5,7 +5,8 @@
 //! - foreground work runs on the main thread, through a calloop event source the app inserts
 //!   into its own event loop, or through the ready-made [`LinuxScheduler::run`] (`main_queue.rs`,
 //!   `run_loop.rs`);
-//! - `schedule_after` uses a timer thread (`timers.rs`);
+//! - `schedule_after` uses a timer queue fired by a timer thread, and by the workers when they
+//!   notice a due timer first (`timers.rs`);
 //! - `park` / `unparker` use one `parking::Parker` per thread (`parker.rs`);
 //! - task ids come from per-thread blocks of one counter (`task_ids.rs`);
 //! - wakes of background tasks go straight to the pool (`Scheduler::background_queue`), and the
@@ -34,7 +35,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Waker};
 use std::time::Duration;
-use timers::TimerThread;
+use timers::{TimerQueue, TimerThread};
 
 /// The production [`Scheduler`] for Linux and FreeBSD desktops.
 ///
@@ -65,8 +66,10 @@ use timers::TimerThread;
 /// ```
 pub struct LinuxScheduler {
     // Drop order matters: the timer thread stops first (it feeds the pool), then the pool.
-    timers: TimerThread,
+    // Held for its `Drop` (stops and joins the thread).
+    _timer_thread: TimerThread,
     pool: Pool,
+    timer_queue: Arc<TimerQueue>,
     main: Arc<MainQueue>,
     /// Handed to the spawn helpers (see `Scheduler::background_queue`): wakes go straight to
     /// the pool without touching the scheduler's reference count.
@@ -84,16 +87,19 @@ impl LinuxScheduler {
     /// Starts a scheduler with `threads` background threads (at least 1). The calling thread
     /// becomes its main thread.
     pub fn with_threads(threads: usize) -> std::io::Result<Arc<Self>> {
-        let pool = Pool::new(threads.max(1), "scheduler-worker")?;
+        let timer_queue = TimerQueue::new();
+        let pool = Pool::new(threads.max(1), "scheduler-worker", timer_queue.clone())?;
         let handle = pool.handle();
         let timers = TimerThread::new(
             "scheduler-timer",
+            timer_queue.clone(),
             Box::new(move |runnable| handle.push(runnable)),
         )?;
         let handle = pool.handle();
         Ok(Arc::new(Self {
             pool,
-            timers,
+            _timer_thread: timers,
+            timer_queue,
             main: Arc::new(MainQueue::new(parker::current_unparker())),
             queue: Arc::new(move |runnable| handle.push(runnable)),
         }))
@@ -127,7 +133,7 @@ impl LinuxScheduler {
 
     /// How many `schedule_after` runnables are waiting for their deadline.
     pub fn pending_timers(&self) -> usize {
-        self.timers.len()
+        self.timer_queue.len()
     }
 
     /// Whether the calling thread is one of this scheduler's background threads.
@@ -184,7 +190,7 @@ impl Scheduler for LinuxScheduler {
     }
 
     fn schedule_after(&self, delay: Duration, runnable: Runnable) {
-        self.timers.insert(delay, runnable);
+        self.timer_queue.insert(delay, runnable);
     }
 
     fn park(&self, timeout: Option<Duration>) -> bool {
@@ -221,7 +227,7 @@ impl Scheduler for LinuxScheduler {
     }
 
     fn timer_cancelled(&self, timer: &TaskMetadata) {
-        self.timers.cancel(timer.id());
+        self.timer_queue.cancel(timer.id());
     }
 
     fn block_on_future(

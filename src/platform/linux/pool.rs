@@ -1,6 +1,7 @@
 //! The background thread pool: named worker threads fed by a global injector queue plus one
 //! local work-stealing deque per worker (crossbeam-deque), with spin-then-park idling.
 
+use super::timers::TimerQueue;
 use crate::Runnable;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::Backoff;
@@ -36,6 +37,8 @@ struct Shared {
     sleeping: Mutex<Vec<usize>>,
     sleeping_count: AtomicUsize,
     shutdown: AtomicBool,
+    /// Workers fire due timers too (see `timers.rs`).
+    timers: Arc<TimerQueue>,
 }
 
 /// A fixed set of background threads running [`Runnable`]s.
@@ -45,8 +48,12 @@ pub(super) struct Pool {
 }
 
 impl Pool {
-    /// Starts `threads` workers named `{name}-{index}`.
-    pub(super) fn new(threads: usize, name: &str) -> std::io::Result<Self> {
+    /// Starts `threads` workers named `{name}-{index}`; they also fire due `timers`.
+    pub(super) fn new(
+        threads: usize,
+        name: &str,
+        timers: Arc<TimerQueue>,
+    ) -> std::io::Result<Self> {
         let workers: Vec<Worker<Runnable>> = (0..threads).map(|_| Worker::new_fifo()).collect();
         let parkers: Vec<(parking::Parker, parking::Unparker)> =
             (0..threads).map(|_| parking::pair()).collect();
@@ -61,6 +68,7 @@ impl Pool {
             sleeping: Mutex::new(Vec::with_capacity(threads)),
             sleeping_count: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
+            timers,
         });
         let mut handles = Vec::with_capacity(threads);
         for (index, (worker, (parker, _))) in workers.into_iter().zip(parkers).enumerate() {
@@ -256,6 +264,16 @@ impl Shared {
     }
 }
 
+/// Fires the timers that are due, unless another thread is already doing it; the tasks they
+/// wake land on this worker's deque.
+fn fire_due_timers(shared: &Shared) {
+    if shared.timers.maybe_due(std::time::Instant::now()) {
+        shared
+            .timers
+            .fire_due(&|runnable| push(shared, runnable), false);
+    }
+}
+
 fn worker_main(shared: &Shared, index: usize, worker: Worker<Runnable>, parker: parking::Parker) {
     LOCAL.with(|local| {
         *local.borrow_mut() = Some(LocalQueue {
@@ -274,6 +292,9 @@ fn worker_main(shared: &Shared, index: usize, worker: Worker<Runnable>, parker: 
         match next {
             Some(runnable) => {
                 ticks = ticks.wrapping_add(1);
+                if ticks.is_multiple_of(INJECTOR_CHECK_INTERVAL) {
+                    fire_due_timers(shared);
+                }
                 backoff.reset();
                 // The task wrapper already turns a panicking future into a panicking `Task`;
                 // this also keeps the worker alive if anything else in `run` unwinds.
@@ -281,6 +302,9 @@ fn worker_main(shared: &Shared, index: usize, worker: Worker<Runnable>, parker: 
             }
             None if !backoff.is_completed() => backoff.snooze(),
             None => {
+                // Timers due now would otherwise wait for the timer thread to get a core. If
+                // they woke tasks, `park` sees them in this worker's deque and returns at once.
+                fire_due_timers(shared);
                 shared.park(index, &parker);
                 backoff.reset();
             }

@@ -1,19 +1,26 @@
-//! The timer thread behind `schedule_after`: an ordered map of deadlines and a thread that parks
-//! until the earliest one (`park_timeout`, futex-based, so wake-ups are accurate to tens of µs).
+//! Timers behind `schedule_after`: an ordered map of deadlines ([`TimerQueue`]), fired by
+//! whichever thread notices first:
+//! - the timer thread ([`TimerThread`]), which parks until the earliest deadline
+//!   (`park_timeout`, futex-based: wake-ups accurate to tens of µs on an idle machine);
+//! - the pool's workers, which check for due timers every few dozen tasks. When every core is
+//!   busy running tasks, the OS may not give the timer thread a core for milliseconds; the
+//!   workers then fire the timers themselves.
+//!
+//! Timers fire in deadline order (equal deadlines in insertion order): one thread at a time
+//! fires, holding the `firing` lock while it pops and runs the due entries.
 
 use crate::{Runnable, TaskId, TaskKind};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// Where a due runnable goes: the timer thread runs `Timer` runnables itself (they only wake
-/// their awaiter) and hands everything else to this callback (the background pool).
-pub(super) type Dispatch = Box<dyn Fn(Runnable) + Send + Sync>;
-
 /// Orders entries by deadline, then by insertion, so equal deadlines fire in FIFO order.
 type Key = (Instant, u64);
+
+/// `next_deadline` when no timer is waiting.
+const NO_DEADLINE: u64 = u64::MAX;
 
 #[derive(Default)]
 struct Queue {
@@ -22,41 +29,38 @@ struct Queue {
     next_sequence: u64,
 }
 
-struct Shared {
+/// The waiting timers, shared by the timer thread, the pool's workers and the scheduler.
+pub(super) struct TimerQueue {
     queue: Mutex<Queue>,
-    unparker: parking::Unparker,
-    shutdown: AtomicBool,
+    /// Held by the thread firing timers, so due timers run one at a time, in order.
+    firing: Mutex<()>,
+    /// The earliest deadline, in ns since `epoch` (`NO_DEADLINE` if none): lets workers check
+    /// for due timers without taking a lock. Never later than the real earliest deadline.
+    next_deadline: AtomicU64,
+    epoch: Instant,
+    /// Wakes the timer thread when an earlier deadline arrives.
+    unparker: Mutex<Option<parking::Unparker>>,
 }
 
-impl Shared {
+impl TimerQueue {
+    /// An empty queue.
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            queue: Mutex::new(Queue::default()),
+            firing: Mutex::new(()),
+            next_deadline: AtomicU64::new(NO_DEADLINE),
+            epoch: Instant::now(),
+            unparker: Mutex::new(None),
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-/// A thread that fires runnables at their deadlines.
-pub(super) struct TimerThread {
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl TimerThread {
-    /// Starts the timer thread, named `name`; due non-timer runnables go to `dispatch`.
-    pub(super) fn new(name: &str, dispatch: Dispatch) -> std::io::Result<Self> {
-        let (parker, unparker) = parking::pair();
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue::default()),
-            unparker,
-            shutdown: AtomicBool::new(false),
-        });
-        let thread = thread::Builder::new().name(name.to_owned()).spawn({
-            let shared = shared.clone();
-            move || timer_main(&shared, &parker, &dispatch)
-        })?;
-        Ok(Self {
-            shared,
-            thread: Some(thread),
-        })
+    fn nanos(&self, instant: Instant) -> u64 {
+        u64::try_from(instant.saturating_duration_since(self.epoch).as_nanos())
+            .unwrap_or(NO_DEADLINE - 1)
     }
 
     /// Fires `runnable` once `delay` has passed.
@@ -68,22 +72,33 @@ impl TimerThread {
             .unwrap_or_else(|| now + Duration::from_secs(60 * 60 * 24 * 365 * 100));
         let id = runnable.metadata().id();
         let is_first = {
-            let mut queue = self.shared.lock();
+            let mut queue = self.lock();
             let key = (deadline, queue.next_sequence);
             queue.next_sequence += 1;
             queue.by_task.insert(id, key);
             queue.entries.insert(key, runnable);
-            queue.entries.keys().next() == Some(&key)
+            let is_first = queue.entries.keys().next() == Some(&key);
+            if is_first {
+                self.next_deadline
+                    .store(self.nanos(deadline), Ordering::Release);
+            }
+            is_first
         };
-        if is_first {
-            self.shared.unparker.unpark();
+        if is_first && let Some(unparker) = &*self.unparker_slot() {
+            unparker.unpark();
         }
+    }
+
+    fn unparker_slot(&self) -> MutexGuard<'_, Option<parking::Unparker>> {
+        self.unparker.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Drops the runnable of the timer `id` if it has not fired yet.
     pub(super) fn cancel(&self, id: TaskId) {
+        // `next_deadline` may now be earlier than the real one: a worker then takes the lock,
+        // finds nothing due and refreshes it. Never later, so no timer is missed.
         let removed = {
-            let mut queue = self.shared.lock();
+            let mut queue = self.lock();
             queue
                 .by_task
                 .remove(&id)
@@ -95,15 +110,30 @@ impl TimerThread {
 
     /// How many timers are waiting.
     pub(super) fn len(&self) -> usize {
-        self.shared.lock().entries.len()
+        self.lock().entries.len()
     }
-}
 
-fn timer_main(shared: &Shared, parker: &parking::Parker, dispatch: &Dispatch) {
-    let mut due = Vec::new();
-    while !shared.shutdown.load(Ordering::Acquire) {
-        let next_deadline = {
-            let mut queue = shared.lock();
+    /// Whether a timer may be due at `now` (a lock-free check for the workers).
+    pub(super) fn maybe_due(&self, now: Instant) -> bool {
+        self.next_deadline.load(Ordering::Acquire) <= self.nanos(now)
+    }
+
+    /// Fires every due timer: runs `Timer` runnables here (they only wake their awaiter) and
+    /// hands other runnables to `dispatch`. With `wait` false, returns at once if another
+    /// thread is firing. Returns the next deadline, if any.
+    pub(super) fn fire_due(&self, dispatch: &dyn Fn(Runnable), wait: bool) -> Option<Instant> {
+        let _firing = if wait {
+            self.firing.lock().unwrap_or_else(PoisonError::into_inner)
+        } else {
+            match self.firing.try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return None,
+            }
+        };
+        let mut due = Vec::new();
+        let next = {
+            let mut queue = self.lock();
             let now = Instant::now();
             while let Some(entry) = queue.entries.first_entry() {
                 if entry.key().0 > now {
@@ -113,39 +143,90 @@ fn timer_main(shared: &Shared, parker: &parking::Parker, dispatch: &Dispatch) {
                 queue.by_task.remove(&runnable.metadata().id());
                 due.push(runnable);
             }
-            queue.entries.keys().next().map(|key| key.0)
+            let next = queue.entries.keys().next().map(|key| key.0);
+            let next_nanos = next.map_or(NO_DEADLINE, |deadline| self.nanos(deadline));
+            self.next_deadline.store(next_nanos, Ordering::Release);
+            next
         };
-        for runnable in due.drain(..) {
+        for runnable in due {
             if runnable.metadata().kind() == TaskKind::Timer {
-                // Completes at once and wakes the timer's awaiter; cheap enough to run here.
                 runnable.run();
             } else {
                 dispatch(runnable);
             }
         }
-        match next_deadline {
-            Some(deadline) => {
-                let now = Instant::now();
-                if deadline > now {
-                    parker.park_timeout(deadline - now);
+        next
+    }
+
+    /// Drops every waiting timer.
+    fn clear(&self) {
+        let entries = {
+            let mut queue = self.lock();
+            queue.by_task.clear();
+            std::mem::take(&mut queue.entries)
+        };
+        self.next_deadline.store(NO_DEADLINE, Ordering::Release);
+        drop(entries);
+    }
+}
+
+/// Where the timer thread sends due runnables that are not `Timer`s (the background pool).
+pub(super) type Dispatch = Box<dyn Fn(Runnable) + Send + Sync>;
+
+/// The thread that fires timers when no worker does.
+pub(super) struct TimerThread {
+    queue: Arc<TimerQueue>,
+    shutdown: Arc<AtomicBool>,
+    unparker: parking::Unparker,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TimerThread {
+    /// Starts the timer thread, named `name`, firing `queue`.
+    pub(super) fn new(
+        name: &str,
+        queue: Arc<TimerQueue>,
+        dispatch: Dispatch,
+    ) -> std::io::Result<Self> {
+        let (parker, unparker) = parking::pair();
+        *queue.unparker_slot() = Some(unparker.clone());
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let thread = thread::Builder::new().name(name.to_owned()).spawn({
+            let queue = queue.clone();
+            let shutdown = shutdown.clone();
+            move || {
+                while !shutdown.load(Ordering::Acquire) {
+                    match queue.fire_due(&dispatch, true) {
+                        Some(deadline) => {
+                            let now = Instant::now();
+                            if deadline > now {
+                                parker.park_timeout(deadline - now);
+                            }
+                        }
+                        None => parker.park(),
+                    }
                 }
             }
-            None => parker.park(),
-        }
+        })?;
+        Ok(Self {
+            queue,
+            shutdown,
+            unparker,
+            thread: Some(thread),
+        })
     }
 }
 
 impl Drop for TimerThread {
     /// Stops and joins the thread, then drops the timers that did not fire.
     fn drop(&mut self) {
-        self.shared.shutdown.store(true, Ordering::Release);
-        self.shared.unparker.unpark();
+        self.shutdown.store(true, Ordering::Release);
+        self.unparker.unpark();
         if let Some(thread) = self.thread.take()
             && thread.thread().id() != thread::current().id()
         {
             let _ = thread.join();
         }
-        let entries = std::mem::take(&mut self.shared.lock().entries);
-        drop(entries);
+        self.queue.clear();
     }
 }

@@ -31,6 +31,9 @@ struct LocalQueue {
 struct Shared {
     id: u64,
     injector: Injector<Runnable>,
+    /// Tasks woken by due timers: every worker takes these before anything else, so a timer is
+    /// not late by the length of the backlog queued before it fired.
+    urgent: Injector<Runnable>,
     stealers: Vec<Stealer<Runnable>>,
     unparkers: Vec<parking::Unparker>,
     /// Indices of the workers that are parked (or about to park). Only touched on the slow path.
@@ -60,6 +63,7 @@ impl Pool {
         let shared = Arc::new(Shared {
             id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
             injector: Injector::new(),
+            urgent: Injector::new(),
             stealers: workers.iter().map(Worker::stealer).collect(),
             unparkers: parkers
                 .iter()
@@ -144,6 +148,11 @@ impl PoolHandle {
 }
 
 fn push(shared: &Shared, runnable: Runnable) {
+    if super::timers::is_firing() {
+        shared.urgent.push(runnable);
+        shared.wake_one();
+        return;
+    }
     let mut pending = Some(runnable);
     // `try_with` fails only while this thread's locals are being destroyed: then the
     // injector takes the runnable.
@@ -189,8 +198,15 @@ impl Shared {
 
     /// Takes the next runnable for worker `index`: local deque, then injector, then stealing.
     fn find_work(&self, index: usize, local: &Worker<Runnable>, ticks: u32) -> Option<Runnable> {
+        if !self.urgent.is_empty()
+            && let Some(runnable) = steal_one(&self.urgent)
+        {
+            return Some(runnable);
+        }
+        // The periodic check takes one runnable, not a batch: a batch would go to the back of
+        // this worker's deque, behind its backlog, which is what the check is meant to skip.
         if ticks.is_multiple_of(INJECTOR_CHECK_INTERVAL)
-            && let Some(runnable) = self.steal_injector(local)
+            && let Some(runnable) = self.steal_injector_one()
         {
             return Some(runnable);
         }
@@ -198,6 +214,10 @@ impl Shared {
             .pop()
             .or_else(|| self.steal_injector(local))
             .or_else(|| self.steal_others(index, local))
+    }
+
+    fn steal_injector_one(&self) -> Option<Runnable> {
+        steal_one(&self.injector)
     }
 
     fn steal_injector(&self, local: &Worker<Runnable>) -> Option<Runnable> {
@@ -228,19 +248,17 @@ impl Shared {
         }
     }
 
-    /// Drops every runnable in the injector without running it.
+    /// Drops every runnable in the shared queues without running it.
     fn drain_injector(&self) {
-        loop {
-            match self.injector.steal() {
-                Steal::Success(runnable) => drop(runnable),
-                Steal::Retry => {}
-                Steal::Empty => break,
-            }
+        while let Some(runnable) = steal_one(&self.urgent).or_else(|| steal_one(&self.injector)) {
+            drop(runnable);
         }
     }
 
     fn has_visible_work(&self) -> bool {
-        !self.injector.is_empty() || self.stealers.iter().any(|stealer| !stealer.is_empty())
+        !self.urgent.is_empty()
+            || !self.injector.is_empty()
+            || self.stealers.iter().any(|stealer| !stealer.is_empty())
     }
 
     /// Parks worker `index` unless work shows up or the pool shuts down first.
@@ -271,6 +289,17 @@ fn fire_due_timers(shared: &Shared) {
         shared
             .timers
             .fire_due(&|runnable| push(shared, runnable), false);
+    }
+}
+
+/// Takes one runnable from `queue`, retrying on contention.
+fn steal_one(queue: &Injector<Runnable>) -> Option<Runnable> {
+    loop {
+        match queue.steal() {
+            Steal::Success(runnable) => return Some(runnable),
+            Steal::Empty => return None,
+            Steal::Retry => {}
+        }
     }
 }
 

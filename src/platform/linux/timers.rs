@@ -19,6 +19,33 @@ use std::time::{Duration, Instant};
 /// Orders entries by deadline, then by insertion, so equal deadlines fire in FIFO order.
 type Key = (Instant, u64);
 
+thread_local! {
+    /// Set while this thread runs due `Timer` runnables (see [`is_firing`]).
+    static FIRING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the calling thread is firing timers: the tasks woken now were waiting for a
+/// deadline, and the pool runs them ahead of its backlog.
+pub(super) fn is_firing() -> bool {
+    FIRING.try_with(std::cell::Cell::get).unwrap_or(false)
+}
+
+/// Clears `FIRING` when dropped (also if a runnable unwinds).
+struct FiringGuard;
+
+impl FiringGuard {
+    fn enter() -> Self {
+        FIRING.with(|firing| firing.set(true));
+        Self
+    }
+}
+
+impl Drop for FiringGuard {
+    fn drop(&mut self) {
+        let _ = FIRING.try_with(|firing| firing.set(false));
+    }
+}
+
 /// `next_deadline` when no timer is waiting.
 const NO_DEADLINE: u64 = u64::MAX;
 
@@ -148,6 +175,7 @@ impl TimerQueue {
             self.next_deadline.store(next_nanos, Ordering::Release);
             next
         };
+        let _firing = FiringGuard::enter();
         for runnable in due {
             if runnable.metadata().kind() == TaskKind::Timer {
                 runnable.run();

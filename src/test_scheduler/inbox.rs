@@ -34,6 +34,12 @@ impl Inbox {
         self.pending.store(true, Ordering::Release);
     }
 
+    /// Whether anything was handed in since the last `take`.
+    #[inline]
+    pub(super) fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
     /// Everything handed in so far, or `None` if nothing was.
     pub(super) fn take(&self) -> Option<Vec<Inbound>> {
         if !self.pending.load(Ordering::Acquire) {

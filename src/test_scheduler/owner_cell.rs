@@ -39,24 +39,20 @@ impl<T> OwnerCell<T> {
         thread == self.owner
     }
 
-    #[inline]
     /// Exclusive access, for the owner thread only (`current` is the caller's thread id).
     ///
     /// Panics on another thread, or if a borrow is already alive (re-entrancy).
+    #[inline]
     pub(super) fn borrow_mut(&self, current: ThreadId, what: &str) -> OwnerGuard<'_, T> {
-        assert!(
-            current == self.owner,
-            "{what}: a TestScheduler is driven from the thread that created it (the test \
-             thread); it was called from {:?}",
-            std::thread::current().name().unwrap_or("an unnamed thread")
-        );
+        if current != self.owner {
+            wrong_thread(what);
+        }
         // SAFETY: we are on the owner thread (checked above), the only thread that touches
         // `borrowed`; no reference to it outlives this function or `OwnerGuard::drop`.
         let borrowed = unsafe { &mut *self.borrowed.get() };
-        assert!(
-            !*borrowed,
-            "{what}: the TestScheduler's state is already borrowed (re-entrant call)"
-        );
+        if *borrowed {
+            already_borrowed(what);
+        }
         *borrowed = true;
         OwnerGuard {
             cell: self,
@@ -70,6 +66,22 @@ impl<T> OwnerCell<T> {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn wrong_thread(what: &str) -> ! {
+    panic!(
+        "{what}: a TestScheduler is driven from the thread that created it (the test thread); \
+         it was called from {:?}",
+        std::thread::current().name().unwrap_or("an unnamed thread")
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn already_borrowed(what: &str) -> ! {
+    panic!("{what}: the TestScheduler's state is already borrowed (re-entrant call)")
+}
+
 /// Proof of exclusive access; releases the borrow when dropped. Neither `Send` nor `Sync`, so it
 /// never leaves the owner thread.
 pub(super) struct OwnerGuard<'a, T> {
@@ -80,6 +92,7 @@ pub(super) struct OwnerGuard<'a, T> {
 impl<T> Deref for OwnerGuard<'_, T> {
     type Target = T;
 
+    #[inline]
     fn deref(&self) -> &T {
         // SAFETY: a guard is created only by `borrow_mut` on the owner thread, which set
         // `borrowed`; it cannot leave that thread (`!Send`), and no second guard can be created
@@ -89,6 +102,7 @@ impl<T> Deref for OwnerGuard<'_, T> {
 }
 
 impl<T> DerefMut for OwnerGuard<'_, T> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in `deref`; `&mut self` makes this the only live reference from this guard.
         unsafe { &mut *self.cell.value.get() }
@@ -96,6 +110,7 @@ impl<T> DerefMut for OwnerGuard<'_, T> {
 }
 
 impl<T> Drop for OwnerGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: the guard never leaves the owner thread (`!Send`), the only thread touching
         // `borrowed`.

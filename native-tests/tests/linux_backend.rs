@@ -485,3 +485,20 @@ mod foreground_after_shutdown {
             .expect("receiver alive (the task is leaked, not dropped)");
     }
 }
+
+mod platform_default {
+    use scheduler::platform::{self, LinuxScheduler};
+    use std::sync::Arc;
+
+    #[test]
+    fn current_is_one_shared_linux_scheduler() {
+        let first = platform::current();
+        let second = platform::current();
+        assert!(Arc::ptr_eq(&first, &second), "one scheduler per process");
+        let linux = first
+            .downcast_ref::<LinuxScheduler>()
+            .expect("the Linux default is a LinuxScheduler");
+        assert!(linux.background_threads() >= 2);
+        assert_eq!(first.block(first.spawn(async { 6 * 7 })), 42);
+    }
+}

@@ -30,6 +30,7 @@ mod executor;
 mod instant;
 mod metadata;
 pub mod platform;
+mod route;
 mod scheduler;
 pub mod session;
 mod spawn;
@@ -38,10 +39,13 @@ mod task_future;
 mod test_scheduler;
 mod timer;
 
+#[cfg(all(doctest, not(target_arch = "wasm32")))]
+mod readme_doctests;
+
 pub use executor::{BackgroundExecutor, ForegroundExecutor};
 pub use instant::Instant;
 pub use metadata::{SessionId, TaskId, TaskKind, TaskLabel, TaskMetadata};
-pub use scheduler::{Runnable, Scheduler, TaskOutcome, Unparker};
+pub use scheduler::{Runnable, Scheduler, TaskOutcome, TaskSink, Unparker};
 pub use task::{FallibleTask, Task};
 pub use test_scheduler::{TaskSummary, TestScheduler, TestSchedulerConfig, TraceEvent, run_seeds};
 pub use timer::Timer;

@@ -1,6 +1,7 @@
 //! The spawn helpers on `dyn Scheduler`: a future becomes a [`Runnable`](crate::Runnable) (handed
 //! to the backend) and a [`Task`] (handed to the caller), with [`TaskMetadata`] attached.
 
+use crate::route::Route;
 use crate::task_future::TaskFuture;
 use crate::{Scheduler, Task, TaskKind, TaskLabel, TaskMetadata, session};
 use std::future::Future;
@@ -28,17 +29,12 @@ impl dyn Scheduler {
         F::Output: Send + 'static,
     {
         let metadata = self.new_metadata(None, TaskKind::Background, Location::caller());
-        let weak = Arc::downgrade(self);
-        self.start(
-            async_task::Builder::new().metadata(metadata).spawn(
-                |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
-                move |runnable| {
-                    if let Some(scheduler) = weak.upgrade() {
-                        scheduler.schedule(runnable);
-                    }
-                },
-            ),
-        )
+        let route = Route::to(self);
+        let task_route = route.clone();
+        self.start(async_task::Builder::new().metadata(metadata).spawn(
+            |metadata| TaskFuture::new(future, *metadata, task_route),
+            move |runnable| route.schedule(runnable, None),
+        ))
     }
 
     /// Spawns `future` on a background thread, with `label` attached (see
@@ -50,17 +46,12 @@ impl dyn Scheduler {
         F::Output: Send + 'static,
     {
         let metadata = self.new_metadata(Some(label), TaskKind::Background, Location::caller());
-        let weak = Arc::downgrade(self);
-        self.start(
-            async_task::Builder::new().metadata(metadata).spawn(
-                |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
-                move |runnable| {
-                    if let Some(scheduler) = weak.upgrade() {
-                        scheduler.schedule_labeled(runnable, label);
-                    }
-                },
-            ),
-        )
+        let route = Route::to(self);
+        let task_route = route.clone();
+        self.start(async_task::Builder::new().metadata(metadata).spawn(
+            |metadata| TaskFuture::new(future, *metadata, task_route),
+            move |runnable| route.schedule(runnable, Some(label)),
+        ))
     }
 
     /// Spawns a `!Send` future on the main thread.
@@ -74,17 +65,13 @@ impl dyn Scheduler {
         F::Output: 'static,
     {
         let metadata = self.new_metadata(None, TaskKind::Foreground, Location::caller());
-        let weak = Arc::downgrade(self);
-        self.start(
-            async_task::Builder::new().metadata(metadata).spawn_local(
-                |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
-                move |runnable| {
-                    if let Some(scheduler) = weak.upgrade() {
-                        scheduler.schedule_foreground(runnable);
-                    }
-                },
-            ),
-        )
+        let route = Route::to(self);
+        let spawning_thread = std::thread::current().id();
+        let task_route = route.clone();
+        self.start(async_task::Builder::new().metadata(metadata).spawn_local(
+            |metadata| TaskFuture::new(future, *metadata, task_route),
+            move |runnable| route.schedule_foreground(runnable, spawning_thread),
+        ))
     }
 
     fn new_metadata(
@@ -93,7 +80,13 @@ impl dyn Scheduler {
         kind: TaskKind,
         location: &'static Location<'static>,
     ) -> TaskMetadata {
-        TaskMetadata::new(self.next_task_id(), label, session::current(), location, kind)
+        TaskMetadata::new(
+            self.next_task_id(),
+            label,
+            session::current(),
+            location,
+            kind,
+        )
     }
 
     fn start<T>(
@@ -103,8 +96,7 @@ impl dyn Scheduler {
             async_task::Task<Result<T, crate::task_future::PanicPayload>, TaskMetadata>,
         ),
     ) -> Task<T> {
-        self.task_spawned(runnable.metadata());
-        runnable.schedule();
+        self.schedule_spawned(runnable);
         Task::spawned(task)
     }
 }

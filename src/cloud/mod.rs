@@ -1,1 +1,41 @@
-//! The cloud layer: execution contexts for Worker request handlers.
+//! The cloud layer: what Worker request handlers are written against, and a native simulation
+//! of the Workers runtime to test them deterministically.
+//!
+//! - [`ExecutionContext`]: `wait_until` and `pass_through_on_exception`, as a Worker's
+//!   `ExecutionContext`.
+//! - [`PlatformRuntime`]: `delay`, the clock, local spawning; [`SchedulerRuntime`] implements
+//!   it over any scheduler.
+//! - [`SimulatedExecutionContext`]: one session per simulated request over a
+//!   [`TestScheduler`](crate::TestScheduler), reproducing the Workers rules.
+//! - [`ingest`]: an event-ingest handler written against these traits, shared by the Worker
+//!   and the simulation.
+//!
+#![doc = include_str!("testing_worker_handlers.md")]
+
+mod execution_context;
+pub mod ingest;
+mod runtime;
+mod simulated;
+
+pub use execution_context::{ExecutionContext, LocalFuture};
+pub use runtime::{PlatformRuntime, SchedulerRuntime};
+pub use simulated::{
+    DanglingState, DanglingTask, RequestFailed, SessionCleanupError, SessionReport,
+    SimulatedExecutionContext, SimulatedRequest, WAIT_UNTIL_LIMIT, WaitUntilOutcome,
+    WaitUntilReport,
+};
+
+#[cfg(test)]
+mod tests {
+    /// The README section is this module's guide, word for word (both run as doctests).
+    #[test]
+    fn readme_carries_the_cloud_guide() {
+        let readme = include_str!("../../README.md");
+        let guide = include_str!("testing_worker_handlers.md");
+        assert!(
+            readme.contains(guide),
+            "README.md's \"Testing Worker handlers natively\" section differs from \
+             src/cloud/testing_worker_handlers.md; copy the file into the README"
+        );
+    }
+}

@@ -452,10 +452,8 @@ fn drop_with_pending_work_returns_promptly_and_runs_nothing_more() {
     let dyn_scheduler = dyn_scheduler(&scheduler);
     let main = thread::current().id();
     // Background tasks that block their pool thread until after the drop. The pool starts some
-    // (at most its thread limit, 500 on Wine, 512 on Windows); the rest stay queued. None of
-    // them completes or wakes before the drop, so no pool thread holds a strong reference then
-    // (the spawn helpers upgrade their weak reference for a moment on every wake and task end)
-    // and the main thread's drop is the real one.
+    // (at most its thread limit, 500 on Wine, 512 on Windows); the rest stay queued, and the
+    // drop must neither wait for the blocked ones nor ever start the queued ones.
     let gate = Arc::new(Gate::default());
     let started = Arc::new(AtomicUsize::new(0));
     let gated: Vec<_> = (0..GATED)
@@ -533,6 +531,46 @@ fn drop_with_pending_work_returns_promptly_and_runs_nothing_more() {
 }
 
 #[test]
+fn drop_stops_tasks_that_keep_waking_themselves() {
+    let scheduler = new_scheduler();
+    let dyn_scheduler = dyn_scheduler(&scheduler);
+    let polls = Arc::new(AtomicUsize::new(0));
+    // Always runnable: each poll wakes itself and goes back to the queue.
+    let spinning: Vec<_> = (0..64)
+        .map(|_| {
+            let polls = polls.clone();
+            dyn_scheduler
+                .spawn(async move {
+                    loop {
+                        polls.fetch_add(1, Ordering::Relaxed);
+                        native_tests::behaviour::yield_now().await;
+                    }
+                })
+                .fallible()
+        })
+        .collect();
+    wait_until("the spinning tasks run", || {
+        polls.load(Ordering::Relaxed) > 10_000
+    });
+    let weak = Arc::downgrade(&scheduler);
+    drop(dyn_scheduler);
+    drop(scheduler);
+    // Wakes do not hold the scheduler (tasks hold its task sink), so this drop is the real one.
+    assert!(weak.upgrade().is_none(), "a wake kept the scheduler alive");
+    for task in spinning {
+        wait_until("the spinning task is cancelled", || task.is_finished());
+        assert_eq!(futures::executor::block_on(task), None);
+    }
+    let settled = polls.load(Ordering::Relaxed);
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        polls.load(Ordering::Relaxed),
+        settled,
+        "tasks were polled after the drop"
+    );
+}
+
+#[test]
 fn drop_on_a_pool_thread_leaves_foreground_drops_to_the_main_thread() {
     let scheduler = new_scheduler();
     let dyn_scheduler = dyn_scheduler(&scheduler);
@@ -551,9 +589,8 @@ fn drop_on_a_pool_thread_leaves_foreground_drops_to_the_main_thread() {
                 .fallible()
         })
         .collect();
-    // A pool task ends up holding the last strong references and drops them in its callback.
-    // It waits on a plain channel (blocking its pool thread), not on a waker: waking a task
-    // briefly holds a strong reference on the waking thread, which could end up the last one.
+    // A pool task ends up holding the last strong references and drops them in its callback
+    // (it waits on a plain channel, blocking its pool thread, until the test let go of its own).
     let (go, gate) = std::sync::mpsc::channel::<()>();
     let dropped = Arc::new(AtomicBool::new(false));
     let weak = Arc::downgrade(&scheduler);

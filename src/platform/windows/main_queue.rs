@@ -68,8 +68,17 @@ impl MainQueue {
     }
 
     /// Queues `runnable` for the main thread and makes sure its message loop (or a blocked
-    /// `park`) will get to it.
+    /// `park`) will get to it. Once the scheduler is dropped the runnable is refused: dropped on
+    /// the main thread, leaked anywhere else (a foreground runnable must not be dropped there).
     pub(super) fn push(&self, runnable: Runnable) {
+        if self.closed.load(Ordering::Acquire) {
+            if self.is_main_thread() {
+                drop(runnable);
+            } else {
+                std::mem::forget(runnable);
+            }
+            return;
+        }
         self.runnables.push(runnable);
         self.main_unparker.unpark();
         self.post_run_message();

@@ -1,6 +1,7 @@
 //! [`WindowsScheduler`]: the production scheduler on Windows.
 //!
-//! - `schedule`: Win32 thread-pool work ([`work_pool`]);
+//! - `schedule`: Win32 thread-pool work ([`work_pool`]); tasks hold a [`task_sink`] so their
+//!   wakes reach the queues without touching the scheduler's reference count;
 //! - `schedule_after`: Win32 thread-pool timers ([`timers`]), closed early when a `Timer` is
 //!   dropped;
 //! - `schedule_foreground`: a main-thread queue drained by the main thread's message loop through
@@ -10,17 +11,19 @@
 
 mod main_queue;
 mod message_loop;
+mod task_sink;
 mod timers;
 mod work_pool;
 
 use crate::platform::thread_parker;
-use crate::{Instant, Runnable, Scheduler, TaskMetadata, Unparker};
+use crate::{Instant, Runnable, Scheduler, TaskMetadata, TaskSink, Unparker};
 use main_queue::MainQueue;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
+use task_sink::WindowsTaskSink;
 use timers::TimerPool;
-use work_pool::WorkPool;
+use work_pool::WorkQueue;
 
 /// The Windows scheduler: Win32 thread pool for background work and timers, plus a main-thread
 /// queue that the main thread's Win32 message loop drains.
@@ -49,10 +52,11 @@ use work_pool::WorkPool;
 /// # }
 /// ```
 pub struct WindowsScheduler {
-    // Field order is drop order: background work and timers stop before the main queue.
-    work: WorkPool,
+    work: Arc<WorkQueue>,
     timers: TimerPool,
     main: Arc<MainQueue>,
+    /// Handed to every task (see `Scheduler::task_handle`).
+    sink: Arc<WindowsTaskSink>,
     main_thread_id: u32,
 }
 
@@ -63,8 +67,13 @@ impl WindowsScheduler {
     /// window (out of resources).
     pub fn new() -> io::Result<Self> {
         let main = MainQueue::new(thread_parker::unparker())?;
+        let work = WorkQueue::new()?;
         Ok(Self {
-            work: WorkPool::new()?,
+            sink: Arc::new(WindowsTaskSink {
+                work: work.clone(),
+                main: main.clone(),
+            }),
+            work,
             timers: TimerPool::default(),
             main,
             // SAFETY: no preconditions.
@@ -130,11 +139,18 @@ impl Scheduler for WindowsScheduler {
     fn timer_cancelled(&self, timer: &TaskMetadata) {
         self.timers.cancel(timer.id());
     }
+
+    fn task_handle(&self) -> Option<Arc<dyn TaskSink>> {
+        Some(self.sink.clone())
+    }
 }
 
 impl Drop for WindowsScheduler {
     fn drop(&mut self) {
+        // Tasks may still hold the queues (through the sink): from now on they refuse work.
         self.main.shut_down();
+        self.work.shut_down();
+        // The timers are closed when `self.timers` is dropped, right after this.
     }
 }
 

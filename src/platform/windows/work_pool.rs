@@ -5,11 +5,14 @@
 //! the pool telling us about cancelled callbacks: a callback pops one runnable and runs it, or
 //! drops it once the pool is shut down.
 //!
-//! Lifetime ("counted callbacks"): the work object's context is one strong count of
-//! [`WorkShared`]. Every submission adds one to `outstanding`, every callback removes one, and
-//! the owner holds one more until it shuts down. Whoever brings `outstanding` to zero releases
-//! the context's strong count, so no callback can ever see freed memory, and dropping the pool
-//! never waits for a running callback (a callback blocked on the main thread cannot hang it).
+//! Lifetime ("counted callbacks"): [`WorkQueue`] is shared by the scheduler and its tasks (their
+//! wakes submit straight to it, see `Scheduler::task_handle`). The work object's context is one
+//! extra strong count of it. `outstanding` counts submitted callbacks not yet finished, plus one
+//! held by the owner until it shuts down; a submission only takes a count while the total is
+//! non-zero. Whoever brings it to zero closes the work object and releases the context's count,
+//! so no callback ever sees freed memory, no submission ever reaches a closed work object, and
+//! shutting down never waits for a running callback (one blocked on the main thread cannot hang
+//! the drop).
 
 use super::win32_error;
 use crate::Runnable;
@@ -18,51 +21,30 @@ use crossbeam_queue::SegQueue;
 use std::ffi::c_void;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use windows_sys::Win32::System::Threading::{
     CloseThreadpoolWork, CreateThreadpoolWork, PTP_CALLBACK_INSTANCE, PTP_WORK,
     SubmitThreadpoolWork,
 };
 
-/// State shared by the owner and the pool's callbacks.
-struct WorkShared {
+/// The background queue, shared by the scheduler, its tasks and the pool's callbacks.
+pub(super) struct WorkQueue {
     queue: SegQueue<Runnable>,
     shut_down: AtomicBool,
     /// Submitted callbacks not yet finished, plus one for the owner until it shuts down.
     outstanding: AtomicUsize,
+    /// The work object; closed when `outstanding` reaches zero.
+    work: AtomicIsize,
 }
 
-impl WorkShared {
-    /// Drops one count of `outstanding`; the last one releases the context's strong count.
-    ///
-    /// # Safety
-    /// `this` must be the pointer the work object was created with (from `Arc::into_raw`), and
-    /// the caller must own one count of `outstanding`.
-    unsafe fn release(this: *const WorkShared) {
-        // SAFETY: the caller owns a count of `outstanding`, so the context's strong count (and
-        // with it the allocation) is still alive here.
-        let previous = unsafe { &*this }.outstanding.fetch_sub(1, Ordering::AcqRel);
-        if previous == 1 {
-            // SAFETY: `outstanding` reached zero: no callback and no owner uses the context any
-            // more, so the strong count the work object held can be given back exactly once.
-            drop(unsafe { Arc::from_raw(this) });
-        }
-    }
-}
-
-/// The background half of the Windows scheduler.
-pub(super) struct WorkPool {
-    shared: Arc<WorkShared>,
-    work: PTP_WORK,
-}
-
-impl WorkPool {
-    /// Creates the thread-pool work object.
-    pub(super) fn new() -> io::Result<Self> {
-        let shared = Arc::new(WorkShared {
+impl WorkQueue {
+    /// Creates the queue and its thread-pool work object.
+    pub(super) fn new() -> io::Result<Arc<Self>> {
+        let shared = Arc::new(Self {
             queue: SegQueue::new(),
             shut_down: AtomicBool::new(false),
             outstanding: AtomicUsize::new(1),
+            work: AtomicIsize::new(0),
         });
         let context = Arc::into_raw(shared.clone());
         // SAFETY: `work_callback` matches PTP_WORK_CALLBACK; `context` stays valid for as long
@@ -81,33 +63,68 @@ impl WorkPool {
             drop(unsafe { Arc::from_raw(context) });
             return Err(error);
         }
-        Ok(Self { shared, work })
+        shared.work.store(work, Ordering::Release);
+        Ok(shared)
     }
 
-    /// Queues `runnable` and asks the pool for one callback to run it.
+    /// Queues `runnable` and asks the pool for one callback to run it. After shutdown the
+    /// runnable is dropped instead (cancelling its task; background futures may be dropped on
+    /// any thread).
     pub(super) fn schedule(&self, runnable: Runnable) {
-        self.shared.queue.push(runnable);
-        self.shared.outstanding.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `self.work` is a live work object: it is closed only in `drop`.
-        unsafe { SubmitThreadpoolWork(self.work) };
+        if self.shut_down.load(Ordering::Acquire) || !self.take_count() {
+            drop(runnable);
+            return;
+        }
+        self.queue.push(runnable);
+        // SAFETY: this call holds a count of `outstanding`, so the work object is not closed
+        // yet (it is closed only when the count reaches zero).
+        unsafe { SubmitThreadpoolWork(self.work.load(Ordering::Acquire)) };
     }
-}
 
-impl Drop for WorkPool {
-    fn drop(&mut self) {
-        self.shared.shut_down.store(true, Ordering::Release);
-        // SAFETY: the owner closes its live work object exactly once. Closing with callbacks
-        // outstanding is allowed (the pool frees the object after they finish); they still see
-        // a live context, released by the last of them.
-        unsafe { CloseThreadpoolWork(self.work) };
-        // Queued runnables are dropped, not run. Background futures are `Send`: any thread may
-        // drop them. Callbacks still pending find the queue empty (or drop what they pop).
-        while let Some(runnable) = self.shared.queue.pop() {
+    /// Takes a count of `outstanding` for one submission, unless it already reached zero.
+    fn take_count(&self) -> bool {
+        self.outstanding
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
+                (count != 0).then_some(count + 1)
+            })
+            .is_ok()
+    }
+
+    /// Stops the queue: queued runnables are dropped, not run, and so is anything scheduled
+    /// later. Callbacks already running finish on their own. Called once, by the owner.
+    pub(super) fn shut_down(self: &Arc<Self>) {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // Callbacks still pending find the queue empty (or drop what they pop).
+        while let Some(runnable) = self.queue.pop() {
             drop(runnable);
         }
-        // SAFETY: the context pointer is the one the work object was created with, and the
-        // owner's count of `outstanding` is given up exactly once, here.
-        unsafe { WorkShared::release(Arc::as_ptr(&self.shared)) };
+        // SAFETY: the owner's count of `outstanding` is given up exactly once (guarded by the
+        // swap above), through the pointer the work object's context was made from.
+        unsafe { Self::release(Arc::as_ptr(self)) };
+    }
+
+    /// Drops one count of `outstanding`; the last one closes the work object and releases the
+    /// context's strong count.
+    ///
+    /// # Safety
+    /// `this` must be the pointer the work object's context was made from (`Arc::into_raw`),
+    /// and the caller must own one count of `outstanding`.
+    unsafe fn release(this: *const WorkQueue) {
+        // SAFETY: the caller owns a count of `outstanding`, so the context's strong count (and
+        // with it the allocation) is still alive here.
+        let shared = unsafe { &*this };
+        if shared.outstanding.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // SAFETY: `outstanding` is zero for good (submissions only take a count while it is
+            // non-zero), so no submission or callback uses the work object or the context any
+            // more: close the object (allowed from inside its own callback; the pool frees it
+            // once the callback returns) and give back the context's count, exactly once.
+            unsafe {
+                CloseThreadpoolWork(shared.work.load(Ordering::Acquire));
+                drop(Arc::from_raw(this));
+            }
+        }
     }
 }
 
@@ -117,7 +134,7 @@ unsafe extern "system" fn work_callback(
     context: *mut c_void,
     _work: PTP_WORK,
 ) {
-    let context = context as *const WorkShared;
+    let context = context as *const WorkQueue;
     {
         // SAFETY: this callback owns one count of `outstanding` (taken at submission), so the
         // context is alive until `release` below.
@@ -132,5 +149,5 @@ unsafe extern "system" fn work_callback(
     }
     // SAFETY: `context` is the work object's context and this callback's count is released
     // exactly once; `shared` is not used after this point.
-    unsafe { WorkShared::release(context) };
+    unsafe { WorkQueue::release(context) };
 }

@@ -4,7 +4,7 @@
 
 use crate::platform::guarded_run::run_guarded;
 use crate::platform::thread_parker;
-use crate::{Instant, Runnable, Scheduler, Unparker};
+use crate::{Instant, Runnable, Scheduler, TaskSink, Unparker};
 use crossbeam_queue::SegQueue;
 use dispatch::{Queue, QueuePriority};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,17 +19,25 @@ const BATCH: usize = 256;
 /// for timers.
 ///
 /// Dropping it makes every block it submitted drop its runnable instead of running it (GCD
-/// cannot withdraw submitted blocks). Foreground runnables are only ever run or dropped on the
-/// main thread.
+/// cannot withdraw submitted blocks), and its tasks' later wakes are refused. Foreground
+/// runnables are only ever run or dropped on the main thread (leaked if refused elsewhere).
 pub struct GcdScheduler {
-    background: Queue,
-    main: Queue,
-    shared: Arc<Shared>,
+    queues: Arc<GcdQueues>,
+    /// Handed to every task (see `Scheduler::task_handle`).
+    sink: Arc<GcdSink>,
 }
 
-/// What the submitted blocks share with the scheduler.
-struct Shared {
-    /// Cleared when the scheduler is dropped: blocks then drop their runnables.
+/// What the tasks hold: their wakes go straight to the queues, not through the scheduler's
+/// reference count; refused once the scheduler is dropped.
+struct GcdSink(Arc<GcdQueues>);
+
+/// What the scheduler, its tasks (as their [`TaskSink`], see `Scheduler::task_handle`) and the
+/// submitted blocks share.
+struct GcdQueues {
+    background: Queue,
+    main: Queue,
+    /// Cleared when the scheduler is dropped: blocks then drop their runnables, and wakes are
+    /// refused.
     alive: AtomicBool,
     /// Foreground runnables; each main-queue block runs one, and a blocked main thread drains
     /// them in `park`.
@@ -38,9 +46,19 @@ struct Shared {
     main_unparker: OnceLock<Unparker>,
 }
 
-impl Shared {
+impl GcdQueues {
     fn is_alive(&self) -> bool {
         self.alive.load(Ordering::Acquire)
+    }
+
+    /// A block that runs `runnable` unless the scheduler is gone by then.
+    fn background_block(self: &Arc<Self>, runnable: Runnable) -> impl FnOnce() + Send + 'static {
+        let queues = self.clone();
+        move || {
+            if queues.is_alive() {
+                run_guarded(runnable);
+            }
+        }
     }
 
     /// Runs (or, once the scheduler is gone, drops) one foreground runnable. Main thread only.
@@ -55,11 +73,48 @@ impl Shared {
         }
         true
     }
+
+    fn schedule_after(self: &Arc<Self>, delay: Duration, runnable: Runnable) {
+        self.background
+            .exec_after(delay, self.background_block(runnable));
+    }
 }
 
-impl Drop for Shared {
+impl TaskSink for GcdSink {
+    fn schedule(&self, runnable: Runnable) {
+        let queues = &self.0;
+        if queues.is_alive() {
+            queues
+                .background
+                .exec_async(queues.background_block(runnable));
+        }
+    }
+
+    fn schedule_foreground(&self, runnable: Runnable) {
+        let queues = &self.0;
+        if !queues.is_alive() {
+            // Refused: a foreground runnable may only be dropped on the main thread.
+            if is_main_thread() {
+                drop(runnable);
+            } else {
+                std::mem::forget(runnable);
+            }
+            return;
+        }
+        queues.foreground.push(runnable);
+        if let Some(unparker) = queues.main_unparker.get() {
+            unparker.unpark();
+        }
+        let block_queues = queues.clone();
+        queues.main.exec_async(move || {
+            block_queues.run_one_foreground();
+        });
+    }
+}
+
+impl Drop for GcdQueues {
     fn drop(&mut self) {
-        // The last block or the scheduler releases this. Off the main thread, foreground
+        // The last block, task or the scheduler releases this. Off the main thread, foreground
         // runnables must not be dropped (they panic): leak any that are left.
         let on_main = is_main_thread();
         while let Some(runnable) = self.foreground.pop() {
@@ -75,24 +130,16 @@ impl Drop for Shared {
 impl GcdScheduler {
     /// A scheduler on the default-priority global queue and the main queue.
     pub fn new() -> Self {
-        Self {
+        let queues = Arc::new(GcdQueues {
             background: Queue::global(QueuePriority::Default),
             main: Queue::main(),
-            shared: Arc::new(Shared {
-                alive: AtomicBool::new(true),
-                foreground: SegQueue::new(),
-                main_unparker: OnceLock::new(),
-            }),
-        }
-    }
-
-    /// A block that runs `runnable` unless the scheduler is gone by then.
-    fn background_block(&self, runnable: Runnable) -> impl FnOnce() + Send + 'static {
-        let shared = self.shared.clone();
-        move || {
-            if shared.is_alive() {
-                run_guarded(runnable);
-            }
+            alive: AtomicBool::new(true),
+            foreground: SegQueue::new(),
+            main_unparker: OnceLock::new(),
+        });
+        Self {
+            sink: Arc::new(GcdSink(queues.clone())),
+            queues,
         }
     }
 }
@@ -105,33 +152,25 @@ impl Default for GcdScheduler {
 
 impl Scheduler for GcdScheduler {
     fn schedule(&self, runnable: Runnable) {
-        self.background.exec_async(self.background_block(runnable));
+        self.sink.schedule(runnable);
     }
 
     fn schedule_foreground(&self, runnable: Runnable) {
-        self.shared.foreground.push(runnable);
-        if let Some(unparker) = self.shared.main_unparker.get() {
-            unparker.unpark();
-        }
-        let shared = self.shared.clone();
-        self.main.exec_async(move || {
-            shared.run_one_foreground();
-        });
+        self.sink.schedule_foreground(runnable);
     }
 
     fn schedule_after(&self, delay: Duration, runnable: Runnable) {
-        self.background
-            .exec_after(delay, self.background_block(runnable));
+        self.queues.schedule_after(delay, runnable);
     }
 
     fn park(&self, timeout: Option<Duration>) -> bool {
         if is_main_thread() {
             // Registered before draining, so a push after the drain unparks us.
-            self.shared
+            self.queues
                 .main_unparker
                 .get_or_init(thread_parker::unparker);
             let mut ran = 0;
-            while ran < BATCH && self.shared.run_one_foreground() {
+            while ran < BATCH && self.queues.run_one_foreground() {
                 ran += 1;
             }
             if ran > 0 {
@@ -152,13 +191,17 @@ impl Scheduler for GcdScheduler {
     fn now(&self) -> Instant {
         Instant::now()
     }
+
+    fn task_handle(&self) -> Option<Arc<dyn TaskSink>> {
+        Some(self.sink.clone())
+    }
 }
 
 impl Drop for GcdScheduler {
     fn drop(&mut self) {
-        self.shared.alive.store(false, Ordering::Release);
+        self.queues.alive.store(false, Ordering::Release);
         if is_main_thread() {
-            while self.shared.run_one_foreground() {}
+            while self.queues.run_one_foreground() {}
         }
     }
 }

@@ -106,10 +106,7 @@ impl dyn Scheduler {
     ) -> Result<F::Output, Pin<Box<F>>> {
         let mut future = Box::pin(future);
         let mut output = None;
-        self.block_on_future(
-            pin!(capture(future.as_mut(), &mut output)),
-            Some(timeout),
-        );
+        self.block_on_future(pin!(capture(future.as_mut(), &mut output)), Some(timeout));
         output.ok_or(future)
     }
 }

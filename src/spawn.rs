@@ -29,16 +29,14 @@ impl dyn Scheduler {
     {
         let metadata = self.new_metadata(None, TaskKind::Background, Location::caller());
         let weak = Arc::downgrade(self);
-        self.start(
-            async_task::Builder::new().metadata(metadata).spawn(
-                |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
-                move |runnable| {
-                    if let Some(scheduler) = weak.upgrade() {
-                        scheduler.schedule(runnable);
-                    }
-                },
-            ),
-        )
+        self.start(async_task::Builder::new().metadata(metadata).spawn(
+            |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
+            move |runnable| {
+                if let Some(scheduler) = weak.upgrade() {
+                    scheduler.schedule(runnable);
+                }
+            },
+        ))
     }
 
     /// Spawns `future` on a background thread, with `label` attached (see
@@ -51,16 +49,14 @@ impl dyn Scheduler {
     {
         let metadata = self.new_metadata(Some(label), TaskKind::Background, Location::caller());
         let weak = Arc::downgrade(self);
-        self.start(
-            async_task::Builder::new().metadata(metadata).spawn(
-                |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
-                move |runnable| {
-                    if let Some(scheduler) = weak.upgrade() {
-                        scheduler.schedule_labeled(runnable, label);
-                    }
-                },
-            ),
-        )
+        self.start(async_task::Builder::new().metadata(metadata).spawn(
+            |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
+            move |runnable| {
+                if let Some(scheduler) = weak.upgrade() {
+                    scheduler.schedule_labeled(runnable, label);
+                }
+            },
+        ))
     }
 
     /// Spawns a `!Send` future on the main thread.
@@ -75,16 +71,14 @@ impl dyn Scheduler {
     {
         let metadata = self.new_metadata(None, TaskKind::Foreground, Location::caller());
         let weak = Arc::downgrade(self);
-        self.start(
-            async_task::Builder::new().metadata(metadata).spawn_local(
-                |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
-                move |runnable| {
-                    if let Some(scheduler) = weak.upgrade() {
-                        scheduler.schedule_foreground(runnable);
-                    }
-                },
-            ),
-        )
+        self.start(async_task::Builder::new().metadata(metadata).spawn_local(
+            |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
+            move |runnable| {
+                if let Some(scheduler) = weak.upgrade() {
+                    scheduler.schedule_foreground(runnable);
+                }
+            },
+        ))
     }
 
     fn new_metadata(
@@ -93,7 +87,13 @@ impl dyn Scheduler {
         kind: TaskKind,
         location: &'static Location<'static>,
     ) -> TaskMetadata {
-        TaskMetadata::new(self.next_task_id(), label, session::current(), location, kind)
+        TaskMetadata::new(
+            self.next_task_id(),
+            label,
+            session::current(),
+            location,
+            kind,
+        )
     }
 
     fn start<T>(

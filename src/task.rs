@@ -170,4 +170,3 @@ impl<T> fmt::Debug for Task<T> {
         }
     }
 }
-

@@ -22,10 +22,10 @@ pub struct Timer {
 impl Drop for Timer {
     fn drop(&mut self) {
         // Not fired yet: let the backend release it (see `Scheduler::timer_cancelled`).
-        if self.task.as_ref().is_some_and(|task| !task.is_finished()) {
-            if let Some(scheduler) = self.scheduler.upgrade() {
-                scheduler.timer_cancelled(&self.metadata);
-            }
+        if self.task.as_ref().is_some_and(|task| !task.is_finished())
+            && let Some(scheduler) = self.scheduler.upgrade()
+        {
+            scheduler.timer_cancelled(&self.metadata);
         }
     }
 }

@@ -85,4 +85,3 @@ impl ForegroundExecutor {
         self.scheduler.now()
     }
 }
-

@@ -314,7 +314,11 @@ impl TestScheduler {
 
     /// The events recorded so far, leaving the record empty (tracing stays on).
     pub fn take_trace(&self) -> Vec<TraceEvent> {
-        self.lock().trace.as_mut().map(std::mem::take).unwrap_or_default()
+        self.lock()
+            .trace
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

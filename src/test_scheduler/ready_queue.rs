@@ -83,7 +83,10 @@ impl ReadyQueue {
                 _ => unreachable!("entry changed under us"),
             },
             Entry::Session(session) => {
-                let queue = self.sessions.get_mut(&session).expect("session queue exists");
+                let queue = self
+                    .sessions
+                    .get_mut(&session)
+                    .expect("session queue exists");
                 let runnable = queue.pop_front();
                 if queue.is_empty() {
                     self.entries.swap_remove_back(index);

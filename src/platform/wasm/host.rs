@@ -1,0 +1,140 @@
+//! The JS host's scheduling primitives, detected once: a microtask queue (`queueMicrotask`, or a
+//! resolved promise), a macrotask queue (`scheduler.postTask`, `setImmediate`, or
+//! `setTimeout(0)`), timeouts, and `console.error`.
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::{JsCast, JsValue};
+
+#[wasm_bindgen]
+extern "C" {
+    /// `globalThis`, for feature detection.
+    type Global;
+    #[wasm_bindgen(method, getter, js_name = queueMicrotask)]
+    fn queue_microtask_property(this: &Global) -> JsValue;
+    #[wasm_bindgen(method, getter, js_name = setImmediate)]
+    fn set_immediate_property(this: &Global) -> JsValue;
+    #[wasm_bindgen(method, getter, js_name = scheduler)]
+    fn scheduler_property(this: &Global) -> JsValue;
+
+    /// The Prioritized Task Scheduling API object (`globalThis.scheduler`).
+    type TaskScheduler;
+    #[wasm_bindgen(method, getter, js_name = postTask)]
+    fn post_task_property(this: &TaskScheduler) -> JsValue;
+    #[wasm_bindgen(method, js_name = postTask)]
+    fn post_task(this: &TaskScheduler, callback: &Function) -> JsValue;
+
+    /// Anything with a `then` method (a resolved promise here).
+    type Thenable;
+    #[wasm_bindgen(method)]
+    fn then(this: &Thenable, callback: &Function) -> JsValue;
+
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    fn queue_microtask(callback: &Function);
+    #[wasm_bindgen(js_name = setImmediate)]
+    fn set_immediate(callback: &Function) -> JsValue;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &Function, millis: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
+
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
+}
+
+/// How the host runs a callback "as soon as the current script is done".
+enum Microtasks {
+    QueueMicrotask,
+    ResolvedPromise(Thenable),
+}
+
+/// How the host runs a callback after pending timers and I/O had their turn.
+enum Macrotasks {
+    PostTask(TaskScheduler),
+    SetImmediate,
+    SetTimeout,
+}
+
+/// The host's scheduling primitives, detected once per scheduler.
+pub(super) struct Host {
+    microtasks: Microtasks,
+    macrotasks: Macrotasks,
+}
+
+impl Host {
+    /// Looks at `globalThis` for each primitive and picks the best one present.
+    pub(super) fn detect() -> Self {
+        let global: Global = js_sys::global().unchecked_into();
+        let microtasks = if global.queue_microtask_property().is_function() {
+            Microtasks::QueueMicrotask
+        } else {
+            Microtasks::ResolvedPromise(Promise::resolve(&JsValue::UNDEFINED).unchecked_into())
+        };
+        let scheduler = global.scheduler_property();
+        let macrotasks = if scheduler.is_object()
+            && scheduler
+                .unchecked_ref::<TaskScheduler>()
+                .post_task_property()
+                .is_function()
+        {
+            Macrotasks::PostTask(scheduler.unchecked_into())
+        } else if global.set_immediate_property().is_function() {
+            Macrotasks::SetImmediate
+        } else {
+            Macrotasks::SetTimeout
+        };
+        Self {
+            microtasks,
+            macrotasks,
+        }
+    }
+
+    /// Runs `callback` in a microtask: after the current script, before timers and I/O.
+    pub(super) fn queue_microtask(&self, callback: &Function) {
+        match &self.microtasks {
+            Microtasks::QueueMicrotask => queue_microtask(callback),
+            Microtasks::ResolvedPromise(promise) => {
+                promise.then(callback);
+            }
+        }
+    }
+
+    /// Runs `callback` in a macrotask, so that due timers and I/O callbacks get a turn first.
+    pub(super) fn queue_macrotask(&self, callback: &Function) {
+        match &self.macrotasks {
+            Macrotasks::PostTask(scheduler) => {
+                scheduler.post_task(callback);
+            }
+            Macrotasks::SetImmediate => {
+                set_immediate(callback);
+            }
+            Macrotasks::SetTimeout => {
+                set_timeout(callback, 0.0);
+            }
+        }
+    }
+
+    /// Which macrotask primitive was detected: `"postTask"`, `"setImmediate"` or `"setTimeout"`.
+    pub(super) fn macrotask_kind(&self) -> &'static str {
+        match self.macrotasks {
+            Macrotasks::PostTask(_) => "postTask",
+            Macrotasks::SetImmediate => "setImmediate",
+            Macrotasks::SetTimeout => "setTimeout",
+        }
+    }
+}
+
+/// Runs `callback` once after `millis` milliseconds; returns the handle for [`cancel_timeout`].
+pub(super) fn start_timeout(callback: &Function, millis: f64) -> JsValue {
+    set_timeout(callback, millis)
+}
+
+/// Cancels a timeout started by [`start_timeout`] (harmless if it already ran).
+pub(super) fn cancel_timeout(handle: &JsValue) {
+    clear_timeout(handle);
+}
+
+/// Writes `message` to the host's error log (`console.error`; `wrangler dev` prints it).
+pub(super) fn log_error(message: &str) {
+    console_error(message);
+}

@@ -1,0 +1,149 @@
+//! The WasmScheduler's queue of ready runnables, fair across sessions.
+//!
+//! Each session has its own FIFO lane (tasks without a session share one more lane). Lanes with
+//! work take turns, one runnable at a time, so a burst of tasks from one request cannot starve
+//! another request's tasks; within a lane, runnables run in the order they were scheduled.
+//! Every operation is O(1) except removing a session's runnables.
+
+use crate::{Runnable, SessionId, TaskId};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+
+/// Lane index of tasks that belong to no session.
+const NO_SESSION: usize = 0;
+
+struct Lane {
+    session: Option<SessionId>,
+    runnables: VecDeque<Runnable>,
+}
+
+pub(super) struct RunQueue {
+    lanes: Vec<Lane>,
+    lane_of: FxHashMap<SessionId, usize>,
+    /// Lanes no session uses now (their buffers are kept for reuse).
+    free: Vec<usize>,
+    /// Lanes that hold runnables, in turn order.
+    turns: VecDeque<usize>,
+    len: usize,
+}
+
+impl RunQueue {
+    pub(super) fn new() -> Self {
+        Self {
+            lanes: vec![Lane {
+                session: None,
+                runnables: VecDeque::new(),
+            }],
+            lane_of: FxHashMap::default(),
+            free: Vec::new(),
+            turns: VecDeque::new(),
+            len: 0,
+        }
+    }
+
+    /// How many runnables are queued.
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Queues `runnable` at the back of its session's lane.
+    pub(super) fn push(&mut self, runnable: Runnable) {
+        let lane = match runnable.metadata().session() {
+            None => NO_SESSION,
+            Some(session) => self.lane_for(session),
+        };
+        let runnables = &mut self.lanes[lane].runnables;
+        if runnables.is_empty() {
+            self.turns.push_back(lane);
+        }
+        runnables.push_back(runnable);
+        self.len += 1;
+    }
+
+    /// Takes the front runnable of the lane whose turn it is.
+    pub(super) fn pop(&mut self) -> Option<Runnable> {
+        let lane = self.turns.pop_front()?;
+        let runnables = &mut self.lanes[lane].runnables;
+        let runnable = runnables.pop_front();
+        if runnables.is_empty() {
+            self.release(lane);
+        } else {
+            self.turns.push_back(lane);
+        }
+        self.len -= 1;
+        runnable
+    }
+
+    /// Removes the runnables of `session` for which `remove` is true, keeping the others in
+    /// order. The caller drops the returned runnables (outside any borrow of the scheduler).
+    pub(super) fn remove_from_session(
+        &mut self,
+        session: SessionId,
+        mut remove: impl FnMut(TaskId) -> bool,
+    ) -> Vec<Runnable> {
+        let Some(&lane) = self.lane_of.get(&session) else {
+            return Vec::new();
+        };
+        let runnables = &mut self.lanes[lane].runnables;
+        let mut removed = Vec::new();
+        let mut kept = VecDeque::with_capacity(runnables.len());
+        for runnable in runnables.drain(..) {
+            if remove(runnable.metadata().id()) {
+                removed.push(runnable);
+            } else {
+                kept.push_back(runnable);
+            }
+        }
+        *runnables = kept;
+        self.len -= removed.len();
+        if self.lanes[lane].runnables.is_empty() {
+            self.turns.retain(|&turn| turn != lane);
+            self.release(lane);
+        }
+        removed
+    }
+
+    /// Removes every runnable, for dropping outside the scheduler's state.
+    pub(super) fn take_all(&mut self) -> Vec<Runnable> {
+        let mut all = Vec::with_capacity(self.len);
+        for lane in &mut self.lanes {
+            all.extend(lane.runnables.drain(..));
+        }
+        self.turns.clear();
+        self.len = 0;
+        all
+    }
+
+    fn lane_for(&mut self, session: SessionId) -> usize {
+        if let Some(&lane) = self.lane_of.get(&session) {
+            return lane;
+        }
+        let lane = match self.free.pop() {
+            Some(lane) => {
+                self.lanes[lane].session = Some(session);
+                lane
+            }
+            None => {
+                self.lanes.push(Lane {
+                    session: Some(session),
+                    runnables: VecDeque::new(),
+                });
+                self.lanes.len() - 1
+            }
+        };
+        self.lane_of.insert(session, lane);
+        lane
+    }
+
+    /// Gives an empty session lane back (the lane of tasks without a session stays).
+    fn release(&mut self, lane: usize) {
+        if let Some(session) = self.lanes[lane].session.take() {
+            self.lane_of.remove(&session);
+            self.free.push(lane);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! What the WasmScheduler reports about its tasks: [`TaskCounters`], [`SchedulerStats`] and
+//! [`SessionEnd`].
+
+use crate::{SessionId, TaskMetadata, TaskOutcome};
+
+/// How many tasks were spawned and how they ended (timers are not tasks and are not counted).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct TaskCounters {
+    /// Tasks spawned.
+    pub spawned: u64,
+    /// Tasks whose future returned `Ready`.
+    pub completed: u64,
+    /// Tasks dropped before completing (their `Task` was dropped, or their session ended).
+    pub cancelled: u64,
+    /// Tasks that panicked. On wasm32 a panic aborts the instance, so this stays 0 there in
+    /// practice; it is counted for completeness.
+    pub panicked: u64,
+}
+
+impl TaskCounters {
+    /// Tasks spawned that have not ended yet.
+    pub fn running(&self) -> u64 {
+        self.spawned - self.completed - self.cancelled - self.panicked
+    }
+
+    pub(super) fn record_end(&mut self, outcome: TaskOutcome) {
+        match outcome {
+            TaskOutcome::Completed => self.completed += 1,
+            TaskOutcome::Cancelled => self.cancelled += 1,
+            TaskOutcome::Panicked => self.panicked += 1,
+        }
+    }
+}
+
+/// A snapshot of a WasmScheduler's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SchedulerStats {
+    /// Every task of the scheduler, with or without a session.
+    pub total: TaskCounters,
+    /// Per session, ordered by id: every session that has running tasks or has not been ended
+    /// with [`WasmScheduler::end_session`](super::WasmScheduler::end_session).
+    pub sessions: Vec<(SessionId, TaskCounters)>,
+    /// Runnables waiting in the queue now.
+    pub queued: usize,
+    /// Timers (JS timeouts) pending now.
+    pub pending_timers: usize,
+}
+
+/// What [`WasmScheduler::end_session`](super::WasmScheduler::end_session) did.
+#[derive(Clone, Debug)]
+pub struct SessionEnd {
+    /// The session that was ended.
+    pub session: SessionId,
+    /// Every task of the session that was still running and not exempt, ordered by id. Each was
+    /// reported with `console.error`. The ones whose runnable was queued were dropped at once;
+    /// the others are dropped the next time they are woken.
+    pub cancelled: Vec<TaskMetadata>,
+    /// How many of [`cancelled`](Self::cancelled) were dropped at once.
+    pub dropped_now: usize,
+    /// Exempt tasks of the session that are still running (they run on).
+    pub exempt_running: Vec<TaskMetadata>,
+}

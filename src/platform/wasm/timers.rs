@@ -1,0 +1,141 @@
+//! The WasmScheduler's pending timers: one JS timeout per timer runnable, released when the
+//! timer fires or is cancelled, and a count of live timer closures that proves none leak.
+
+use super::host;
+use crate::{Instant, Runnable, SessionId, TaskId};
+use rustc_hash::FxHashMap;
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+use std::time::Duration;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+
+/// A timer waiting for its JS timeout.
+pub(super) struct PendingTimer {
+    pub(super) runnable: Runnable,
+    pub(super) deadline: Instant,
+    handle: wasm_bindgen::JsValue,
+    callback: Closure<dyn FnMut()>,
+}
+
+impl PendingTimer {
+    /// Arms a JS timeout for `runnable` that calls `callback` once `deadline` (reached after
+    /// `delay`) has passed.
+    pub(super) fn start(
+        runnable: Runnable,
+        deadline: Instant,
+        delay: Duration,
+        callback: Closure<dyn FnMut()>,
+    ) -> Self {
+        let handle = host::start_timeout(callback.as_ref().unchecked_ref(), millis(delay));
+        Self {
+            runnable,
+            deadline,
+            handle,
+            callback,
+        }
+    }
+
+    /// Re-arms the JS timeout for the time left until the deadline (a host fired it early).
+    pub(super) fn restart(&mut self, remaining: Duration) {
+        self.handle =
+            host::start_timeout(self.callback.as_ref().unchecked_ref(), millis(remaining));
+    }
+
+    /// The runnable and the closure, once the timeout has fired.
+    pub(super) fn into_parts(self) -> (Runnable, Closure<dyn FnMut()>) {
+        (self.runnable, self.callback)
+    }
+
+    /// Clears the JS timeout. Dropping the timer afterwards releases its closure and runnable.
+    pub(super) fn cancel(&self) {
+        host::cancel_timeout(&self.handle);
+    }
+}
+
+/// Whole milliseconds, rounded up so that a timeout never fires before its delay.
+fn millis(delay: Duration) -> f64 {
+    (delay.as_secs_f64() * 1000.0).ceil()
+}
+
+/// Pending timers by the id of their runnable, and in deadline order (ties in creation order,
+/// since ids grow).
+#[derive(Default)]
+pub(super) struct TimerBook {
+    pending: FxHashMap<TaskId, PendingTimer>,
+    by_deadline: BTreeSet<(Instant, TaskId)>,
+}
+
+impl TimerBook {
+    pub(super) fn insert(&mut self, id: TaskId, timer: PendingTimer) {
+        self.by_deadline.insert((timer.deadline, id));
+        self.pending.insert(id, timer);
+    }
+
+    pub(super) fn remove(&mut self, id: TaskId) -> Option<PendingTimer> {
+        let timer = self.pending.remove(&id)?;
+        self.by_deadline.remove(&(timer.deadline, id));
+        Some(timer)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Every timer whose deadline is at or before `now`, in deadline order.
+    pub(super) fn take_due(&mut self, now: Instant) -> Vec<(TaskId, PendingTimer)> {
+        let mut due = Vec::new();
+        while let Some(&(deadline, id)) = self.by_deadline.first() {
+            if deadline > now {
+                break;
+            }
+            self.by_deadline.pop_first();
+            if let Some(timer) = self.pending.remove(&id) {
+                due.push((id, timer));
+            }
+        }
+        due
+    }
+
+    /// Removes the timers created while `session` was current.
+    pub(super) fn take_session(&mut self, session: SessionId) -> Vec<PendingTimer> {
+        let ids: Vec<TaskId> = self
+            .pending
+            .iter()
+            .filter(|(_, timer)| timer.runnable.metadata().session() == Some(session))
+            .map(|(&id, _)| id)
+            .collect();
+        ids.into_iter().filter_map(|id| self.remove(id)).collect()
+    }
+
+    pub(super) fn take_all(&mut self) -> Vec<PendingTimer> {
+        self.by_deadline.clear();
+        self.pending.drain().map(|(_, timer)| timer).collect()
+    }
+}
+
+/// Counts live timer closures: one token lives inside each closure and is dropped with it, so
+/// the count falls back only when wasm-bindgen really frees the closure.
+#[derive(Clone, Default)]
+pub(super) struct ClosureCounter(Rc<Cell<usize>>);
+
+impl ClosureCounter {
+    pub(super) fn token(&self) -> ClosureToken {
+        self.0.set(self.0.get() + 1);
+        ClosureToken(self.0.clone())
+    }
+
+    pub(super) fn live(&self) -> usize {
+        self.0.get()
+    }
+}
+
+/// Held by one timer closure; see [`ClosureCounter`].
+pub(super) struct ClosureToken(Rc<Cell<usize>>);
+
+impl Drop for ClosureToken {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}

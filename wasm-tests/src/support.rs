@@ -1,0 +1,58 @@
+//! Test helpers that do not go through the scheduler under test: JS sleeps, a yield future.
+
+use js_sys::{Function, Promise};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &Function, millis: f64) -> JsValue;
+}
+
+/// Resolves after `millis` ms, on a plain JS `setTimeout` (not the scheduler under test).
+pub async fn js_sleep(millis: f64) {
+    let promise = Promise::new(&mut |resolve, _reject| {
+        set_timeout(&resolve, millis);
+    });
+    JsFuture::from(promise)
+        .await
+        .expect("a setTimeout promise never rejects");
+}
+
+/// Resolves on a later macrotask: every microtask queued before has run by then.
+pub async fn next_macrotask() {
+    js_sleep(0.0).await;
+}
+
+/// A future that returns `Pending` `times` times, waking itself each time (a cooperative yield).
+pub struct Yield {
+    left: u32,
+}
+
+impl Future for Yield {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.left == 0 {
+            Poll::Ready(())
+        } else {
+            self.left -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// Yields once.
+pub fn yield_now() -> Yield {
+    Yield { left: 1 }
+}
+
+/// Yields `times` times.
+pub fn yield_times(times: u32) -> Yield {
+    Yield { left: times }
+}

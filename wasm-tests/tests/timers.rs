@@ -1,0 +1,205 @@
+//! WasmScheduler timers (`setTimeout`) and fairness toward the host: timers fire in order and
+//! never early, dropped timers clear their JS timeout and free their closure, and a task that
+//! wakes itself forever does not starve timers.
+#![cfg(target_arch = "wasm32")]
+
+use scheduler::platform::wasm::WasmScheduler;
+use scheduler::{Instant, Scheduler, Task};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasm_bindgen_test::wasm_bindgen_test;
+use wasm_tests::support::{js_sleep, next_macrotask, yield_now};
+
+fn new_scheduler() -> (Arc<WasmScheduler>, Arc<dyn Scheduler>) {
+    let wasm = Arc::new(WasmScheduler::new());
+    let scheduler: Arc<dyn Scheduler> = wasm.clone();
+    (wasm, scheduler)
+}
+
+/// A fixed pseudo-random sequence (xorshift), so the test is the same every run.
+fn durations(count: usize, max_ms: u64) -> Vec<Duration> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            Duration::from_millis(state % (max_ms + 1))
+        })
+        .collect()
+}
+
+/// Every timer is awaited well before the first one is due (the delays start at `OFFSET`), so
+/// the order in which the waiting tasks run is the order in which the timers fired.
+#[wasm_bindgen_test]
+async fn timers_fire_in_deadline_order_and_never_early() {
+    const OFFSET: Duration = Duration::from_millis(40);
+    let (wasm, scheduler) = new_scheduler();
+    let fired = Arc::new(Mutex::new(Vec::new()));
+    let delays: Vec<Duration> = durations(60, 25).into_iter().map(|d| d + OFFSET).collect();
+    let setup_start = Instant::now();
+    let tasks: Vec<Task<()>> = delays
+        .iter()
+        .enumerate()
+        .map(|(index, &delay)| {
+            let timer = scheduler.timer(delay);
+            let (scheduler, fired) = (scheduler.clone(), fired.clone());
+            scheduler.clone().spawn(async move {
+                let deadline = timer.deadline();
+                timer.await;
+                let now = scheduler.now();
+                fired.lock().unwrap().push((index, delay, deadline, now));
+            })
+        })
+        .collect();
+    // Let every task start waiting on its timer.
+    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&wasm_bindgen::JsValue::from(1)))
+        .await
+        .unwrap();
+    assert!(
+        setup_start.elapsed() < OFFSET,
+        "setting up took {:?}, longer than the smallest delay",
+        setup_start.elapsed()
+    );
+    futures::future::join_all(tasks).await;
+    let fired = fired.lock().unwrap().clone();
+    assert_eq!(fired.len(), delays.len());
+    for &(index, delay, deadline, now) in &fired {
+        assert!(
+            now >= deadline,
+            "timer {index} ({delay:?}) fired {:?} early",
+            deadline - now
+        );
+    }
+    for pair in fired.windows(2) {
+        let ((a, delay_a, deadline_a, _), (b, delay_b, deadline_b, _)) = (pair[0], pair[1]);
+        assert!(
+            deadline_a <= deadline_b,
+            "timer {a} ({delay_a:?}) fired before timer {b} ({delay_b:?}) whose deadline is earlier"
+        );
+    }
+    // Deadlines follow delays here (all were created within a few ms): spot-check the order.
+    assert!(fired.first().unwrap().1 <= fired.last().unwrap().1);
+    assert_eq!(wasm.live_timer_closures(), 0);
+    assert_eq!(wasm.stats().pending_timers, 0);
+}
+
+#[wasm_bindgen_test]
+async fn a_timer_is_not_early_by_the_hosts_clock_either() {
+    let (_wasm, scheduler) = new_scheduler();
+    for millis in [0u64, 1, 3, 7, 12] {
+        let start = Instant::now();
+        scheduler.timer(Duration::from_millis(millis)).await;
+        assert!(
+            start.elapsed() >= Duration::from_millis(millis),
+            "a {millis} ms timer fired after {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn dropped_and_fired_timers_leave_no_live_closures() {
+    let (wasm, scheduler) = new_scheduler();
+    let timers: Vec<_> = (0..200)
+        .map(|i| scheduler.timer(Duration::from_millis(5 + i % 10)))
+        .collect();
+    assert_eq!(
+        wasm.live_timer_closures(),
+        200,
+        "one closure per pending timer"
+    );
+    let (dropped, kept): (Vec<_>, Vec<_>) = timers
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
+    drop(dropped);
+    assert_eq!(
+        wasm.live_timer_closures(),
+        100,
+        "dropping a timer frees its closure at once"
+    );
+    assert_eq!(wasm.stats().pending_timers, 100);
+    futures::future::join_all(kept.into_iter().map(|(_, timer)| timer)).await;
+    // Past every deadline: a cleared timeout whose closure was freed would throw if it ran.
+    js_sleep(30.0).await;
+    assert_eq!(
+        wasm.live_timer_closures(),
+        0,
+        "fired timers free their closure"
+    );
+    assert_eq!(wasm.stats().pending_timers, 0);
+}
+
+#[wasm_bindgen_test]
+async fn dropping_the_scheduler_clears_its_timeouts_and_cancels_their_tasks() {
+    let (wasm, scheduler) = new_scheduler();
+    // The task holds only the timer (which holds a weak reference to the scheduler): a task
+    // holding the scheduler itself would keep it alive.
+    let timer = scheduler.timer(Duration::from_millis(10));
+    let task = scheduler.spawn(timer).fallible();
+    next_macrotask().await;
+    assert_eq!(wasm.stats().pending_timers, 1);
+    assert_eq!(wasm.live_timer_closures(), 1);
+    drop((wasm, scheduler));
+    // Past the deadline: had the timeout not been cleared, its freed closure would throw.
+    js_sleep(25.0).await;
+    assert_eq!(
+        task.await,
+        None,
+        "the task waiting on the timer was cancelled"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_self_waking_task_does_not_starve_timers() {
+    // Enough yields to spin for seconds if nothing ever yielded to the host; the spinner stops
+    // by itself then, so a regression fails the lateness assertions instead of hanging.
+    const SPIN_CAP: u64 = 3_000_000;
+    const BOUND: Duration = Duration::from_millis(100);
+    let (wasm, scheduler) = new_scheduler();
+    let spins = Arc::new(AtomicU64::new(0));
+    let spinner = scheduler.spawn({
+        let spins = spins.clone();
+        async move {
+            while spins.fetch_add(1, Ordering::Relaxed) < SPIN_CAP {
+                yield_now().await;
+            }
+        }
+    });
+    let start = Instant::now();
+    // Our own timer, awaited by another task, and a plain JS setTimeout.
+    let ours = scheduler.spawn({
+        let scheduler = scheduler.clone();
+        async move {
+            scheduler.timer(Duration::from_millis(10)).await;
+            Instant::now()
+        }
+    });
+    js_sleep(10.0).await;
+    let host_late = start.elapsed().saturating_sub(Duration::from_millis(10));
+    let ours_late = (ours.await - start).saturating_sub(Duration::from_millis(10));
+    let spun = spins.load(Ordering::Relaxed);
+    drop(spinner);
+    assert!(
+        spun > 100,
+        "the spinner ran ({spun} yields) while the timers waited"
+    );
+    assert!(
+        spun < SPIN_CAP,
+        "the timers fired while the spinner was still spinning"
+    );
+    assert!(
+        host_late < BOUND,
+        "the host's setTimeout was {host_late:?} late"
+    );
+    assert!(
+        ours_late < BOUND,
+        "the scheduler's timer was {ours_late:?} late"
+    );
+    assert!(
+        wasm.macrotask_yields() > 0,
+        "the drain yielded to the macrotask queue"
+    );
+}

@@ -1,1 +1,24 @@
-//! The cloud layer: execution contexts for Worker request handlers.
+//! The cloud layer: what Worker request handlers are written against, and a native simulation
+//! of the Workers runtime to test them deterministically.
+//!
+//! - [`ExecutionContext`]: `wait_until` and `pass_through_on_exception`, as a Worker's
+//!   `ExecutionContext`.
+//! - [`PlatformRuntime`]: `delay`, the clock, local spawning; [`SchedulerRuntime`] implements
+//!   it over any scheduler.
+//! - [`SimulatedExecutionContext`]: one session per simulated request over a
+//!   [`TestScheduler`](crate::TestScheduler), reproducing the Workers rules.
+//! - [`ingest`]: an event-ingest handler written against these traits, shared by the Worker
+//!   and the simulation.
+
+mod execution_context;
+pub mod ingest;
+mod runtime;
+mod simulated;
+
+pub use execution_context::{ExecutionContext, LocalFuture};
+pub use runtime::{PlatformRuntime, SchedulerRuntime};
+pub use simulated::{
+    DanglingState, DanglingTask, RequestFailed, SessionCleanupError, SessionReport,
+    SimulatedExecutionContext, SimulatedRequest, WAIT_UNTIL_LIMIT, WaitUntilOutcome,
+    WaitUntilReport,
+};

@@ -6,6 +6,7 @@
 //! fixed epoch plus virtual time, which only moves when the test advances it or when a blocked
 //! future waits for the next timer and nothing else can run.
 
+mod cancel;
 mod harness;
 mod ready_queue;
 mod report;
@@ -118,6 +119,11 @@ struct State {
     foreign_wakes: Vec<String>,
     trace: Option<Vec<TraceEvent>>,
     ticks: u64,
+    /// Tasks cancelled by [`TestScheduler::cancel_tasks`] that have not ended yet.
+    cancelled: FxHashSet<TaskId>,
+    /// Runnables of cancelled tasks, dropped at the next tick (outside the lock and outside
+    /// whatever code woke them).
+    graveyard: Vec<Runnable>,
 }
 
 /// What one step of simulated progress did.
@@ -157,6 +163,8 @@ impl TestScheduler {
                 foreign_wakes: Vec::new(),
                 trace: config.trace.then(Vec::new),
                 ticks: 0,
+                cancelled: FxHashSet::default(),
+                graveyard: Vec::new(),
             }),
             seed: config.seed,
             next_task_id: AtomicU64::new(1),
@@ -188,7 +196,7 @@ impl TestScheduler {
     ///
     /// Panics if a task was woken from another OS thread while parking is forbidden.
     pub fn tick(&self) -> bool {
-        let runnable = {
+        let (runnable, buried) = {
             let mut guard = self.lock();
             let state = &mut *guard;
             if !state.foreign_wakes.is_empty() {
@@ -197,8 +205,13 @@ impl TestScheduler {
                 drop(guard);
                 panic!("{message}");
             }
+            let buried = std::mem::take(&mut state.graveyard);
             let Some(runnable) = state.ready.pop(&mut state.rng) else {
-                return false;
+                drop(guard);
+                // Dropping cancelled runnables ends their tasks, which may queue others.
+                let progressed = !buried.is_empty();
+                drop(buried);
+                return progressed;
             };
             let tick = state.ticks;
             state.ticks += 1;
@@ -209,8 +222,9 @@ impl TestScheduler {
                     task: runnable.metadata().into(),
                 });
             }
-            runnable
+            (runnable, buried)
         };
+        drop(buried);
         self.run(runnable);
         true
     }
@@ -399,11 +413,15 @@ impl TestScheduler {
                 let message = report::foreign_wake(runnable.metadata());
                 state.foreign_wakes.push(message);
             }
-            let deprioritized = runnable
-                .metadata()
-                .label()
-                .is_some_and(|label| state.deprioritized.contains(&label));
-            state.ready.push(runnable, deprioritized);
+            if state.cancelled.contains(&runnable.metadata().id()) {
+                state.graveyard.push(runnable);
+            } else {
+                let deprioritized = runnable
+                    .metadata()
+                    .label()
+                    .is_some_and(|label| state.deprioritized.contains(&label));
+                state.ready.push(runnable, deprioritized);
+            }
         }
         if foreign {
             self.unparker.unpark();
@@ -487,6 +505,7 @@ impl Scheduler for TestScheduler {
     fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
         let mut state = self.lock();
         state.live.remove(&metadata.id());
+        state.cancelled.remove(&metadata.id());
         let elapsed = state.elapsed;
         if let Some(trace) = &mut state.trace {
             trace.push(TraceEvent::Ended {
@@ -541,11 +560,13 @@ impl Drop for TestScheduler {
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         let ready = state.ready.take_all();
         let timers = state.timers.take_all();
+        let graveyard = std::mem::take(&mut state.graveyard);
         let foreign_wakes = std::mem::take(&mut state.foreign_wakes);
         // Dropping runnables drops their futures; their callbacks find this scheduler gone
         // (their `Weak` no longer upgrades), so nothing re-enters it.
         drop(ready);
         drop(timers);
+        drop(graveyard);
         if !foreign_wakes.is_empty() && !std::thread::panicking() {
             panic!("{}", foreign_wakes.join("\n"));
         }

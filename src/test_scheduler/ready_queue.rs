@@ -106,6 +106,44 @@ impl ReadyQueue {
         }
     }
 
+    /// Removes the runnables `doomed` picks, keeping the others in order, for dropping outside
+    /// the scheduler's lock.
+    pub(super) fn remove_matching(
+        &mut self,
+        mut doomed: impl FnMut(&Runnable) -> bool,
+    ) -> Vec<Runnable> {
+        let mut removed = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.entries.len());
+        for entry in self.entries.drain(..) {
+            match entry {
+                Entry::Runnable(runnable) if doomed(&runnable) => removed.push(runnable),
+                Entry::Session(session) => {
+                    let queue = self
+                        .sessions
+                        .get_mut(&session)
+                        .expect("session queue exists");
+                    let (dead, alive): (VecDeque<_>, VecDeque<_>) =
+                        queue.drain(..).partition(|runnable| doomed(runnable));
+                    removed.extend(dead);
+                    *queue = alive;
+                    if !queue.is_empty() {
+                        kept.push_back(Entry::Session(session));
+                    }
+                }
+                entry => kept.push_back(entry),
+            }
+        }
+        self.entries = kept;
+        let (dead, alive): (VecDeque<_>, VecDeque<_>) = self
+            .deprioritized
+            .drain(..)
+            .partition(|runnable| doomed(runnable));
+        removed.extend(dead);
+        self.deprioritized = alive;
+        self.len -= removed.len();
+        removed
+    }
+
     /// Removes every runnable, for dropping outside the scheduler's lock.
     pub(super) fn take_all(&mut self) -> Vec<Runnable> {
         let mut all = Vec::with_capacity(self.len);

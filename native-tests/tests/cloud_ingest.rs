@@ -1,0 +1,272 @@
+//! The shared ingest handler in simulation: seeded determinism, concurrent counters, and
+//! rejection of bad events.
+
+use scheduler::cloud::ingest::{
+    EventStore, EventSummary, IngestResponse, IngestService, MemoryStore, SequentialIds, count_key,
+    event_key,
+};
+use scheduler::cloud::{SchedulerRuntime, SimulatedExecutionContext, WaitUntilOutcome};
+use scheduler::{TestScheduler, run_seeds};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+type Service = IngestService<SchedulerRuntime, MemoryStore>;
+
+/// A simulation: one scheduler, one context, one service over a store with seeded latency.
+fn simulation(seed: u64) -> (Arc<TestScheduler>, SimulatedExecutionContext, Service) {
+    let test = Arc::new(TestScheduler::with_seed(seed));
+    let ctx = SimulatedExecutionContext::new(test.clone());
+    let store = MemoryStore::with_simulated_latency(test.clone());
+    let service = IngestService::new(ctx.runtime(), store, SequentialIds::new("evt"));
+    (test, ctx, service)
+}
+
+/// Serves every body concurrently, waits for all background work, checks cleanup, and returns
+/// the responses (in request order) and the final store.
+fn serve_all(
+    ctx: &SimulatedExecutionContext,
+    service: &Service,
+    bodies: &[String],
+) -> (Vec<IngestResponse>, BTreeMap<String, String>) {
+    let requests: Vec<_> = bodies
+        .iter()
+        .map(|body| {
+            let (ctx_for_handler, service, body) = (ctx.clone(), service.clone(), body.clone());
+            ctx.serve(async move { service.ingest(&ctx_for_handler, &body) })
+        })
+        .collect();
+    let sessions: Vec<_> = requests.iter().map(|request| request.session()).collect();
+    let responses: Vec<IngestResponse> = requests
+        .into_iter()
+        .map(|request| ctx.block_on(request).expect("the handler does not panic"))
+        .collect();
+    for (session, response) in sessions.iter().zip(&responses) {
+        let outcomes = ctx.wait_on_execution_context(*session);
+        let expected_jobs = usize::from(response.status == 202);
+        assert_eq!(outcomes.len(), expected_jobs, "{session}: {outcomes:?}");
+        for outcome in outcomes {
+            assert_eq!(outcome.outcome, WaitUntilOutcome::Completed, "{outcome}");
+        }
+        ctx.validate_session_cleanup(*session)
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+    assert!(service.failures().is_empty(), "{:?}", service.failures());
+    (responses, service.store().snapshot())
+}
+
+fn event_body(kind: &str, user: &str, values: &[f64]) -> String {
+    serde_json::json!({ "type": kind, "user": user, "values": values }).to_string()
+}
+
+fn workload() -> Vec<String> {
+    // Events of one type with as many values finish processing at the same virtual time, so
+    // their counter updates race.
+    (0..12)
+        .map(|i| {
+            let kind = ["click", "view"][i % 2];
+            let values: Vec<f64> = (0..=i % 3)
+                .map(|v| ((v + i) * 37 % 131) as f64 - 3.0)
+                .collect();
+            event_body(kind, &format!("user-{i}"), &values)
+        })
+        .collect()
+}
+
+#[test]
+fn a_seed_gives_identical_responses_and_final_store() {
+    let bodies = workload();
+    let mut distinct_id_orders = std::collections::BTreeSet::new();
+    run_seeds(|seed| {
+        let run = || {
+            let (test, ctx, service) = simulation(seed);
+            let result = serve_all(&ctx, &service, &bodies);
+            (result, test.elapsed())
+        };
+        let first = run();
+        let second = run();
+        assert_eq!(first, second, "seed {seed} is not reproducible");
+        let ((responses, _), _) = first;
+        let ids: Vec<String> = responses
+            .iter()
+            .map(|response| response.accepted_id().expect("accepted").to_string())
+            .collect();
+        distinct_id_orders.insert(ids);
+    });
+    // Requests race for ids: different seeds must explore different interleavings.
+    let iterations: u64 = std::env::var("ITERATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100);
+    if std::env::var("SEED").is_err() && iterations >= 10 {
+        assert!(
+            distinct_id_orders.len() > 1,
+            "every seed interleaved the requests the same way"
+        );
+    }
+}
+
+#[test]
+fn concurrent_events_are_summarized_and_counted_exactly() {
+    let bodies = workload();
+    run_seeds(|seed| {
+        let (_test, ctx, service) = simulation(seed);
+        let (responses, store) = serve_all(&ctx, &service, &bodies);
+        let mut expected_counts = BTreeMap::new();
+        for (body, response) in bodies.iter().zip(&responses) {
+            assert_eq!(response.status, 202, "{response:?}");
+            let id = response.accepted_id().unwrap();
+            let event: serde_json::Value = serde_json::from_str(body).unwrap();
+            let values: Vec<f64> = serde_json::from_value(event["values"].clone()).unwrap();
+            let summary: EventSummary = serde_json::from_str(&store[&event_key(id)]).unwrap();
+            assert_eq!(summary.id, id);
+            assert_eq!(summary.kind, event["type"]);
+            assert_eq!(summary.user, event["user"]);
+            assert_eq!(summary.count, values.len());
+            assert_eq!(summary.sum, values.iter().sum::<f64>());
+            assert_eq!(summary.min, values.iter().copied().fold(f64::MAX, f64::min));
+            assert_eq!(summary.max, values.iter().copied().fold(f64::MIN, f64::max));
+            assert_eq!(summary.histogram.iter().sum::<u32>() as usize, values.len());
+            *expected_counts
+                .entry(event["type"].as_str().unwrap().to_string())
+                .or_insert(0u64) += 1;
+        }
+        // Every increment survives the races between requests (store calls yield at random).
+        for (kind, count) in &expected_counts {
+            assert_eq!(
+                store[&count_key(kind)],
+                count.to_string(),
+                "count of {kind}"
+            );
+        }
+        assert_eq!(store.len(), bodies.len() + expected_counts.len());
+    });
+}
+
+#[test]
+fn bad_events_are_rejected_naming_the_field_and_nothing_is_stored() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("{", "body", "is not valid JSON"),
+        ("[1, 2]", "body", "must be a JSON object, found an array"),
+        (r#"{"user":"ada","values":[1]}"#, "type", "is missing"),
+        (
+            r#"{"type":7,"user":"ada","values":[1]}"#,
+            "type",
+            "must be a string, found a number",
+        ),
+        (
+            r#"{"type":"Click!","user":"ada","values":[1]}"#,
+            "type",
+            "must be 1 to 32 characters",
+        ),
+        (r#"{"type":"click","values":[1]}"#, "user", "is missing"),
+        (
+            r#"{"type":"click","user":"","values":[1]}"#,
+            "user",
+            "must be 1 to 64 characters long, found 0",
+        ),
+        (r#"{"type":"click","user":"ada"}"#, "values", "is missing"),
+        (
+            r#"{"type":"click","user":"ada","values":{}}"#,
+            "values",
+            "must be an array of numbers, found an object",
+        ),
+        (
+            r#"{"type":"click","user":"ada","values":[]}"#,
+            "values",
+            "must hold 1 to 32 numbers, found 0",
+        ),
+        (
+            r#"{"type":"click","user":"ada","values":[1,"2",3]}"#,
+            "values[1]",
+            "must be a number, found a string",
+        ),
+        (
+            r#"{"type":"click","user":"ada","values":[1,2,null]}"#,
+            "values[2]",
+            "must be a number, found null",
+        ),
+        (
+            r#"{"type":"click","user":"ada","values":[1],"colour":"red"}"#,
+            "colour",
+            "is not a known field",
+        ),
+    ];
+    run_seeds(|seed| {
+        let (_test, ctx, service) = simulation(seed);
+        let bodies: Vec<String> = cases.iter().map(|(body, _, _)| body.to_string()).collect();
+        let (responses, store) = serve_all(&ctx, &service, &bodies);
+        for ((body, field, problem), response) in cases.iter().zip(&responses) {
+            assert_eq!(response.status, 400, "{body} -> {response:?}");
+            assert_eq!(response.body["status"], "rejected");
+            assert_eq!(response.body["field"], *field, "{body}");
+            let error = response.body["error"].as_str().unwrap();
+            assert!(
+                error.contains(&format!("field `{field}` {problem}")),
+                "{body}: {error}"
+            );
+        }
+        assert!(store.is_empty(), "rejected events stored {store:?}");
+    });
+}
+
+#[test]
+fn a_rejected_event_among_accepted_ones_stores_only_the_accepted() {
+    run_seeds(|seed| {
+        let (_test, ctx, service) = simulation(seed);
+        let bodies = vec![
+            event_body("click", "ada", &[1.0]),
+            r#"{"type":"click","user":"bob","values":[1,"x"]}"#.to_string(),
+            event_body("click", "cy", &[2.0, 3.0]),
+        ];
+        let (responses, store) = serve_all(&ctx, &service, &bodies);
+        let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [202, 400, 202]);
+        assert_eq!(store[&count_key("click")], "2");
+        assert_eq!(store.len(), 3, "{store:?}");
+    });
+}
+
+#[test]
+fn routes_read_back_what_processing_stored() {
+    run_seeds(|seed| {
+        let (_test, ctx, service) = simulation(seed);
+        let request = {
+            let (ctx2, service) = (ctx.clone(), service.clone());
+            let body = event_body("view", "ada", &[5.0, 15.0]);
+            ctx.serve(async move { service.route(&ctx2, "POST", "/events", &body).await })
+        };
+        let session = request.session();
+        let accepted = ctx.block_on(request).unwrap();
+        let id = accepted.accepted_id().unwrap().to_string();
+        // Answered at once: nothing is stored yet.
+        let before = ctx.block_on(service.event(&id));
+        assert_eq!(before.status, 404);
+        ctx.wait_on_execution_context(session);
+        let after = ctx.block_on(service.event(&id));
+        assert_eq!(after.status, 200);
+        assert_eq!(after.body["sum"], 20.0);
+        assert_eq!(after.body["histogram"], serde_json::json!([0, 1, 1, 0]));
+        let count = ctx.block_on(service.count("view"));
+        assert_eq!(
+            count.body,
+            serde_json::json!({ "type": "view", "count": 1 })
+        );
+        let lookup = ctx.block_on(async {
+            let (ctx2, service) = (ctx.clone(), service.clone());
+            (
+                service.route(&ctx2, "GET", "/counts/view", "").await,
+                service.route(&ctx2, "DELETE", "/events", "").await,
+                service.route(&ctx2, "GET", "/nowhere", "").await,
+            )
+        });
+        assert_eq!(lookup.0.body["count"], 1);
+        assert_eq!(lookup.1.status, 405);
+        assert_eq!(lookup.2.status, 404);
+        assert_eq!(
+            ctx.block_on(service.store().get(&count_key("view")))
+                .unwrap()
+                .as_deref(),
+            Some("1")
+        );
+    });
+}

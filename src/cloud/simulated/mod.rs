@@ -1,0 +1,455 @@
+//! [`SimulatedExecutionContext`]: Worker request sessions replayed deterministically over a
+//! [`TestScheduler`].
+
+mod report;
+mod state;
+mod tracked;
+
+pub use report::{
+    DanglingState, DanglingTask, RequestFailed, SessionCleanupError, SessionReport,
+    WaitUntilOutcome, WaitUntilReport,
+};
+
+use super::{ExecutionContext, LocalFuture, SchedulerRuntime};
+use crate::{Instant, Scheduler, SessionId, Task, TaskId, TestScheduler, session};
+use futures::future::select;
+use state::{Phase, Sessions, WaitUntilEntry};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+use tracked::{TrackedWaitUntil, run_handler};
+
+/// How long `wait_until` work may run after the response before the Workers runtime cancels it.
+pub const WAIT_UNTIL_LIMIT: Duration = Duration::from_secs(30);
+
+/// An [`ExecutionContext`] that simulates Worker requests natively, one session per request,
+/// over an `Arc<dyn Scheduler>` (normally a [`TestScheduler`], for seeded, reproducible runs).
+///
+/// - [`serve`](Self::serve) runs a handler as a new session. Every task spawned while the
+///   session is current belongs to it, however it was spawned (the runtime's `spawn`, the
+///   executors, tasks spawned by those tasks), because the core carries the current session
+///   into every task it spawns.
+/// - [`wait_until`](ExecutionContext::wait_until) registers work of the current session that
+///   may outlive the response.
+/// - The Workers rules hold: the virtual clock never moves while code runs (only at timers);
+///   after the response, `wait_until` work gets [`WAIT_UNTIL_LIMIT`] (30 virtual seconds), then
+///   is cancelled and reported as [`WaitUntilOutcome::CutOff`]; when the session ends (all its
+///   `wait_until` work settled, or the cut-off), its other tasks still running are cancelled
+///   and reported.
+/// - [`wait_on_execution_context`](Self::wait_on_execution_context) (as `cloudflare:test`'s
+///   `waitOnExecutionContext`) drives the scheduler until the session's `wait_until` work
+///   settled and returns the outcomes;
+///   [`validate_session_cleanup`](Self::validate_session_cleanup) names every task that leaked.
+///
+/// Listing and cancelling a session's leftover tasks needs a [`TestScheduler`]. Over another
+/// scheduler, sessions, `wait_until` and the cut-off still work, but leftover tasks are neither
+/// cancelled nor listed, and `validate_session_cleanup` returns
+/// [`SessionCleanupError::Untracked`].
+///
+/// All of a session's bookkeeping lives in this context: create one per simulation (session
+/// ids restart at 1 in each context).
+#[derive(Clone)]
+pub struct SimulatedExecutionContext {
+    inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    scheduler: Arc<dyn Scheduler>,
+    start: Instant,
+    sessions: Mutex<Sessions>,
+}
+
+/// A request started by [`SimulatedExecutionContext::serve`]: await it (or
+/// [`block_on`](SimulatedExecutionContext::block_on) it) for the handler's response, or the
+/// [`RequestFailed`] error if the handler panicked.
+#[must_use = "dropping a SimulatedRequest cancels its handler"]
+pub struct SimulatedRequest<T> {
+    session: SessionId,
+    task: Task<Result<T, RequestFailed>>,
+}
+
+impl<T> SimulatedRequest<T> {
+    /// The request's session.
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+
+    /// The id of the handler's task.
+    pub fn task_id(&self) -> TaskId {
+        self.task.id().expect("a handler task is always spawned")
+    }
+}
+
+impl<T> Future for SimulatedRequest<T> {
+    type Output = Result<T, RequestFailed>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.task).poll(cx)
+    }
+}
+
+impl SimulatedExecutionContext {
+    /// A context over `scheduler` (normally a [`TestScheduler`]; see the type's docs for
+    /// others). Its clock starts now: reported times are virtual time since this call.
+    pub fn new(scheduler: Arc<dyn Scheduler>) -> Self {
+        let start = scheduler.now();
+        Self {
+            inner: Arc::new(Inner {
+                scheduler,
+                start,
+                sessions: Mutex::new(Sessions::default()),
+            }),
+        }
+    }
+
+    /// The scheduler behind this context.
+    pub fn scheduler(&self) -> &Arc<dyn Scheduler> {
+        &self.inner.scheduler
+    }
+
+    /// A [`PlatformRuntime`](super::PlatformRuntime) over the same scheduler, for handler code.
+    pub fn runtime(&self) -> SchedulerRuntime {
+        SchedulerRuntime::new(self.inner.scheduler.clone())
+    }
+
+    /// Virtual time since the context was created.
+    pub fn elapsed(&self) -> Duration {
+        self.inner.elapsed()
+    }
+
+    /// A new session (one simulated request). Sessions are numbered 1, 2, 3… per context.
+    ///
+    /// [`serve`](Self::serve) creates one for you; use this to drive a session by hand with
+    /// [`with_session`](Self::with_session), then [`respond`](Self::respond).
+    pub fn create_session(&self) -> SessionId {
+        self.inner.lock().create()
+    }
+
+    /// Runs `f` with `session` current: what it spawns belongs to the session.
+    pub fn with_session<R>(&self, session: SessionId, f: impl FnOnce() -> R) -> R {
+        session::with(Some(session), f)
+    }
+
+    /// Makes `session` current on this thread; returns the previous one. Prefer
+    /// [`with_session`](Self::with_session), which restores it.
+    pub fn set_current_session(&self, session: Option<SessionId>) -> Option<SessionId> {
+        session::set_current(session)
+    }
+
+    /// The session current on this thread (inside a task: the task's session).
+    pub fn get_current_session(&self) -> Option<SessionId> {
+        session::current()
+    }
+
+    /// Simulates one request: creates a session and runs `handler` in it as a local task.
+    /// When the handler returns (or panics, or is cancelled) the response is out and the
+    /// session's 30-second `wait_until` window starts.
+    ///
+    /// A panicking handler fails only its own request: awaiting the returned request gives
+    /// [`RequestFailed`]; every other session carries on.
+    #[track_caller]
+    pub fn serve<F>(&self, handler: F) -> SimulatedRequest<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let session = self.create_session();
+        let future = run_handler(handler, Arc::downgrade(&self.inner), session);
+        let task = {
+            let _session = session::enter(Some(session));
+            self.inner.scheduler.spawn_foreground(future)
+        };
+        let id = task.id().expect("a spawned task has an id");
+        self.inner.lock().expect_mut(session, "serve").handler = Some(id);
+        SimulatedRequest { session, task }
+    }
+
+    /// Marks the response of a session driven by hand: its `wait_until` window starts now.
+    /// Sessions from [`serve`](Self::serve) respond by themselves. Does nothing if the session
+    /// already responded.
+    pub fn respond(&self, session: SessionId) {
+        self.inner.respond(session);
+    }
+
+    /// Blocks on `future`, running the simulation meanwhile (see `Scheduler::block`).
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.inner.scheduler.block(future)
+    }
+
+    /// A future that completes once `session` has ended — responded, and every `wait_until`
+    /// job settled or was cut off — with the outcome of each job, in registration order.
+    /// The async form of [`wait_on_execution_context`](Self::wait_on_execution_context).
+    pub fn settled(
+        &self,
+        session: SessionId,
+    ) -> impl Future<Output = Vec<WaitUntilReport>> + use<> {
+        let inner = Arc::downgrade(&self.inner);
+        std::future::poll_fn(move |cx| {
+            let Some(inner) = inner.upgrade() else {
+                return Poll::Ready(Vec::new());
+            };
+            let mut sessions = inner.lock();
+            let state = sessions.expect_mut(session, "settled");
+            if state.is_ended() {
+                Poll::Ready(state.wait_until_reports())
+            } else {
+                register(&mut state.waiters, cx.waker());
+                Poll::Pending
+            }
+        })
+    }
+
+    /// `waitOnExecutionContext`: drives the scheduler until every `wait_until` job of
+    /// `session` has settled (completed, panicked, or cut off 30 virtual seconds after the
+    /// response) and the session has ended, then returns each job's outcome in registration
+    /// order. The virtual clock jumps from timer to timer while nothing else can run.
+    ///
+    /// A session driven by hand (not from [`serve`](Self::serve)) that has not responded
+    /// responds now. Panics with the scheduler's deadlock report if the session can never end
+    /// (a handler waiting forever).
+    pub fn wait_on_execution_context(&self, session: SessionId) -> Vec<WaitUntilReport> {
+        let manual = {
+            let mut sessions = self.inner.lock();
+            let state = sessions.expect_mut(session, "wait_on_execution_context");
+            state.handler.is_none()
+        };
+        if manual {
+            self.inner.respond(session);
+        }
+        self.block_on(self.settled(session))
+    }
+
+    /// `Ok` if every task of `session` has finished or is a `wait_until` job; otherwise an
+    /// error naming each dangling task (id, label, spawn location): tasks still running now,
+    /// and tasks cancelled when the session ended. Call it after the session ended (after
+    /// [`wait_on_execution_context`](Self::wait_on_execution_context)): before that, work the
+    /// handler has not awaited yet counts as dangling.
+    pub fn validate_session_cleanup(&self, session: SessionId) -> Result<(), SessionCleanupError> {
+        let Some(test) = self.inner.test_scheduler() else {
+            return Err(SessionCleanupError::Untracked(session));
+        };
+        let live = test.live_tasks();
+        let sessions = self.inner.lock();
+        let Some(state) = sessions.get(session) else {
+            return Err(SessionCleanupError::UnknownSession(session));
+        };
+        let mut tasks: Vec<DanglingTask> = state
+            .cancelled_at_end
+            .iter()
+            .map(|&task| DanglingTask {
+                task,
+                state: DanglingState::CancelledAtSessionEnd,
+            })
+            .collect();
+        for task in live {
+            let known = tasks.iter().any(|dangling| dangling.task.id() == task.id());
+            if task.session() == Some(session) && !state.is_sanctioned(task.id()) && !known {
+                tasks.push(DanglingTask {
+                    task,
+                    state: DanglingState::Running,
+                });
+            }
+        }
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        tasks.sort_by_key(|dangling| dangling.task.id());
+        Err(SessionCleanupError::Dangling { session, tasks })
+    }
+
+    /// Everything `session` did so far; `None` if this context did not create it.
+    pub fn session_report(&self, session: SessionId) -> Option<SessionReport> {
+        self.inner
+            .lock()
+            .get(session)
+            .map(|state| state.report(session))
+    }
+
+    /// Whether the handler of `session` called
+    /// [`pass_through_on_exception`](ExecutionContext::pass_through_on_exception).
+    pub fn passes_through_on_exception(&self, session: SessionId) -> bool {
+        self.inner
+            .lock()
+            .get(session)
+            .is_some_and(|state| state.pass_through)
+    }
+}
+
+impl ExecutionContext for SimulatedExecutionContext {
+    /// Registers `future` with the current session. Panics if no session is current, or if the
+    /// session already ended (the Workers runtime rejects `waitUntil` then too).
+    #[track_caller]
+    fn wait_until_boxed(&self, future: LocalFuture) {
+        let session = current_session("wait_until");
+        let index = {
+            let mut sessions = self.inner.lock();
+            let state = sessions.expect_mut(session, "wait_until");
+            if state.is_ended() {
+                None
+            } else {
+                state.wait_until.push(WaitUntilEntry {
+                    task: None,
+                    handle: None,
+                    outcome: None,
+                });
+                Some(state.wait_until.len() - 1)
+            }
+        };
+        let Some(index) = index else {
+            panic!(
+                "wait_until called for {session} after it ended: its response was sent and its \
+                 wait_until work settled or was cut off"
+            );
+        };
+        let tracked = TrackedWaitUntil::new(future, Arc::downgrade(&self.inner), session, index);
+        let task = self.inner.scheduler.spawn_foreground(tracked);
+        let mut sessions = self.inner.lock();
+        let entry = &mut sessions.expect_mut(session, "wait_until").wait_until[index];
+        entry.task = task.metadata().copied();
+        entry.handle = Some(task);
+    }
+
+    fn pass_through_on_exception(&self) {
+        let session = current_session("pass_through_on_exception");
+        self.inner
+            .lock()
+            .expect_mut(session, "pass_through_on_exception")
+            .pass_through = true;
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Sessions> {
+        // A panicking handler never holds this lock, but a poisoned lock must not hide state.
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.scheduler.now().saturating_duration_since(self.start)
+    }
+
+    fn test_scheduler(&self) -> Option<&TestScheduler> {
+        self.scheduler.downcast_ref::<TestScheduler>()
+    }
+
+    /// Records how `wait_until` job `index` ended; wakes whoever waits if the session settled.
+    fn settle(&self, session: SessionId, index: usize, outcome: WaitUntilOutcome) {
+        let at = self.elapsed();
+        let wakers = match self.lock().get_mut(session) {
+            Some(state) => state.settle(index, outcome, at),
+            None => Vec::new(),
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Records a handler panic; returns whether the request passes through to the origin.
+    fn record_handler_panic(&self, session: SessionId, message: &str) -> bool {
+        let mut sessions = self.lock();
+        let state = sessions.expect_mut(session, "serve");
+        state.handler_panic = Some(message.to_string());
+        state.pass_through
+    }
+
+    /// The response is out: start the `wait_until` window.
+    fn respond(self: &Arc<Self>, session: SessionId) {
+        let at = self.elapsed();
+        {
+            let mut sessions = self.lock();
+            let state = sessions.expect_mut(session, "respond");
+            if state.phase != Phase::Handling {
+                return;
+            }
+            state.phase = Phase::Responded { at };
+        }
+        // The supervisor belongs to no session: it is the runtime, not the request.
+        let _session = session::enter(None);
+        let cutoff = self.scheduler.timer(WAIT_UNTIL_LIMIT);
+        let inner = Arc::downgrade(self);
+        self.scheduler
+            .spawn_foreground(supervise(inner, session, cutoff))
+            .detach();
+    }
+
+    /// Ends the session: cuts off unsettled `wait_until` jobs and cancels leftover tasks.
+    fn end_session(&self, session: SessionId) {
+        let live = self.test_scheduler().map(TestScheduler::live_tasks);
+        let at = self.elapsed();
+        let (handles, dangling, wakers) = {
+            let mut sessions = self.lock();
+            let Some(state) = sessions.get_mut(session) else {
+                return;
+            };
+            let responded_at = match state.phase {
+                Phase::Ended { .. } => return,
+                Phase::Responded { at } => at,
+                Phase::Handling => at,
+            };
+            let mut handles = Vec::new();
+            for entry in &mut state.wait_until {
+                if entry.outcome.is_none() {
+                    entry.outcome = Some((WaitUntilOutcome::CutOff, at));
+                }
+                handles.extend(entry.handle.take());
+            }
+            let dangling: Vec<_> = live
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|task| task.session() == Some(session) && !state.is_sanctioned(task.id()))
+                .collect();
+            state.cancelled_at_end = dangling.clone();
+            state.phase = Phase::Ended { responded_at, at };
+            (handles, dangling, std::mem::take(&mut state.waiters))
+        };
+        // Outside the lock: dropping a running job's handle cancels it, and its end report
+        // comes back here.
+        drop(handles);
+        if let Some(test) = self.test_scheduler() {
+            test.cancel_tasks(dangling.iter().map(|task| task.id()));
+        }
+        wakers.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// Waits until the session's `wait_until` work settled or the cut-off came, then ends it.
+async fn supervise(inner: Weak<Inner>, session: SessionId, cutoff: crate::Timer) {
+    let settled = {
+        let inner = inner.clone();
+        std::future::poll_fn(move |cx| {
+            let Some(inner) = inner.upgrade() else {
+                return Poll::Ready(());
+            };
+            let mut sessions = inner.lock();
+            match sessions.get_mut(session) {
+                Some(state) if !state.all_settled() => {
+                    register(&mut state.waiters, cx.waker());
+                    Poll::Pending
+                }
+                _ => Poll::Ready(()),
+            }
+        })
+    };
+    // Either way the session ends now; on a cut-off, `end_session` cancels what is left.
+    let _ = select(std::pin::pin!(settled), cutoff).await;
+    if let Some(inner) = inner.upgrade() {
+        inner.end_session(session);
+    }
+}
+
+/// Adds `waker` to `waiters` unless an equivalent one is there already.
+fn register(waiters: &mut Vec<Waker>, waker: &Waker) {
+    if !waiters.iter().any(|known| known.will_wake(waker)) {
+        waiters.push(waker.clone());
+    }
+}
+
+#[track_caller]
+fn current_session(call: &str) -> SessionId {
+    session::current().unwrap_or_else(|| {
+        panic!(
+            "SimulatedExecutionContext::{call} was called outside any session; run the handler \
+             with serve(), or inside with_session()"
+        )
+    })
+}

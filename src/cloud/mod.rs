@@ -10,11 +10,15 @@
 //! - [`ingest`]: an event-ingest handler written against these traits, shared by the Worker
 //!   and the simulation.
 
+#[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
+mod cloudflare;
 mod execution_context;
 pub mod ingest;
 mod runtime;
 mod simulated;
 
+#[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
+pub use cloudflare::{CloudflareExecutionContext, CloudflareStats};
 pub use execution_context::{ExecutionContext, LocalFuture};
 pub use runtime::{PlatformRuntime, SchedulerRuntime};
 pub use simulated::{

@@ -1,11 +1,50 @@
-//! The event-ingest Worker. See `worker/README.md`.
+//! The event-ingest Worker: the scheduler crate's shared ingest handler
+//! ([`scheduler::cloud::ingest`]) bound to a Workers KV namespace, with every task of every
+//! request running on the [`WasmScheduler`](scheduler::platform::wasm::WasmScheduler), one
+//! session per request.
+//!
+//! Routes (see `worker/README.md`):
+//! - `POST /events` → 202 `{"status":"accepted","id":…}`; 400 naming the bad field, 413 over
+//!   64 KiB, 415 for a non-JSON content type. Processing runs under `wait_until`.
+//! - `GET /events/{id}` → the stored summary (404 until stored); `GET /counts/{type}`.
+//! - `GET /stats` → the scheduler's counters.
+//! - `/peer/…` → the same handler on plain `wasm_bindgen_futures::spawn_local` (benchmark peer).
+//! - `GET /debug/leak` → leaks a task on purpose (only with `DEBUG_ROUTES = "true"`).
 #![cfg(target_arch = "wasm32")]
 
-use worker::*;
+mod http;
+mod ids;
+mod isolate;
+mod kv_store;
+mod leak;
+mod peer;
+mod stats;
+
+use scheduler::cloud::CloudflareExecutionContext;
+use worker::{Context, Env, Request, Response, Result, event};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let kv = env.kv("EVENTS")?;
-    kv.put("probe", req.path())?.execute().await?;
-    Response::ok(kv.get("probe").text().await?.unwrap_or_default())
+async fn fetch(request: Request, env: Env, context: Context) -> Result<Response> {
+    let path = request.path();
+    if path == "/stats" {
+        return stats::respond(&request);
+    }
+    if let Some(rest) = path.strip_prefix("/peer") {
+        let rest = rest.to_string();
+        let service = isolate::peer_service(&env)?;
+        let ctx = peer::SpawnLocalContext::new(context);
+        return http::ingest(&service, &ctx, request, &rest).await;
+    }
+    let service = isolate::service(&env)?;
+    let ctx = CloudflareExecutionContext::new(isolate::scheduler(), context);
+    let served = ctx.clone();
+    if path == "/debug/leak" {
+        let enabled = env
+            .var("DEBUG_ROUTES")
+            .is_ok_and(|value| value.to_string() == "true");
+        return served.serve(leak::respond(enabled)).await;
+    }
+    served
+        .serve(async move { http::ingest(&service, &ctx, request, &path).await })
+        .await
 }

@@ -1,0 +1,62 @@
+//! What lives as long as the isolate: the scheduler and the two ingest services (ours and the
+//! benchmark peer's), each created on first use.
+
+use crate::ids::IsolateIds;
+use crate::kv_store::KvEventStore;
+use crate::peer::SpawnLocalScheduler;
+use scheduler::cloud::SchedulerRuntime;
+use scheduler::cloud::ingest::IngestService;
+use scheduler::platform::wasm::WasmScheduler;
+use std::cell::OnceCell;
+use std::sync::Arc;
+use worker::{Env, Result};
+
+/// The KV namespace binding (see wrangler.toml).
+pub const KV_BINDING: &str = "EVENTS";
+
+/// The ingest service on the WasmScheduler.
+pub type Service = IngestService<SchedulerRuntime, KvEventStore>;
+
+thread_local! {
+    static SCHEDULER: Arc<WasmScheduler> = Arc::new(WasmScheduler::new());
+    static SERVICE: OnceCell<Service> = const { OnceCell::new() };
+    static PEER_SERVICE: OnceCell<Service> = const { OnceCell::new() };
+}
+
+/// The isolate's scheduler: every request is a session of it.
+pub fn scheduler() -> Arc<WasmScheduler> {
+    SCHEDULER.with(Arc::clone)
+}
+
+/// The ingest service of the main routes; its counter lock is shared by every request.
+pub fn service(env: &Env) -> Result<Service> {
+    let runtime = SchedulerRuntime::new(scheduler());
+    cached(&SERVICE, env, runtime, "")
+}
+
+/// The same handler for the `/peer` routes, its subtasks on `spawn_local`; it keeps its KV
+/// entries under `peer/` so its counters never race with the main routes'.
+pub fn peer_service(env: &Env) -> Result<Service> {
+    let runtime = SchedulerRuntime::new(Arc::new(SpawnLocalScheduler));
+    cached(&PEER_SERVICE, env, runtime, "peer/")
+}
+
+fn cached(
+    cell: &'static std::thread::LocalKey<OnceCell<Service>>,
+    env: &Env,
+    runtime: SchedulerRuntime,
+    key_prefix: &'static str,
+) -> Result<Service> {
+    if let Some(service) = cell.with(|cell| cell.get().cloned()) {
+        return Ok(service);
+    }
+    let store = KvEventStore::new(env.kv(KV_BINDING)?, key_prefix);
+    let service = IngestService::new(runtime, store, IsolateIds::new());
+    Ok(cell.with(|cell| cell.get_or_init(|| service).clone()))
+}
+
+/// Store failures of background processing on the main routes so far (the response had
+/// already been sent, so they are kept for `/stats`).
+pub fn ingest_failures() -> Vec<String> {
+    SERVICE.with(|cell| cell.get().map(Service::failures).unwrap_or_default())
+}

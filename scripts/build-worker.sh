@@ -11,5 +11,12 @@ for bin in "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN" "$(command -v work
     exit 1
   fi
 done
+# Up to date (nothing the Worker is built from is newer than its output): skip, so
+# `wrangler dev` (which runs this on start) starts at once. FORCE=1 rebuilds anyway.
+if [ "${FORCE:-0}" != 1 ] && [ -f worker/build/index.js ] && [ -f worker/build/index_bg.wasm ] &&
+   [ -z "$(find src worker/src Cargo.toml Cargo.lock worker/Cargo.toml -newer worker/build/index.js -print -quit)" ]; then
+  echo "build-worker: worker/build is up to date"
+  exit 0
+fi
 cd worker
 exec worker-build --release

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent installer for everything the README commands need, from the registries only
 # (crates.io, npm, Debian, rustup). Each step is skipped when already present at the right
-# version. Usage: scripts/install-tools.sh [core|wasm|worker|windows|apple|miri|all]...
+# version. Usage: scripts/install-tools.sh [core|wasm|worker|windows|apple|miri|browser|all]...
 set -euo pipefail
 
 TOOLS_DIR="${SCHEDULER_TOOLS:-$HOME/.cache/scheduler-tools}"
@@ -84,6 +84,10 @@ install_windows() {
   apt_install gcc-mingw-w64-x86-64-win32 wine64
 }
 
+install_browser() {
+  apt_install chromium chromium-driver
+}
+
 install_apple() {
   add_target aarch64-apple-darwin
   add_target x86_64-apple-darwin
@@ -103,6 +107,7 @@ for what in "$@"; do
     worker) install_worker ;;
     windows) install_windows ;;
     apple) install_apple ;;
+    browser) install_browser ;;
     miri) install_miri ;;
     all) install_core; install_apple; install_windows; install_worker; install_miri ;;
     *) echo "unknown tool set: $what" >&2; exit 2 ;;

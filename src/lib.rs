@@ -38,6 +38,9 @@ mod task_future;
 mod test_scheduler;
 mod timer;
 
+#[cfg(all(doctest, not(target_arch = "wasm32")))]
+mod readme_doctests;
+
 pub use executor::{BackgroundExecutor, ForegroundExecutor};
 pub use instant::Instant;
 pub use metadata::{SessionId, TaskId, TaskKind, TaskLabel, TaskMetadata};

@@ -1,6 +1,6 @@
 //! The [`Scheduler`] trait: the only thing a backend implements.
 
-use crate::{Instant, TaskId, TaskLabel, TaskMetadata};
+use crate::{Instant, TaskId, TaskKind, TaskLabel, TaskMetadata};
 use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
@@ -88,6 +88,21 @@ pub trait Scheduler: Any + Send + Sync {
     /// Default: nothing. Schedulers that track tasks (tests, leak reports, counters) hook in here.
     fn task_spawned(&self, metadata: &TaskMetadata) {
         let _ = metadata;
+    }
+
+    /// Receives a new task's first runnable: records the spawn ([`task_spawned`]) and schedules
+    /// it by kind (foreground, labeled or plain background). Later wakes go straight to the
+    /// `schedule*` methods. Override to do both in one step.
+    ///
+    /// [`task_spawned`]: Self::task_spawned
+    fn schedule_spawned(&self, runnable: Runnable) {
+        self.task_spawned(runnable.metadata());
+        let metadata = *runnable.metadata();
+        match (metadata.kind(), metadata.label()) {
+            (TaskKind::Foreground, _) => self.schedule_foreground(runnable),
+            (_, Some(label)) => self.schedule_labeled(runnable, label),
+            (_, None) => self.schedule(runnable),
+        }
     }
 
     /// Called once when a task ends, on the thread where it ended. Default: nothing.

@@ -16,20 +16,49 @@
 use crate::SessionId;
 use std::cell::Cell;
 
+#[cfg(not(all(target_arch = "wasm32", not(target_feature = "atomics"))))]
 thread_local! {
     static CURRENT: Cell<Option<SessionId>> = const { Cell::new(None) };
 }
 
+/// Runs `f` on this thread's current-session cell.
+#[cfg(not(all(target_arch = "wasm32", not(target_feature = "atomics"))))]
+#[inline]
+fn with_current<R>(f: impl FnOnce(&Cell<Option<SessionId>>) -> R) -> R {
+    CURRENT.with(f)
+}
+
+/// On wasm32 without atomics the only thread's cell is a plain static: every task poll enters
+/// its session, and std's thread-local access costs about 5 ns per poll there (measured with
+/// `scripts/bench-wasm.sh diagnose`).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+struct SingleThreadCell(Cell<Option<SessionId>>);
+
+// SAFETY: without the `atomics` target feature, wasm32 code runs on exactly one thread, so the
+// cell is never reached from two threads.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+unsafe impl Sync for SingleThreadCell {}
+
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+static CURRENT: SingleThreadCell = SingleThreadCell(Cell::new(None));
+
+/// Runs `f` on the current-session cell of the only thread.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[inline]
+fn with_current<R>(f: impl FnOnce(&Cell<Option<SessionId>>) -> R) -> R {
+    f(&CURRENT.0)
+}
+
 /// The session current on this thread, if any.
 pub fn current() -> Option<SessionId> {
-    CURRENT.with(Cell::get)
+    with_current(Cell::get)
 }
 
 /// Makes `session` current on this thread and returns the previous one.
 ///
 /// Prefer [`with`], which restores the previous session even if the closure panics.
 pub fn set_current(session: Option<SessionId>) -> Option<SessionId> {
-    CURRENT.with(|current| current.replace(session))
+    with_current(|current| current.replace(session))
 }
 
 /// Runs `f` with `session` current, then restores the previous session (also on panic).

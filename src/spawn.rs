@@ -103,8 +103,7 @@ impl dyn Scheduler {
             async_task::Task<Result<T, crate::task_future::PanicPayload>, TaskMetadata>,
         ),
     ) -> Task<T> {
-        self.task_spawned(runnable.metadata());
-        runnable.schedule();
+        self.schedule_spawned(runnable);
         Task::spawned(task)
     }
 }

@@ -270,3 +270,63 @@ fn routes_read_back_what_processing_stored() {
         );
     });
 }
+
+/// A store whose writes to one key fail.
+#[derive(Clone)]
+struct FailingStore {
+    inner: MemoryStore,
+    broken_key_prefix: &'static str,
+}
+
+impl EventStore for FailingStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, scheduler::cloud::ingest::StoreError> {
+        self.inner.get(key).await
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: String,
+    ) -> Result<(), scheduler::cloud::ingest::StoreError> {
+        if key.starts_with(self.broken_key_prefix) {
+            return Err(scheduler::cloud::ingest::StoreError(format!(
+                "{key} is read-only"
+            )));
+        }
+        self.inner.put(key, value).await
+    }
+}
+
+#[test]
+fn a_store_failure_after_the_response_is_recorded_not_lost() {
+    run_seeds(|seed| {
+        let test = Arc::new(TestScheduler::with_seed(seed));
+        let ctx = SimulatedExecutionContext::new(test.clone());
+        let store = FailingStore {
+            inner: MemoryStore::with_simulated_latency(test.clone()),
+            broken_key_prefix: "count:",
+        };
+        let service = IngestService::new(ctx.runtime(), store.clone(), SequentialIds::new("evt"));
+        let request = {
+            let (ctx2, service) = (ctx.clone(), service.clone());
+            let body = event_body("click", "ada", &[1.0]);
+            ctx.serve(async move { service.ingest(&ctx2, &body) })
+        };
+        let session = request.session();
+        let response = ctx.block_on(request).unwrap();
+        assert_eq!(response.status, 202, "answered before the failure");
+        let outcomes = ctx.wait_on_execution_context(session);
+        assert_eq!(outcomes[0].outcome, WaitUntilOutcome::Completed);
+        assert_eq!(
+            service.failures(),
+            ["evt-000001: store error: count:click is read-only"]
+        );
+        // The summary was stored before the counter failed.
+        assert!(
+            store
+                .inner
+                .snapshot()
+                .contains_key(&event_key("evt-000001"))
+        );
+    });
+}

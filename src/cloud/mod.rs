@@ -9,6 +9,8 @@
 //!   [`TestScheduler`](crate::TestScheduler), reproducing the Workers rules.
 //! - [`ingest`]: an event-ingest handler written against these traits, shared by the Worker
 //!   and the simulation.
+//!
+#![doc = include_str!("testing_worker_handlers.md")]
 
 #[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
 mod cloudflare;
@@ -26,3 +28,18 @@ pub use simulated::{
     SimulatedExecutionContext, SimulatedRequest, WAIT_UNTIL_LIMIT, WaitUntilOutcome,
     WaitUntilReport,
 };
+
+#[cfg(test)]
+mod tests {
+    /// The README section is this module's guide, word for word (both run as doctests).
+    #[test]
+    fn readme_carries_the_cloud_guide() {
+        let readme = include_str!("../../README.md");
+        let guide = include_str!("testing_worker_handlers.md");
+        assert!(
+            readme.contains(guide),
+            "README.md's \"Testing Worker handlers natively\" section differs from \
+             src/cloud/testing_worker_handlers.md; copy the file into the README"
+        );
+    }
+}

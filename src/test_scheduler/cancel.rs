@@ -31,12 +31,13 @@ impl TestScheduler {
     ///
     /// [`is_task_running`]: TestScheduler::is_task_running
     pub fn cancel_tasks(&self, ids: impl IntoIterator<Item = TaskId>) -> usize {
+        self.drain_inbox();
         let (count, dropped) = {
-            let mut guard = self.lock();
+            let mut guard = self.state("cancel_tasks");
             let state = &mut *guard;
             let mut count = 0;
             for id in ids {
-                if state.live.contains_key(&id) && state.cancelled.insert(id) {
+                if state.live.contains(id) && state.cancelled.insert(id) {
                     count += 1;
                 }
             }
@@ -46,8 +47,8 @@ impl TestScheduler {
                 .remove_matching(|runnable| cancelled.contains(&runnable.metadata().id()));
             (count, dropped)
         };
-        // Outside the lock: dropping a runnable drops its future, whose end report locks the
-        // scheduler.
+        // Outside the state borrow: dropping a runnable drops its future, whose end report
+        // updates the scheduler's state.
         drop(dropped);
         count
     }

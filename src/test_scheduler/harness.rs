@@ -38,8 +38,12 @@ pub fn run_seeds(mut test: impl FnMut(u64)) {
 /// A number from the environment; a malformed value is a clear panic, not a silent default.
 fn env_number(name: &str) -> Option<u64> {
     let value = std::env::var(name).ok()?;
+    Some(parse_number(name, &value))
+}
+
+fn parse_number(name: &str, value: &str) -> u64 {
     match value.trim().parse() {
-        Ok(number) => Some(number),
+        Ok(number) => number,
         Err(_) => panic!("{name}={value:?} is not a non-negative integer"),
     }
 }
@@ -76,4 +80,39 @@ fn test_target() -> Option<String> {
     } else {
         format!(" --test {name}")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_hint_names_the_seed_and_a_cargo_command() {
+        let hint = replay_hint(17);
+        assert!(
+            hint.starts_with("failing seed: 17\nreplay with: SEED=17 cargo test"),
+            "{hint}"
+        );
+        // Unit tests of this crate run from a `scheduler-<hash>` binary: the hint says --lib.
+        if std::env::var("CARGO_PKG_NAME").is_ok() {
+            assert!(hint.contains(" -p scheduler --lib"), "{hint}");
+        }
+        let name = std::thread::current().name().map(str::to_owned);
+        if let Some(name) = name.filter(|name| name != "main") {
+            assert!(hint.ends_with(&format!(" -- {name} --exact")), "{hint}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_seed_variable_is_a_clear_error() {
+        // Exercised through the parser directly: mutating the environment is not thread-safe.
+        let outcome = std::panic::catch_unwind(|| parse_number("SEED", "abc"));
+        let payload = outcome.unwrap_err();
+        let message = payload.downcast_ref::<String>().unwrap();
+        assert!(
+            message.contains("SEED=\"abc\" is not a non-negative integer"),
+            "{message}"
+        );
+        assert_eq!(parse_number("ITERATIONS", " 25 "), 25);
+    }
 }

@@ -1,14 +1,17 @@
 //! [`TestScheduler`]: a deterministic scheduler for tests, on every target (wasm32 included).
 //!
 //! Everything runs on the test thread. Which ready runnable runs next is a random choice drawn
-//! from a seeded ChaCha8 generator, so a seed fixes the interleaving, the task ids, the virtual
+//! from a seeded PCG generator (a fixed algorithm), so a seed fixes the interleaving, the task ids, the virtual
 //! times and therefore the output. Nothing reads the wall clock: [`now`](Scheduler::now) is a
 //! fixed epoch plus virtual time, which only moves when the test advances it or when a blocked
 //! future waits for the next timer and nothing else can run.
 
 mod cancel;
 mod harness;
+mod inbox;
+mod owner_cell;
 mod ready_queue;
+mod registry;
 mod report;
 mod timer_queue;
 mod trace;
@@ -20,19 +23,25 @@ use crate::block::BlockWaker;
 use crate::{
     Instant, Runnable, Scheduler, TaskId, TaskKind, TaskLabel, TaskMetadata, TaskOutcome, Unparker,
 };
+use inbox::{Inbound, Inbox};
+use owner_cell::{OwnerCell, OwnerGuard};
 use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use ready_queue::ReadyQueue;
-use rustc_hash::{FxHashMap, FxHashSet};
+use registry::Registry;
+use rustc_hash::FxHashSet;
 use std::future::Future;
 use std::ops::{Range, RangeInclusive};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::thread::ThreadId;
 use std::time::Duration;
 use timer_queue::TimerQueue;
+
+/// The scheduler's random source: PCG XSL 128/64 (MCG), a fixed algorithm, so a seed means the
+/// same stream on every target and every version of this crate's dependencies.
+type Rng = rand_pcg::Pcg64Mcg;
 
 /// How a [`TestScheduler`] behaves. `TestSchedulerConfig::default()` is seed 0 with random
 /// interleaving on.
@@ -77,6 +86,11 @@ impl TestSchedulerConfig {
 
 /// A deterministic [`Scheduler`] for tests.
 ///
+/// Everything runs on the thread that created it (the test thread); calling its driving methods
+/// (`tick`, `run_until_parked`, `block`, …) from another thread is a clear panic. Wakes, spawns
+/// and drops from other OS threads are accepted but, unless parking is allowed, reported as
+/// non-determinism at the next tick (or when the scheduler is dropped).
+///
 /// ```
 /// use scheduler::{Scheduler, TestScheduler};
 /// use std::sync::{Arc, Mutex};
@@ -96,11 +110,16 @@ impl TestSchedulerConfig {
 /// assert_eq!(order(7), order(7)); // same seed, same interleaving
 /// ```
 pub struct TestScheduler {
-    state: Mutex<State>,
+    /// Scheduling state, touched by the test thread only (no atomics on the hot path).
+    state: OwnerCell<State>,
+    /// What other OS threads hand in; applied by the test thread at its next step.
+    inbox: Inbox,
     seed: u64,
     next_task_id: AtomicU64,
-    owner: ThreadId,
     epoch: Instant,
+    /// Virtual time since creation, in nanoseconds (readable from any thread).
+    elapsed_nanos: AtomicU64,
+    allow_parking: AtomicBool,
     running_background: AtomicBool,
     parker: Mutex<parking::Parker>,
     unparker: Unparker,
@@ -108,22 +127,58 @@ pub struct TestScheduler {
 }
 
 struct State {
-    rng: ChaCha8Rng,
+    rng: Rng,
     ready: ReadyQueue,
     timers: TimerQueue,
-    elapsed: Duration,
-    live: FxHashMap<TaskId, TaskMetadata>,
+    live: Registry,
     deprioritized: FxHashSet<TaskLabel>,
-    allow_parking: bool,
     block_tick_range: RangeInclusive<usize>,
     foreign_wakes: Vec<String>,
     trace: Option<Vec<TraceEvent>>,
     ticks: u64,
     /// Tasks cancelled by [`TestScheduler::cancel_tasks`] that have not ended yet.
     cancelled: FxHashSet<TaskId>,
-    /// Runnables of cancelled tasks, dropped at the next tick (outside the lock and outside
-    /// whatever code woke them).
+    /// Runnables of cancelled tasks, dropped at the next tick (outside the state borrow and
+    /// outside whatever code woke them).
     graveyard: Vec<Runnable>,
+}
+
+impl State {
+    fn record_spawn(&mut self, metadata: &TaskMetadata, elapsed: Duration) {
+        self.live.insert(*metadata);
+        if let Some(trace) = &mut self.trace {
+            trace.push(TraceEvent::Spawned {
+                elapsed,
+                task: metadata.into(),
+            });
+        }
+    }
+
+    fn record_end(&mut self, metadata: &TaskMetadata, outcome: TaskOutcome, elapsed: Duration) {
+        self.live.remove(metadata.id());
+        if !self.cancelled.is_empty() {
+            self.cancelled.remove(&metadata.id());
+        }
+        if let Some(trace) = &mut self.trace {
+            trace.push(TraceEvent::Ended {
+                elapsed,
+                task: metadata.into(),
+                outcome,
+            });
+        }
+    }
+
+    fn push_ready(&mut self, runnable: Runnable) {
+        if !self.cancelled.is_empty() && self.cancelled.contains(&runnable.metadata().id()) {
+            self.graveyard.push(runnable);
+            return;
+        }
+        let deprioritized = runnable
+            .metadata()
+            .label()
+            .is_some_and(|label| self.deprioritized.contains(&label));
+        self.ready.push(runnable, deprioritized);
+    }
 }
 
 /// What one step of simulated progress did.
@@ -151,25 +206,28 @@ impl TestScheduler {
         );
         let (parker, unparker) = parking::pair();
         Self {
-            state: Mutex::new(State {
-                rng: ChaCha8Rng::seed_from_u64(config.seed),
-                ready: ReadyQueue::new(config.randomize_order),
-                timers: TimerQueue::default(),
-                elapsed: Duration::ZERO,
-                live: FxHashMap::default(),
-                deprioritized: FxHashSet::default(),
-                allow_parking: config.allow_parking,
-                block_tick_range: config.block_tick_range,
-                foreign_wakes: Vec::new(),
-                trace: config.trace.then(Vec::new),
-                ticks: 0,
-                cancelled: FxHashSet::default(),
-                graveyard: Vec::new(),
-            }),
+            state: OwnerCell::new(
+                current_thread_id(),
+                State {
+                    rng: Rng::seed_from_u64(config.seed),
+                    ready: ReadyQueue::new(config.randomize_order),
+                    timers: TimerQueue::default(),
+                    live: Registry::default(),
+                    deprioritized: FxHashSet::default(),
+                    block_tick_range: config.block_tick_range,
+                    foreign_wakes: Vec::new(),
+                    trace: config.trace.then(Vec::new),
+                    ticks: 0,
+                    cancelled: FxHashSet::default(),
+                    graveyard: Vec::new(),
+                },
+            ),
+            inbox: Inbox::default(),
             seed: config.seed,
             next_task_id: AtomicU64::new(1),
-            owner: current_thread_id(),
             epoch: epoch(),
+            elapsed_nanos: AtomicU64::new(0),
+            allow_parking: AtomicBool::new(config.allow_parking),
             running_background: AtomicBool::new(false),
             parker: Mutex::new(parker),
             unparker,
@@ -189,27 +247,29 @@ impl TestScheduler {
 
     /// Virtual time since the scheduler was created.
     pub fn elapsed(&self) -> Duration {
-        self.lock().elapsed
+        Duration::from_nanos(self.elapsed_nanos.load(Ordering::Relaxed))
     }
 
     /// Runs one ready runnable. Returns `false` if none was ready. Never moves the clock.
     ///
     /// Panics if a task was woken from another OS thread while parking is forbidden.
     pub fn tick(&self) -> bool {
+        self.drain_inbox();
         let (runnable, buried) = {
-            let mut guard = self.lock();
-            let state = &mut *guard;
-            if !state.foreign_wakes.is_empty() {
-                let message = state.foreign_wakes.join("\n");
-                state.foreign_wakes.clear();
+            let mut guard = self.state("tick");
+            if !guard.foreign_wakes.is_empty() {
+                let message = guard.foreign_wakes.join("\n");
+                guard.foreign_wakes.clear();
                 drop(guard);
                 panic!("{message}");
             }
-            let buried = std::mem::take(&mut state.graveyard);
+            let state = &mut *guard;
+            let buried =
+                (!state.graveyard.is_empty()).then(|| std::mem::take(&mut state.graveyard));
             let Some(runnable) = state.ready.pop(&mut state.rng) else {
                 drop(guard);
                 // Dropping cancelled runnables ends their tasks, which may queue others.
-                let progressed = !buried.is_empty();
+                let progressed = buried.is_some();
                 drop(buried);
                 return progressed;
             };
@@ -218,7 +278,7 @@ impl TestScheduler {
             if let Some(trace) = &mut state.trace {
                 trace.push(TraceEvent::Ran {
                     tick,
-                    elapsed: state.elapsed,
+                    elapsed: self.elapsed(),
                     task: runnable.metadata().into(),
                 });
             }
@@ -242,8 +302,7 @@ impl TestScheduler {
         while self.fire_next_timer(target) {
             self.run_until_parked();
         }
-        let mut state = self.lock();
-        state.elapsed = state.elapsed.max(target);
+        self.advance_to(target);
     }
 
     /// A future that yields a random number of times (0 to 9, drawn now), letting other tasks
@@ -264,63 +323,71 @@ impl TestScheduler {
     /// Makes tasks spawned with `label` run only when nothing else can (before the clock jumps
     /// to the next timer). Applies to runnables scheduled from now on.
     pub fn deprioritize(&self, label: TaskLabel) {
-        self.lock().deprioritized.insert(label);
+        self.state("deprioritize").deprioritized.insert(label);
     }
 
     /// Whether the task is still alive: true until it completes, panics or is cancelled.
     pub fn is_task_running(&self, id: TaskId) -> bool {
-        self.lock().live.contains_key(&id)
+        self.drain_inbox();
+        self.state("is_task_running").live.contains(id)
     }
 
     /// Lets a blocked thread park for real, waiting for wakes from other OS threads (and stops
     /// reporting such wakes as non-determinism).
     pub fn allow_parking(&self) {
-        self.lock().allow_parking = true;
+        self.allow_parking.store(true, Ordering::SeqCst);
     }
 
     /// Makes blocking with nothing to do a deadlock panic, and wakes from other OS threads a
     /// non-determinism panic (the default).
     pub fn forbid_parking(&self) {
-        self.lock().allow_parking = false;
+        self.allow_parking.store(false, Ordering::SeqCst);
     }
 
     /// How many ticks a `block_with_timeout` may run before timing out: a random draw from
     /// `range` for each call.
     pub fn set_block_tick_range(&self, range: RangeInclusive<usize>) {
         assert!(!range.is_empty(), "block_tick_range must not be empty");
-        self.lock().block_tick_range = range;
+        self.state("set_block_tick_range").block_tick_range = range;
     }
 
     /// A number drawn from the scheduler's seeded generator.
     pub fn random_range(&self, range: Range<u64>) -> u64 {
-        self.lock().rng.random_range(range)
+        self.state("random_range").rng.random_range(range)
     }
 
     /// How many runnables are ready now.
     pub fn ready_count(&self) -> usize {
-        self.lock().ready.len()
+        self.drain_inbox();
+        self.state("ready_count").ready.len()
     }
 
     /// How many timers are pending.
     pub fn pending_timer_count(&self) -> usize {
-        self.lock().timers.len()
+        self.drain_inbox();
+        self.state("pending_timer_count").timers.len()
     }
 
     /// How many ticks have run so far.
     pub fn tick_count(&self) -> u64 {
-        self.lock().ticks
+        self.state("tick_count").ticks
+    }
+
+    /// How many tasks are alive (spawned, not yet ended).
+    pub fn live_task_count(&self) -> usize {
+        self.drain_inbox();
+        self.state("live_task_count").live.len()
     }
 
     /// Metadata of every live task (spawned, not yet ended), ordered by id.
     pub fn live_tasks(&self) -> Vec<TaskMetadata> {
-        let mut tasks: Vec<_> = self.lock().live.values().copied().collect();
-        tasks.sort_by_key(TaskMetadata::id);
-        tasks
+        self.drain_inbox();
+        self.state("live_tasks").live.live()
     }
 
     /// Starts recording [`TraceEvent`]s (if not already recording).
     pub fn enable_trace(&self) {
-        let mut state = self.lock();
+        let mut state = self.state("enable_trace");
         if state.trace.is_none() {
             state.trace = Some(Vec::new());
         }
@@ -328,16 +395,61 @@ impl TestScheduler {
 
     /// The events recorded so far, leaving the record empty (tracing stays on).
     pub fn take_trace(&self) -> Vec<TraceEvent> {
-        self.lock()
-            .trace
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
+        let mut state = self.state("take_trace");
+        state.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic inside the scheduler (a deadlock report) must not make later calls fail.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    #[inline]
+    /// The scheduling state, for the test thread only (`what` names the caller in the panic).
+    fn state(&self, what: &str) -> OwnerGuard<'_, State> {
+        self.state.borrow_mut(current_thread_id(), what)
+    }
+
+    fn on_test_thread(&self) -> bool {
+        self.state.is_owner(current_thread_id())
+    }
+
+    fn advance_to(&self, elapsed: Duration) {
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.elapsed_nanos.fetch_max(nanos, Ordering::Relaxed);
+    }
+
+    /// Applies what other threads handed in (a single relaxed load when nothing was).
+    #[inline]
+    fn drain_inbox(&self) {
+        if self.inbox.has_pending() {
+            self.apply_inbox();
+        }
+    }
+
+    #[cold]
+    fn apply_inbox(&self) {
+        let Some(items) = self.inbox.take() else {
+            return;
+        };
+        let elapsed = self.elapsed();
+        let mut state = self.state("drain_inbox");
+        for item in items {
+            match item {
+                Inbound::Ready(runnable) => state.push_ready(runnable),
+                Inbound::Timer { delay, runnable } => {
+                    state.timers.push(elapsed.saturating_add(delay), runnable)
+                }
+                Inbound::Spawned(metadata) => state.record_spawn(&metadata, elapsed),
+                Inbound::Ended(metadata, outcome) => state.record_end(&metadata, outcome, elapsed),
+                Inbound::TimerCancelled(id) => state.timers.cancel(id),
+                Inbound::ForeignWake(message) => state.foreign_wakes.push(message),
+            }
+        }
+    }
+
+    /// Hands `items` in from another thread, reporting the runnable's wake as non-determinism
+    /// unless parking is allowed, and wakes the test thread if it is parked.
+    fn post_foreign(&self, metadata: &TaskMetadata, items: impl IntoIterator<Item = Inbound>) {
+        let report = (!self.allow_parking.load(Ordering::SeqCst))
+            .then(|| Inbound::ForeignWake(report::foreign_wake(metadata)));
+        self.inbox.post(report.into_iter().chain(items));
+        self.unparker.unpark();
     }
 
     fn run(&self, runnable: Runnable) {
@@ -350,14 +462,11 @@ impl TestScheduler {
     /// Fires the earliest timer due at or before `limit` (virtual time since start), moving the
     /// clock to its deadline. Returns `false` if there was none.
     fn fire_next_timer(&self, limit: Duration) -> bool {
-        let runnable = {
-            let mut state = self.lock();
-            let Some((deadline, runnable)) = state.timers.pop_due(limit) else {
-                return false;
-            };
-            state.elapsed = state.elapsed.max(deadline);
-            runnable
+        self.drain_inbox();
+        let Some((deadline, runnable)) = self.state("advance_clock").timers.pop_due(limit) else {
+            return false;
         };
+        self.advance_to(deadline);
         self.run(runnable);
         true
     }
@@ -367,15 +476,12 @@ impl TestScheduler {
         if self.tick() {
             return Step::Progressed;
         }
-        let (next_timer, allow_parking) = {
-            let state = self.lock();
-            (state.timers.next_deadline(), state.allow_parking)
-        };
+        let next_timer = self.state("block").timers.next_deadline();
         let limit = deadline.unwrap_or(Duration::MAX);
         if next_timer.is_some_and(|timer| timer <= limit) && self.fire_next_timer(limit) {
             return Step::Progressed;
         }
-        if allow_parking {
+        if self.allow_parking.load(Ordering::SeqCst) {
             let parker = self.parker.lock().unwrap_or_else(PoisonError::into_inner);
             // With real threads in play the wait is real too, bounded by the virtual remainder.
             match deadline {
@@ -383,7 +489,7 @@ impl TestScheduler {
                 Some(deadline) => {
                     let remaining = deadline.saturating_sub(self.elapsed());
                     if !parker.park_timeout(remaining) {
-                        self.lock().elapsed = deadline;
+                        self.advance_to(deadline);
                         return Step::ReachedDeadline;
                     }
                 }
@@ -392,8 +498,7 @@ impl TestScheduler {
         }
         match deadline {
             Some(deadline) => {
-                let mut state = self.lock();
-                state.elapsed = state.elapsed.max(deadline);
+                self.advance_to(deadline);
                 Step::ReachedDeadline
             }
             None => Step::Deadlocked,
@@ -401,30 +506,16 @@ impl TestScheduler {
     }
 
     fn deadlock(&self) -> ! {
-        let pending = self.lock().live.values().copied().collect();
+        let pending = self.state("block").live.live();
         panic!("{}", report::deadlock(self.seed, pending));
     }
 
     fn enqueue(&self, runnable: Runnable) {
-        let foreign = current_thread_id() != self.owner;
-        {
-            let mut state = self.lock();
-            if foreign && !state.allow_parking {
-                let message = report::foreign_wake(runnable.metadata());
-                state.foreign_wakes.push(message);
-            }
-            if state.cancelled.contains(&runnable.metadata().id()) {
-                state.graveyard.push(runnable);
-            } else {
-                let deprioritized = runnable
-                    .metadata()
-                    .label()
-                    .is_some_and(|label| state.deprioritized.contains(&label));
-                state.ready.push(runnable, deprioritized);
-            }
-        }
-        if foreign {
-            self.unparker.unpark();
+        if self.on_test_thread() {
+            self.state("schedule").push_ready(runnable);
+        } else {
+            let metadata = *runnable.metadata();
+            self.post_foreign(&metadata, [Inbound::Ready(runnable)]);
         }
     }
 }
@@ -439,14 +530,13 @@ impl Scheduler for TestScheduler {
     }
 
     fn schedule_after(&self, delay: Duration, runnable: Runnable) {
-        let foreign = current_thread_id() != self.owner;
-        let mut state = self.lock();
-        if foreign && !state.allow_parking {
-            let message = report::foreign_wake(runnable.metadata());
-            state.foreign_wakes.push(message);
+        if self.on_test_thread() {
+            let deadline = self.elapsed().saturating_add(delay);
+            self.state("schedule_after").timers.push(deadline, runnable);
+        } else {
+            let metadata = *runnable.metadata();
+            self.post_foreign(&metadata, [Inbound::Timer { delay, runnable }]);
         }
-        let deadline = state.elapsed.saturating_add(delay);
-        state.timers.push(deadline, runnable);
     }
 
     /// One unit of simulated progress: returns `true` once unparked, or after running a
@@ -471,7 +561,7 @@ impl Scheduler for TestScheduler {
     }
 
     fn is_main_thread(&self) -> bool {
-        current_thread_id() == self.owner && !self.running_background.load(Ordering::Relaxed)
+        self.on_test_thread() && !self.running_background.load(Ordering::Relaxed)
     }
 
     fn now(&self) -> Instant {
@@ -487,32 +577,45 @@ impl Scheduler for TestScheduler {
     }
 
     fn timer_cancelled(&self, timer: &TaskMetadata) {
-        self.lock().timers.cancel(timer.id());
+        if self.on_test_thread() {
+            self.state("timer_cancelled").timers.cancel(timer.id());
+        } else {
+            self.inbox.post([Inbound::TimerCancelled(timer.id())]);
+        }
     }
 
     fn task_spawned(&self, metadata: &TaskMetadata) {
-        let mut state = self.lock();
-        state.live.insert(metadata.id(), *metadata);
-        let elapsed = state.elapsed;
-        if let Some(trace) = &mut state.trace {
-            trace.push(TraceEvent::Spawned {
-                elapsed,
-                task: metadata.into(),
-            });
+        if self.on_test_thread() {
+            let elapsed = self.elapsed();
+            self.state("spawn").record_spawn(metadata, elapsed);
+        } else {
+            self.post_foreign(metadata, [Inbound::Spawned(*metadata)]);
+        }
+    }
+
+    fn schedule_spawned(&self, runnable: Runnable) {
+        if self.on_test_thread() {
+            let elapsed = self.elapsed();
+            let mut state = self.state("spawn");
+            state.record_spawn(runnable.metadata(), elapsed);
+            state.push_ready(runnable);
+        } else {
+            let metadata = *runnable.metadata();
+            self.post_foreign(
+                &metadata,
+                [Inbound::Spawned(metadata), Inbound::Ready(runnable)],
+            );
         }
     }
 
     fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
-        let mut state = self.lock();
-        state.live.remove(&metadata.id());
-        state.cancelled.remove(&metadata.id());
-        let elapsed = state.elapsed;
-        if let Some(trace) = &mut state.trace {
-            trace.push(TraceEvent::Ended {
-                elapsed,
-                task: metadata.into(),
-                outcome,
-            });
+        if self.on_test_thread() {
+            let elapsed = self.elapsed();
+            self.state("task_ended")
+                .record_end(metadata, outcome, elapsed);
+        } else {
+            // Ending is not a wake: a task dropped on another thread is not scheduled there.
+            self.inbox.post([Inbound::Ended(*metadata, outcome)]);
         }
     }
 
@@ -525,10 +628,10 @@ impl Scheduler for TestScheduler {
         timeout: Option<Duration>,
     ) -> bool {
         let (mut budget, deadline) = {
-            let mut guard = self.lock();
+            let mut guard = self.state("block");
             let state = &mut *guard;
             let budget = timeout.map(|_| state.rng.random_range(state.block_tick_range.clone()));
-            let deadline = timeout.map(|timeout| state.elapsed.saturating_add(timeout));
+            let deadline = timeout.map(|timeout| self.elapsed().saturating_add(timeout));
             (budget, deadline)
         };
         let block_waker = BlockWaker::new(self.unparker.clone());
@@ -557,16 +660,22 @@ impl Scheduler for TestScheduler {
 
 impl Drop for TestScheduler {
     fn drop(&mut self) {
-        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let state = self.state.get_mut();
         let ready = state.ready.take_all();
         let timers = state.timers.take_all();
         let graveyard = std::mem::take(&mut state.graveyard);
-        let foreign_wakes = std::mem::take(&mut state.foreign_wakes);
+        let mut foreign_wakes = std::mem::take(&mut state.foreign_wakes);
+        let inbound = self.inbox.take().unwrap_or_default();
         // Dropping runnables drops their futures; their callbacks find this scheduler gone
         // (their `Weak` no longer upgrades), so nothing re-enters it.
         drop(ready);
         drop(timers);
         drop(graveyard);
+        for item in inbound {
+            if let Inbound::ForeignWake(message) = item {
+                foreign_wakes.push(message);
+            }
+        }
         if !foreign_wakes.is_empty() && !std::thread::panicking() {
             panic!("{}", foreign_wakes.join("\n"));
         }
@@ -582,6 +691,7 @@ impl Drop for RestoreForeground<'_> {
     }
 }
 
+#[inline]
 fn current_thread_id() -> ThreadId {
     thread_local! {
         static ID: ThreadId = std::thread::current().id();

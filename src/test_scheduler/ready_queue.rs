@@ -2,39 +2,58 @@
 //!
 //! Background runnables are picked at random; foreground runnables keep FIFO order within their
 //! session while sessions interleave at random; deprioritized runnables wait until nothing else
-//! is ready. Every operation is O(1): a random pick is a swap-remove, never an insertion into
-//! the middle of a queue.
+//! is ready. Every operation is O(1): a random pick is a swap-remove from a `Vec`, never an
+//! insertion into the middle of a queue.
 
+use super::Rng;
 use crate::{Runnable, SessionId, TaskKind};
-use rand::RngExt;
-use rand_chacha::ChaCha8Rng;
+use rand::Rng as _;
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
-/// One candidate for the next pick.
+/// One candidate for a random pick.
 enum Entry {
     /// A runnable that can be picked on its own.
     Runnable(Runnable),
-    /// The head of a foreground session's FIFO queue.
-    Session(Option<SessionId>),
+    /// The head of the foreground session queue at this index of `sessions`.
+    Session(usize),
+}
+
+/// A foreground session's runnables, in the order they were scheduled.
+struct SessionQueue {
+    runnables: VecDeque<Runnable>,
 }
 
 pub(super) struct ReadyQueue {
-    randomize: bool,
-    entries: VecDeque<Entry>,
-    sessions: FxHashMap<Option<SessionId>, VecDeque<Runnable>>,
-    deprioritized: VecDeque<Runnable>,
+    order: Order,
+    sessions: Vec<SessionQueue>,
+    session_index: FxHashMap<Option<SessionId>, usize>,
+    /// The last session looked up: most pushes come from the session that just ran.
+    last_session: Option<(Option<SessionId>, usize)>,
+    deprioritized: Vec<Runnable>,
     len: usize,
+}
+
+enum Order {
+    /// Random picks among entries (the default).
+    Random(Vec<Entry>),
+    /// Oldest first, across kinds and sessions.
+    Fifo(VecDeque<Runnable>),
 }
 
 impl ReadyQueue {
     /// With `randomize` off, runnables run in the order they were scheduled.
     pub(super) fn new(randomize: bool) -> Self {
         Self {
-            randomize,
-            entries: VecDeque::new(),
-            sessions: FxHashMap::default(),
-            deprioritized: VecDeque::new(),
+            order: if randomize {
+                Order::Random(Vec::new())
+            } else {
+                Order::Fifo(VecDeque::new())
+            },
+            sessions: Vec::new(),
+            session_index: FxHashMap::default(),
+            last_session: None,
+            deprioritized: Vec::new(),
             len: 0,
         }
     }
@@ -45,96 +64,100 @@ impl ReadyQueue {
 
     pub(super) fn push(&mut self, runnable: Runnable, deprioritized: bool) {
         self.len += 1;
-        let metadata = *runnable.metadata();
         if deprioritized {
-            self.deprioritized.push_back(runnable);
-        } else if metadata.kind() == TaskKind::Foreground && self.randomize {
-            let queue = self.sessions.entry(metadata.session()).or_default();
-            if queue.is_empty() {
-                self.entries.push_back(Entry::Session(metadata.session()));
+            self.deprioritized.push(runnable);
+            return;
+        }
+        let foreground = runnable.metadata().kind() == TaskKind::Foreground;
+        match &mut self.order {
+            Order::Fifo(queue) => queue.push_back(runnable),
+            Order::Random(entries) if !foreground => entries.push(Entry::Runnable(runnable)),
+            Order::Random(_) => {
+                let index = self.session_queue(runnable.metadata().session());
+                let queue = &mut self.sessions[index].runnables;
+                if queue.is_empty()
+                    && let Order::Random(entries) = &mut self.order
+                {
+                    entries.push(Entry::Session(index));
+                }
+                queue.push_back(runnable);
             }
-            queue.push_back(runnable);
-        } else {
-            self.entries.push_back(Entry::Runnable(runnable));
         }
     }
 
     /// Takes the next runnable: a random ready one, or a deprioritized one if none is ready.
-    pub(super) fn pop(&mut self, rng: &mut ChaCha8Rng) -> Option<Runnable> {
-        let runnable = if !self.entries.is_empty() {
-            self.pop_entry(rng)
-        } else if !self.deprioritized.is_empty() {
-            let index = self.pick(rng, self.deprioritized.len());
-            self.deprioritized.swap_remove_back(index)
-        } else {
-            None
+    pub(super) fn pop(&mut self, rng: &mut Rng) -> Option<Runnable> {
+        let runnable = match &mut self.order {
+            Order::Fifo(queue) => queue.pop_front(),
+            Order::Random(entries) if entries.is_empty() => None,
+            Order::Random(entries) => {
+                let index = pick(rng, entries.len());
+                match entries[index] {
+                    Entry::Runnable(_) => match entries.swap_remove(index) {
+                        Entry::Runnable(runnable) => Some(runnable),
+                        Entry::Session(_) => unreachable!("entry changed under us"),
+                    },
+                    Entry::Session(session) => {
+                        let queue = &mut self.sessions[session].runnables;
+                        let runnable = queue.pop_front();
+                        if queue.is_empty() {
+                            entries.swap_remove(index);
+                        }
+                        runnable
+                    }
+                }
+            }
         };
+        let runnable = runnable.or_else(|| {
+            if self.deprioritized.is_empty() {
+                None
+            } else {
+                let index = pick(rng, self.deprioritized.len());
+                Some(self.deprioritized.swap_remove(index))
+            }
+        });
         if runnable.is_some() {
             self.len -= 1;
         }
         runnable
     }
 
-    fn pop_entry(&mut self, rng: &mut ChaCha8Rng) -> Option<Runnable> {
-        let index = self.pick(rng, self.entries.len());
-        match self.entries[index] {
-            Entry::Runnable(_) => match self.entries.swap_remove_back(index) {
-                Some(Entry::Runnable(runnable)) => Some(runnable),
-                _ => unreachable!("entry changed under us"),
-            },
-            Entry::Session(session) => {
-                let queue = self
-                    .sessions
-                    .get_mut(&session)
-                    .expect("session queue exists");
-                let runnable = queue.pop_front();
-                if queue.is_empty() {
-                    self.entries.swap_remove_back(index);
-                }
-                runnable
-            }
-        }
-    }
-
-    /// An index below `len`: random, or the front when randomization is off.
-    fn pick(&self, rng: &mut ChaCha8Rng, len: usize) -> usize {
-        if self.randomize {
-            // Sampled as u64 so a seed picks the same index on 32- and 64-bit targets.
-            rng.random_range(0..len as u64) as usize
-        } else {
-            0
-        }
-    }
-
-    /// Removes the runnables `doomed` picks, keeping the others in order, for dropping outside
-    /// the scheduler's lock.
+    /// Removes the runnables `doomed` picks, keeping the others in their order, for dropping
+    /// outside the scheduler's state borrow.
     pub(super) fn remove_matching(
         &mut self,
         mut doomed: impl FnMut(&Runnable) -> bool,
     ) -> Vec<Runnable> {
         let mut removed = Vec::new();
-        let mut kept = VecDeque::with_capacity(self.entries.len());
-        for entry in self.entries.drain(..) {
-            match entry {
-                Entry::Runnable(runnable) if doomed(&runnable) => removed.push(runnable),
-                Entry::Session(session) => {
-                    let queue = self
-                        .sessions
-                        .get_mut(&session)
-                        .expect("session queue exists");
-                    let (dead, alive): (VecDeque<_>, VecDeque<_>) =
-                        queue.drain(..).partition(|runnable| doomed(runnable));
-                    removed.extend(dead);
-                    *queue = alive;
-                    if !queue.is_empty() {
-                        kept.push_back(Entry::Session(session));
+        match &mut self.order {
+            Order::Fifo(queue) => {
+                let (dead, alive): (VecDeque<_>, VecDeque<_>) =
+                    queue.drain(..).partition(|runnable| doomed(runnable));
+                removed.extend(dead);
+                *queue = alive;
+            }
+            Order::Random(entries) => {
+                let mut kept = Vec::with_capacity(entries.len());
+                for entry in entries.drain(..) {
+                    match entry {
+                        Entry::Runnable(runnable) if doomed(&runnable) => removed.push(runnable),
+                        Entry::Session(index) => {
+                            let queue = &mut self.sessions[index].runnables;
+                            let (dead, alive): (VecDeque<_>, VecDeque<_>) =
+                                queue.drain(..).partition(|runnable| doomed(runnable));
+                            removed.extend(dead);
+                            *queue = alive;
+                            if !queue.is_empty() {
+                                kept.push(Entry::Session(index));
+                            }
+                        }
+                        entry => kept.push(entry),
                     }
                 }
-                entry => kept.push_back(entry),
+                *entries = kept;
             }
         }
-        self.entries = kept;
-        let (dead, alive): (VecDeque<_>, VecDeque<_>) = self
+        let (dead, alive): (Vec<_>, Vec<_>) = self
             .deprioritized
             .drain(..)
             .partition(|runnable| doomed(runnable));
@@ -144,19 +167,48 @@ impl ReadyQueue {
         removed
     }
 
+    /// Index of `session`'s queue in `sessions`, creating it on first use.
+    fn session_queue(&mut self, session: Option<SessionId>) -> usize {
+        if let Some((last, index)) = self.last_session
+            && last == session
+        {
+            return index;
+        }
+        let next = self.sessions.len();
+        let index = *self.session_index.entry(session).or_insert(next);
+        if index == next {
+            self.sessions.push(SessionQueue {
+                runnables: VecDeque::new(),
+            });
+        }
+        self.last_session = Some((session, index));
+        index
+    }
+
     /// Removes every runnable, for dropping outside the scheduler's lock.
     pub(super) fn take_all(&mut self) -> Vec<Runnable> {
         let mut all = Vec::with_capacity(self.len);
-        for entry in self.entries.drain(..) {
-            if let Entry::Runnable(runnable) = entry {
-                all.push(runnable);
+        match &mut self.order {
+            Order::Fifo(queue) => all.extend(queue.drain(..)),
+            Order::Random(entries) => {
+                all.extend(entries.drain(..).filter_map(|entry| match entry {
+                    Entry::Runnable(runnable) => Some(runnable),
+                    Entry::Session(_) => None,
+                }))
             }
         }
-        for (_, queue) in self.sessions.drain() {
-            all.extend(queue);
+        for session in &mut self.sessions {
+            all.extend(session.runnables.drain(..));
         }
-        all.extend(self.deprioritized.drain(..));
+        all.append(&mut self.deprioritized);
         self.len = 0;
         all
     }
+}
+
+/// An index below `len`, from one draw: Lemire's multiply-shift (its bias, under 2^-40 for any
+/// realistic queue, does not matter for scheduling). Computed in u64/u128 so a seed picks the
+/// same index on 32- and 64-bit targets.
+fn pick(rng: &mut Rng, len: usize) -> usize {
+    ((u128::from(rng.next_u64()) * len as u128) >> 64) as usize
 }

@@ -33,7 +33,7 @@ pub(super) fn deadlock(seed: u64, mut pending: Vec<TaskMetadata>) -> String {
 pub(super) fn foreign_wake(metadata: &TaskMetadata) -> String {
     let thread = std::thread::current();
     format!(
-        "non-determinism: {metadata} was woken from another OS thread ({:?}, {:?}) while parking \
+        "non-determinism: {metadata} was scheduled (woken or spawned) from another OS thread ({:?}, {:?}) while parking \
          is forbidden. A TestScheduler runs every task on the test thread; a wake from a real \
          thread makes the run depend on thread timing. If the test really needs a real thread, \
          call allow_parking() on the TestScheduler.",

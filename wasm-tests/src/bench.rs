@@ -1,1 +1,469 @@
-//! placeholder
+//! The wasm benchmarks of BENCHMARKS.md (wa, wb, wt, ws): the WasmScheduler against
+//! `wasm_bindgen_futures::spawn_local` in the same run, interleaved round by round, printing
+//! medians, min-max and ratios (ours / peer). Not part of the test run: `scripts/bench-wasm.sh`.
+
+use crate::support::{js_sleep, yield_times};
+use futures::channel::oneshot;
+use scheduler::platform::wasm::WasmScheduler;
+use scheduler::{Instant, Scheduler, Task};
+use std::cell::Cell;
+use std::fmt::Write;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+
+const WA_TASKS: u64 = 100_000;
+const WB_TASKS: u32 = 1_000;
+const WB_YIELDS: u32 = 100;
+const WT_TIMERS: u64 = 1_000;
+const WS_TIMER_MS: f64 = 10.0;
+/// The peer's self-waking task stops by itself after this long (it would never stop otherwise).
+const WS_PEER_CAP: Duration = Duration::from_millis(1_000);
+
+/// Runs every scenario: one warm-up round, then `rounds` counted rounds (at least 5), ours and
+/// the peer interleaved in each. Returns the report.
+#[wasm_bindgen]
+pub async fn run_benchmarks(rounds: u32) -> String {
+    let rounds = rounds.max(5) as usize;
+    let scheduler: Arc<dyn Scheduler> = Arc::new(WasmScheduler::new());
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "wasm benchmarks: WasmScheduler vs wasm_bindgen_futures::spawn_local, \
+         1 warm-up + {rounds} rounds, median [min-max]"
+    );
+
+    let mut samples = Samples::default();
+    for round in 0..=rounds {
+        let counted = round > 0;
+        let ours = wa_ours(&scheduler).await;
+        let peer = wa_peer().await;
+        samples.record(counted, "wa", ours, peer);
+        let ours = wb_ours(&scheduler).await;
+        let peer = wb_peer().await;
+        samples.record(counted, "wb", ours, peer);
+        let (ours_wall, ours_p99) = wt_ours(&scheduler).await;
+        let (peer_wall, peer_p99) = wt_peer().await;
+        samples.record(counted, "wt wall", ours_wall, peer_wall);
+        samples.record(counted, "wt p99", ours_p99, peer_p99);
+        let ours = ws_ours(&scheduler).await;
+        let peer = ws_peer().await;
+        samples.record(counted, "ws", ours, peer);
+    }
+    samples.print(
+        &mut report,
+        "wa",
+        "ns/task",
+        "spawn-and-await 100,000 trivial tasks",
+    );
+    samples.print(&mut report, "wb", "ns/yield", "1,000 tasks x 100 yields");
+    samples.print(
+        &mut report,
+        "wt wall",
+        "ms",
+        "1,000 timers of 1..=20 ms: wall time",
+    );
+    samples.print(
+        &mut report,
+        "wt p99",
+        "ms",
+        "1,000 timers of 1..=20 ms: p99 lateness",
+    );
+    samples.print(
+        &mut report,
+        "ws",
+        "ms",
+        "self-waking task next to a 10 ms setTimeout: timer lateness",
+    );
+    let _ = writeln!(
+        report,
+        "ws: the peer's spinner stops by itself after {WS_PEER_CAP:?}; a peer figure near that \
+         cap means its timer never fired while the task kept waking itself (starved)."
+    );
+    report
+}
+
+/// Runs one scenario `rounds` times, ours then the peer, on a scheduler whose time slice is
+/// `slice_ms`, and returns the raw figures (for profiling; `run_benchmarks` is the benchmark).
+/// Besides `wa`, `wb`, `wt` and `ws`: `wb-ours` / `wb-peer` (one side only), and the
+/// diagnostics `wb-floor` (bare async-task on a thread-local queue) and `wb-nowrap` (the
+/// WasmScheduler fed by async-task runnables without the core's `TaskFuture` wrapper).
+#[wasm_bindgen]
+pub async fn run_scenario(name: String, rounds: u32, slice_ms: u32) -> String {
+    let scheduler: Arc<dyn Scheduler> = Arc::new(WasmScheduler::with_config(
+        scheduler::platform::wasm::WasmSchedulerConfig {
+            slice_budget: Duration::from_millis(u64::from(slice_ms)),
+            slice_max_runs: usize::MAX,
+            ..Default::default()
+        },
+    ));
+    let mut out = String::new();
+    for _ in 0..rounds {
+        let (ours, peer) = match name.as_str() {
+            "wa" => (wa_ours(&scheduler).await, wa_peer().await),
+            "wb" => (wb_ours(&scheduler).await, wb_peer().await),
+            "wb-ours" => (wb_ours(&scheduler).await, 1.0),
+            "wb-peer" => (1.0, wb_peer().await),
+            "wb-floor" => (wb_floor().await, wb_peer().await),
+            "wb-nowrap" => (wb_nowrap(&scheduler).await, wb_peer().await),
+            "wb-weak" => (wb_weak(&scheduler).await, wb_peer().await),
+            "wt" => (wt_ours(&scheduler).await.1, wt_peer().await.1),
+            "ws" => (ws_ours(&scheduler).await, ws_peer().await),
+            other => return format!("unknown scenario {other:?}: use wa, wb, wt or ws"),
+        };
+        let wasm = scheduler
+            .downcast_ref::<WasmScheduler>()
+            .expect("a WasmScheduler");
+        let _ = writeln!(
+            out,
+            "{name} ours {ours:.2} peer {peer:.2} ratio {:.3} (drains so far {}, macrotask yields {})",
+            ours / peer,
+            wasm.drain_count(),
+            wasm.macrotask_yields()
+        );
+    }
+    out
+}
+
+#[derive(Default)]
+struct Samples {
+    rows: Vec<(&'static str, Vec<f64>, Vec<f64>)>,
+}
+
+impl Samples {
+    fn record(&mut self, counted: bool, id: &'static str, ours: f64, peer: f64) {
+        if !counted {
+            return;
+        }
+        match self.rows.iter_mut().find(|row| row.0 == id) {
+            Some(row) => {
+                row.1.push(ours);
+                row.2.push(peer);
+            }
+            None => self.rows.push((id, vec![ours], vec![peer])),
+        }
+    }
+
+    fn print(&self, report: &mut String, id: &str, unit: &str, what: &str) {
+        let Some((_, ours, peer)) = self.rows.iter().find(|row| row.0 == id) else {
+            return;
+        };
+        let (ours_median, ours_min, ours_max) = stats(ours);
+        let (peer_median, peer_min, peer_max) = stats(peer);
+        let _ = writeln!(
+            report,
+            "{id:8} {what}\n         ours {ours_median:10.2} {unit} [{ours_min:.2}-{ours_max:.2}]   \
+             peer {peer_median:10.2} {unit} [{peer_min:.2}-{peer_max:.2}]   \
+             ratio ours/peer {:.3}",
+            ours_median / peer_median
+        );
+    }
+}
+
+fn stats(values: &[f64]) -> (f64, f64, f64) {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    (
+        sorted[sorted.len() / 2],
+        sorted[0],
+        sorted[sorted.len() - 1],
+    )
+}
+
+fn p99(latenesses: &mut [f64]) -> f64 {
+    latenesses.sort_by(f64::total_cmp);
+    latenesses[(latenesses.len() * 99).div_ceil(100) - 1]
+}
+
+fn nanos_per(elapsed: Duration, count: u64) -> f64 {
+    elapsed.as_nanos() as f64 / count as f64
+}
+
+/// wa, ours: a driver task spawns the tasks, then awaits every handle in order.
+async fn wa_ours(scheduler: &Arc<dyn Scheduler>) -> f64 {
+    let start = Instant::now();
+    let driver = scheduler.spawn({
+        let scheduler = scheduler.clone();
+        async move {
+            let handles: Vec<Task<u64>> = (0..WA_TASKS)
+                .map(|i| scheduler.spawn(async move { i }))
+                .collect();
+            let mut sum = 0;
+            for handle in handles {
+                sum += handle.await;
+            }
+            sum
+        }
+    });
+    assert_eq!(driver.await, WA_TASKS * (WA_TASKS - 1) / 2);
+    nanos_per(start.elapsed(), WA_TASKS)
+}
+
+/// wa, peer: the same with `spawn_local`, whose handle is a oneshot channel.
+async fn wa_peer() -> f64 {
+    let start = Instant::now();
+    let (done, finished) = oneshot::channel();
+    spawn_local(async move {
+        let handles: Vec<oneshot::Receiver<u64>> = (0..WA_TASKS)
+            .map(|i| {
+                let (sender, receiver) = oneshot::channel();
+                spawn_local(async move {
+                    let _ = sender.send(i);
+                });
+                receiver
+            })
+            .collect();
+        let mut sum = 0;
+        for handle in handles {
+            sum += handle.await.unwrap();
+        }
+        let _ = done.send(sum);
+    });
+    assert_eq!(finished.await.unwrap(), WA_TASKS * (WA_TASKS - 1) / 2);
+    nanos_per(start.elapsed(), WA_TASKS)
+}
+
+/// wb, ours: every task yields (wakes itself, returns Pending) 100 times.
+async fn wb_ours(scheduler: &Arc<dyn Scheduler>) -> f64 {
+    let start = Instant::now();
+    let tasks: Vec<Task<()>> = (0..WB_TASKS)
+        .map(|_| scheduler.spawn(yield_times(WB_YIELDS)))
+        .collect();
+    for task in tasks {
+        task.await;
+    }
+    nanos_per(start.elapsed(), u64::from(WB_TASKS * WB_YIELDS))
+}
+
+/// wb, peer.
+async fn wb_peer() -> f64 {
+    let start = Instant::now();
+    let receivers: Vec<oneshot::Receiver<()>> = (0..WB_TASKS)
+        .map(|_| {
+            let (sender, receiver) = oneshot::channel();
+            spawn_local(async move {
+                yield_times(WB_YIELDS).await;
+                let _ = sender.send(());
+            });
+            receiver
+        })
+        .collect();
+    for receiver in receivers {
+        receiver.await.unwrap();
+    }
+    nanos_per(start.elapsed(), u64::from(WB_TASKS * WB_YIELDS))
+}
+
+/// Fixed pseudo-random delays of 1..=20 ms.
+fn timer_delays() -> Vec<u64> {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    (0..WT_TIMERS)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            1 + state % 20
+        })
+        .collect()
+}
+
+/// wt, ours: each task sleeps on the scheduler's timer; lateness = wake minus deadline.
+async fn wt_ours(scheduler: &Arc<dyn Scheduler>) -> (f64, f64) {
+    let start = Instant::now();
+    let tasks: Vec<Task<f64>> = timer_delays()
+        .into_iter()
+        .map(|millis| {
+            let timer = scheduler.timer(Duration::from_millis(millis));
+            let deadline = start + Duration::from_millis(millis);
+            scheduler.spawn(async move {
+                timer.await;
+                Instant::now().duration_since(deadline).as_secs_f64() * 1e3
+            })
+        })
+        .collect();
+    let mut latenesses = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        latenesses.push(task.await);
+    }
+    (start.elapsed().as_secs_f64() * 1e3, p99(&mut latenesses))
+}
+
+/// wt, peer: each task awaits a JS `setTimeout` promise (what spawn_local code uses).
+async fn wt_peer() -> (f64, f64) {
+    let start = Instant::now();
+    let receivers: Vec<oneshot::Receiver<f64>> = timer_delays()
+        .into_iter()
+        .map(|millis| {
+            let (sender, receiver) = oneshot::channel();
+            let deadline = start + Duration::from_millis(millis);
+            spawn_local(async move {
+                js_sleep(millis as f64).await;
+                let _ = sender.send(Instant::now().duration_since(deadline).as_secs_f64() * 1e3);
+            });
+            receiver
+        })
+        .collect();
+    let mut latenesses = Vec::with_capacity(receivers.len());
+    for receiver in receivers {
+        latenesses.push(receiver.await.unwrap());
+    }
+    (start.elapsed().as_secs_f64() * 1e3, p99(&mut latenesses))
+}
+
+/// A promise that resolves after `millis` ms (a plain JS setTimeout).
+fn js_timeout(millis: f64) -> JsFuture {
+    JsFuture::from(js_sys::Promise::new(&mut |resolve, _| {
+        set_timeout(&resolve, millis);
+    }))
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &js_sys::Function, millis: f64) -> JsValue;
+}
+
+/// ws, ours: a task wakes itself until told to stop; a 10 ms setTimeout must still fire.
+async fn ws_ours(scheduler: &Arc<dyn Scheduler>) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let spins = Arc::new(AtomicU64::new(0));
+    let spinner = scheduler.spawn({
+        let (stop, spins) = (stop.clone(), spins.clone());
+        async move {
+            while !stop.load(Ordering::Relaxed) {
+                spins.fetch_add(1, Ordering::Relaxed);
+                yield_times(1).await;
+            }
+        }
+    });
+    // Let the spinner start before the timer is set.
+    JsFuture::from(js_sys::Promise::resolve(&JsValue::UNDEFINED))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    js_timeout(WS_TIMER_MS).await.unwrap();
+    let late = start.elapsed().as_secs_f64() * 1e3 - WS_TIMER_MS;
+    stop.store(true, Ordering::Relaxed);
+    spinner.await;
+    assert!(spins.load(Ordering::Relaxed) > 0);
+    late
+}
+
+/// ws, peer: the same on spawn_local, whose spinner must stop itself after `WS_PEER_CAP`
+/// because the timer (and this function) cannot run while it spins.
+async fn ws_peer() -> f64 {
+    let stopped = Rc::new(Cell::new(false));
+    spawn_local({
+        let stopped = stopped.clone();
+        async move {
+            let started = Instant::now();
+            let mut spins = 0u64;
+            loop {
+                spins += 1;
+                if spins.is_multiple_of(1024) && started.elapsed() >= WS_PEER_CAP {
+                    break;
+                }
+                yield_times(1).await;
+            }
+            stopped.set(true);
+        }
+    });
+    let start = Instant::now();
+    js_timeout(WS_TIMER_MS).await.unwrap();
+    let late = start.elapsed().as_secs_f64() * 1e3 - WS_TIMER_MS;
+    // Let the spinner finish if the timer somehow fired first.
+    while !stopped.get() {
+        js_sleep(10.0).await;
+    }
+    late
+}
+
+thread_local! {
+    static FLOOR_QUEUE: std::cell::RefCell<std::collections::VecDeque<async_task::Runnable>> =
+        Default::default();
+}
+
+/// Experiment: bare async-task with a thread-local queue drained in one loop.
+async fn wb_floor() -> f64 {
+    let start = Instant::now();
+    let tasks: Vec<async_task::Task<()>> = (0..WB_TASKS)
+        .map(|_| {
+            let (runnable, task) = async_task::spawn(yield_times(WB_YIELDS), |runnable| {
+                FLOOR_QUEUE.with(|queue| queue.borrow_mut().push_back(runnable))
+            });
+            runnable.schedule();
+            task
+        })
+        .collect();
+    loop {
+        let Some(runnable) = FLOOR_QUEUE.with(|queue| queue.borrow_mut().pop_front()) else {
+            break;
+        };
+        runnable.run();
+    }
+    for task in tasks {
+        task.await;
+    }
+    nanos_per(start.elapsed(), u64::from(WB_TASKS * WB_YIELDS))
+}
+
+/// Experiment: the core's spawn path without the TaskFuture wrapper.
+async fn wb_nowrap(scheduler: &Arc<dyn Scheduler>) -> f64 {
+    let start = Instant::now();
+    let tasks: Vec<async_task::Task<(), scheduler::TaskMetadata>> = (0..WB_TASKS)
+        .map(|i| {
+            let weak = Arc::downgrade(scheduler);
+            let metadata = scheduler::TaskMetadata::new(
+                scheduler::TaskId::from_raw(u64::from(i) + 1_000_000),
+                None,
+                None,
+                std::panic::Location::caller(),
+                scheduler::TaskKind::Background,
+            );
+            let (runnable, task) = async_task::Builder::new().metadata(metadata).spawn(
+                |_| yield_times(WB_YIELDS),
+                move |runnable| {
+                    if let Some(scheduler) = weak.upgrade() {
+                        scheduler.schedule(runnable);
+                    }
+                },
+            );
+            runnable.schedule();
+            task
+        })
+        .collect();
+    for task in tasks {
+        task.await;
+    }
+    nanos_per(start.elapsed(), u64::from(WB_TASKS * WB_YIELDS))
+}
+
+/// Experiment: bare async-task, but the schedule closure upgrades a `Weak<dyn Scheduler>`.
+async fn wb_weak(scheduler: &Arc<dyn Scheduler>) -> f64 {
+    let start = Instant::now();
+    let tasks: Vec<async_task::Task<()>> = (0..WB_TASKS)
+        .map(|_| {
+            let weak = Arc::downgrade(scheduler);
+            let (runnable, task) = async_task::spawn(yield_times(WB_YIELDS), move |runnable| {
+                if let Some(_scheduler) = weak.upgrade() {
+                    FLOOR_QUEUE.with(|queue| queue.borrow_mut().push_back(runnable))
+                }
+            });
+            runnable.schedule();
+            task
+        })
+        .collect();
+    loop {
+        let Some(runnable) = FLOOR_QUEUE.with(|queue| queue.borrow_mut().pop_front()) else {
+            break;
+        };
+        runnable.run();
+    }
+    for task in tasks {
+        task.await;
+    }
+    nanos_per(start.elapsed(), u64::from(WB_TASKS * WB_YIELDS))
+}

@@ -5,4 +5,6 @@
 #[cfg(target_arch = "wasm32")]
 pub mod bench;
 #[cfg(target_arch = "wasm32")]
+pub mod console_capture;
+#[cfg(target_arch = "wasm32")]
 pub mod support;

@@ -269,7 +269,7 @@ async fn a_task_that_spawns_wakes_and_drops_others_inside_its_poll_under_load() 
                     .collect();
                 let mut kept = Vec::new();
                 for (i, task) in spawned.into_iter().enumerate() {
-                    if i % 2 == 0 {
+                    if i.is_multiple_of(2) {
                         kept.push(task);
                     } else {
                         drop(task);

@@ -32,24 +32,32 @@ fn durations(count: usize, max_ms: u64) -> Vec<Duration> {
 
 /// Every timer is awaited well before the first one is due (the delays start at `OFFSET`), so
 /// the order in which the waiting tasks run is the order in which the timers fired.
+///
+/// The scheduler reads the clock for a timer a moment after `Timer::deadline` was computed, and
+/// the JS engine may pause in between (a GC, a tier-up: milliseconds in a debug build), so each
+/// timer's true deadline is only known to lie in `[deadline(), end of the timer() call + delay]`.
+/// Firing order must respect that: a timer never fires before one whose interval lies entirely
+/// before its own.
 #[wasm_bindgen_test]
 async fn timers_fire_in_deadline_order_and_never_early() {
-    const OFFSET: Duration = Duration::from_millis(40);
+    const OFFSET: Duration = Duration::from_millis(500);
     let (wasm, scheduler) = new_scheduler();
     let fired = Arc::new(Mutex::new(Vec::new()));
     let delays: Vec<Duration> = durations(60, 25).into_iter().map(|d| d + OFFSET).collect();
     let setup_start = Instant::now();
+    let mut windows = Vec::new();
     let tasks: Vec<Task<()>> = delays
         .iter()
         .enumerate()
         .map(|(index, &delay)| {
             let timer = scheduler.timer(delay);
+            windows.push((timer.deadline(), Instant::now() + delay));
             let (scheduler, fired) = (scheduler.clone(), fired.clone());
             scheduler.clone().spawn(async move {
                 let deadline = timer.deadline();
                 timer.await;
                 let now = scheduler.now();
-                fired.lock().unwrap().push((index, delay, deadline, now));
+                fired.lock().unwrap().push((index, now >= deadline));
             })
         })
         .collect();
@@ -65,22 +73,23 @@ async fn timers_fire_in_deadline_order_and_never_early() {
     futures::future::join_all(tasks).await;
     let fired = fired.lock().unwrap().clone();
     assert_eq!(fired.len(), delays.len());
-    for &(index, delay, deadline, now) in &fired {
+    for &(index, on_time) in &fired {
         assert!(
-            now >= deadline,
-            "timer {index} ({delay:?}) fired {:?} early",
-            deadline - now
+            on_time,
+            "timer {index} ({:?}) fired before its deadline",
+            delays[index]
         );
     }
     for pair in fired.windows(2) {
-        let ((a, delay_a, deadline_a, _), (b, delay_b, deadline_b, _)) = (pair[0], pair[1]);
+        let ((a, _), (b, _)) = (pair[0], pair[1]);
+        let ((earliest_a, _), (_, latest_b)) = (windows[a], windows[b]);
         assert!(
-            deadline_a <= deadline_b,
-            "timer {a} ({delay_a:?}) fired before timer {b} ({delay_b:?}) whose deadline is earlier"
+            earliest_a <= latest_b,
+            "timer {a} ({:?}) fired before timer {b} ({:?}), whose deadline is earlier",
+            delays[a],
+            delays[b]
         );
     }
-    // Deadlines follow delays here (all were created within a few ms): spot-check the order.
-    assert!(fired.first().unwrap().1 <= fired.last().unwrap().1);
     assert_eq!(wasm.live_timer_closures(), 0);
     assert_eq!(wasm.stats().pending_timers, 0);
 }
@@ -137,14 +146,14 @@ async fn dropping_the_scheduler_clears_its_timeouts_and_cancels_their_tasks() {
     let (wasm, scheduler) = new_scheduler();
     // The task holds only the timer (which holds a weak reference to the scheduler): a task
     // holding the scheduler itself would keep it alive.
-    let timer = scheduler.timer(Duration::from_millis(10));
+    let timer = scheduler.timer(Duration::from_millis(200));
     let task = scheduler.spawn(timer).fallible();
     next_macrotask().await;
     assert_eq!(wasm.stats().pending_timers, 1);
     assert_eq!(wasm.live_timer_closures(), 1);
     drop((wasm, scheduler));
     // Past the deadline: had the timeout not been cleared, its freed closure would throw.
-    js_sleep(25.0).await;
+    js_sleep(300.0).await;
     assert_eq!(
         task.await,
         None,
@@ -157,7 +166,7 @@ async fn a_self_waking_task_does_not_starve_timers() {
     // Enough yields to spin for seconds if nothing ever yielded to the host; the spinner stops
     // by itself then, so a regression fails the lateness assertions instead of hanging.
     const SPIN_CAP: u64 = 3_000_000;
-    const BOUND: Duration = Duration::from_millis(100);
+    const BOUND: Duration = Duration::from_millis(250);
     let (wasm, scheduler) = new_scheduler();
     let spins = Arc::new(AtomicU64::new(0));
     let spinner = scheduler.spawn({
@@ -202,4 +211,21 @@ async fn a_self_waking_task_does_not_starve_timers() {
         wasm.macrotask_yields() > 0,
         "the drain yielded to the macrotask queue"
     );
+}
+
+#[wasm_bindgen_test]
+fn the_best_macrotask_primitive_of_the_host_is_used() {
+    let global = js_sys::global();
+    let has = |object: &wasm_bindgen::JsValue, name: &str| {
+        js_sys::Reflect::get(object, &name.into()).is_ok_and(|value| value.is_function())
+    };
+    let task_scheduler = js_sys::Reflect::get(&global, &"scheduler".into()).unwrap();
+    let expected = if task_scheduler.is_object() && has(&task_scheduler, "postTask") {
+        "postTask" // browsers
+    } else if has(&global, "setImmediate") {
+        "setImmediate" // Node
+    } else {
+        "setTimeout"
+    };
+    assert_eq!(WasmScheduler::new().macrotask_kind(), expected);
 }

@@ -4,6 +4,10 @@
 use std::cell::Cell;
 
 /// A source of event ids, unique within the store.
+///
+/// In a Worker, use a source unique across isolates and requests (a random UUID, for example):
+/// a Worker may build its service per request, and many isolates share one store. In
+/// simulation, [`SequentialIds`] keeps runs reproducible.
 pub trait EventIds {
     /// The next id.
     fn next_id(&self) -> String;

@@ -24,6 +24,11 @@ pub fn count_key(kind: &str) -> String {
 /// one service (cloned) for every request of an isolate or a simulation.
 ///
 /// Nothing here is `Send`; it runs unchanged in a Worker and in a simulation.
+///
+/// Counter updates (read, add one, write) are serialized within one service, so concurrent
+/// requests it handles never lose an increment. Across Worker isolates sharing an eventually
+/// consistent store (Workers KV) counts stay best-effort; exact global counts need a single
+/// writer (a Durable Object).
 pub struct IngestService<R, S> {
     inner: Rc<Inner<R, S>>,
 }

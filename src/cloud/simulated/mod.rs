@@ -149,6 +149,9 @@ impl SimulatedExecutionContext {
     ///
     /// A panicking handler fails only its own request: awaiting the returned request gives
     /// [`RequestFailed`]; every other session carries on.
+    ///
+    /// `handler` should do its work when polled (an `async` block or an `async fn` call):
+    /// whatever runs while the future is being built runs outside the session.
     #[track_caller]
     pub fn serve<F>(&self, handler: F) -> SimulatedRequest<F::Output>
     where
@@ -226,6 +229,9 @@ impl SimulatedExecutionContext {
     /// and tasks cancelled when the session ended. Call it after the session ended (after
     /// [`wait_on_execution_context`](Self::wait_on_execution_context)): before that, work the
     /// handler has not awaited yet counts as dangling.
+    ///
+    /// Tasks carry no parent, so after a cut-off the subtasks a cut-off `wait_until` job was
+    /// still awaiting are listed too (they were cancelled with it).
     pub fn validate_session_cleanup(&self, session: SessionId) -> Result<(), SessionCleanupError> {
         let Some(test) = self.inner.test_scheduler() else {
             return Err(SessionCleanupError::Untracked(session));

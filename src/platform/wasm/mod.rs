@@ -6,6 +6,34 @@
 //! slices), `timers` (JS timeouts), `sessions` and `stats` (per-session counters and ending a
 //! session), `report` (`console.error` lines).
 //!
+//! # Per-request sessions (Cloudflare Workers)
+//!
+//! One isolate serves many requests. Give each request a session: its tasks (and the tasks
+//! they spawn) belong to it, the ready queue lets sessions take turns, and ending the session
+//! cancels whatever the request left running (reported with `console.error`).
+//!
+//! ```no_run
+//! use scheduler::platform::wasm::WasmScheduler;
+//! use scheduler::{Scheduler, session};
+//! use std::sync::Arc;
+//!
+//! # async fn handle() {
+//! let wasm = Arc::new(WasmScheduler::new());
+//! let scheduler: Arc<dyn Scheduler> = wasm.clone();
+//! let request = wasm.create_session();
+//! // Everything spawned here (and by these tasks) belongs to `request`.
+//! let response = session::with(Some(request), || scheduler.spawn(async { "ok" }));
+//! let background = session::with(Some(request), || scheduler.spawn(async { /* wait_until */ }));
+//! let _body = response.await;
+//! // Once the response is sent: cancel leftovers, but let the wait_until work finish.
+//! let end = wasm.end_session(request, &[background.id().unwrap()]);
+//! assert!(end.exempt_running.len() <= 1);
+//! background.await;
+//! let stats = wasm.stats(); // spawned / completed / cancelled / running, total and per session
+//! # let _ = stats;
+//! # }
+//! ```
+//!
 //! On wasm32 a panic aborts the instance (`panic = "abort"` is the only strategy of
 //! `wasm32-unknown-unknown` on stable Rust): a panicking task cannot be caught and re-raised
 //! where it is awaited as on native targets. The host sees a `RuntimeError: unreachable` and the

@@ -25,6 +25,9 @@ pub(super) struct RunQueue {
     /// Lanes that hold runnables, in turn order.
     turns: VecDeque<usize>,
     len: usize,
+    /// Whether any task with a session was spawned; until then every runnable goes to the
+    /// no-session lane without reading its metadata.
+    session_lanes: bool,
 }
 
 impl RunQueue {
@@ -38,6 +41,7 @@ impl RunQueue {
             free: Vec::new(),
             turns: VecDeque::new(),
             len: 0,
+            session_lanes: false,
         }
     }
 
@@ -50,9 +54,21 @@ impl RunQueue {
         self.len == 0
     }
 
+    /// Routes runnables by session from now on. Called before the first runnable of a task
+    /// with a session is pushed.
+    pub(super) fn use_session_lanes(&mut self) {
+        self.session_lanes = true;
+    }
+
     /// Queues `runnable` at the back of its session's lane.
+    #[inline]
     pub(super) fn push(&mut self, runnable: Runnable) {
-        let lane = match runnable.metadata().session() {
+        let session = if self.session_lanes {
+            runnable.metadata().session()
+        } else {
+            None
+        };
+        let lane = match session {
             None => NO_SESSION,
             Some(session) => self.lane_for(session),
         };
@@ -66,16 +82,43 @@ impl RunQueue {
 
     /// Takes the front runnable of the lane whose turn it is.
     pub(super) fn pop(&mut self) -> Option<Runnable> {
-        let lane = self.turns.pop_front()?;
+        let lane = *self.turns.front()?;
         let runnables = &mut self.lanes[lane].runnables;
         let runnable = runnables.pop_front();
         if runnables.is_empty() {
+            self.turns.pop_front();
             self.release(lane);
-        } else {
+        } else if self.turns.len() > 1 {
+            // Next lane's turn.
+            self.turns.pop_front();
             self.turns.push_back(lane);
         }
         self.len -= 1;
         runnable
+    }
+
+    /// If one lane holds all the queued runnables, moves its first `max` runnables to the empty
+    /// `batch` (whose buffer the caller keeps for reuse; when they all fit, the two buffers are
+    /// simply swapped) and returns `true`. Otherwise (several sessions take turns) returns
+    /// `false`: the caller pops one runnable at a time, so that lanes woken meanwhile get their
+    /// turns within the batch.
+    pub(super) fn take_single_lane(&mut self, max: usize, batch: &mut VecDeque<Runnable>) -> bool {
+        debug_assert!(batch.is_empty());
+        if self.turns.len() != 1 {
+            return false;
+        }
+        let lane = self.turns[0];
+        let runnables = &mut self.lanes[lane].runnables;
+        if runnables.len() > max {
+            batch.extend(runnables.drain(..max));
+            self.len -= max;
+            return true;
+        }
+        std::mem::swap(runnables, batch);
+        self.turns.clear();
+        self.release(lane);
+        self.len -= batch.len();
+        true
     }
 
     /// Removes the runnables of `session` for which `remove` is true, keeping the others in

@@ -9,7 +9,8 @@ use super::sessions::SessionBook;
 use super::stats::{SchedulerStats, SessionEnd, TaskCounters};
 use super::timers::{ClosureCounter, PendingTimer, TimerBook};
 use crate::{Instant, Runnable, Scheduler, SessionId, TaskId, TaskMetadata, TaskOutcome, Unparker};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -62,6 +63,9 @@ struct Shared {
     host: Host,
     config: WasmSchedulerConfig,
     timer_closures: ClosureCounter,
+    /// Counts `end_session` calls, so a drain notices (cheaply) that a runnable of its batch may
+    /// have been doomed since the batch was taken from the queue.
+    sessions_ended: Cell<u64>,
     /// The callback of every drain (microtask or macrotask). `None` only while being dropped.
     drain_callback: Option<Closure<dyn FnMut(JsValue)>>,
     weak_self: Weak<Shared>,
@@ -77,6 +81,8 @@ struct State {
     timers: TimerBook,
     sessions: SessionBook,
     drains: u64,
+    /// The buffer of the batch being run, kept between drains to reuse its allocation.
+    spare_batch: VecDeque<Runnable>,
 }
 
 impl Default for WasmScheduler {
@@ -114,7 +120,9 @@ impl WasmScheduler {
                     timers: TimerBook::default(),
                     sessions: SessionBook::default(),
                     drains: 0,
+                    spare_batch: VecDeque::new(),
                 }),
+                sessions_ended: Cell::new(0),
                 host: Host::detect(),
                 config,
                 timer_closures: ClosureCounter::default(),
@@ -152,6 +160,9 @@ impl WasmScheduler {
     /// Tasks spawned in the session afterwards (by exempt tasks) run normally. The session's
     /// counters disappear from [`stats`](Self::stats) once none of its tasks is running.
     pub fn end_session(&self, session: SessionId, exempt: &[TaskId]) -> SessionEnd {
+        self.shared
+            .sessions_ended
+            .set(self.shared.sessions_ended.get() + 1);
         let (cancelled, exempt_running, dropped, timers) = self.shared.with_state(|state| {
             let (cancelled, exempt_running) = state.sessions.end_session(session, exempt);
             let sessions = &state.sessions;
@@ -226,6 +237,7 @@ impl WasmScheduler {
 impl Shared {
     /// Runs `f` with the state borrowed. `f` must not run or drop runnables, nor call out to
     /// code that could re-enter the scheduler: it returns such things for the caller to handle.
+    #[inline]
     fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         f(&mut self.state.borrow_mut())
     }
@@ -242,18 +254,26 @@ impl Shared {
     /// task doomed by an ended session is dropped instead (which cancels the task).
     fn enqueue(&self, runnable: Runnable) {
         let outcome = self.with_state(|state| {
-            if state.sessions.is_doomed(runnable.metadata().id()) {
+            if state.sessions.any_doomed() && state.sessions.is_doomed(runnable.metadata().id()) {
                 return Err(runnable);
             }
-            state.queue.push(runnable);
-            let start_drain = !state.drain_pending && !state.draining;
-            state.drain_pending |= start_drain;
-            Ok(start_drain)
+            Ok(state.push(runnable))
         });
         match outcome {
             Ok(true) => self.host.queue_microtask(self.drain_function()),
             Ok(false) => {}
             Err(doomed) => drop(doomed),
+        }
+    }
+
+    /// Records a new task and queues its first runnable, in one borrow.
+    fn enqueue_spawned(&self, runnable: Runnable) {
+        let start_drain = self.with_state(|state| {
+            state.record_spawn(runnable.metadata());
+            state.push(runnable)
+        });
+        if start_drain {
+            self.host.queue_microtask(self.drain_function());
         }
     }
 
@@ -269,26 +289,58 @@ impl Shared {
             state.draining = true;
             state.drains += 1;
             state.slice.begin_drain();
-            Some(state.queue.len().min(self.config.batch_size))
+            let mut taken = std::mem::take(&mut state.spare_batch);
+            let count = if state
+                .queue
+                .take_single_lane(self.config.batch_size, &mut taken)
+            {
+                taken.len()
+            } else {
+                state.queue.len().min(self.config.batch_size)
+            };
+            Some((taken, count))
         });
-        let Some(batch) = batch else { return };
-        let mut ran = 0;
-        while ran < batch {
-            // The borrow ends before the runnable runs: it may schedule, spawn or drop tasks.
-            let Some(runnable) = self.with_state(|state| state.queue.pop()) else {
-                break;
+        let Some((mut taken, count)) = batch else {
+            return;
+        };
+        let sessions_ended = self.sessions_ended.get();
+        // No borrow is held while a runnable runs: it may schedule, spawn or drop tasks.
+        for _ in 0..count {
+            let runnable = if taken.is_empty() {
+                // Several sessions: one at a time, so each lane gets its turn.
+                match self.with_state(|state| state.queue.pop()) {
+                    Some(runnable) => runnable,
+                    None => break,
+                }
+            } else {
+                let runnable = taken.pop_front().expect("not empty");
+                if self.sessions_ended.get() != sessions_ended
+                    && self.with_state(|state| {
+                        state.sessions.any_doomed()
+                            && state.sessions.is_doomed(runnable.metadata().id())
+                    })
+                {
+                    // Its session was ended by an earlier runnable of this batch.
+                    drop(runnable);
+                    continue;
+                }
+                runnable
             };
             runnable.run();
-            ran += 1;
+        }
+        if taken.capacity() > 4 * self.config.batch_size {
+            // A burst grew it; a small buffer serves normal batches better.
+            taken = VecDeque::new();
         }
         let next = self.with_state(|state| {
+            state.spare_batch = taken;
             state.draining = false;
             if state.drain_pending {
                 return None;
             }
             let next = state
                 .slice
-                .end_drain(ran, !state.queue.is_empty(), &self.config);
+                .end_drain(count, !state.queue.is_empty(), &self.config);
             state.drain_pending = next.is_some();
             next
         });
@@ -324,6 +376,25 @@ impl Shared {
             // call returns.
             drop(callback);
         }
+    }
+}
+
+impl State {
+    /// Counts a new task (and routes runnables by session once a session appears).
+    fn record_spawn(&mut self, metadata: &TaskMetadata) {
+        if metadata.session().is_some() {
+            self.queue.use_session_lanes();
+        }
+        self.sessions.task_spawned(metadata);
+    }
+
+    /// Queues `runnable`. Returns whether the caller must queue a drain (none is pending or
+    /// running); the state then already counts that drain as pending.
+    fn push(&mut self, runnable: Runnable) -> bool {
+        self.queue.push(runnable);
+        let start_drain = !self.drain_pending && !self.draining;
+        self.drain_pending |= start_drain;
+        start_drain
     }
 }
 
@@ -379,8 +450,12 @@ impl Scheduler for WasmScheduler {
     }
 
     fn task_spawned(&self, metadata: &TaskMetadata) {
-        self.shared
-            .with_state(|state| state.sessions.task_spawned(metadata));
+        self.shared.with_state(|state| state.record_spawn(metadata));
+    }
+
+    /// Records the new task and queues it in one step (every kind goes to the same queue).
+    fn schedule_spawned(&self, runnable: Runnable) {
+        self.shared.enqueue_spawned(runnable);
     }
 
     fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {

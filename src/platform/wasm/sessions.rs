@@ -57,9 +57,15 @@ impl SessionBook {
         }
     }
 
+    /// Whether any task is doomed (a cheap test before [`is_doomed`](Self::is_doomed)).
+    #[inline]
+    pub(super) fn any_doomed(&self) -> bool {
+        !self.doomed.is_empty()
+    }
+
     /// Whether the task's runnable must be dropped instead of run.
     pub(super) fn is_doomed(&self, task: TaskId) -> bool {
-        !self.doomed.is_empty() && self.doomed.contains(&task)
+        self.doomed.contains(&task)
     }
 
     /// Marks `session` ended and dooms its live tasks except `exempt`. Returns the doomed tasks

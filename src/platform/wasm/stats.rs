@@ -20,7 +20,8 @@ pub struct TaskCounters {
 impl TaskCounters {
     /// Tasks spawned that have not ended yet.
     pub fn running(&self) -> u64 {
-        self.spawned - self.completed - self.cancelled - self.panicked
+        self.spawned
+            .saturating_sub(self.completed + self.cancelled + self.panicked)
     }
 
     pub(super) fn record_end(&mut self, outcome: TaskOutcome) {
@@ -40,7 +41,7 @@ pub struct SchedulerStats {
     /// Per session, ordered by id: every session that has running tasks or has not been ended
     /// with [`WasmScheduler::end_session`](super::WasmScheduler::end_session).
     pub sessions: Vec<(SessionId, TaskCounters)>,
-    /// Runnables waiting in the queue now.
+    /// Runnables waiting in the queue now (not counting the batch a drain is running).
     pub queued: usize,
     /// Timers (JS timeouts) pending now.
     pub pending_timers: usize,
@@ -55,7 +56,8 @@ pub struct SessionEnd {
     /// reported with `console.error`. The ones whose runnable was queued were dropped at once;
     /// the others are dropped the next time they are woken.
     pub cancelled: Vec<TaskMetadata>,
-    /// How many of [`cancelled`](Self::cancelled) were dropped at once.
+    /// How many of [`cancelled`](Self::cancelled) were dropped at once (their runnable was in
+    /// the queue). One in the batch being drained is dropped when the drain reaches it.
     pub dropped_now: usize,
     /// Exempt tasks of the session that are still running (they run on).
     pub exempt_running: Vec<TaskMetadata>,

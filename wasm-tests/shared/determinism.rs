@@ -1,0 +1,198 @@
+//! A fixed workload on the deterministic `TestScheduler` whose trace must hash to the same value
+//! on every target: this one file is compiled into both `native-tests` (x86_64, aarch64, ...)
+//! and `wasm-tests` (wasm32, run in Node), which assert the same recorded constant.
+//!
+//! The hash is FNV-1a 64 (defined here: std's hashers are randomized or unspecified) over a
+//! canonical text of every `TraceEvent` plus the workload's output. Spawn locations enter by file
+//! name, line and column only, since the two crates see this file under different paths.
+
+use futures::StreamExt;
+use futures::channel::mpsc;
+use scheduler::{
+    BackgroundExecutor, ForegroundExecutor, Scheduler, SessionId, TaskLabel, TestScheduler,
+    TraceEvent, session,
+};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The seeds the recorded hash covers.
+pub const SEEDS: std::ops::Range<u64> = 0..12;
+
+/// `combined_trace_hash()`, recorded once (on x86_64 Linux) and asserted on every target.
+///
+/// A deliberate change to the TestScheduler's choices (its generator, its ready queue) changes
+/// this value: both test halves then fail printing the new hash; check that they print the same
+/// one (`cargo test -p native-tests --test cross_target_trace` and `scripts/test.d/30-wasm.sh`)
+/// before recording it here. Editing this file above the workload moves its spawn locations,
+/// which the trace records, and so changes the hash too.
+pub const EXPECTED_COMBINED_HASH: u64 = 0x85e5_a568_f583_38ab;
+
+/// FNV-1a, 64 bits.
+pub struct Fnv1a(u64);
+
+impl Fnv1a {
+    pub fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    pub fn write_str(&mut self, text: &str) {
+        self.write(text.as_bytes());
+        self.write(&[0xff]);
+    }
+
+    pub fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// `dir/dir/file.rs:12:5` -> `file.rs:12:5`.
+fn file_line_column(location: &str) -> &str {
+    location.rsplit(['/', '\\']).next().unwrap_or(location)
+}
+
+fn summary(task: &scheduler::TaskSummary) -> String {
+    format!(
+        "#{} {:?} label={:?} session={:?} at {}",
+        task.id,
+        task.kind,
+        task.label,
+        task.session,
+        file_line_column(&task.location)
+    )
+}
+
+/// The canonical, target-independent text of one event.
+pub fn canonical(event: &TraceEvent) -> String {
+    match event {
+        TraceEvent::Spawned { elapsed, task } => {
+            format!("spawn {}ns {}", elapsed.as_nanos(), summary(task))
+        }
+        TraceEvent::Ran {
+            tick,
+            elapsed,
+            task,
+        } => format!("run {tick} {}ns {}", elapsed.as_nanos(), summary(task)),
+        TraceEvent::Ended {
+            elapsed,
+            task,
+            outcome,
+        } => format!("end {}ns {} {outcome:?}", elapsed.as_nanos(), summary(task)),
+    }
+}
+
+/// Runs the workload on `TestScheduler::with_seed(seed)` and returns its trace (canonical
+/// lines) and output.
+pub fn run_workload(seed: u64) -> (Vec<String>, Vec<String>) {
+    let test = Arc::new(TestScheduler::with_seed(seed));
+    test.enable_trace();
+    let scheduler: Arc<dyn Scheduler> = test.clone();
+    let background = BackgroundExecutor::new(scheduler.clone());
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let log = {
+        let output = output.clone();
+        move |line: String| output.lock().unwrap().push(line)
+    };
+
+    // A collector fed by a channel, and background workers that delay, sleep and spawn.
+    let (sender, mut receiver) = mpsc::unbounded::<(u32, u64)>();
+    let collector = background.spawn({
+        let log = log.clone();
+        async move {
+            let mut sum = 0;
+            while let Some((worker, value)) = receiver.next().await {
+                sum += value;
+                log(format!("got {worker}:{value}"));
+            }
+            sum
+        }
+    });
+    let slow = TaskLabel::named("slow");
+    test.deprioritize(slow);
+    for worker in 0..10u32 {
+        let (test, executor, sender) = (test.clone(), background.clone(), sender.clone());
+        let task = async move {
+            for step in 0..3u64 {
+                test.simulate_random_delay().await;
+                if (worker + step as u32).is_multiple_of(4) {
+                    executor
+                        .timer(Duration::from_millis(u64::from(worker) * 3 + step))
+                        .await;
+                }
+                let value = if worker.is_multiple_of(3) {
+                    executor.spawn(async move { step * 10 }).await
+                } else {
+                    step
+                };
+                sender.unbounded_send((worker, value)).unwrap();
+            }
+        };
+        if worker % 5 == 4 {
+            background.spawn_labeled(slow, task).detach();
+        } else {
+            background.spawn(task).detach();
+        }
+    }
+    drop(sender);
+
+    // Foreground work in two sessions, FIFO within each.
+    for session_id in [1u64, 2] {
+        let session = SessionId::from_raw(session_id);
+        let foreground = ForegroundExecutor::for_session(scheduler.clone(), session);
+        for index in 0..4 {
+            let (test, log) = (test.clone(), log.clone());
+            foreground
+                .spawn(async move {
+                    test.simulate_random_delay().await;
+                    log(format!(
+                        "fg {session_id}.{index} in {:?}",
+                        session::current()
+                    ));
+                })
+                .detach();
+        }
+    }
+
+    // A task cancelled mid-flight, and a timer dropped before it fires.
+    let doomed = background.spawn({
+        let background = background.clone();
+        async move { background.timer(Duration::from_secs(3600)).await }
+    });
+    test.run_until_parked();
+    drop(doomed);
+    drop(background.timer(Duration::from_millis(5)));
+
+    test.advance_clock(Duration::from_millis(100));
+    test.run_until_parked();
+    let sum = background.block(collector);
+    log(format!("sum {sum} at {:?}", test.elapsed()));
+
+    let trace = test.take_trace().iter().map(canonical).collect();
+    let output = output.lock().unwrap().clone();
+    (trace, output)
+}
+
+/// The hash of one seed's trace and output.
+pub fn trace_hash(seed: u64) -> u64 {
+    let (trace, output) = run_workload(seed);
+    let mut hash = Fnv1a::new();
+    for line in trace.iter().chain(&output) {
+        hash.write_str(line);
+    }
+    hash.finish()
+}
+
+/// The hash of every seed in [`SEEDS`], in order.
+pub fn combined_trace_hash() -> u64 {
+    let mut hash = Fnv1a::new();
+    for seed in SEEDS {
+        hash.write(&trace_hash(seed).to_le_bytes());
+    }
+    hash.finish()
+}

@@ -1,0 +1,30 @@
+//! The TestScheduler produces the same trace for a seed on wasm32 as natively: this wasm half
+//! runs the workload shared with `native-tests` and asserts the same recorded hash.
+#![cfg(target_arch = "wasm32")]
+
+#[path = "../shared/determinism.rs"]
+mod determinism;
+
+use wasm_bindgen_test::wasm_bindgen_test;
+
+#[wasm_bindgen_test]
+fn trace_hash_matches_the_value_recorded_for_every_target() {
+    let combined = determinism::combined_trace_hash();
+    assert_eq!(
+        combined,
+        determinism::EXPECTED_COMBINED_HASH,
+        "trace hash on wasm32: {combined:#018x}"
+    );
+}
+
+#[wasm_bindgen_test]
+fn the_same_seed_gives_the_same_trace_and_different_seeds_differ() {
+    let (trace, output) = determinism::run_workload(7);
+    assert!(
+        trace.len() > 100,
+        "the workload is not trivial: {} events",
+        trace.len()
+    );
+    assert_eq!(determinism::run_workload(7), (trace, output));
+    assert_ne!(determinism::trace_hash(7), determinism::trace_hash(8));
+}

@@ -18,7 +18,7 @@ log() { printf '[install-tools] %s\n' "$*" >&2; }
 has_target() { rustup target list --installed | grep -qx "$1"; }
 add_target() { has_target "$1" || { log "rustup target add $1"; rustup target add "$1"; }; }
 
-cargo_bin_version() { "$1" --version 2>/dev/null | awk '{print $2}'; }
+cargo_bin_version() { "$1" --version 2>/dev/null | awk '{print $NF}'; }
 
 apt_updated=0
 apt_install() {

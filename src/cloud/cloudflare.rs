@@ -12,12 +12,14 @@
 //!    future completes and rejects (logged with `console.error`) if the task is cancelled.
 //! 4. Once the response is out and every `wait_until` task has settled, the session ends: tasks
 //!    still running are cancelled and each is logged with `console.error` (id, label, spawn
-//!    location) by [`WasmScheduler::end_session`], instead of leaking into later requests.
+//!    location) by
+//!    [`WasmScheduler::end_session`](crate::platform::wasm::WasmScheduler::end_session), instead of leaking into later requests.
 //!
 //! [`PlatformRuntime`]: super::PlatformRuntime
 
+use super::WorkerdScheduler;
 use super::{ExecutionContext, LocalFuture};
-use crate::platform::wasm::{SessionEnd, WasmScheduler};
+use crate::platform::wasm::SessionEnd;
 use crate::{Scheduler, SessionId, session};
 use js_sys::{Function, Promise};
 use std::cell::{Cell, RefCell};
@@ -47,7 +49,7 @@ pub struct CloudflareExecutionContext {
 }
 
 struct Request {
-    scheduler: Arc<WasmScheduler>,
+    scheduler: Arc<WorkerdScheduler>,
     context: worker::Context,
     session: SessionId,
     /// `wait_until` tasks not yet settled.
@@ -104,8 +106,9 @@ thread_local! {
 }
 
 impl CloudflareExecutionContext {
-    /// Wraps the fetch event's `context` and opens a new session of `scheduler` for it.
-    pub fn new(scheduler: Arc<WasmScheduler>, context: worker::Context) -> Self {
+    /// Wraps the fetch event's `context` and opens a new session of `scheduler` for it. Call it
+    /// in the fetch handler (the session's wakes are anchored in the request's I/O context).
+    pub fn new(scheduler: Arc<WorkerdScheduler>, context: worker::Context) -> Self {
         let session = scheduler.create_session();
         Self {
             request: Rc::new(Request {
@@ -125,7 +128,7 @@ impl CloudflareExecutionContext {
     }
 
     /// The scheduler the request runs on.
-    pub fn scheduler(&self) -> &Arc<WasmScheduler> {
+    pub fn scheduler(&self) -> &Arc<WorkerdScheduler> {
         &self.request.scheduler
     }
 
@@ -238,7 +241,8 @@ impl Request {
         }
         // Every `wait_until` task has settled, so nothing is exempt: whatever still runs is a
         // leak.
-        let end = self.scheduler.end_session(self.session, &[]);
+        let end = self.scheduler.wasm().end_session(self.session, &[]);
+        self.scheduler.forget_session(self.session);
         let leaked = end.cancelled.len() as u64;
         CloudflareStats::update(|stats| {
             stats.sessions_ended += 1;

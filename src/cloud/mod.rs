@@ -18,6 +18,8 @@ mod execution_context;
 pub mod ingest;
 mod runtime;
 mod simulated;
+#[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
+mod workerd_scheduler;
 
 #[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
 pub use cloudflare::{CloudflareExecutionContext, CloudflareStats};
@@ -28,6 +30,8 @@ pub use simulated::{
     SimulatedExecutionContext, SimulatedRequest, WAIT_UNTIL_LIMIT, WaitUntilOutcome,
     WaitUntilReport,
 };
+#[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
+pub use workerd_scheduler::WorkerdScheduler;
 
 #[cfg(test)]
 mod tests {

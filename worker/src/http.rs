@@ -10,33 +10,50 @@ use worker::{Method, Request, Response, Result};
 /// The largest accepted event body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Serves one ingest route (`path` without any `/peer` prefix) with `service`.
-pub async fn ingest<R, S, C>(
-    service: &IngestService<R, S>,
-    ctx: &C,
-    mut request: Request,
-    path: &str,
-) -> Result<Response>
-where
-    R: PlatformRuntime + 'static,
-    S: EventStore + 'static,
-    C: ExecutionContext,
-{
-    let method = request.method();
-    let body = if method == Method::Post {
-        match read_event_body(&mut request).await? {
-            Ok(body) => body,
-            Err(rejection) => return Ok(rejection),
-        }
-    } else {
-        String::new()
-    };
-    let response = service.route(ctx, method.as_ref(), path, &body).await;
-    json_response(response.status, &response.body)
+/// A request reduced to what the ingest handler needs, read before the handler runs (the
+/// request body is an I/O object of the fetch event: it is read in the event's own context).
+pub struct IngestRequest {
+    method: Method,
+    body: String,
+}
+
+impl IngestRequest {
+    /// Reads `request`: its method, and for a `POST` its body after the content-type and size
+    /// checks. A request that fails them is answered here (415, 413 or 400).
+    pub async fn read(mut request: Request) -> Result<Rejectable<Self>> {
+        let method = request.method();
+        let body = if method == Method::Post {
+            match read_event_body(&mut request).await? {
+                Ok(body) => body,
+                Err(rejection) => return Ok(Err(rejection)),
+            }
+        } else {
+            String::new()
+        };
+        Ok(Ok(Self { method, body }))
+    }
+
+    /// Serves the request on ingest route `path` (without any `/peer` prefix) with `service`.
+    pub async fn serve<R, S, C>(
+        self,
+        service: &IngestService<R, S>,
+        ctx: &C,
+        path: &str,
+    ) -> Result<Response>
+    where
+        R: PlatformRuntime + 'static,
+        S: EventStore + 'static,
+        C: ExecutionContext,
+    {
+        let response = service
+            .route(ctx, self.method.as_ref(), path, &self.body)
+            .await;
+        json_response(response.status, &response.body)
+    }
 }
 
 /// A value, or the 4xx response that answers the request instead.
-type Rejectable<T> = std::result::Result<T, Response>;
+pub type Rejectable<T> = std::result::Result<T, Response>;
 
 /// The body of a `POST`, or the 4xx answer when it cannot be an event.
 async fn read_event_body(request: &mut Request) -> Result<Rejectable<String>> {

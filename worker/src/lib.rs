@@ -20,6 +20,7 @@ mod leak;
 mod peer;
 mod stats;
 
+use http::IngestRequest;
 use scheduler::cloud::CloudflareExecutionContext;
 use worker::{Context, Env, Request, Response, Result, event};
 
@@ -29,22 +30,26 @@ async fn fetch(request: Request, env: Env, context: Context) -> Result<Response>
     if path == "/stats" {
         return stats::respond(&request);
     }
-    if let Some(rest) = path.strip_prefix("/peer") {
-        let rest = rest.to_string();
-        let service = isolate::peer_service(&env)?;
-        let ctx = peer::SpawnLocalContext::new(context);
-        return http::ingest(&service, &ctx, request, &rest).await;
-    }
-    let service = isolate::service(&env)?;
-    let ctx = CloudflareExecutionContext::new(isolate::scheduler(), context);
-    let served = ctx.clone();
     if path == "/debug/leak" {
         let enabled = env
             .var("DEBUG_ROUTES")
             .is_ok_and(|value| value.to_string() == "true");
-        return served.serve(leak::respond(enabled)).await;
+        let ctx = CloudflareExecutionContext::new(isolate::scheduler(), context);
+        return ctx.serve(leak::respond(enabled)).await;
     }
+    let ingest = match IngestRequest::read(request).await? {
+        Ok(ingest) => ingest,
+        Err(rejection) => return Ok(rejection),
+    };
+    if let Some(rest) = path.strip_prefix("/peer") {
+        let service = isolate::peer_service(&env)?;
+        let ctx = peer::SpawnLocalContext::new(context);
+        return ingest.serve(&service, &ctx, rest).await;
+    }
+    let service = isolate::service(&env)?;
+    let ctx = CloudflareExecutionContext::new(isolate::scheduler(), context);
+    let served = ctx.clone();
     served
-        .serve(async move { http::ingest(&service, &ctx, request, &path).await })
+        .serve(async move { ingest.serve(&service, &ctx, &path).await })
         .await
 }

@@ -17,7 +17,7 @@ pub fn respond(request: &Request) -> Result<Response> {
             &json!({ "status": "method_not_allowed", "error": "only GET is allowed on /stats" }),
         );
     }
-    let scheduler = isolate::scheduler().stats();
+    let scheduler = isolate::scheduler().wasm().stats();
     let cloud = CloudflareStats::current();
     let sessions: Vec<Value> = scheduler
         .sessions

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent installer for everything the README commands need, from the registries only
 # (crates.io, npm, Debian, rustup). Each step is skipped when already present at the right
-# version. Usage: scripts/install-tools.sh [core|wasm|worker|windows|apple|miri|browser|all]...
+# version. Usage: scripts/install-tools.sh [core|wasm|worker|bench|windows|apple|miri|browser|all]...
 set -euo pipefail
 
 TOOLS_DIR="${SCHEDULER_TOOLS:-$HOME/.cache/scheduler-tools}"
@@ -78,6 +78,12 @@ install_worker() {
   command -v curl >/dev/null || apt_install curl
 }
 
+# The Worker load benchmark (scripts/bench-worker.sh): the Worker tools plus wrk from Debian.
+install_bench() {
+  install_worker
+  command -v wrk >/dev/null || apt_install wrk
+}
+
 install_windows() {
   add_target x86_64-pc-windows-gnu
   add_target x86_64-pc-windows-msvc
@@ -105,6 +111,7 @@ for what in "$@"; do
     core) install_core ;;
     wasm) install_wasm ;;
     worker) install_worker ;;
+    bench) install_bench ;;
     windows) install_windows ;;
     apple) install_apple ;;
     browser) install_browser ;;

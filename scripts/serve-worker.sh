@@ -15,7 +15,7 @@ cat <<MSG
 
   Worker: http://127.0.0.1:$PORT
   try:    curl -i -X POST http://127.0.0.1:$PORT/events -H 'content-type: application/json' \\
-            -d '{"type":"click","user":"ada","value":3}'
+            -d '{"type":"click","user":"ada","values":[1,2.5,40]}'
           curl -s http://127.0.0.1:$PORT/stats
 
 MSG

@@ -23,7 +23,7 @@ use crate::{
 };
 use js_sys::{Function, Promise};
 use rustc_hash::FxHashMap;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -45,6 +45,7 @@ extern "C" {
 pub struct WorkerdScheduler {
     wasm: Arc<WasmScheduler>,
     anchors: Rc<RefCell<FxHashMap<SessionId, Anchor>>>,
+    routed_wakes: Cell<u64>,
 }
 
 // SAFETY: wasm32 without the `atomics` target feature has exactly one thread (the wasm platform
@@ -69,12 +70,19 @@ impl WorkerdScheduler {
         Self {
             wasm: Arc::new(wasm),
             anchors: Rc::default(),
+            routed_wakes: Cell::new(0),
         }
     }
 
     /// The WasmScheduler inside (sessions, counters).
     pub fn wasm(&self) -> &Arc<WasmScheduler> {
         &self.wasm
+    }
+
+    /// How many wakes came from another session's task and were routed through the woken
+    /// session's anchor so far.
+    pub fn routed_wakes(&self) -> u64 {
+        self.routed_wakes.get()
     }
 
     /// Opens a session. Call it in the request's own context (in the fetch handler).
@@ -114,6 +122,7 @@ impl WorkerdScheduler {
             return schedule(&self.wasm, runnable);
         };
         anchor.parked.push(runnable);
+        self.routed_wakes.set(self.routed_wakes.get() + 1);
         let resolve = anchor.resolve.take();
         drop(anchors);
         if let Some(resolve) = resolve {

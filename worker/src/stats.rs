@@ -17,7 +17,8 @@ pub fn respond(request: &Request) -> Result<Response> {
             &json!({ "status": "method_not_allowed", "error": "only GET is allowed on /stats" }),
         );
     }
-    let scheduler = isolate::scheduler().wasm().stats();
+    let workerd = isolate::scheduler();
+    let scheduler = workerd.wasm().stats();
     let cloud = CloudflareStats::current();
     let sessions: Vec<Value> = scheduler
         .sessions
@@ -34,6 +35,7 @@ pub fn respond(request: &Request) -> Result<Response> {
             "tasks": counters_json(&scheduler.total),
             "sessions": sessions,
             "queued": scheduler.queued,
+            "routed_wakes": workerd.routed_wakes(),
             "pending_timers": scheduler.pending_timers,
             "requests": cloud.requests,
             "sessions_ended": cloud.sessions_ended,

@@ -123,8 +123,11 @@ test("500 events from 50 concurrent clients are all stored exactly once", async 
     );
   }
   // Each event's processing ran exactly once: the counter went up exactly once per event.
-  await settled();
+  const stats = await settled();
   assert.equal(await count(type), clients * perClient);
+  // The counter lock is shared by all requests: releasing it woke other requests' tasks, and
+  // each of those wakes was routed into the woken request's own I/O context.
+  assert.ok(stats.routed_wakes > 0, `no cross-request wake was routed: ${JSON.stringify(stats)}`);
 });
 
 test("every bad input gets its 4xx, nothing is stored, and the Worker keeps serving", async () => {

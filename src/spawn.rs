@@ -1,6 +1,7 @@
 //! The spawn helpers on `dyn Scheduler`: a future becomes a [`Runnable`](crate::Runnable) (handed
 //! to the backend) and a [`Task`] (handed to the caller), with [`TaskMetadata`] attached.
 
+use crate::route::Route;
 use crate::task_future::TaskFuture;
 use crate::{Scheduler, Task, TaskKind, TaskLabel, TaskMetadata, session};
 use std::future::Future;
@@ -28,14 +29,11 @@ impl dyn Scheduler {
         F::Output: Send + 'static,
     {
         let metadata = self.new_metadata(None, TaskKind::Background, Location::caller());
-        let weak = Arc::downgrade(self);
+        let route = Route::to(self);
+        let task_route = route.clone();
         self.start(async_task::Builder::new().metadata(metadata).spawn(
-            |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
-            move |runnable| {
-                if let Some(scheduler) = weak.upgrade() {
-                    scheduler.schedule(runnable);
-                }
-            },
+            |metadata| TaskFuture::new(future, *metadata, task_route),
+            move |runnable| route.schedule(runnable, None),
         ))
     }
 
@@ -48,14 +46,11 @@ impl dyn Scheduler {
         F::Output: Send + 'static,
     {
         let metadata = self.new_metadata(Some(label), TaskKind::Background, Location::caller());
-        let weak = Arc::downgrade(self);
+        let route = Route::to(self);
+        let task_route = route.clone();
         self.start(async_task::Builder::new().metadata(metadata).spawn(
-            |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
-            move |runnable| {
-                if let Some(scheduler) = weak.upgrade() {
-                    scheduler.schedule_labeled(runnable, label);
-                }
-            },
+            |metadata| TaskFuture::new(future, *metadata, task_route),
+            move |runnable| route.schedule(runnable, Some(label)),
         ))
     }
 
@@ -70,14 +65,12 @@ impl dyn Scheduler {
         F::Output: 'static,
     {
         let metadata = self.new_metadata(None, TaskKind::Foreground, Location::caller());
-        let weak = Arc::downgrade(self);
+        let route = Route::to(self);
+        let spawning_thread = std::thread::current().id();
+        let task_route = route.clone();
         self.start(async_task::Builder::new().metadata(metadata).spawn_local(
-            |metadata| TaskFuture::new(future, *metadata, Arc::downgrade(self)),
-            move |runnable| {
-                if let Some(scheduler) = weak.upgrade() {
-                    scheduler.schedule_foreground(runnable);
-                }
-            },
+            |metadata| TaskFuture::new(future, *metadata, task_route),
+            move |runnable| route.schedule_foreground(runnable, spawning_thread),
         ))
     }
 

@@ -2,13 +2,13 @@
 //! is polled, catches panics so they reach whoever awaits the task, and tells the scheduler once
 //! when the task ends (completed, panicked or cancelled).
 
-use crate::{Scheduler, TaskMetadata, TaskOutcome, session};
+use crate::route::Route;
+use crate::{TaskMetadata, TaskOutcome, session};
 use pin_project_lite::pin_project;
 use std::any::Any;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Weak;
 use std::task::{Context, Poll};
 
 /// What a panicking task leaves behind.
@@ -19,9 +19,9 @@ pin_project! {
         #[pin]
         inner: F,
         metadata: TaskMetadata,
-        // Weak: a stalled task must not keep its scheduler alive (no Arc cycle through wakers
-        // the scheduler holds).
-        scheduler: Weak<dyn Scheduler>,
+        // Never a plain strong reference to the scheduler: a stalled task must not keep it alive
+        // (no Arc cycle through wakers the scheduler holds). See `Route`.
+        route: Route,
         ended: bool,
     }
 
@@ -29,18 +29,18 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if !*this.ended {
-                report_end(this.scheduler, this.metadata, TaskOutcome::Cancelled);
+                report_end(this.route, this.metadata, TaskOutcome::Cancelled);
             }
         }
     }
 }
 
 impl<F> TaskFuture<F> {
-    pub(crate) fn new(inner: F, metadata: TaskMetadata, scheduler: Weak<dyn Scheduler>) -> Self {
+    pub(crate) fn new(inner: F, metadata: TaskMetadata, route: Route) -> Self {
         Self {
             inner,
             metadata,
-            scheduler,
+            route,
             ended: false,
         }
     }
@@ -59,16 +59,13 @@ impl<F: Future> Future for TaskFuture<F> {
             Err(payload) => (Err(payload), TaskOutcome::Panicked),
         };
         *this.ended = true;
-        report_end(this.scheduler, this.metadata, outcome);
+        report_end(this.route, this.metadata, outcome);
         Poll::Ready(result)
     }
 }
 
-fn report_end(scheduler: &Weak<dyn Scheduler>, metadata: &TaskMetadata, outcome: TaskOutcome) {
-    // A scheduler being dropped cannot be told; it is discarding its tasks anyway.
-    if let Some(scheduler) = scheduler.upgrade() {
-        scheduler.task_ended(metadata, outcome);
-    }
+fn report_end(route: &Route, metadata: &TaskMetadata, outcome: TaskOutcome) {
+    route.task_ended(metadata, outcome);
 }
 
 /// The text of a panic payload, for re-raising it with context.

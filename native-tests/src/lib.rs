@@ -1,1 +1,6 @@
 //! Integration tests and benchmarks of `scheduler` live in `tests/` and `benches/`.
+//!
+//! [`behaviour`] holds the test bodies every scheduler backend must pass, generic over a small
+//! [`behaviour::Harness`]; each backend runs them with [`behaviour_tests!`].
+
+pub mod behaviour;

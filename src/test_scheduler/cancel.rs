@@ -31,9 +31,9 @@ impl TestScheduler {
     ///
     /// [`is_task_running`]: TestScheduler::is_task_running
     pub fn cancel_tasks(&self, ids: impl IntoIterator<Item = TaskId>) -> usize {
-        self.drain_inbox();
+        self.engine.drain_inbox();
         let (count, dropped) = {
-            let mut guard = self.state("cancel_tasks");
+            let mut guard = self.engine.state("cancel_tasks");
             let state = &mut *guard;
             let mut count = 0;
             for id in ids {

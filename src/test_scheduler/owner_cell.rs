@@ -20,7 +20,7 @@ pub(super) struct OwnerCell<T> {
 // SAFETY: `value` and `borrowed` are only read or written through `borrow_mut`, which first
 // checks that the caller is the owner thread; so at most one thread ever accesses them, and
 // sharing `&OwnerCell` across threads cannot cause a data race. `T: Send` because the cell (and
-// so `T`) may be dropped, or reached through `get_mut`, on another thread.
+// so `T`) may be dropped on another thread.
 unsafe impl<T: Send> Sync for OwnerCell<T> {}
 
 impl<T> OwnerCell<T> {
@@ -58,11 +58,6 @@ impl<T> OwnerCell<T> {
             cell: self,
             not_send: PhantomData,
         }
-    }
-
-    /// Exclusive access through `&mut self` (any thread: `&mut` proves no one else has access).
-    pub(super) fn get_mut(&mut self) -> &mut T {
-        self.value.get_mut()
     }
 }
 

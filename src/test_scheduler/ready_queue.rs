@@ -5,7 +5,7 @@
 //! is ready. Every operation is O(1): a random pick is a swap-remove from a `Vec`, never an
 //! insertion into the middle of a queue.
 
-use super::Rng;
+use super::engine::Rng;
 use crate::{Runnable, SessionId, TaskKind};
 use rand::Rng as _;
 use rustc_hash::FxHashMap;

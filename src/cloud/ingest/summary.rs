@@ -64,7 +64,8 @@ pub(super) fn histogram(values: &[f64]) -> [u32; 4] {
 pub(super) fn spread(values: &[f64]) -> (f64, f64) {
     let count = values.len() as f64;
     let mean = values.iter().sum::<f64>() / count;
-    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / count;
+    // Squared by multiplication: exact on every target (`powi` may differ across platforms).
+    let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / count;
     (mean, variance.sqrt())
 }
 

@@ -8,12 +8,15 @@ use super::run_queue::RunQueue;
 use super::sessions::SessionBook;
 use super::stats::{SchedulerStats, SessionEnd, TaskCounters};
 use super::timers::{ClosureCounter, PendingTimer, TimerBook};
-use crate::{Instant, Runnable, Scheduler, SessionId, TaskId, TaskMetadata, TaskOutcome, Unparker};
+use crate::{
+    Instant, Runnable, Scheduler, SessionId, TaskId, TaskMetadata, TaskOutcome, TaskSink, Unparker,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -46,7 +49,34 @@ use wasm_bindgen::{JsCast, JsValue};
 /// ```
 pub struct WasmScheduler {
     shared: Rc<Shared>,
+    /// What every task holds (see `Scheduler::task_handle`): made once, cloned per spawn.
+    sink: Arc<WasmTaskSink>,
     unparker: Unparker,
+}
+
+/// What the tasks of a [`WasmScheduler`] hold to reach it: wakes and end reports are plain calls
+/// into its shared state. Once the scheduler is dropped the state is closed and refuses (drops)
+/// every runnable, as the [`TaskSink`] contract requires.
+struct WasmTaskSink(Rc<Shared>);
+
+// SAFETY: as for `WasmScheduler` below: wasm32 without `atomics` has a single thread, so the
+// `Rc` inside can never be touched from two threads.
+unsafe impl Send for WasmTaskSink {}
+// SAFETY: as for `Send` above.
+unsafe impl Sync for WasmTaskSink {}
+
+impl TaskSink for WasmTaskSink {
+    fn schedule(&self, runnable: Runnable) {
+        self.0.enqueue(runnable);
+    }
+
+    fn schedule_foreground(&self, runnable: Runnable) {
+        self.0.enqueue(runnable);
+    }
+
+    fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
+        self.0.task_ended(metadata, outcome);
+    }
 }
 
 // SAFETY: wasm32 without the `atomics` target feature has exactly one thread (the module refuses
@@ -66,6 +96,8 @@ struct Shared {
     /// Counts `end_session` calls, so a drain notices (cheaply) that a runnable of its batch may
     /// have been doomed since the batch was taken from the queue.
     sessions_ended: Cell<u64>,
+    /// Set when the `WasmScheduler` is dropped: from then on every runnable handed in is dropped.
+    closed: Cell<bool>,
     /// The callback of every drain (microtask or macrotask). `None` only while being dropped.
     drain_callback: Option<Closure<dyn FnMut(JsValue)>>,
     weak_self: Weak<Shared>,
@@ -123,6 +155,7 @@ impl WasmScheduler {
                     spare_batch: VecDeque::new(),
                 }),
                 sessions_ended: Cell::new(0),
+                closed: Cell::new(false),
                 host: Host::detect(),
                 config,
                 timer_closures: ClosureCounter::default(),
@@ -135,6 +168,7 @@ impl WasmScheduler {
             }
         });
         Self {
+            sink: Arc::new(WasmTaskSink(shared.clone())),
             shared,
             unparker: parking::pair().1,
         }
@@ -253,6 +287,10 @@ impl Shared {
     /// Queues `runnable`, arranging a drain if none is pending or running. The runnable of a
     /// task doomed by an ended session is dropped instead (which cancels the task).
     fn enqueue(&self, runnable: Runnable) {
+        if self.closed.get() {
+            drop(runnable);
+            return;
+        }
         let outcome = self.with_state(|state| {
             if state.sessions.any_doomed() && state.sessions.is_doomed(runnable.metadata().id()) {
                 return Err(runnable);
@@ -268,6 +306,10 @@ impl Shared {
 
     /// Records a new task and queues its first runnable, in one borrow.
     fn enqueue_spawned(&self, runnable: Runnable) {
+        if self.closed.get() {
+            drop(runnable);
+            return;
+        }
         let start_drain = self.with_state(|state| {
             state.record_spawn(runnable.metadata());
             state.push(runnable)
@@ -306,6 +348,11 @@ impl Shared {
         let sessions_ended = self.sessions_ended.get();
         // No borrow is held while a runnable runs: it may schedule, spawn or drop tasks.
         for _ in 0..count {
+            if self.closed.get() {
+                // The scheduler was dropped by a runnable of this batch: run nothing more.
+                taken.clear();
+                break;
+            }
             let runnable = if taken.is_empty() {
                 // Several sessions: one at a time, so each lane gets its turn.
                 match self.with_state(|state| state.queue.pop()) {
@@ -332,10 +379,11 @@ impl Shared {
             // A burst grew it; a small buffer serves normal batches better.
             taken = VecDeque::new();
         }
+        let closed = self.closed.get();
         let next = self.with_state(|state| {
             state.spare_batch = taken;
             state.draining = false;
-            if state.drain_pending {
+            if state.drain_pending || closed {
                 return None;
             }
             let next = state
@@ -381,6 +429,39 @@ impl Shared {
             // call returns.
             drop(callback);
         }
+    }
+}
+
+impl Shared {
+    fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
+        if !self.closed.get() {
+            self.with_state(|state| state.sessions.task_ended(metadata, outcome));
+        }
+    }
+
+    /// The `WasmScheduler` was dropped: refuse all work from now on, drop what is queued
+    /// (cancelling those tasks) and clear every timer. Tasks may keep this value alive a while
+    /// (through their sink); it frees itself once the last one lets go.
+    fn close(&self) {
+        self.closed.set(true);
+        let (runnables, timers) = self.with_state(|state| {
+            let mut runnables = state.queue.take_all();
+            runnables.extend(state.spare_batch.drain(..));
+            (runnables, state.timers.take_all())
+        });
+        for timer in &timers {
+            timer.cancel();
+        }
+        // Outside the borrow: dropping futures may wake or end tasks, which come back here and
+        // are refused.
+        drop(runnables);
+        drop(timers);
+    }
+}
+
+impl Drop for WasmScheduler {
+    fn drop(&mut self) {
+        self.shared.close();
     }
 }
 
@@ -464,8 +545,11 @@ impl Scheduler for WasmScheduler {
     }
 
     fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
-        self.shared
-            .with_state(|state| state.sessions.task_ended(metadata, outcome));
+        self.shared.task_ended(metadata, outcome);
+    }
+
+    fn task_handle(&self) -> Option<Arc<dyn TaskSink>> {
+        Some(self.sink.clone())
     }
 
     /// Clears the timer's JS timeout and frees its closure.

@@ -1,0 +1,199 @@
+//! Native benchmarks (BENCHMARKS.md scenarios a, b, c, d, m, plus mp: m paced): LinuxScheduler against tokio
+//! multi-thread (2 workers), tokio current_thread, async-executor (2 threads) and the bare
+//! async-task floor, all in the same run.
+//!
+//! ```text
+//! cargo bench -p native-tests --bench native
+//! ROUNDS=7 SCENARIOS=a,d cargo bench -p native-tests --bench native
+//! EXECUTORS=ours SCENARIOS=a cargo bench -p native-tests --bench native   # profiling
+//! ```
+//!
+//! One warm-up round (not counted), then `ROUNDS` (default 5, at least 5 recommended) counted
+//! rounds; inside each round every scenario runs once per executor, executors interleaved, so
+//! machine drift hits all of them alike. Prints median and min-max per executor and the ratio
+//! ours / peer of the medians. It never fails on speed: it prints.
+
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+mod executors;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+mod main_thread;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+mod report;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+mod scenarios;
+
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+use executors::{AsyncExec, Exec, Floor, Ours, Tokio};
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+use report::Samples;
+
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+const OURS: &str = "LinuxScheduler";
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+const TOKIO_MT: &str = "tokio multi-thread (2)";
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+const TOKIO_CT: &str = "tokio current_thread";
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+const ASYNC_EXEC: &str = "async-executor (2 thr)";
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+const FLOOR: &str = "bare async-task (2 thr)";
+
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+fn main() {
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .map(|value| value.parse().expect("ROUNDS must be a number"))
+        .unwrap_or(5);
+    let selected: Vec<String> = std::env::var("SCENARIOS")
+        .unwrap_or_else(|_| "a,b,c,d,m,mp".to_owned())
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .collect();
+    let wants = |id: &str| selected.iter().any(|s| s == id);
+    // EXECUTORS=ours (for profiling) runs only LinuxScheduler; default: every executor.
+    let only_ours = std::env::var("EXECUTORS").is_ok_and(|value| value == "ours");
+    let runs = |name: &str| !only_ours || name == OURS;
+
+    let (ours, linux) = Ours::new();
+    let tokio_mt = Tokio::multi_thread();
+    let tokio_ct = Tokio::current_thread();
+    let async_exec = AsyncExec::with_threads(2);
+    let floor = Floor::with_threads(2);
+
+    let mut samples = Samples::default();
+    for round in 0..=rounds {
+        let counted = round > 0;
+        eprintln!(
+            "round {round}/{rounds}{}",
+            if counted { "" } else { " (warm-up)" }
+        );
+        let throughput: [(&str, Scenario); 3] = [
+            ("a", |runner| runner.spawn_and_await()),
+            ("b", |runner| runner.yield_heavy()),
+            ("c", |runner| runner.ping_pong()),
+        ];
+        for (id, scenario) in throughput {
+            if !wants(id) {
+                continue;
+            }
+            let runners: [(&str, &dyn Runner); 5] = [
+                (OURS, &ours),
+                (TOKIO_MT, &tokio_mt),
+                (TOKIO_CT, &tokio_ct),
+                (ASYNC_EXEC, &async_exec),
+                (FLOOR, &floor),
+            ];
+            for (name, runner) in runners.into_iter().filter(|(name, _)| runs(name)) {
+                let value = scenario(runner);
+                if counted {
+                    samples.push(id, name, "", value);
+                }
+            }
+        }
+        if wants("d") {
+            let runners: [(&str, &dyn Runner); 5] = [
+                (OURS, &ours),
+                (TOKIO_MT, &tokio_mt),
+                (TOKIO_CT, &tokio_ct),
+                (ASYNC_EXEC, &async_exec),
+                (FLOOR, &floor),
+            ];
+            for (name, runner) in runners.into_iter().filter(|(name, _)| runs(name)) {
+                let run = runner.timers();
+                if counted {
+                    samples.push("d", name, "wall ms", run.wall_ms);
+                    samples.push("d", name, "p50 us", run.p50_us);
+                    samples.push("d", name, "p99 us", run.p99_us);
+                    samples.push("d", name, "max us", run.max_us);
+                }
+            }
+        }
+        for (id, load) in [
+            ("m", main_thread::Load::FLOOD),
+            ("mp", main_thread::Load::PACED),
+        ] {
+            if !wants(id) {
+                continue;
+            }
+            let mut results = vec![(OURS, main_thread::ours(&linux, load))];
+            if !only_ours {
+                results.push((
+                    TOKIO_CT,
+                    main_thread::tokio_current_thread(&tokio_ct.0, load),
+                ));
+                results.push((ASYNC_EXEC, main_thread::async_executor(load)));
+                results.push((FLOOR, main_thread::floor(load)));
+            }
+            for (name, run) in results {
+                if counted {
+                    samples.push(id, name, "ns/task", run.ns_per_task);
+                    samples.push(id, name, "p50 us", run.p50_us);
+                    samples.push(id, name, "p99 us", run.p99_us);
+                }
+            }
+        }
+    }
+
+    println!(
+        "\nNative benchmarks: {rounds} counted rounds after 1 warm-up; median [min-max]; ratio = {OURS} median / peer median (lower is better for us)\n"
+    );
+    let titles = [
+        ("a", "spawn-and-await, 1,000,000 tasks", "ns/task"),
+        ("b", "yield-heavy, 1,000 tasks x 1,000 yields", "ns/yield"),
+        (
+            "c",
+            "ping-pong, 100,000 round trips over mpsc::channel(1)",
+            "ns/round trip",
+        ),
+        ("d", "timers, 10,000 tasks sleeping 1..=50 ms", ""),
+        (
+            "m",
+            "main thread, 100,000 tasks posted from a background thread (flood)",
+            "",
+        ),
+        (
+            "mp",
+            "main thread, 5,000 tasks posted one per 20 us (paced: latency without backlog)",
+            "",
+        ),
+    ];
+    for (id, title, unit) in titles {
+        if wants(id) {
+            samples.print(id, title, unit, OURS);
+        }
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+/// One throughput scenario, run on one executor; returns its figure.
+type Scenario = fn(&dyn Runner) -> f64;
+
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+/// Object-safe view of an [`Exec`] for the scenario table.
+trait Runner {
+    fn spawn_and_await(&self) -> f64;
+    fn yield_heavy(&self) -> f64;
+    fn ping_pong(&self) -> f64;
+    fn timers(&self) -> scenarios::TimerRun;
+}
+
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+impl<E: Exec> Runner for E {
+    fn spawn_and_await(&self) -> f64 {
+        scenarios::spawn_and_await(self)
+    }
+    fn yield_heavy(&self) -> f64 {
+        scenarios::yield_heavy(self)
+    }
+    fn ping_pong(&self) -> f64 {
+        scenarios::ping_pong(self)
+    }
+    fn timers(&self) -> scenarios::TimerRun {
+        scenarios::timers(self)
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+fn main() {
+    eprintln!("the native benchmarks measure the LinuxScheduler: run them on Linux or FreeBSD");
+}

@@ -4,7 +4,8 @@
 # (POST /peer/events), in one run on one workerd (wrangler dev, loopback), with wrk:
 # CONNECTIONS connections, ROUNDS rounds of DURATION per route, interleaved (ours, peer, ours,
 # peer...) after an uncounted warm-up. Prints req/s, p99 latency and their ratios, then waits
-# for the wait_until work to finish and compares the stored events with the 202 answers.
+# for the wait_until work to finish and compares the stored summaries (KV keys, listed by
+# GET /debug/stored) and the per-type counter increments with the 202 answers.
 #   scripts/bench-worker.sh                         # 64 connections, 2 x 15 s per route
 #   CONNECTIONS=64 ROUNDS=1 DURATION=30s scripts/bench-worker.sh
 set -euo pipefail
@@ -53,6 +54,9 @@ for route in ours peer; do run_wrk "$route" 3s >/dev/null; done
 wait_until_counters_settle
 base_ours=$(stored_count "")
 base_peer=$(stored_count /peer)
+stored_summaries() { curl -sf -m 120 "$WORKER_URL/debug/stored" | sed "s/.*\"$1\":\([0-9]*\).*/\1/"; }
+base_summaries_ours=$(stored_summaries ours)
+base_summaries_peer=$(stored_summaries peer)
 
 for round in $(seq 1 "$ROUNDS"); do
   for route in ours peer; do
@@ -83,13 +87,15 @@ printf 'median p99:   ours %s ms, spawn_local %s ms, ratio ours/peer %s\n' \
 echo "waiting for the wait_until work to finish..."
 wait_until_counters_settle
 for route in ours peer; do
-  prefix=""; base=$base_ours
-  [ "$route" = peer ] && { prefix=/peer; base=$base_peer; }
-  stored=$(( $(stored_count "$prefix") - base ))
+  prefix=""; base=$base_ours; base_summaries=$base_summaries_ours
+  [ "$route" = peer ] && { prefix=/peer; base=$base_peer; base_summaries=$base_summaries_peer; }
+  counted=$(( $(stored_count "$prefix") - base ))
+  summaries=$(( $(stored_summaries "$route") - base_summaries ))
   accepted=$(( ${requests[$route]} - ${non2xx[$route]} ))
-  lost=$(( accepted > stored ? accepted - stored : 0 ))
-  printf '%-4s 202 answers %s, events fully processed (counter) %s, lost %s\n' \
-    "$route" "$accepted" "$stored" "$lost"
+  lost=$(( accepted > summaries ? accepted - summaries : 0 ))
+  unfinished=$(( accepted > counted ? accepted - counted : 0 ))
+  printf '%-4s 202 answers %s | summaries stored %s, lost %s | counter increments %s, missing %s\n' \
+    "$route" "$accepted" "$summaries" "$lost" "$counted" "$unfinished"
 done
 curl -sf "$WORKER_URL/stats" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log("ours /stats: tasks", JSON.stringify(j.tasks), "wait_until", JSON.stringify(j.wait_until), "leaked", j.leaked_tasks, "sessions open", j.sessions.length)})'
 echo "(processed may exceed the 202s by up to $CONNECTIONS per round: wrk does not count the"

@@ -9,7 +9,8 @@
 //! - `GET /events/{id}` → the stored summary (404 until stored); `GET /counts/{type}`.
 //! - `GET /stats` → the scheduler's counters.
 //! - `/peer/…` → the same handler on plain `wasm_bindgen_futures::spawn_local` (benchmark peer).
-//! - `GET /debug/leak` → leaks a task on purpose (only with `DEBUG_ROUTES = "true"`).
+//! - `GET /debug/leak` → leaks a task on purpose; `GET /debug/stored` → how many summaries KV
+//!   holds (both only with `DEBUG_ROUTES = "true"`).
 #![cfg(target_arch = "wasm32")]
 
 mod http;
@@ -19,6 +20,7 @@ mod kv_store;
 mod leak;
 mod peer;
 mod stats;
+mod stored;
 
 use http::IngestRequest;
 use scheduler::cloud::CloudflareExecutionContext;
@@ -30,10 +32,14 @@ async fn fetch(request: Request, env: Env, context: Context) -> Result<Response>
     if path == "/stats" {
         return stats::respond(&request);
     }
+    let debug_routes = env
+        .var("DEBUG_ROUTES")
+        .is_ok_and(|value| value.to_string() == "true");
+    if path == "/debug/stored" {
+        return stored::respond(&env, debug_routes).await;
+    }
     if path == "/debug/leak" {
-        let enabled = env
-            .var("DEBUG_ROUTES")
-            .is_ok_and(|value| value.to_string() == "true");
+        let enabled = debug_routes;
         let ctx = CloudflareExecutionContext::new(isolate::scheduler(), context);
         return ctx.serve(leak::respond(enabled)).await;
     }

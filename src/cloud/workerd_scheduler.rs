@@ -85,16 +85,18 @@ impl WorkerdScheduler {
         self.routed_wakes.get()
     }
 
-    /// Opens a session. Call it in the request's own context (in the fetch handler).
-    pub(crate) fn create_session(&self) -> SessionId {
+    /// Opens a session and arms its anchor. Call it in the request's own context (in the fetch
+    /// handler); [`CloudflareExecutionContext::new`](super::CloudflareExecutionContext::new)
+    /// does.
+    pub fn create_session(&self) -> SessionId {
         let session = self.wasm.create_session();
         arm(&self.anchors, session);
         session
     }
 
-    /// Forgets the session's anchor; runnables still parked on it are dropped (the session has
-    /// ended, so they belong to cancelled tasks).
-    pub(crate) fn forget_session(&self, session: SessionId) {
+    /// Forgets the session's anchor once the session has ended; runnables still parked on it
+    /// are dropped (they belong to the ended session's cancelled tasks).
+    pub fn forget_session(&self, session: SessionId) {
         let anchor = self.anchors.borrow_mut().remove(&session);
         if let Some(anchor) = anchor {
             // Let the pending reaction run (and free its closure); it finds no anchor.

@@ -88,6 +88,40 @@ install_windows() {
   add_target x86_64-pc-windows-gnu
   add_target x86_64-pc-windows-msvc
   apt_install gcc-mingw-w64-x86-64-win32 wine64
+  install_wine_prefix
+}
+
+# A headless 64-bit Wine prefix with the bcryptprimitives.dll shim (Wine 8.0 lacks ProcessPrng,
+# which every Rust >= 1.78 Windows binary imports). Created once; the shim is rebuilt when its
+# source changes. Callers use the same environment (see scripts/test.d/40-windows.sh).
+WINE_PREFIX_DIR="${SCHEDULER_WINEPREFIX:-$TOOLS_DIR/wine-prefix}"
+install_wine_prefix() {
+  local wine=/usr/lib/wine/wine64 wineserver=/usr/lib/wine/wineserver64
+  local source
+  source="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/wine/bcryptprimitives.c"
+  local dll="$WINE_PREFIX_DIR/drive_c/windows/system32/bcryptprimitives.dll"
+  (
+    export WINEPREFIX="$WINE_PREFIX_DIR" WINEARCH=win64 WINEDEBUG=-all \
+      WINEDLLOVERRIDES="mscoree,mshtml="
+    unset DISPLAY WAYLAND_DISPLAY
+    if [ ! -f "$WINE_PREFIX_DIR/.scheduler-prefix-ready" ]; then
+      log "creating Wine prefix $WINE_PREFIX_DIR"
+      rm -rf "$WINE_PREFIX_DIR"
+      mkdir -p "$WINE_PREFIX_DIR"
+      "$wine" wineboot --init >/dev/null 2>&1
+      "$wine" reg add 'HKCU\Software\Wine\Drivers' /v Graphics /d null /f >/dev/null 2>&1
+      "$wineserver" -w
+      touch "$WINE_PREFIX_DIR/.scheduler-prefix-ready"
+    fi
+    if [ ! -f "$dll" ] || [ "$source" -nt "$dll" ]; then
+      log "building the bcryptprimitives.dll (ProcessPrng) shim"
+      local built
+      built="$(mktemp -d)"
+      x86_64-w64-mingw32-gcc -shared -O2 -s -o "$built/bcryptprimitives.dll" "$source" -lbcrypt
+      cp "$built/bcryptprimitives.dll" "$dll"
+      rm -rf "$built"
+    fi
+  )
 }
 
 install_browser() {

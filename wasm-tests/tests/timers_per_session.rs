@@ -14,26 +14,31 @@ use wasm_bindgen_test::wasm_bindgen_test;
 async fn a_timeout_does_not_fire_another_sessions_due_timer() {
     let wasm = Arc::new(WasmScheduler::new());
     let scheduler: Arc<dyn Scheduler> = wasm.clone();
-    let (a, b) = (wasm.create_session(), wasm.create_session());
     let delay = Duration::from_millis(5);
-    // Same delay, a's first: a's timeout runs first, when b's timer is due too.
-    let (timers_a, observer) = (scheduler.clone(), wasm.clone());
-    let first = session::with(Some(a), || {
-        scheduler.spawn(async move {
-            timers_a.timer(delay).await;
-            observer.stats().pending_timers
-        })
-    });
-    let timers_b = scheduler.clone();
-    let second = session::with(Some(b), || {
-        scheduler.spawn(async move { timers_b.timer(delay).await })
-    });
+    // Two sessions, one timer each with the same deadline. Whichever timeout runs first finds
+    // the other timer due too; it must leave it to its own timeout. So the first task to wake
+    // still sees the other timer pending, and the second sees none.
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let session = wasm.create_session();
+        let (timers, observer) = (scheduler.clone(), wasm.clone());
+        tasks.push(session::with(Some(session), || {
+            scheduler.spawn(async move {
+                timers.timer(delay).await;
+                observer.stats().pending_timers
+            })
+        }));
+    }
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await);
+    }
+    seen.sort_unstable();
     assert_eq!(
-        first.await,
-        1,
-        "b's timer was fired from a's timeout instead of its own"
+        seen,
+        vec![0, 1],
+        "a timeout fired the other session's timer instead of leaving it to its own timeout"
     );
-    second.await;
     assert_eq!(wasm.stats().pending_timers, 0);
     assert_eq!(wasm.live_timer_closures(), 0);
 }

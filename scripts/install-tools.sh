@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent installer for everything the README commands need, from the registries only
 # (crates.io, npm, Debian, rustup). Each step is skipped when already present at the right
-# version. Usage: scripts/install-tools.sh [core|wasm|worker|windows|apple|miri|browser|all]...
+# version. Usage: scripts/install-tools.sh [core|wasm|worker|bench|windows|apple|miri|browser|all]...
 set -euo pipefail
 
 TOOLS_DIR="${SCHEDULER_TOOLS:-$HOME/.cache/scheduler-tools}"
@@ -18,7 +18,7 @@ log() { printf '[install-tools] %s\n' "$*" >&2; }
 has_target() { rustup target list --installed | grep -qx "$1"; }
 add_target() { has_target "$1" || { log "rustup target add $1"; rustup target add "$1"; }; }
 
-cargo_bin_version() { "$1" --version 2>/dev/null | awk '{print $2}'; }
+cargo_bin_version() { "$1" --version 2>/dev/null | awk '{print $NF}'; }
 
 apt_updated=0
 apt_install() {
@@ -76,6 +76,12 @@ install_worker() {
     echo "$want" > "$dir/.installed"
   fi
   command -v curl >/dev/null || apt_install curl
+}
+
+# The Worker load benchmark (scripts/bench-worker.sh): the Worker tools plus wrk from Debian.
+install_bench() {
+  install_worker
+  command -v wrk >/dev/null || apt_install wrk
 }
 
 install_windows() {
@@ -139,6 +145,7 @@ for what in "$@"; do
     core) install_core ;;
     wasm) install_wasm ;;
     worker) install_worker ;;
+    bench) install_bench ;;
     windows) install_windows ;;
     apple) install_apple ;;
     browser) install_browser ;;

@@ -12,11 +12,17 @@
 //!
 #![doc = include_str!("testing_worker_handlers.md")]
 
+#[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
+mod cloudflare;
 mod execution_context;
 pub mod ingest;
 mod runtime;
 mod simulated;
+#[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
+mod workerd_scheduler;
 
+#[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
+pub use cloudflare::{CloudflareExecutionContext, CloudflareStats};
 pub use execution_context::{ExecutionContext, LocalFuture};
 pub use runtime::{PlatformRuntime, SchedulerRuntime};
 pub use simulated::{
@@ -24,6 +30,8 @@ pub use simulated::{
     SimulatedExecutionContext, SimulatedRequest, WAIT_UNTIL_LIMIT, WaitUntilOutcome,
     WaitUntilReport,
 };
+#[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
+pub use workerd_scheduler::WorkerdScheduler;
 
 #[cfg(test)]
 mod tests {

@@ -399,14 +399,19 @@ impl Shared {
         }
     }
 
-    /// The JS timeout of timer `id` ran. Every timer due by now fires, in deadline order (hosts
-    /// may run timeouts out of that order, e.g. Node rounds 0 ms up to 1 ms); firing runs the
+    /// The JS timeout of timer `id` ran. Every timer of its session due by now fires, in
+    /// deadline order (hosts may run timeouts out of that order, e.g. Node rounds 0 ms up to
+    /// 1 ms); firing runs the
     /// timer's runnable, which wakes whoever awaits the timer. If the host fired this timeout
     /// before its deadline, it is re-armed for the rest.
     fn fire_timers(&self, id: TaskId) {
         let due = self.with_state(|state| {
             let now = Instant::now();
-            let due = state.timers.take_due(now);
+            // Only this timer's session: see `TimerBook::take_due`.
+            let Some(session) = state.timers.session_of(id) else {
+                return Vec::new();
+            };
+            let due = state.timers.take_due(now, session);
             if let Some(mut early) = state.timers.remove(id) {
                 early.restart(early.deadline - now);
                 state.timers.insert(id, early);

@@ -83,16 +83,42 @@ impl TimerBook {
         self.pending.len()
     }
 
-    /// Every timer whose deadline is at or before `now`, in deadline order.
-    pub(super) fn take_due(&mut self, now: Instant) -> Vec<(TaskId, PendingTimer)> {
-        let mut due = Vec::new();
-        while let Some(&(deadline, id)) = self.by_deadline.first() {
-            if deadline > now {
-                break;
-            }
-            self.by_deadline.pop_first();
-            if let Some(timer) = self.pending.remove(&id) {
-                due.push((id, timer));
+    /// The session of pending timer `id`: `None` if it is not pending, `Some(None)` for a
+    /// timer created outside any session.
+    pub(super) fn session_of(&self, id: TaskId) -> Option<Option<SessionId>> {
+        self.pending
+            .get(&id)
+            .map(|timer| timer.runnable.metadata().session())
+    }
+
+    /// Every timer of `session` whose deadline is at or before `now`, in deadline order.
+    ///
+    /// Only one session's: in Cloudflare Workers each request has its own I/O context, and a
+    /// timeout set by one request can neither be cleared by nor run code for another. A timer
+    /// fired from another request's callback would run that request's code in the wrong
+    /// context, and its own timeout (not clearable from there) would later call a freed
+    /// closure.
+    pub(super) fn take_due(
+        &mut self,
+        now: Instant,
+        session: Option<SessionId>,
+    ) -> Vec<(TaskId, PendingTimer)> {
+        let due_ids: Vec<(Instant, TaskId)> = self
+            .by_deadline
+            .iter()
+            .take_while(|&&(deadline, _)| deadline <= now)
+            .filter(|(_, id)| {
+                self.pending
+                    .get(id)
+                    .is_some_and(|timer| timer.runnable.metadata().session() == session)
+            })
+            .copied()
+            .collect();
+        let mut due = Vec::with_capacity(due_ids.len());
+        for key in due_ids {
+            self.by_deadline.remove(&key);
+            if let Some(timer) = self.pending.remove(&key.1) {
+                due.push((key.1, timer));
             }
         }
         due

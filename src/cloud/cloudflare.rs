@@ -1,0 +1,361 @@
+//! [`CloudflareExecutionContext`]: the [`ExecutionContext`] of a real Worker (wasm32, feature
+//! `cloudflare`), wrapping `worker::Context` and running every task of a request as one session
+//! of the [`WasmScheduler`].
+//!
+//! Life of a request:
+//! 1. [`CloudflareExecutionContext::new`] opens a session of the scheduler.
+//! 2. [`serve`](CloudflareExecutionContext::serve) runs the handler as a task of that session;
+//!    every task it spawns (directly, through executors, or through [`PlatformRuntime`]) belongs
+//!    to the session too.
+//! 3. [`wait_until`](ExecutionContext::wait_until) runs its future as a task of the session and
+//!    hands the runtime one promise that settles when that task ends: it resolves when the
+//!    future completes and rejects (logged with `console.error`) if the task is cancelled.
+//! 4. Once the response is out and every `wait_until` task has settled, the session ends: tasks
+//!    still running are cancelled and each is logged with `console.error` (id, label, spawn
+//!    location) by
+//!    [`WasmScheduler::end_session`](crate::platform::wasm::WasmScheduler::end_session), instead of leaking into later requests.
+//!
+//! [`PlatformRuntime`]: super::PlatformRuntime
+
+use super::WorkerdScheduler;
+use super::{ExecutionContext, LocalFuture};
+use crate::platform::wasm::SessionEnd;
+use crate::{Scheduler, SessionId, session};
+use js_sys::{Function, Promise};
+use std::cell::{Cell, RefCell};
+use std::fmt::Display;
+use std::future::Future;
+use std::panic::Location;
+use std::rc::Rc;
+use std::sync::Arc;
+use wasm_bindgen::prelude::*;
+
+/// The execution context of one fetch event: `worker::Context` plus the request's session on
+/// the [`WasmScheduler`]. Clones share the request.
+///
+/// ```ignore
+/// #[event(fetch)]
+/// async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+///     let ctx = CloudflareExecutionContext::new(scheduler(), ctx);
+///     ctx.clone().serve(async move {
+///         ctx.wait_until(async { /* after the response */ });
+///         Response::ok("accepted")
+///     }).await
+/// }
+/// ```
+#[derive(Clone)]
+pub struct CloudflareExecutionContext {
+    request: Rc<Request>,
+}
+
+struct Request {
+    scheduler: Arc<WorkerdScheduler>,
+    context: worker::Context,
+    session: SessionId,
+    /// `wait_until` tasks not yet settled.
+    pending: Cell<usize>,
+    responded: Cell<bool>,
+    ended: RefCell<Option<SessionEnd>>,
+    /// Armed while `wait_until` work is pending (see [`KeepAlive`]).
+    keep_alive: RefCell<Option<KeepAlive>>,
+}
+
+/// An interval in the request's own I/O context while its `wait_until` work is pending.
+///
+/// workerd cancels a request as hung ("the Workers runtime canceled this request because it
+/// detected that your Worker's code had hung") when nothing in its context is pending: no I/O,
+/// no timer. A request whose `wait_until` task waits for another request (a lock the other
+/// holds, a channel it fills) is in exactly that state, although it will make progress. The
+/// interval tells workerd the request is still alive; it does nothing else.
+struct KeepAlive {
+    handle: JsValue,
+    _tick: Closure<dyn FnMut()>,
+}
+
+/// How often the keep-alive interval fires.
+const KEEP_ALIVE_MILLIS: f64 = 1000.0;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setInterval)]
+    fn set_interval(callback: &Function, millis: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearInterval)]
+    fn clear_interval(handle: &JsValue);
+}
+
+impl KeepAlive {
+    /// Arms the interval in the current context (call it in the request's context).
+    fn start() -> Self {
+        let tick = Closure::new(|| {});
+        let handle = set_interval(tick.as_ref().unchecked_ref(), KEEP_ALIVE_MILLIS);
+        Self {
+            handle,
+            _tick: tick,
+        }
+    }
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        clear_interval(&self.handle);
+    }
+}
+
+/// Counters of every [`CloudflareExecutionContext`] of this isolate, for a `/stats` route.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CloudflareStats {
+    /// Requests served with [`CloudflareExecutionContext::serve`].
+    pub requests: u64,
+    /// Requests whose session has ended (response sent and `wait_until` work settled).
+    pub sessions_ended: u64,
+    /// `wait_until` futures registered.
+    pub wait_until_registered: u64,
+    /// `wait_until` tasks that completed.
+    pub wait_until_completed: u64,
+    /// `wait_until` tasks cancelled before completing (their promise was rejected).
+    pub wait_until_cancelled: u64,
+    /// `wait_until` futures that returned an error (see
+    /// [`CloudflareExecutionContext::wait_until_result`]); their promise was rejected.
+    pub wait_until_failed: u64,
+    /// Tasks still running when their session ended: cancelled and logged.
+    pub leaked_tasks: u64,
+}
+
+impl CloudflareStats {
+    /// `wait_until` tasks registered and not yet settled.
+    pub fn wait_until_pending(&self) -> u64 {
+        self.wait_until_registered
+            - self.wait_until_completed
+            - self.wait_until_cancelled
+            - self.wait_until_failed
+    }
+
+    /// The counters of this isolate so far.
+    pub fn current() -> Self {
+        STATS.with(Cell::get)
+    }
+
+    fn update(change: impl FnOnce(&mut Self)) {
+        STATS.with(|stats| {
+            let mut value = stats.get();
+            change(&mut value);
+            stats.set(value);
+        });
+    }
+}
+
+thread_local! {
+    static STATS: Cell<CloudflareStats> = Cell::new(CloudflareStats::default());
+}
+
+impl CloudflareExecutionContext {
+    /// Wraps the fetch event's `context` and opens a new session of `scheduler` for it. Call it
+    /// in the fetch handler (the session's wakes are anchored in the request's I/O context).
+    pub fn new(scheduler: Arc<WorkerdScheduler>, context: worker::Context) -> Self {
+        let session = scheduler.create_session();
+        Self {
+            request: Rc::new(Request {
+                scheduler,
+                context,
+                session,
+                pending: Cell::new(0),
+                responded: Cell::new(false),
+                ended: RefCell::default(),
+                keep_alive: RefCell::default(),
+            }),
+        }
+    }
+
+    /// The request's session on the scheduler.
+    pub fn session(&self) -> SessionId {
+        self.request.session
+    }
+
+    /// The scheduler the request runs on.
+    pub fn scheduler(&self) -> &Arc<WorkerdScheduler> {
+        &self.request.scheduler
+    }
+
+    /// What ending the session did, once it has ended.
+    pub fn session_end(&self) -> Option<SessionEnd> {
+        self.request.ended.borrow().clone()
+    }
+
+    /// Runs `handler` (the part that produces the response) as a task of the request's session
+    /// and returns its output. Afterwards the response counts as sent: once every `wait_until`
+    /// task has settled too, the session ends and whatever it still runs is cancelled and
+    /// logged.
+    #[track_caller]
+    pub fn serve<F>(self, handler: F) -> impl Future<Output = F::Output> + 'static
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        CloudflareStats::update(|stats| stats.requests += 1);
+        let scheduler: Arc<dyn Scheduler> = self.request.scheduler.clone();
+        let task = session::with(Some(self.request.session), || {
+            scheduler.spawn_foreground(handler)
+        });
+        async move {
+            let output = task.await;
+            self.request.responded.set(true);
+            self.request.end_session_if_settled();
+            output
+        }
+    }
+
+    /// Like [`wait_until`](ExecutionContext::wait_until) for a fallible future: an error is
+    /// logged with `console.error` and rejects the promise handed to the runtime (so the
+    /// runtime reports it too); it is never swallowed.
+    #[track_caller]
+    pub fn wait_until_result<F, E>(&self, future: F)
+    where
+        F: Future<Output = Result<(), E>> + 'static,
+        E: Display + 'static,
+    {
+        let location = Location::caller();
+        self.request.clone().register(location, async move {
+            future.await.map_err(|error| error.to_string())
+        });
+    }
+}
+
+impl ExecutionContext for CloudflareExecutionContext {
+    /// Runs `future` as a task of the request's session and hands `ctx.waitUntil` a promise
+    /// that settles when the task ends: resolved when it completes, rejected (and logged) if it
+    /// is cancelled.
+    #[track_caller]
+    fn wait_until_boxed(&self, future: LocalFuture) {
+        let location = Location::caller();
+        self.request.clone().register(location, async move {
+            future.await;
+            Ok(())
+        });
+    }
+
+    fn pass_through_on_exception(&self) {
+        self.request.context.pass_through_on_exception();
+    }
+}
+
+impl Request {
+    /// Runs `future` as a task of the session, and next to it a task outside any session (so
+    /// ending the session never cancels it) that waits for it, then settles the promise handed
+    /// to `ctx.waitUntil` and ends the session if it was the last pending work.
+    fn register<F>(self: Rc<Self>, location: &'static Location<'static>, future: F)
+    where
+        F: Future<Output = Result<(), String>> + 'static,
+    {
+        CloudflareStats::update(|stats| stats.wait_until_registered += 1);
+        self.pending.set(self.pending.get() + 1);
+        if self.keep_alive.borrow().is_none() {
+            // Registered from the request's handler or its tasks: its own context.
+            *self.keep_alive.borrow_mut() = Some(KeepAlive::start());
+        }
+        let (promise, functions) = settled_promise();
+        let mut settle = Settle {
+            functions: Some(functions),
+            location,
+        };
+        let scheduler: Arc<dyn Scheduler> = self.scheduler.clone();
+        let work = session::with(Some(self.session), || scheduler.spawn_foreground(future));
+        let request = self.clone();
+        session::with(None, || {
+            scheduler.spawn_foreground(async move {
+                // The work task has ended (and the scheduler counted it) once its handle is ready.
+                let outcome = work.fallible().await;
+                request.pending.set(request.pending.get() - 1);
+                if request.pending.get() == 0 {
+                    drop(request.keep_alive.take());
+                }
+                match outcome {
+                    Some(Ok(())) => settle.resolve(),
+                    Some(Err(error)) => settle.reject(&error),
+                    None => settle.cancelled(),
+                }
+                request.end_session_if_settled();
+            })
+        })
+        .detach();
+        if let Err(error) = self.context.as_ref().wait_until(&promise) {
+            log_error(&format!(
+                "scheduler: ctx.waitUntil refused the promise of the wait_until at {location}: \
+                 {error:?}"
+            ));
+        }
+    }
+
+    /// Ends the session once the response is out and no `wait_until` task is pending.
+    fn end_session_if_settled(&self) {
+        if !self.responded.get() || self.pending.get() > 0 || self.ended.borrow().is_some() {
+            return;
+        }
+        // Every `wait_until` task has settled, so nothing is exempt: whatever still runs is a
+        // leak.
+        let end = self.scheduler.wasm().end_session(self.session, &[]);
+        self.scheduler.forget_session(self.session);
+        let leaked = end.cancelled.len() as u64;
+        CloudflareStats::update(|stats| {
+            stats.sessions_ended += 1;
+            stats.leaked_tasks += leaked;
+        });
+        *self.ended.borrow_mut() = Some(end);
+    }
+}
+
+/// A promise and its `(resolve, reject)` functions.
+fn settled_promise() -> (Promise, (Function, Function)) {
+    let mut functions = None;
+    let promise = Promise::new(&mut |resolve, reject| functions = Some((resolve, reject)));
+    let functions = functions.expect("the Promise executor runs synchronously");
+    (promise, functions)
+}
+
+/// Settles the promise of one `wait_until` task exactly once; if the task is dropped before it
+/// completes (cancelled), rejects it and logs why.
+struct Settle {
+    functions: Option<(Function, Function)>,
+    location: &'static Location<'static>,
+}
+
+impl Settle {
+    fn resolve(&mut self) {
+        if let Some((resolve, _)) = self.functions.take() {
+            CloudflareStats::update(|stats| stats.wait_until_completed += 1);
+            let _ = resolve.call0(&JsValue::UNDEFINED);
+        }
+    }
+
+    fn reject(&mut self, error: &str) {
+        if let Some((_, reject)) = self.functions.take() {
+            CloudflareStats::update(|stats| stats.wait_until_failed += 1);
+            let message = format!("wait_until spawned at {} failed: {error}", self.location);
+            log_error(&format!("scheduler: {message}"));
+            let _ = reject.call1(&JsValue::UNDEFINED, &js_sys::Error::new(&message));
+        }
+    }
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        self.cancelled();
+    }
+}
+
+impl Settle {
+    fn cancelled(&mut self) {
+        if let Some((_, reject)) = self.functions.take() {
+            CloudflareStats::update(|stats| stats.wait_until_cancelled += 1);
+            let message = format!(
+                "wait_until spawned at {} was cancelled before it finished",
+                self.location
+            );
+            log_error(&format!("scheduler: {message}"));
+            let _ = reject.call1(&JsValue::UNDEFINED, &js_sys::Error::new(&message));
+        }
+    }
+}
+
+fn log_error(message: &str) {
+    worker::console_error!("{message}");
+}

@@ -1,0 +1,80 @@
+//! What lives as long as the isolate: the scheduler and the two ingest services (ours and the
+//! benchmark peer's), each created on first use.
+
+use crate::ids::IsolateIds;
+use crate::kv_store::KvEventStore;
+use crate::peer::SpawnLocalScheduler;
+use scheduler::cloud::ingest::IngestService;
+use scheduler::cloud::{SchedulerRuntime, WorkerdScheduler};
+use scheduler::platform::wasm::{WasmScheduler, WasmSchedulerConfig};
+use std::cell::OnceCell;
+use std::sync::Arc;
+use std::time::Duration;
+use worker::{Env, Result};
+
+/// The KV namespace binding (see wrangler.toml).
+pub const KV_BINDING: &str = "EVENTS";
+
+/// The ingest service on the WasmScheduler.
+pub type Service = IngestService<SchedulerRuntime, KvEventStore>;
+
+/// The scheduler's tuning inside workerd. Each request has its own I/O context, and a callback
+/// runs in the context of the request that armed it. The default configuration yields to a
+/// macrotask (`setTimeout(0)`) once a slice runs long; that continuation then runs every
+/// session's queued tasks in the context of whichever request armed it, and workerd rejects
+/// their I/O ("Cannot perform I/O on behalf of a different request"). So here the scheduler
+/// never yields that way: each wake is drained in the microtask checkpoint of the event that
+/// caused it, which is always the right context. The runtime's own CPU limits bound a runaway
+/// request instead.
+fn workerd_config() -> WasmSchedulerConfig {
+    WasmSchedulerConfig {
+        slice_budget: Duration::from_secs(3600),
+        slice_max_runs: usize::MAX,
+        ..WasmSchedulerConfig::default()
+    }
+}
+
+thread_local! {
+    static SCHEDULER: Arc<WorkerdScheduler> =
+        Arc::new(WorkerdScheduler::new(WasmScheduler::with_config(workerd_config())));
+    static SERVICE: OnceCell<Service> = const { OnceCell::new() };
+    static PEER_SERVICE: OnceCell<Service> = const { OnceCell::new() };
+}
+
+/// The isolate's scheduler: every request is a session of it.
+pub fn scheduler() -> Arc<WorkerdScheduler> {
+    SCHEDULER.with(Arc::clone)
+}
+
+/// The ingest service of the main routes; its counter lock is shared by every request.
+pub fn service(env: &Env) -> Result<Service> {
+    let runtime = SchedulerRuntime::new(scheduler());
+    cached(&SERVICE, env, runtime, "")
+}
+
+/// The same handler for the `/peer` routes, its subtasks on `spawn_local`; it keeps its KV
+/// entries under `peer/` so its counters never race with the main routes'.
+pub fn peer_service(env: &Env) -> Result<Service> {
+    let runtime = SchedulerRuntime::new(Arc::new(SpawnLocalScheduler));
+    cached(&PEER_SERVICE, env, runtime, "peer/")
+}
+
+fn cached(
+    cell: &'static std::thread::LocalKey<OnceCell<Service>>,
+    env: &Env,
+    runtime: SchedulerRuntime,
+    key_prefix: &'static str,
+) -> Result<Service> {
+    if let Some(service) = cell.with(|cell| cell.get().cloned()) {
+        return Ok(service);
+    }
+    let store = KvEventStore::new(env.kv(KV_BINDING)?, key_prefix);
+    let service = IngestService::new(runtime, store, IsolateIds::new());
+    Ok(cell.with(|cell| cell.get_or_init(|| service).clone()))
+}
+
+/// Store failures of background processing on the main routes so far (the response had
+/// already been sent, so they are kept for `/stats`).
+pub fn ingest_failures() -> Vec<String> {
+    SERVICE.with(|cell| cell.get().map(Service::failures).unwrap_or_default())
+}

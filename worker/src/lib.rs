@@ -1,0 +1,61 @@
+//! The event-ingest Worker: the scheduler crate's shared ingest handler
+//! ([`scheduler::cloud::ingest`]) bound to a Workers KV namespace, with every task of every
+//! request running on the [`WasmScheduler`](scheduler::platform::wasm::WasmScheduler), one
+//! session per request.
+//!
+//! Routes (see `worker/README.md`):
+//! - `POST /events` → 202 `{"status":"accepted","id":…}`; 400 naming the bad field, 413 over
+//!   64 KiB, 415 for a non-JSON content type. Processing runs under `wait_until`.
+//! - `GET /events/{id}` → the stored summary (404 until stored); `GET /counts/{type}`.
+//! - `GET /stats` → the scheduler's counters.
+//! - `/peer/…` → the same handler on plain `wasm_bindgen_futures::spawn_local` (benchmark peer).
+//! - `GET /debug/leak` → leaks a task on purpose; `GET /debug/stored` → how many summaries KV
+//!   holds (both only with `DEBUG_ROUTES = "true"`).
+#![cfg(target_arch = "wasm32")]
+
+mod http;
+mod ids;
+mod isolate;
+mod kv_store;
+mod leak;
+mod peer;
+mod stats;
+mod stored;
+
+use http::IngestRequest;
+use scheduler::cloud::CloudflareExecutionContext;
+use worker::{Context, Env, Request, Response, Result, event};
+
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, context: Context) -> Result<Response> {
+    let path = request.path();
+    if path == "/stats" {
+        return stats::respond(&request);
+    }
+    let debug_routes = env
+        .var("DEBUG_ROUTES")
+        .is_ok_and(|value| value.to_string() == "true");
+    if path == "/debug/stored" {
+        return stored::respond(&env, debug_routes).await;
+    }
+    if path == "/debug/leak" {
+        let enabled = debug_routes;
+        let ctx = CloudflareExecutionContext::new(isolate::scheduler(), context);
+        return ctx.serve(leak::respond(enabled)).await;
+    }
+    let ingest = match IngestRequest::read(request).await? {
+        Ok(ingest) => ingest,
+        Err(rejection) => return Ok(rejection),
+    };
+    if let Some(rest) = path.strip_prefix("/peer") {
+        let service = isolate::peer_service(&env)?;
+        let ctx = peer::SpawnLocalContext::new(context);
+        return ingest.serve(&service, &ctx, rest).await;
+    }
+    let service = isolate::service(&env)?;
+    let ctx = CloudflareExecutionContext::new(isolate::scheduler(), context);
+    let served = ctx.clone();
+    served
+        .serve(async move { ingest.serve(&service, &ctx, &path).await })
+        .await
+}

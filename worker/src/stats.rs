@@ -1,0 +1,63 @@
+//! `GET /stats`: the WasmScheduler's task counters (in total and per running session) and the
+//! `wait_until` counters of the isolate, as JSON.
+
+use crate::http::json_response;
+use crate::isolate;
+use scheduler::cloud::CloudflareStats;
+use scheduler::platform::wasm::TaskCounters;
+use serde_json::{Value, json};
+use worker::{Method, Request, Response, Result};
+
+/// Answers `GET /stats` (405 for other methods). Served outside any session, so it counts
+/// only the requests' tasks.
+pub fn respond(request: &Request) -> Result<Response> {
+    if request.method() != Method::Get {
+        return json_response(
+            405,
+            &json!({ "status": "method_not_allowed", "error": "only GET is allowed on /stats" }),
+        );
+    }
+    let workerd = isolate::scheduler();
+    let scheduler = workerd.wasm().stats();
+    let cloud = CloudflareStats::current();
+    let sessions: Vec<Value> = scheduler
+        .sessions
+        .iter()
+        .map(|(session, counters)| {
+            let mut entry = counters_json(counters);
+            entry["session"] = json!(session.as_u64());
+            entry
+        })
+        .collect();
+    json_response(
+        200,
+        &json!({
+            "tasks": counters_json(&scheduler.total),
+            "sessions": sessions,
+            "queued": scheduler.queued,
+            "routed_wakes": workerd.routed_wakes(),
+            "pending_timers": scheduler.pending_timers,
+            "requests": cloud.requests,
+            "sessions_ended": cloud.sessions_ended,
+            "leaked_tasks": cloud.leaked_tasks,
+            "wait_until": {
+                "registered": cloud.wait_until_registered,
+                "completed": cloud.wait_until_completed,
+                "cancelled": cloud.wait_until_cancelled,
+                "failed": cloud.wait_until_failed,
+                "pending": cloud.wait_until_pending(),
+            },
+            "ingest_failures": isolate::ingest_failures(),
+        }),
+    )
+}
+
+fn counters_json(counters: &TaskCounters) -> Value {
+    json!({
+        "spawned": counters.spawned,
+        "completed": counters.completed,
+        "cancelled": counters.cancelled,
+        "panicked": counters.panicked,
+        "running": counters.running(),
+    })
+}

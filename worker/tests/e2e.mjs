@@ -1,0 +1,249 @@
+// End-to-end tests of the Worker served by `wrangler dev` (workerd) on loopback.
+// Run by scripts/test.d/60-worker-e2e.sh, which starts and stops the server:
+//   WORKER_URL=http://127.0.0.1:PORT WRANGLER_LOG=path node worker/tests/e2e.mjs
+// Every request has a time-out and every wait is bounded; a failing test exits non-zero.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+const BASE = process.env.WORKER_URL;
+const WRANGLER_LOG = process.env.WRANGLER_LOG;
+if (!BASE) throw new Error("WORKER_URL is not set");
+const REQUEST_TIMEOUT_MS = 15_000;
+const MAX_BODY_BYTES = 64 * 1024;
+// Unique per run: the KV state may persist between runs.
+const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+
+async function request(method, path, { body, contentType, headers = {} } = {}) {
+  const init = { method, headers: { ...headers }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
+  if (contentType) init.headers["content-type"] = contentType;
+  if (body !== undefined) init.body = body;
+  const response = await fetch(BASE + path, init);
+  const text = await response.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, text, json };
+}
+
+const postEvent = (event, path = "/events") =>
+  request("POST", path, { body: JSON.stringify(event), contentType: "application/json" });
+
+/** Calls `probe` every `intervalMs` until it returns a value other than undefined. */
+async function until(what, probe, { timeoutMs = 30_000, intervalMs = 50 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+async function storedSummary(id, path = "/events") {
+  return until(`${path}/${id} to be stored`, async () => {
+    const response = await request("GET", `${path}/${id}`);
+    if (response.status === 200) return response.json;
+    assert.equal(response.status, 404, `GET ${path}/${id}: ${response.text}`);
+    return undefined;
+  });
+}
+
+async function count(type, prefix = "") {
+  const response = await request("GET", `${prefix}/counts/${type}`);
+  assert.equal(response.status, 200, response.text);
+  return response.json.count;
+}
+
+/** Waits until no wait_until work of the main routes is pending (the counters are updated
+ * after the summary is stored, so counts are final only then). */
+async function settled() {
+  return until("every wait_until job to settle", async () => {
+    const stats = (await request("GET", "/stats")).json;
+    return stats.wait_until.pending === 0 ? stats : undefined;
+  });
+}
+
+const tests = [];
+const test = (name, body) => tests.push({ name, body });
+
+test("an event posted is answered 202 at once and stored in KV by its wait_until work afterwards", async () => {
+  // 32 values: the totals stage alone waits 32 x 15 ms, so processing outlasts the response.
+  const values = Array.from({ length: 32 }, (_, i) => i * 2 - 7);
+  const type = `single${RUN}`;
+  const accepted = await postEvent({ type, user: "ada", values });
+  assert.equal(accepted.status, 202, accepted.text);
+  assert.equal(accepted.json.status, "accepted");
+  const id = accepted.json.id;
+  assert.match(id, /^evt-[0-9a-f]{8}-\d{6}$/);
+  const early = await request("GET", `/events/${id}`);
+  assert.equal(early.status, 404, `stored before the response's wait_until work could finish: ${early.text}`);
+  const summary = await storedSummary(id);
+  assert.equal(summary.id, id);
+  assert.equal(summary.type, type);
+  assert.equal(summary.user, "ada");
+  assert.equal(summary.count, 32);
+  assert.equal(summary.sum, values.reduce((a, b) => a + b, 0));
+  assert.equal(summary.min, -7);
+  assert.equal(summary.max, 55);
+  await settled();
+  assert.equal(await count(type), 1);
+});
+
+test("500 events from 50 concurrent clients are all stored exactly once", async () => {
+  const clients = 50;
+  const perClient = 10;
+  const type = `load${RUN}`;
+  const accepted = new Map(); // id -> event
+  await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      for (let n = 0; n < perClient; n++) {
+        const event = { type, user: `client${client}-event${n}`, values: [client, n, client * n] };
+        const response = await postEvent(event);
+        assert.equal(response.status, 202, response.text);
+        assert.ok(!accepted.has(response.json.id), `id ${response.json.id} handed out twice`);
+        accepted.set(response.json.id, event);
+      }
+    }),
+  );
+  assert.equal(accepted.size, clients * perClient);
+  const ids = [...accepted.keys()];
+  // 50 readers at a time, each polling its ids until stored.
+  for (let start = 0; start < ids.length; start += clients) {
+    await Promise.all(
+      ids.slice(start, start + clients).map(async (id) => {
+        const event = accepted.get(id);
+        const summary = await storedSummary(id);
+        assert.equal(summary.id, id);
+        assert.equal(summary.user, event.user, `summary of ${id} belongs to another event`);
+        assert.equal(summary.sum, event.values.reduce((a, b) => a + b, 0));
+      }),
+    );
+  }
+  // Each event's processing ran exactly once: the counter went up exactly once per event.
+  const stats = await settled();
+  assert.equal(await count(type), clients * perClient);
+  // The counter lock is shared by all requests: releasing it woke other requests' tasks, and
+  // each of those wakes was routed into the woken request's own I/O context.
+  assert.ok(stats.routed_wakes > 0, `no cross-request wake was routed: ${JSON.stringify(stats)}`);
+});
+
+test("every bad input gets its 4xx, nothing is stored, and the Worker keeps serving", async () => {
+  const type = `bad${RUN}`;
+  const good = { type, user: "ada", values: [1] };
+  const cases = [
+    { name: "text/plain", status: 415, body: JSON.stringify(good), contentType: "text/plain" },
+    { name: "no content type", status: 415, body: new Blob([JSON.stringify(good)]) },
+    { name: "form content type", status: 415, body: "type=x", contentType: "application/x-www-form-urlencoded" },
+    { name: "one byte over 64 KiB", status: 413, body: " ".repeat(MAX_BODY_BYTES + 1), contentType: "application/json" },
+    { name: "1 MiB", status: 413, body: "x".repeat(1 << 20), contentType: "application/json" },
+    { name: "not JSON", status: 400, field: "body", body: "{not json", contentType: "application/json" },
+    { name: "an array", status: 400, field: "body", body: "[1,2]", contentType: "application/json" },
+    { name: "missing type", status: 400, field: "type", body: JSON.stringify({ user: "ada", values: [1] }) },
+    { name: "bad type", status: 400, field: "type", body: JSON.stringify({ ...good, type: "Has Spaces" }) },
+    { name: "empty user", status: 400, field: "user", body: JSON.stringify({ ...good, user: "" }) },
+    { name: "values not an array", status: 400, field: "values", body: JSON.stringify({ ...good, values: 3 }) },
+    { name: "a value not a number", status: 400, field: "values[1]", body: JSON.stringify({ ...good, values: [1, "2"] }) },
+    { name: "unknown field", status: 400, field: "extra", body: JSON.stringify({ ...good, extra: true }) },
+    { name: "charset parameter is fine but event bad", status: 400, field: "values", body: JSON.stringify({ ...good, values: [] }), contentType: "application/json; charset=utf-8" },
+  ];
+  for (const bad of cases) {
+    const contentType = bad.contentType ?? (bad.status === 400 ? "application/json" : undefined);
+    const response = await request("POST", "/events", { body: bad.body, contentType });
+    assert.equal(response.status, bad.status, `${bad.name}: ${response.text}`);
+    assert.ok(response.json, `${bad.name}: the error is JSON: ${response.text}`);
+    assert.equal(typeof response.json.error, "string", `${bad.name}: ${response.text}`);
+    if (bad.field) {
+      assert.equal(response.json.field, bad.field, `${bad.name}: ${response.text}`);
+      assert.ok(response.json.error.includes(`\`${bad.field}\``), `${bad.name}: the message names the field`);
+    }
+    // Still serving after every bad input.
+    const stats = await request("GET", "/stats");
+    assert.equal(stats.status, 200, `after ${bad.name}: ${stats.text}`);
+  }
+  const unknown = await request("GET", `/events/evt-00000000-000000`);
+  assert.equal(unknown.status, 404, unknown.text);
+  const wrongMethod = await request("DELETE", "/events");
+  assert.equal(wrongMethod.status, 405, wrongMethod.text);
+  assert.equal(await count(type), 0, "a rejected event was counted");
+  const accepted = await postEvent(good);
+  assert.equal(accepted.status, 202, accepted.text);
+  await storedSummary(accepted.json.id);
+  await settled();
+  assert.equal(await count(type), 1);
+});
+
+test("the spawn_local peer route serves the same handler into its own keys", async () => {
+  const type = `peer${RUN}`;
+  const accepted = await postEvent({ type, user: "bob", values: [3, 4] }, "/peer/events");
+  assert.equal(accepted.status, 202, accepted.text);
+  const summary = await storedSummary(accepted.json.id, "/peer/events");
+  assert.equal(summary.sum, 7);
+  const peerCount = await until("the peer's counter", async () => {
+    const value = await count(type, "/peer");
+    return value > 0 ? value : undefined;
+  });
+  assert.equal(peerCount, 1);
+  assert.equal(await count(type), 0, "the peer wrote into the main routes' keys");
+  const rejected = await request("POST", "/peer/events", { body: "{}", contentType: "text/plain" });
+  assert.equal(rejected.status, 415);
+});
+
+let deliberateLeaks = 0;
+test("a task leaked by a handler is cancelled when its request ends, and logged", async () => {
+  const before = (await request("GET", "/stats")).json;
+  const leak = await request("GET", "/debug/leak");
+  assert.equal(leak.status, 200, leak.text);
+  deliberateLeaks += 1;
+  const after = await until("the leak to be counted", async () => {
+    const stats = (await request("GET", "/stats")).json;
+    return stats.leaked_tasks > before.leaked_tasks ? stats : undefined;
+  });
+  assert.equal(after.leaked_tasks, before.leaked_tasks + 1);
+  assert.equal(after.tasks.cancelled, before.tasks.cancelled + 1, "the leaked task was cancelled");
+  if (WRANGLER_LOG) {
+    const line = `task#${leak.json.task} [label debug-leak]`;
+    const logged = await until("the console.error line in the wrangler log", async () =>
+      readFileSync(WRANGLER_LOG, "utf8").includes(line) ? true : undefined,
+    { timeoutMs: 5_000 });
+    assert.ok(logged);
+    const log = readFileSync(WRANGLER_LOG, "utf8");
+    assert.ok(log.includes(`spawned at ${leak.json.spawned_at} still running; cancelling it`), "the log names the spawn location");
+  }
+});
+
+test("/stats shows no leaked or dangling tasks afterwards", async () => {
+  const stats = await until("every session to end", async () => {
+    const stats = (await request("GET", "/stats")).json;
+    return stats.sessions.length === 0 && stats.wait_until.pending === 0 ? stats : undefined;
+  });
+  assert.equal(stats.tasks.running, 0, JSON.stringify(stats));
+  assert.equal(stats.tasks.panicked, 0);
+  assert.equal(stats.tasks.spawned, stats.tasks.completed + stats.tasks.cancelled);
+  assert.equal(stats.tasks.cancelled, deliberateLeaks, "only the deliberately leaked tasks were cancelled");
+  assert.equal(stats.leaked_tasks, deliberateLeaks);
+  assert.equal(stats.wait_until.cancelled, 0);
+  assert.equal(stats.wait_until.failed, 0);
+  assert.equal(stats.wait_until.completed, stats.wait_until.registered);
+  assert.ok(stats.wait_until.registered >= 502, `only ${stats.wait_until.registered} wait_until jobs`);
+  assert.equal(stats.sessions_ended, stats.requests, "a request's session never ended");
+  assert.equal(stats.queued, 0);
+  assert.equal(stats.pending_timers, 0);
+  assert.deepEqual(stats.ingest_failures, []);
+});
+
+let failed = 0;
+for (const { name, body } of tests) {
+  const started = Date.now();
+  try {
+    await body();
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (error) {
+    failed += 1;
+    console.log(`FAIL ${name} (${Date.now() - started} ms)\n     ${error.stack ?? error}`);
+  }
+}
+console.log(`${tests.length - failed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

@@ -8,26 +8,35 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 start=$(date +%s)
 step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+# Every step's output is also kept, to print one total of all suites at the end.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+run() { "$@" 2>&1 | tee -a "$log"; }
 
 step "install tools"
 scripts/install-tools.sh core
 
 step "cargo fmt --check"
-cargo fmt --all -- --check
+run cargo fmt --all -- --check
 
 step "clippy (native)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+run cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "clippy (wasm32)"
-cargo clippy -p scheduler --lib --target wasm32-unknown-unknown --locked -- -D warnings
+run cargo clippy -p scheduler --lib --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "cargo test --workspace"
-cargo test --workspace --locked
+run cargo test --workspace --locked
 
 for suite in scripts/test.d/*.sh; do
   [ -e "$suite" ] || continue
   step "suite $suite"
-  bash "$suite"
+  run bash "$suite"
 done
 
 step "all suites passed"
+# One closing line for all suites: cargo's and wasm-bindgen-test's "test result:" lines, plus
+# the "N passed, N failed" lines of the other runners (the Worker e2e).
+awk '/^test result:/ { passed += $4; failed += $6 }
+     /^[0-9]+ passed, [0-9]+ failed$/ { passed += $1; failed += $3 }
+     END { printf "%d passed, %d failed\n", passed, failed }' "$log"

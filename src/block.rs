@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// A waker that records the wake and unparks the blocked thread.
 pub(crate) struct BlockWaker {
-    pub(crate) woken: AtomicBool,
+    woken: AtomicBool,
     unparker: Unparker,
 }
 
@@ -41,14 +41,15 @@ impl Wake for BlockWaker {
     }
 }
 
-/// The default [`Scheduler::block_on_future`]: poll, then park until woken or out of time.
-pub(crate) fn park_until_complete<S: Scheduler + ?Sized>(
-    scheduler: &S,
+/// Polls `future` to completion on the calling thread. Each time it is pending and has not been
+/// woken since, calls `wait`, which waits (or does other work) until a wake may have come, and
+/// returns `false` to give up. Returns whether the future completed.
+pub(crate) fn poll_until_complete(
     mut future: Pin<&mut dyn Future<Output = ()>>,
-    timeout: Option<Duration>,
+    unparker: Unparker,
+    mut wait: impl FnMut() -> bool,
 ) -> bool {
-    let deadline = timeout.map(|timeout| scheduler.now() + timeout);
-    let block_waker = BlockWaker::new(scheduler.unparker());
+    let block_waker = BlockWaker::new(unparker);
     let waker = Waker::from(block_waker.clone());
     let mut cx = Context::from_waker(&waker);
     loop {
@@ -56,19 +57,34 @@ pub(crate) fn park_until_complete<S: Scheduler + ?Sized>(
             return true;
         }
         while !block_waker.take_wake() {
-            let remaining = match deadline {
-                None => None,
-                Some(deadline) => {
-                    let now = scheduler.now();
-                    if now >= deadline {
-                        return false;
-                    }
-                    Some(deadline - now)
-                }
-            };
-            scheduler.park(remaining);
+            if !wait() {
+                return false;
+            }
         }
     }
+}
+
+/// The default [`Scheduler::block_on_future`]: poll, then park until woken or out of time.
+pub(crate) fn park_until_complete<S: Scheduler + ?Sized>(
+    scheduler: &S,
+    future: Pin<&mut dyn Future<Output = ()>>,
+    timeout: Option<Duration>,
+) -> bool {
+    let deadline = timeout.map(|timeout| scheduler.now() + timeout);
+    poll_until_complete(future, scheduler.unparker(), || {
+        let remaining = match deadline {
+            None => None,
+            Some(deadline) => {
+                let now = scheduler.now();
+                if now >= deadline {
+                    return false;
+                }
+                Some(deadline - now)
+            }
+        };
+        scheduler.park(remaining);
+        true
+    })
 }
 
 impl dyn Scheduler {

@@ -11,28 +11,14 @@
 //! Each figure: a warm-up round, then 7 counted rounds; median and min-max. The scenarios are
 //! interleaved within each round so machine drift hits all alike.
 
+use native_tests::support::yield_now;
 use scheduler::{ForegroundExecutor, Scheduler, TestScheduler, TestSchedulerConfig};
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 7;
 const SEEDS: u64 = 5_000;
-
-fn yield_now() -> impl Future<Output = ()> {
-    let mut yielded = false;
-    std::future::poll_fn(move |cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-}
 
 /// Scenario e's body for one seed.
 fn many_seeds_body(seed: u64) {

@@ -91,19 +91,7 @@ fn executors<H: Harness>(harness: &H) -> (BackgroundExecutor, ForegroundExecutor
     )
 }
 
-/// A future that yields once (wakes itself, returns `Pending` once).
-pub fn yield_now() -> impl Future<Output = ()> {
-    let mut yielded = false;
-    std::future::poll_fn(move |cx| {
-        if yielded {
-            std::task::Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            std::task::Poll::Pending
-        }
-    })
-}
+pub use crate::support::yield_now;
 
 /// Background tasks hand their outputs back through their `Task`s, in spawn order.
 pub fn background_tasks_return_their_output<H: Harness>(harness: &H) {

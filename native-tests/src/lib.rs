@@ -1,6 +1,7 @@
 //! Integration tests and benchmarks of `scheduler` live in `tests/` and `benches/`.
 //!
-//! [`behaviour`] holds the test bodies every scheduler backend must pass, generic over a small
+//! [`support`] has small shared helpers; [`behaviour`] holds the test bodies every scheduler backend must pass, generic over a small
 //! [`behaviour::Harness`]; each backend runs them with [`behaviour_tests!`].
 
 pub mod behaviour;
+pub mod support;

@@ -2,6 +2,7 @@
 //! scheduler (a minimal one written here against the public trait, as a third party would),
 //! with the test-only calls reaching the TestScheduler by downcast.
 
+use native_tests::support::panic_text;
 use scheduler::{
     BackgroundExecutor, ForegroundExecutor, Instant, Runnable, Scheduler, SessionId, TaskLabel,
     TestScheduler, Unparker, session,
@@ -93,14 +94,6 @@ impl Scheduler for QueueScheduler {
     }
 }
 
-fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
-
 /// One body, run on both kinds of scheduler: spawn, nested spawn, timer, join.
 fn executor_body(executor: &BackgroundExecutor) -> Vec<u64> {
     let tasks: Vec<_> = (0..8u64)
@@ -190,7 +183,7 @@ fn test_only_calls_on_a_production_scheduler_are_no_ops_or_clear_panics() {
         ),
     ] {
         let outcome = catch_unwind(AssertUnwindSafe(|| call(&executor)));
-        let message = panic_text(outcome.expect_err("test-only call panics"));
+        let message = panic_text(&*outcome.expect_err("test-only call panics"));
         assert!(
             message.contains(name) && message.contains("TestScheduler"),
             "{message}"
@@ -202,7 +195,7 @@ fn test_only_calls_on_a_production_scheduler_are_no_ops_or_clear_panics() {
 fn spawn_foreground_on_a_scheduler_without_a_main_thread_panics_clearly() {
     let scheduler: Arc<dyn Scheduler> = QueueScheduler::new();
     let outcome = catch_unwind(AssertUnwindSafe(|| scheduler.spawn_foreground(async {})));
-    let message = panic_text(outcome.expect_err("no main thread"));
+    let message = panic_text(&*outcome.expect_err("no main thread"));
     assert!(
         message.contains("QueueScheduler has no main thread"),
         "{message}"

@@ -2,6 +2,7 @@
 //! time-out, deadlock and non-determinism reports, teardown without leaks, scale.
 
 use futures::channel::oneshot;
+use native_tests::support::{panic_text, yield_now};
 use scheduler::{Scheduler, Task, TaskKind, TestScheduler, run_seeds};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -22,14 +23,6 @@ impl Drop for DropFlag {
     fn drop(&mut self) {
         self.0.store(true, Ordering::SeqCst);
     }
-}
-
-fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
 }
 
 #[test]
@@ -116,7 +109,7 @@ fn a_panic_is_reraised_where_the_task_is_awaited_with_its_spawn_location() {
     let task = scheduler.spawn(async { panic!("boom in task") });
     let id = task.id().unwrap();
     let awaited = catch_unwind(AssertUnwindSafe(|| scheduler.block(task)));
-    let message = panic_text(awaited.expect_err("awaiting a panicked task panics"));
+    let message = panic_text(&*awaited.expect_err("awaiting a panicked task panics"));
     assert!(message.contains("boom in task"), "{message}");
     assert!(
         message.contains(&format!("{}:{spawn_line}:", file!())),
@@ -199,20 +192,6 @@ fn block_with_timeout_gives_up_after_the_drawn_tick_budget() {
     );
 }
 
-async fn yield_now() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await
-}
-
 #[test]
 fn dropping_the_scheduler_with_a_stalled_detached_task_frees_everything() {
     let (test, scheduler) = test_scheduler(2);
@@ -274,7 +253,7 @@ fn a_task_cancelled_by_scheduler_shutdown_yields_none_when_fallible() {
     let task = scheduler.spawn(async { 1 });
     drop((scheduler, test));
     let awaited = catch_unwind(AssertUnwindSafe(|| futures::executor::block_on(task)));
-    let message = panic_text(awaited.unwrap_err());
+    let message = panic_text(&*awaited.unwrap_err());
     assert!(
         message.contains("was cancelled before it finished"),
         "{message}"
@@ -309,7 +288,7 @@ fn deadlock_panics_naming_every_pending_task_and_its_spawn_location() {
     let id = stuck.id().unwrap();
     let outcome = catch_unwind(AssertUnwindSafe(|| scheduler.block(stuck)));
     let message =
-        panic_text(outcome.expect_err("blocking on a task that can never wake deadlocks"));
+        panic_text(&*outcome.expect_err("blocking on a task that can never wake deadlocks"));
     assert!(message.contains("deadlocked"), "{message}");
     assert!(message.contains("seed 4"), "{message}");
     assert!(message.contains(&id.to_string()), "{message}");
@@ -349,7 +328,7 @@ fn a_wake_from_another_thread_is_reported_as_non_determinism() {
         .join()
         .unwrap();
     let outcome = catch_unwind(AssertUnwindSafe(|| test.tick()));
-    let message = panic_text(outcome.expect_err("the next tick reports the foreign wake"));
+    let message = panic_text(&*outcome.expect_err("the next tick reports the foreign wake"));
     assert!(message.contains("non-determinism"), "{message}");
     assert!(
         message.contains("intruder"),
@@ -443,6 +422,7 @@ fn a_foreign_wake_with_no_later_tick_is_reported_when_the_scheduler_is_dropped()
     std::thread::spawn(move || waker.wake()).join().unwrap();
     drop(scheduler);
     let outcome = catch_unwind(AssertUnwindSafe(move || drop(test)));
-    let message = panic_text(outcome.expect_err("the unreported foreign wake surfaces at the end"));
+    let message =
+        panic_text(&*outcome.expect_err("the unreported foreign wake surfaces at the end"));
     assert!(message.contains("non-determinism"), "{message}");
 }

@@ -2,6 +2,7 @@
 //! different interleavings, per-session FIFO, timer order, deprioritized labels.
 
 use futures::future::join_all;
+use native_tests::support::yield_now;
 use scheduler::{
     ForegroundExecutor, Scheduler, SessionId, TaskLabel, TestScheduler, TestSchedulerConfig,
     TraceEvent, run_seeds,
@@ -112,20 +113,6 @@ fn race_3x3(seed: u64) -> Vec<(u32, u32)> {
     }
     test.run_until_parked();
     order.lock().unwrap().clone()
-}
-
-async fn yield_now() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            std::task::Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            std::task::Poll::Pending
-        }
-    })
-    .await
 }
 
 #[test]

@@ -8,7 +8,6 @@ use super::owner_cell::{OwnerCell, OwnerGuard};
 use super::ready_queue::ReadyQueue;
 use super::registry::Registry;
 use super::timer_queue::TimerQueue;
-use crate::block::BlockWaker;
 use crate::{
     Instant, Runnable, Scheduler, TaskId, TaskKind, TaskLabel, TaskMetadata, TaskOutcome, TaskSink,
     Unparker,
@@ -20,7 +19,7 @@ use std::ops::{Range, RangeInclusive};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::thread::ThreadId;
 use std::time::Duration;
 
@@ -522,7 +521,7 @@ impl Scheduler for Engine {
     /// reaches the timeout, whichever comes first.
     fn block_on_future(
         &self,
-        mut future: Pin<&mut dyn Future<Output = ()>>,
+        future: Pin<&mut dyn Future<Output = ()>>,
         timeout: Option<Duration>,
     ) -> bool {
         let (mut budget, deadline) = {
@@ -532,27 +531,19 @@ impl Scheduler for Engine {
             let deadline = timeout.map(|timeout| self.elapsed().saturating_add(timeout));
             (budget, deadline)
         };
-        let block_waker = BlockWaker::new(self.unparker.clone());
-        let waker = Waker::from(block_waker.clone());
-        let mut cx = Context::from_waker(&waker);
-        loop {
-            if future.as_mut().poll(&mut cx).is_ready() {
-                return true;
-            }
-            while !block_waker.take_wake() {
-                if let Some(budget) = &mut budget {
-                    if *budget == 0 {
-                        return false;
-                    }
-                    *budget -= 1;
+        crate::block::poll_until_complete(future, self.unparker.clone(), || {
+            if let Some(budget) = &mut budget {
+                if *budget == 0 {
+                    return false;
                 }
-                match self.step(deadline) {
-                    Step::Progressed => {}
-                    Step::ReachedDeadline => return false,
-                    Step::Deadlocked => self.deadlock(),
-                }
+                *budget -= 1;
             }
-        }
+            match self.step(deadline) {
+                Step::Progressed => true,
+                Step::ReachedDeadline => false,
+                Step::Deadlocked => self.deadlock(),
+            }
+        })
     }
 }
 

@@ -3,8 +3,7 @@
 use crate::executors::Exec;
 use futures::channel::mpsc;
 use futures::{SinkExt as _, StreamExt as _};
-use std::future::Future;
-use std::task::Poll;
+use native_tests::support::yield_now;
 use std::time::{Duration, Instant};
 
 pub const A_TASKS: u64 = 1_000_000;
@@ -12,20 +11,6 @@ pub const B_TASKS: u64 = 1_000;
 pub const B_YIELDS: u64 = 1_000;
 pub const C_ROUND_TRIPS: u64 = 100_000;
 pub const D_TIMERS: u64 = 10_000;
-
-/// Wakes itself once (`wake_by_ref`) and returns `Pending` once.
-fn yield_now() -> impl Future<Output = ()> {
-    let mut yielded = false;
-    std::future::poll_fn(move |cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-}
 
 /// a: one driver task spawns 1,000,000 trivial tasks, then awaits every handle in order.
 /// Returns ns per task.

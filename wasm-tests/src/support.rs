@@ -1,8 +1,12 @@
-//! Test helpers that do not go through the scheduler under test: JS sleeps, a yield future.
+//! Test helpers: JS sleeps and a yield future (which do not go through the scheduler under
+//! test), and the usual way to make a scheduler and spawn into a session.
 
 use js_sys::{Function, Promise};
+use scheduler::platform::wasm::WasmScheduler;
+use scheduler::{Scheduler, SessionId, Task, session};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -55,4 +59,20 @@ pub fn yield_now() -> Yield {
 /// Yields `times` times.
 pub fn yield_times(times: u32) -> Yield {
     Yield { left: times }
+}
+
+/// A fresh `WasmScheduler`, as itself and as the `Arc<dyn Scheduler>` tasks are spawned on.
+pub fn new_wasm_scheduler() -> (Arc<WasmScheduler>, Arc<dyn Scheduler>) {
+    let wasm = Arc::new(WasmScheduler::new());
+    let scheduler: Arc<dyn Scheduler> = wasm.clone();
+    (wasm, scheduler)
+}
+
+/// Spawns `future` on `scheduler` as a task of `session`.
+pub fn spawn_in<T: Send + 'static>(
+    scheduler: &Arc<dyn Scheduler>,
+    session: SessionId,
+    future: impl Future<Output = T> + Send + 'static,
+) -> Task<T> {
+    session::with(Some(session), || scheduler.spawn(future))
 }

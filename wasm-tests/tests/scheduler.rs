@@ -9,17 +9,11 @@ use scheduler::{Scheduler, Task};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use wasm_bindgen_test::wasm_bindgen_test;
-use wasm_tests::support::{next_macrotask, yield_now, yield_times};
-
-fn new_scheduler() -> (Arc<WasmScheduler>, Arc<dyn Scheduler>) {
-    let wasm = Arc::new(WasmScheduler::new());
-    let scheduler: Arc<dyn Scheduler> = wasm.clone();
-    (wasm, scheduler)
-}
+use wasm_tests::support::{new_wasm_scheduler, next_macrotask, yield_now, yield_times};
 
 #[wasm_bindgen_test]
 async fn tasks_run_in_a_microtask_in_fifo_order_with_one_drain_per_batch() {
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let log = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for i in 0..100 {
@@ -50,7 +44,7 @@ async fn tasks_run_in_a_microtask_in_fifo_order_with_one_drain_per_batch() {
 
 #[wasm_bindgen_test]
 async fn tasks_spawned_by_a_task_run_after_those_already_queued() {
-    let (_wasm, scheduler) = new_scheduler();
+    let (_wasm, scheduler) = new_wasm_scheduler();
     let log = Arc::new(Mutex::new(Vec::new()));
     let a = scheduler.spawn({
         let (log, scheduler) = (log.clone(), scheduler.clone());
@@ -77,7 +71,7 @@ async fn tasks_spawned_by_a_task_run_after_those_already_queued() {
 
 #[wasm_bindgen_test]
 async fn nested_spawns_three_levels_deep_return_their_results() {
-    let (_wasm, scheduler) = new_scheduler();
+    let (_wasm, scheduler) = new_wasm_scheduler();
     let outer = scheduler.spawn({
         let scheduler = scheduler.clone();
         async move {
@@ -106,7 +100,7 @@ impl Drop for DropFlag {
 
 #[wasm_bindgen_test]
 async fn dropping_a_task_cancels_it_queued_or_pending() {
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let ran = Arc::new(AtomicUsize::new(0));
     let dropped = Arc::new(AtomicUsize::new(0));
 
@@ -156,7 +150,7 @@ async fn dropping_a_task_cancels_it_queued_or_pending() {
 #[wasm_bindgen_test]
 async fn a_hundred_thousand_tasks_complete() {
     const TASKS: u64 = 100_000;
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let counter = Arc::new(AtomicUsize::new(0));
     let driver = scheduler.spawn({
         let (scheduler, counter) = (scheduler.clone(), counter.clone());
@@ -219,7 +213,7 @@ impl Gate {
 #[wasm_bindgen_test]
 async fn a_task_that_spawns_wakes_and_drops_others_inside_its_poll_under_load() {
     const LOAD: usize = 2_000;
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let finished = Arc::new(AtomicUsize::new(0));
 
     // Background load: tasks that yield repeatedly while the chaos happens.
@@ -342,27 +336,27 @@ async fn a_task_dropping_the_last_scheduler_handle_does_not_break_the_drain() {
 #[wasm_bindgen_test]
 #[should_panic(expected = "`.await` the future")]
 fn block_panics_with_a_message_saying_to_await() {
-    let (_wasm, scheduler) = new_scheduler();
+    let (_wasm, scheduler) = new_wasm_scheduler();
     scheduler.block(async {});
 }
 
 #[wasm_bindgen_test]
 #[should_panic(expected = "WasmScheduler cannot block")]
 fn block_with_timeout_panics_with_a_clear_message() {
-    let (_wasm, scheduler) = new_scheduler();
+    let (_wasm, scheduler) = new_wasm_scheduler();
     let _ = scheduler.block_with_timeout(std::time::Duration::from_millis(1), async {});
 }
 
 #[wasm_bindgen_test]
 #[should_panic(expected = "WasmScheduler cannot block")]
 fn park_panics_with_a_clear_message() {
-    let (_wasm, scheduler) = new_scheduler();
+    let (_wasm, scheduler) = new_wasm_scheduler();
     scheduler.park(None);
 }
 
 #[wasm_bindgen_test]
 async fn foreground_spawns_run_on_the_same_queue_and_it_is_the_main_thread() {
-    let (_wasm, scheduler) = new_scheduler();
+    let (_wasm, scheduler) = new_wasm_scheduler();
     assert!(scheduler.is_main_thread());
     assert_eq!(scheduler.num_cpus(), 1);
     let executor = scheduler::ForegroundExecutor::new(scheduler.clone());

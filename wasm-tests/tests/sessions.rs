@@ -3,32 +3,18 @@
 #![cfg(target_arch = "wasm32")]
 
 use futures::channel::oneshot;
-use scheduler::platform::wasm::{TaskCounters, WasmScheduler};
-use scheduler::{Scheduler, SessionId, Task, TaskLabel, session};
+use scheduler::platform::wasm::TaskCounters;
+use scheduler::{SessionId, Task, TaskLabel, session};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasm_tests::console_capture::ConsoleErrorCapture;
-use wasm_tests::support::{next_macrotask, yield_times};
-
-fn new_scheduler() -> (Arc<WasmScheduler>, Arc<dyn Scheduler>) {
-    let wasm = Arc::new(WasmScheduler::new());
-    let scheduler: Arc<dyn Scheduler> = wasm.clone();
-    (wasm, scheduler)
-}
-
-fn spawn_in<T: Send + 'static>(
-    scheduler: &Arc<dyn Scheduler>,
-    session: SessionId,
-    future: impl Future<Output = T> + Send + 'static,
-) -> Task<T> {
-    session::with(Some(session), || scheduler.spawn(future))
-}
+use wasm_tests::support::{new_wasm_scheduler, next_macrotask, spawn_in, yield_times};
 
 #[wasm_bindgen_test]
 async fn a_burst_in_one_session_does_not_delay_another_session() {
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let (a, b) = (wasm.create_session(), wasm.create_session());
     let log = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
@@ -63,7 +49,7 @@ async fn a_burst_in_one_session_does_not_delay_another_session() {
 
 #[wasm_bindgen_test]
 async fn a_yield_heavy_session_does_not_starve_a_short_one() {
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let (heavy, light) = (wasm.create_session(), wasm.create_session());
     let heavy_runs = Arc::new(AtomicUsize::new(0));
     let heavy_tasks: Vec<Task<()>> = (0..100)
@@ -97,7 +83,7 @@ async fn a_yield_heavy_session_does_not_starve_a_short_one() {
 
 #[wasm_bindgen_test]
 async fn counters_are_kept_per_session_and_in_total() {
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let (a, b) = (wasm.create_session(), wasm.create_session());
     assert_ne!(a, b);
     let done: Vec<Task<()>> = (0..3).map(|_| spawn_in(&scheduler, a, async {})).collect();
@@ -136,7 +122,7 @@ async fn counters_are_kept_per_session_and_in_total() {
 
 #[wasm_bindgen_test]
 async fn ending_a_session_cancels_and_reports_its_leftover_tasks_but_not_exempt_ones() {
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let session = wasm.create_session();
     let other = wasm.create_session();
     let ran = Arc::new(Mutex::new(Vec::new()));
@@ -263,7 +249,7 @@ async fn ending_a_session_cancels_and_reports_its_leftover_tasks_but_not_exempt_
 
 #[wasm_bindgen_test]
 async fn ending_a_session_without_exemptions_cancels_its_timers_and_their_waiters_at_once() {
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let session = wasm.create_session();
     let waiter_dropped = Arc::new(AtomicUsize::new(0));
     struct Flag(Arc<AtomicUsize>);
@@ -310,7 +296,7 @@ async fn ending_a_session_without_exemptions_cancels_its_timers_and_their_waiter
 
 #[wasm_bindgen_test]
 async fn ending_an_unknown_or_finished_session_is_a_no_op() {
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let session = wasm.create_session();
     spawn_in(&scheduler, session, async {}).await;
     let end = wasm.end_session(session, &[]);
@@ -323,7 +309,7 @@ async fn ending_an_unknown_or_finished_session_is_a_no_op() {
 
 #[wasm_bindgen_test]
 async fn a_task_ending_its_own_session_stops_the_rest_of_the_batch() {
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let session = wasm.create_session();
     let ran = Arc::new(Mutex::new(Vec::new()));
     // All three are queued in one lane, so one drain takes them as one batch.

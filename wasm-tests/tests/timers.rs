@@ -4,18 +4,12 @@
 #![cfg(target_arch = "wasm32")]
 
 use scheduler::platform::wasm::WasmScheduler;
-use scheduler::{Instant, Scheduler, Task};
+use scheduler::{Instant, Task};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasm_bindgen_test::wasm_bindgen_test;
-use wasm_tests::support::{js_sleep, next_macrotask, yield_now};
-
-fn new_scheduler() -> (Arc<WasmScheduler>, Arc<dyn Scheduler>) {
-    let wasm = Arc::new(WasmScheduler::new());
-    let scheduler: Arc<dyn Scheduler> = wasm.clone();
-    (wasm, scheduler)
-}
+use wasm_tests::support::{js_sleep, new_wasm_scheduler, next_macrotask, yield_now};
 
 /// A fixed pseudo-random sequence (xorshift), so the test is the same every run.
 fn durations(count: usize, max_ms: u64) -> Vec<Duration> {
@@ -41,7 +35,7 @@ fn durations(count: usize, max_ms: u64) -> Vec<Duration> {
 #[wasm_bindgen_test]
 async fn timers_fire_in_deadline_order_and_never_early() {
     const OFFSET: Duration = Duration::from_millis(500);
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let fired = Arc::new(Mutex::new(Vec::new()));
     let delays: Vec<Duration> = durations(60, 25).into_iter().map(|d| d + OFFSET).collect();
     let setup_start = Instant::now();
@@ -96,7 +90,7 @@ async fn timers_fire_in_deadline_order_and_never_early() {
 
 #[wasm_bindgen_test]
 async fn a_timer_is_not_early_by_the_hosts_clock_either() {
-    let (_wasm, scheduler) = new_scheduler();
+    let (_wasm, scheduler) = new_wasm_scheduler();
     for millis in [0u64, 1, 3, 7, 12] {
         let start = Instant::now();
         scheduler.timer(Duration::from_millis(millis)).await;
@@ -110,7 +104,7 @@ async fn a_timer_is_not_early_by_the_hosts_clock_either() {
 
 #[wasm_bindgen_test]
 async fn dropped_and_fired_timers_leave_no_live_closures() {
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let timers: Vec<_> = (0..200)
         .map(|i| scheduler.timer(Duration::from_millis(5 + i % 10)))
         .collect();
@@ -143,7 +137,7 @@ async fn dropped_and_fired_timers_leave_no_live_closures() {
 
 #[wasm_bindgen_test]
 async fn dropping_the_scheduler_clears_its_timeouts_and_cancels_their_tasks() {
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     // The task holds only the timer (which holds a weak reference to the scheduler): a task
     // holding the scheduler itself would keep it alive.
     let timer = scheduler.timer(Duration::from_millis(200));
@@ -167,7 +161,7 @@ async fn a_self_waking_task_does_not_starve_timers() {
     // by itself then, so a regression fails the lateness assertions instead of hanging.
     const SPIN_CAP: u64 = 3_000_000;
     const BOUND: Duration = Duration::from_millis(250);
-    let (wasm, scheduler) = new_scheduler();
+    let (wasm, scheduler) = new_wasm_scheduler();
     let spins = Arc::new(AtomicU64::new(0));
     let spinner = scheduler.spawn({
         let spins = spins.clone();

@@ -49,12 +49,21 @@ async fn a_timeout_fires_every_due_timer_of_its_own_session_in_deadline_order() 
     let scheduler: Arc<dyn Scheduler> = wasm.clone();
     let a = wasm.create_session();
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    // The timers are made up front, so their deadlines are fixed before any fires. The expected
+    // order comes from those deadlines (ties in creation order), not from assuming that making
+    // them took no time: on a loaded machine the 6 ms timer may be due before the 1 ms one.
+    let timers: Vec<_> = [6u64, 3, 3, 1]
+        .into_iter()
+        .map(|millis| session::with(Some(a), || scheduler.timer(Duration::from_millis(millis))))
+        .collect();
+    let mut expected: Vec<usize> = (0..timers.len()).collect();
+    expected.sort_by_key(|&index| (timers[index].deadline(), index));
     let mut tasks = Vec::new();
-    for (index, millis) in [6u64, 3, 3, 1].into_iter().enumerate() {
-        let (timers, order) = (scheduler.clone(), order.clone());
+    for (index, timer) in timers.into_iter().enumerate() {
+        let order = order.clone();
         tasks.push(session::with(Some(a), || {
             scheduler.spawn(async move {
-                timers.timer(Duration::from_millis(millis)).await;
+                timer.await;
                 order.lock().unwrap().push(index);
             })
         }));
@@ -62,6 +71,6 @@ async fn a_timeout_fires_every_due_timer_of_its_own_session_in_deadline_order() 
     for task in tasks {
         task.await;
     }
-    assert_eq!(*order.lock().unwrap(), vec![3, 1, 2, 0]);
+    assert_eq!(*order.lock().unwrap(), expected);
     assert_eq!(wasm.live_timer_closures(), 0);
 }

@@ -7,23 +7,15 @@
 use futures::channel::oneshot;
 use scheduler::cloud::WorkerdScheduler;
 use scheduler::platform::wasm::WasmScheduler;
-use scheduler::{Scheduler, SessionId, Task, session};
+use scheduler::{Scheduler, SessionId, session};
 use std::sync::Arc;
 use wasm_bindgen_test::wasm_bindgen_test;
-use wasm_tests::support::next_macrotask;
+use wasm_tests::support::{next_macrotask, spawn_in};
 
 fn new_scheduler() -> (Arc<WorkerdScheduler>, Arc<dyn Scheduler>) {
     let workerd = Arc::new(WorkerdScheduler::new(WasmScheduler::new()));
     let scheduler: Arc<dyn Scheduler> = workerd.clone();
     (workerd, scheduler)
-}
-
-fn spawn_in<T: Send + 'static>(
-    scheduler: &Arc<dyn Scheduler>,
-    session: SessionId,
-    future: impl Future<Output = T> + Send + 'static,
-) -> Task<T> {
-    session::with(Some(session), || scheduler.spawn(future))
 }
 
 #[wasm_bindgen_test]

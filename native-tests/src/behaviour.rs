@@ -218,15 +218,25 @@ pub fn timers_never_fire_early<H: Harness>(harness: &H) {
 pub fn timers_fire_in_deadline_order<H: Harness>(harness: &H) {
     let (background, _) = executors(harness);
     let delays_ms = [50u64, 10, 40, 20, 30];
+    // Made up front so each deadline is fixed before any fires; the expected order comes from
+    // the deadlines themselves (ties in creation order), so a stall while making them cannot
+    // make the test wrong.
+    let timers: Vec<_> = delays_ms
+        .iter()
+        .map(|&ms| background.timer(Duration::from_millis(ms)))
+        .collect();
+    let mut by_deadline: Vec<usize> = (0..timers.len()).collect();
+    by_deadline.sort_by_key(|&i| (timers[i].deadline(), i));
+    let expected: Vec<u64> = by_deadline.iter().map(|&i| delays_ms[i]).collect();
     let order = harness.run(async move {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let tasks: Vec<Task<()>> = delays_ms
-            .iter()
-            .map(|&ms| {
-                let executor = background.clone();
+        let tasks: Vec<Task<()>> = timers
+            .into_iter()
+            .zip(delays_ms)
+            .map(|(timer, ms)| {
                 let log = log.clone();
                 background.spawn(async move {
-                    executor.timer(Duration::from_millis(ms)).await;
+                    timer.await;
                     log.lock().unwrap().push(ms);
                 })
             })
@@ -234,7 +244,7 @@ pub fn timers_fire_in_deadline_order<H: Harness>(harness: &H) {
         join_all(tasks).await;
         log.lock().unwrap().clone()
     });
-    assert_eq!(order, [10, 20, 30, 40, 50]);
+    assert_eq!(order, expected);
 }
 
 /// Dropping a `Task` before its future finishes means the rest of the future never runs.

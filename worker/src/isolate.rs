@@ -46,7 +46,7 @@ pub fn scheduler() -> Arc<WorkerdScheduler> {
     SCHEDULER.with(Arc::clone)
 }
 
-/// The ingest service of the main routes; its counter lock is shared by every request.
+/// The ingest service of the main routes; its counters are shared by every request.
 pub fn service(env: &Env) -> Result<Service> {
     let runtime = SchedulerRuntime::new(scheduler());
     cached(&SERVICE, env, runtime, "")
@@ -77,4 +77,9 @@ fn cached(
 /// already been sent, so they are kept for `/stats`).
 pub fn ingest_failures() -> Vec<String> {
     SERVICE.with(|cell| cell.get().map(Service::failures).unwrap_or_default())
+}
+
+/// Counter increments of the main routes recorded but not yet written to KV.
+pub fn pending_count_increments() -> u64 {
+    SERVICE.with(|cell| cell.get().map_or(0, Service::pending_count_increments))
 }

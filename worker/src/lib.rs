@@ -10,9 +10,11 @@
 //! - `GET /stats` → the scheduler's counters.
 //! - `/peer/…` → the same handler on plain `wasm_bindgen_futures::spawn_local` (benchmark peer).
 //! - `GET /debug/leak` → leaks a task on purpose; `GET /debug/stored` → how many summaries KV
-//!   holds (both only with `DEBUG_ROUTES = "true"`).
+//!   holds; `GET /debug/handoff?key=K[&value=V]` → one request waits for a value another hands
+//!   over (a cross-request wake) (all only with `DEBUG_ROUTES = "true"`).
 #![cfg(target_arch = "wasm32")]
 
+mod handoff;
 mod http;
 mod ids;
 mod isolate;
@@ -37,6 +39,13 @@ async fn fetch(request: Request, env: Env, context: Context) -> Result<Response>
         .is_ok_and(|value| value.to_string() == "true");
     if path == "/debug/stored" {
         return stored::respond(&env, debug_routes).await;
+    }
+    if path == "/debug/handoff" {
+        let url = request.url()?;
+        let ctx = CloudflareExecutionContext::new(isolate::scheduler(), context);
+        return ctx
+            .serve(async move { handoff::respond(&url, debug_routes).await })
+            .await;
     }
     if path == "/debug/leak" {
         let enabled = debug_routes;

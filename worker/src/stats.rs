@@ -48,6 +48,7 @@ pub fn respond(request: &Request) -> Result<Response> {
                 "pending": cloud.wait_until_pending(),
             },
             "ingest_failures": isolate::ingest_failures(),
+            "counter_increments_pending": isolate::pending_count_increments(),
         }),
     )
 }

@@ -125,9 +125,28 @@ test("500 events from 50 concurrent clients are all stored exactly once", async 
   // Each event's processing ran exactly once: the counter went up exactly once per event.
   const stats = await settled();
   assert.equal(await count(type), clients * perClient);
-  // The counter lock is shared by all requests: releasing it woke other requests' tasks, and
-  // each of those wakes was routed into the woken request's own I/O context.
-  assert.ok(stats.routed_wakes > 0, `no cross-request wake was routed: ${JSON.stringify(stats)}`);
+  assert.equal(stats.counter_increments_pending, 0, JSON.stringify(stats));
+});
+
+test("a value handed from one request to a waiting request wakes it in its own I/O context", async () => {
+  const before = (await request("GET", "/stats")).json.routed_wakes;
+  const key = `handoff${RUN}`;
+  const waiting = request("GET", `/debug/handoff?key=${key}`);
+  // 409 until the waiting request has registered; bounded.
+  await until("the waiting request to register", async () => {
+    const response = await request("GET", `/debug/handoff?key=${key}&value=42`);
+    if (response.status === 200) return true;
+    assert.equal(response.status, 409, response.text);
+    return undefined;
+  }, { timeoutMs: 10_000 });
+  const received = await waiting;
+  assert.equal(received.status, 200, received.text);
+  assert.equal(received.json.value, "42");
+  const after = (await request("GET", "/stats")).json.routed_wakes;
+  assert.ok(after > before, `the cross-request wake was not routed: ${before} -> ${after}`);
+  // A key nobody waits for is refused, and the route names a missing key.
+  assert.equal((await request("GET", `/debug/handoff?key=none${RUN}&value=1`)).status, 409);
+  assert.equal((await request("GET", "/debug/handoff")).json.field, "key");
 });
 
 test("every bad input gets its 4xx, nothing is stored, and the Worker keeps serving", async () => {

@@ -12,6 +12,7 @@
 //! [`EventStore`], [`EventIds`]) and takes any [`ExecutionContext`](crate::cloud::ExecutionContext);
 //! the Worker binds it to Workers KV, tests to a [`MemoryStore`].
 
+mod counters;
 mod event;
 mod ids;
 mod response;

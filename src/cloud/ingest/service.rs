@@ -2,10 +2,10 @@
 //! "accepted" at once, then under `wait_until` fan out to three timed stages, aggregate, and
 //! store the summary and the per-type counter.
 
+use super::counters::CounterBook;
 use super::summary::{self, EventSummary, HISTOGRAM_DELAY, SPREAD_DELAY, TOTALS_DELAY_PER_VALUE};
 use super::{Event, EventIds, EventStore, IngestResponse, StoreError};
 use crate::cloud::{ExecutionContext, PlatformRuntime};
-use futures::lock::Mutex;
 use serde_json::json;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -25,10 +25,10 @@ pub fn count_key(kind: &str) -> String {
 ///
 /// Nothing here is `Send`; it runs unchanged in a Worker and in a simulation.
 ///
-/// Counter updates (read, add one, write) are serialized within one service, so concurrent
-/// requests it handles never lose an increment. Across Worker isolates sharing an eventually
-/// consistent store (Workers KV) counts stay best-effort; exact global counts need a single
-/// writer (a Durable Object).
+/// Counter updates are combined within one service (see `counters.rs`): concurrent requests
+/// never lose an increment and never wait on each other. Across Worker isolates sharing an
+/// eventually consistent store (Workers KV) counts stay best-effort; exact global counts need a
+/// single writer (a Durable Object).
 pub struct IngestService<R, S> {
     inner: Rc<Inner<R, S>>,
 }
@@ -37,9 +37,8 @@ struct Inner<R, S> {
     runtime: R,
     store: S,
     ids: Box<dyn EventIds>,
-    /// Serializes counter updates (read, add one, write) within this service, so concurrent
-    /// requests never lose an increment.
-    counters: Mutex<()>,
+    /// Pending counter increments and who writes them.
+    counters: CounterBook,
     failures: RefCell<Vec<String>>,
 }
 
@@ -59,10 +58,16 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
                 runtime,
                 store,
                 ids: Box::new(ids),
-                counters: Mutex::new(()),
+                counters: CounterBook::default(),
                 failures: RefCell::default(),
             }),
         }
+    }
+
+    /// Counter increments recorded but not yet written to the store (a flush is writing them,
+    /// or the last one failed or was cancelled and the next request's flush will).
+    pub fn pending_count_increments(&self) -> u64 {
+        self.inner.counters.pending()
     }
 
     /// The store.
@@ -193,11 +198,19 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
         Ok(summary)
     }
 
+    /// Adds one to `kind`'s counter: writes every pending increment if no other request is
+    /// writing them already, else leaves this one to that request's flush.
     async fn increment_count(&self, kind: &str) -> Result<(), StoreError> {
-        let _exclusive = self.inner.counters.lock().await;
-        let count = self.read_count(kind).await?;
-        let next = (count + 1).to_string();
-        self.inner.store.put(&count_key(kind), next).await
+        let Some(mut flush) = self.inner.counters.add(kind) else {
+            return Ok(());
+        };
+        while let Some((kind, increment)) = flush.next() {
+            let count = self.read_count(&kind).await?;
+            let next = (count + increment).to_string();
+            self.inner.store.put(&count_key(&kind), next).await?;
+            flush.written(&kind);
+        }
+        Ok(())
     }
 
     async fn read_count(&self, kind: &str) -> Result<u64, StoreError> {

@@ -20,7 +20,7 @@ pub fn count_key(kind: &str) -> String {
     format!("count:{kind}")
 }
 
-/// The event-ingest handler. Clones share the runtime, store, id source and counter lock: use
+/// The event-ingest handler. Clones share the runtime, store, id source and counters: use
 /// one service (cloned) for every request of an isolate or a simulation.
 ///
 /// Nothing here is `Send`; it runs unchanged in a Worker and in a simulation.

@@ -3,6 +3,18 @@
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
+/// The production scheduler of this target: on wasm32, one [`wasm::WasmScheduler`] for the whole
+/// (single-threaded) instance. Cloudflare Workers use `cloud::WorkerdScheduler` around it instead,
+/// for workerd's per-request I/O contexts.
+#[cfg(target_arch = "wasm32")]
+pub fn current() -> std::sync::Arc<dyn crate::Scheduler> {
+    static CURRENT: std::sync::OnceLock<std::sync::Arc<wasm::WasmScheduler>> =
+        std::sync::OnceLock::new();
+    CURRENT
+        .get_or_init(|| std::sync::Arc::new(wasm::WasmScheduler::new()))
+        .clone()
+}
+
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod linux;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]

@@ -374,3 +374,12 @@ async fn foreground_spawns_run_on_the_same_queue_and_it_is_the_main_thread() {
     wasm_tests::support::js_sleep(5.0).await;
     assert!(scheduler.now() > before, "now() reads the host clock");
 }
+
+#[wasm_bindgen_test]
+async fn current_is_one_shared_wasm_scheduler_that_runs_tasks() {
+    let first = scheduler::platform::current();
+    let second = scheduler::platform::current();
+    assert!(Arc::ptr_eq(&first, &second), "one scheduler per instance");
+    assert!(first.downcast_ref::<WasmScheduler>().is_some());
+    assert_eq!(first.spawn(async { 6 * 7 }).await, 42);
+}

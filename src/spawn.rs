@@ -28,13 +28,7 @@ impl dyn Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let metadata = self.new_metadata(None, TaskKind::Background, Location::caller());
-        let route = Route::to(self);
-        let task_route = route.clone();
-        self.start(async_task::Builder::new().metadata(metadata).spawn(
-            |metadata| TaskFuture::new(future, *metadata, task_route),
-            move |runnable| route.schedule(runnable, None),
-        ))
+        self.spawn_background(None, Location::caller(), future)
     }
 
     /// Spawns `future` on a background thread, with `label` attached (see
@@ -45,13 +39,7 @@ impl dyn Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let metadata = self.new_metadata(Some(label), TaskKind::Background, Location::caller());
-        let route = Route::to(self);
-        let task_route = route.clone();
-        self.start(async_task::Builder::new().metadata(metadata).spawn(
-            |metadata| TaskFuture::new(future, *metadata, task_route),
-            move |runnable| route.schedule(runnable, Some(label)),
-        ))
+        self.spawn_background(Some(label), Location::caller(), future)
     }
 
     /// Spawns a `!Send` future on the main thread.
@@ -71,6 +59,26 @@ impl dyn Scheduler {
         self.start(async_task::Builder::new().metadata(metadata).spawn_local(
             |metadata| TaskFuture::new(future, *metadata, task_route),
             move |runnable| route.schedule_foreground(runnable, spawning_thread),
+        ))
+    }
+
+    /// `spawn` / `spawn_labeled`, with the caller's location passed in.
+    fn spawn_background<F>(
+        self: &Arc<Self>,
+        label: Option<TaskLabel>,
+        location: &'static Location<'static>,
+        future: F,
+    ) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let metadata = self.new_metadata(label, TaskKind::Background, location);
+        let route = Route::to(self);
+        let task_route = route.clone();
+        self.start(async_task::Builder::new().metadata(metadata).spawn(
+            |metadata| TaskFuture::new(future, *metadata, task_route),
+            move |runnable| route.schedule(runnable, label),
         ))
     }
 

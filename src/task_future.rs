@@ -29,7 +29,7 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if !*this.ended {
-                report_end(this.route, this.metadata, TaskOutcome::Cancelled);
+                this.route.task_ended(this.metadata, TaskOutcome::Cancelled);
             }
         }
     }
@@ -59,13 +59,9 @@ impl<F: Future> Future for TaskFuture<F> {
             Err(payload) => (Err(payload), TaskOutcome::Panicked),
         };
         *this.ended = true;
-        report_end(this.route, this.metadata, outcome);
+        this.route.task_ended(this.metadata, outcome);
         Poll::Ready(result)
     }
-}
-
-fn report_end(route: &Route, metadata: &TaskMetadata, outcome: TaskOutcome) {
-    route.task_ended(metadata, outcome);
 }
 
 /// The text of a panic payload, for re-raising it with context.

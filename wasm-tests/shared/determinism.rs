@@ -196,3 +196,26 @@ pub fn combined_trace_hash() -> u64 {
     }
     hash.finish()
 }
+
+/// Asserts that this target's combined hash is the recorded one (`target` names it in the
+/// failure message). Kept after the workload: adding lines above it would move the spawn
+/// locations the trace records, and so the hash.
+pub fn assert_recorded_hash(target: &str) {
+    let combined = combined_trace_hash();
+    assert_eq!(
+        combined, EXPECTED_COMBINED_HASH,
+        "trace hash on {target}: {combined:#018x}"
+    );
+}
+
+/// Asserts that one seed replays the same non-trivial trace and output, and another seed differs.
+pub fn assert_same_seed_same_trace() {
+    let (trace, output) = run_workload(7);
+    assert!(
+        trace.len() > 100,
+        "the workload is not trivial: {} events",
+        trace.len()
+    );
+    assert_eq!(run_workload(7), (trace, output));
+    assert_ne!(trace_hash(7), trace_hash(8));
+}

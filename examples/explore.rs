@@ -24,10 +24,10 @@ struct Outcome {
 }
 
 fn run(seed: u64, trace: bool) -> Outcome {
-    let test = Arc::new(TestScheduler::new(TestSchedulerConfig {
+    let test = TestScheduler::new(TestSchedulerConfig {
         trace,
         ..TestSchedulerConfig::with_seed(seed)
-    }));
+    });
     let scheduler: Arc<dyn Scheduler> = test.clone();
     let balance = Arc::new(Mutex::new(100i64));
     let steps = Arc::new(Mutex::new(Vec::new()));

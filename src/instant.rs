@@ -1,4 +1,16 @@
 //! The scheduler's [`Instant`]: `std::time::Instant` natively, a wasm-safe instant on wasm32
-//! (where `std::time::Instant::now()` panics).
+//! (where `std::time::Instant::now()` panics), and deadline arithmetic that never overflows.
 
+use std::time::Duration;
 pub use web_time::Instant;
+
+/// About a century: what "never" means for a deadline (any real program ends first).
+pub(crate) const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `now + delay`, or about a century from `now` when that is not representable (a delay of
+/// `Duration::MAX` means "never"; adding it to an `Instant` would panic).
+pub(crate) fn deadline_after(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay.min(NEVER))
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 60 * 60)))
+        .unwrap_or(now)
+}

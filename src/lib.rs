@@ -5,24 +5,28 @@
 //! Backends implement the object-safe [`Scheduler`] trait and only move [`Runnable`]s. Everything
 //! generic lives once, on `dyn Scheduler`: `spawn`, `spawn_labeled`, `spawn_foreground`, `timer`,
 //! `block`, `block_with_timeout`, `downcast_ref`. Apps use the GPUI-style
-//! [`BackgroundExecutor`] and [`ForegroundExecutor`].
+//! [`BackgroundExecutor`] and [`ForegroundExecutor`]. `ARCHITECTURE.md` (at the repository root)
+//! describes the layers, the contract and where each mechanism lives.
 //!
 //! ```
-//! use scheduler::{BackgroundExecutor, Scheduler, TestScheduler};
-//! use std::{sync::Arc, time::Duration};
+//! use scheduler::TestScheduler;
+//! use std::time::Duration;
 //!
-//! let test = Arc::new(TestScheduler::with_seed(42));
-//! let executor = BackgroundExecutor::new(test.clone());
-//! let task = executor.spawn({
-//!     let executor = executor.clone();
-//!     async move {
-//!         executor.timer(Duration::from_secs(1)).await;
-//!         "tick"
-//!     }
+//! TestScheduler::many(10, async |test| {
+//!     let executor = test.background();
+//!     let tick = executor.spawn({
+//!         let executor = executor.clone();
+//!         async move {
+//!             executor.timer(Duration::from_secs(1)).await;
+//!             "tick"
+//!         }
+//!     });
+//!     assert_eq!(tick.await, "tick");
+//!     assert_eq!(test.elapsed(), Duration::from_secs(1)); // virtual time
 //! });
-//! assert_eq!(executor.block(task), "tick");
-//! assert_eq!(test.elapsed(), Duration::from_secs(1)); // virtual time
 //! ```
+#![warn(missing_docs, missing_debug_implementations)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod block;
 pub mod cloud;
@@ -30,12 +34,12 @@ mod executor;
 mod instant;
 mod metadata;
 pub mod platform;
-mod route;
+mod runnable;
 mod scheduler;
 pub mod session;
 mod spawn;
 mod task;
-mod task_future;
+mod task_ids;
 mod test_scheduler;
 mod timer;
 
@@ -45,7 +49,8 @@ mod readme_doctests;
 pub use executor::{BackgroundExecutor, ForegroundExecutor};
 pub use instant::Instant;
 pub use metadata::{SessionId, TaskId, TaskKind, TaskLabel, TaskMetadata};
-pub use scheduler::{Runnable, Scheduler, TaskOutcome, TaskSink, Unparker};
+pub use runnable::Runnable;
+pub use scheduler::{Scheduler, TaskOutcome, Unparker};
 pub use task::{FallibleTask, Task};
 pub use test_scheduler::{TaskSummary, TestScheduler, TestSchedulerConfig, TraceEvent, run_seeds};
 pub use timer::Timer;

@@ -1,16 +1,9 @@
 //! The [`Scheduler`] trait: the only thing a backend implements.
 
-use crate::{Instant, TaskId, TaskKind, TaskLabel, TaskMetadata};
+use crate::{Instant, Runnable, TaskId, TaskKind, TaskLabel, TaskMetadata, task_ids};
 use std::any::Any;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
-
-/// A unit of work a scheduler moves around: an [`async_task::Runnable`] carrying [`TaskMetadata`].
-///
-/// Running it polls its task once. Dropping it without running cancels the task.
-pub type Runnable = async_task::Runnable<TaskMetadata>;
 
 /// Wakes a thread blocked in [`Scheduler::park`].
 pub use parking::Unparker;
@@ -26,41 +19,52 @@ pub enum TaskOutcome {
     Cancelled,
 }
 
-/// The part of a scheduler that its tasks hold on to (see [`Scheduler::task_handle`]): where
-/// their wakes go and where they report their end.
-///
-/// Tasks hold the sink strongly, so it must never keep tasks alive past its scheduler: once the
-/// scheduler is dropped, the sink drops every runnable it is handed (a foreground runnable
-/// handed over on a thread other than the one that spawned it must be leaked instead, since
-/// async-task forbids dropping it there). Otherwise a stalled task whose waker the sink keeps
-/// would keep the sink, and itself, alive forever.
-pub trait TaskSink: Send + Sync {
-    /// As [`Scheduler::schedule`].
-    fn schedule(&self, runnable: Runnable);
-
-    /// As [`Scheduler::schedule_labeled`].
-    fn schedule_labeled(&self, runnable: Runnable, label: TaskLabel) {
-        let _ = label;
-        self.schedule(runnable);
-    }
-
-    /// As [`Scheduler::schedule_foreground`].
-    fn schedule_foreground(&self, runnable: Runnable);
-
-    /// As [`Scheduler::task_ended`].
-    fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
-        let _ = (metadata, outcome);
-    }
-}
-
 /// Moves [`Runnable`]s to threads. Object-safe: used as `Arc<dyn Scheduler>`.
 ///
-/// A backend never sees a future: spawning, task ids, labels, spawn locations, timers as futures
-/// and blocking are implemented once, on `dyn Scheduler` (see [`crate::Task`] and the helpers
-/// `spawn`, `spawn_labeled`, `spawn_foreground`, `timer`, `block`, `block_with_timeout`).
+/// A backend never sees a future: spawning, task ids, labels, sessions, spawn locations, panics,
+/// timers as futures and blocking are implemented once, on `dyn Scheduler` (see
+/// [`crate::Task`] and the helpers `spawn`, `spawn_labeled`, `spawn_foreground`, `timer`,
+/// `block`, `block_with_timeout`).
 ///
-/// The methods after `now` have default implementations; a backend overrides them when it can do
-/// better (the [`TestScheduler`](crate::TestScheduler) overrides all of them).
+/// The first eight methods are the contract every backend fulfils. The others are hooks with
+/// defaults, each called by the core for a reason given on the method (and in
+/// `ARCHITECTURE.md`); a backend overrides a hook when it needs that moment.
+///
+/// A minimal backend (one thread that runs everything inline) shows the shape:
+///
+/// ```
+/// use scheduler::{Instant, Runnable, Scheduler, Unparker};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// struct Inline;
+///
+/// impl Scheduler for Inline {
+///     fn schedule(&self, runnable: Runnable) {
+///         runnable.run();
+///     }
+///     fn schedule_after(&self, delay: Duration, runnable: Runnable) {
+///         std::thread::sleep(delay);
+///         runnable.run();
+///     }
+///     fn park(&self, timeout: Option<Duration>) -> bool {
+///         std::thread::sleep(timeout.unwrap_or(Duration::from_millis(1)));
+///         false
+///     }
+///     fn unparker(&self) -> Unparker {
+///         parking::pair().1
+///     }
+///     fn is_main_thread(&self) -> bool {
+///         false
+///     }
+///     fn now(&self) -> Instant {
+///         Instant::now()
+///     }
+/// }
+///
+/// let scheduler: Arc<dyn Scheduler> = Arc::new(Inline);
+/// assert_eq!(scheduler.block(scheduler.spawn(async { 6 * 7 })), 42);
+/// ```
 pub trait Scheduler: Any + Send + Sync {
     /// Runs `runnable` soon, on any background thread.
     fn schedule(&self, runnable: Runnable);
@@ -83,14 +87,17 @@ pub trait Scheduler: Any + Send + Sync {
         );
     }
 
-    /// Runs `runnable` (on a background thread) once `delay` has passed.
+    /// Runs `runnable` (on a background thread) once `delay` has passed. `delay` may be as large
+    /// as `Duration::MAX` (a timer that never fires in practice); it must never overflow.
     fn schedule_after(&self, delay: Duration, runnable: Runnable);
 
-    /// Blocks the calling thread until [`unparker`](Self::unparker) is used or `timeout` passes.
-    /// Returns `true` if it was unparked, `false` on time-out.
+    /// Blocks the calling thread until [`unparker`](Self::unparker) is used or `timeout` passes,
+    /// doing whatever work the thread owes meanwhile (a main thread runs its queued foreground
+    /// tasks; the [`TestScheduler`](crate::TestScheduler) runs one step of the simulation).
+    /// Returns `false` when the wait timed out, `true` otherwise (it was unparked, or work ran).
     fn park(&self, timeout: Option<Duration>) -> bool;
 
-    /// A handle that wakes the thread blocked in [`park`](Self::park).
+    /// A handle that wakes the calling thread from [`park`](Self::park).
     fn unparker(&self) -> Unparker;
 
     /// Whether the calling code runs on the main thread.
@@ -99,31 +106,35 @@ pub trait Scheduler: Any + Send + Sync {
     /// The scheduler's clock: real time for production schedulers, virtual time in tests.
     fn now(&self) -> Instant;
 
-    /// A fresh task id. The default numbers tasks process-wide; deterministic schedulers number
-    /// their own.
-    fn next_task_id(&self) -> TaskId {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        TaskId::from_raw(NEXT.fetch_add(1, Ordering::Relaxed))
+    /// Hook: the scheduler that the tasks spawned on `spawned_on` (an `Arc` of this scheduler)
+    /// hold, strongly, to reach it when they are woken and when they end. Called once per spawn.
+    ///
+    /// The default is `spawned_on` itself: then the scheduler lives as long as any of its tasks
+    /// does. A backend whose drop must shut it down (stop threads, drop queued work) while tasks
+    /// still exist returns a second handle of itself that shares its queues but does not own
+    /// them: once the owning handle is dropped, that handle drops (never runs) every runnable it
+    /// is given — a foreground one is leaked instead when refused off the main thread, since it
+    /// may only be dropped there.
+    fn task_handle(&self, spawned_on: &Arc<dyn Scheduler>) -> Arc<dyn Scheduler> {
+        spawned_on.clone()
     }
 
-    /// How many tasks can make progress at once.
+    /// Hook: a fresh task id. The default numbers tasks process-wide, from per-thread blocks of
+    /// one counter; the [`TestScheduler`](crate::TestScheduler) numbers its own, so a seed gives
+    /// the same ids on every run.
+    fn next_task_id(&self) -> TaskId {
+        task_ids::next()
+    }
+
+    /// Hook: how many tasks can make progress at once (the `num_cpus` helper reports it).
     fn num_cpus(&self) -> usize {
         default_num_cpus()
     }
 
-    /// Called by the spawn helpers after a task is created and before it is first scheduled.
-    /// Default: nothing. Schedulers that track tasks (tests, leak reports, counters) hook in here.
-    fn task_spawned(&self, metadata: &TaskMetadata) {
-        let _ = metadata;
-    }
-
-    /// Receives a new task's first runnable: records the spawn ([`task_spawned`]) and schedules
-    /// it by kind (foreground, labeled or plain background). Later wakes go straight to the
-    /// `schedule*` methods. Override to do both in one step.
-    ///
-    /// [`task_spawned`]: Self::task_spawned
+    /// Hook: receives a new task's first runnable. Schedulers that track their tasks (the
+    /// [`TestScheduler`](crate::TestScheduler)'s registry, the wasm session counters) record it
+    /// here and queue it in one step; the default only routes it by kind, like a wake.
     fn schedule_spawned(&self, runnable: Runnable) {
-        self.task_spawned(runnable.metadata());
         let metadata = *runnable.metadata();
         match (metadata.kind(), metadata.label()) {
             (TaskKind::Foreground, _) => self.schedule_foreground(runnable),
@@ -132,46 +143,30 @@ pub trait Scheduler: Any + Send + Sync {
         }
     }
 
-    /// What tasks spawned on this scheduler keep to reach it when they are woken or end.
-    ///
-    /// By default (`None`) each task keeps a `Weak` reference to the scheduler and upgrades it
-    /// on every wake: an atomic read-modify-write and release on a counter every thread shares
-    /// (measured: ~14% of a yield-heavy benchmark on two threads). A backend may instead hand
-    /// out a [`TaskSink`]: an inner object the tasks hold strongly, which makes a wake a plain
-    /// call. See [`TaskSink`] for what that obliges the backend to.
-    fn task_handle(&self) -> Option<std::sync::Arc<dyn TaskSink>> {
-        None
-    }
-
-    /// Called once when a task ends, on the thread where it ended. Default: nothing.
+    /// Hook: a task ended, on the thread where it ended. Schedulers that track their tasks count
+    /// it here. Default: nothing.
     fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
         let _ = (metadata, outcome);
     }
 
-    /// Called when a [`Timer`](crate::Timer) is dropped before it fired, so a backend can release
-    /// what holds the timer's runnable (a JS timeout, a heap entry). Default: nothing; the
-    /// runnable then simply does nothing when it runs.
-    fn timer_cancelled(&self, timer: &TaskMetadata) {
-        let _ = timer;
+    /// Hook: a task panicked and nobody will see it (it was detached, or its `Task` was dropped
+    /// without being awaited). The one place such panics go; never swallowed. The default
+    /// prints the task (id, label, session, spawn location) and the message on stderr; the
+    /// [`TestScheduler`](crate::TestScheduler) fails the test with it.
+    fn unobserved_panic(&self, task: &TaskMetadata, message: &str) {
+        eprintln!("scheduler: {task} panicked and nobody awaited it: {message}");
     }
 
-    /// Drives `future` to completion on the calling thread, giving up after `timeout`.
-    /// Returns `true` if it completed.
-    ///
-    /// The `block` / `block_with_timeout` helpers call this. The default polls and
-    /// [`park`](Self::park)s; the [`TestScheduler`](crate::TestScheduler) runs other tasks
-    /// instead.
-    fn block_on_future(
-        &self,
-        future: Pin<&mut dyn Future<Output = ()>>,
-        timeout: Option<Duration>,
-    ) -> bool {
-        crate::block::park_until_complete(self, future, timeout)
+    /// Hook: a [`Timer`](crate::Timer) was dropped before it fired, so the backend can release
+    /// what holds the timer's runnable (a JS timeout, a heap entry, a thread-pool timer).
+    /// Default: nothing; the runnable then simply does nothing when it runs.
+    fn timer_cancelled(&self, timer: &TaskMetadata) {
+        let _ = timer;
     }
 }
 
 /// Available parallelism, at least 1 (always 1 on wasm32).
-pub(crate) fn default_num_cpus() -> usize {
+fn default_num_cpus() -> usize {
     #[cfg(target_arch = "wasm32")]
     {
         1
@@ -188,7 +183,7 @@ impl dyn Scheduler {
     /// ```
     /// use scheduler::{Scheduler, TestScheduler};
     /// use std::sync::Arc;
-    /// let scheduler: Arc<dyn Scheduler> = Arc::new(TestScheduler::with_seed(1));
+    /// let scheduler: Arc<dyn Scheduler> = TestScheduler::with_seed(1);
     /// assert_eq!(scheduler.downcast_ref::<TestScheduler>().unwrap().seed(), 1);
     /// ```
     pub fn downcast_ref<T: Scheduler>(&self) -> Option<&T> {

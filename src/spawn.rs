@@ -1,9 +1,8 @@
 //! The spawn helpers on `dyn Scheduler`: a future becomes a [`Runnable`](crate::Runnable) (handed
 //! to the backend) and a [`Task`] (handed to the caller), with [`TaskMetadata`] attached.
 
-use crate::route::Route;
-use crate::task_future::TaskFuture;
-use crate::{Scheduler, Task, TaskKind, TaskLabel, TaskMetadata, session};
+use crate::task::future::{TaskFuture, TaskResult};
+use crate::{Runnable, Scheduler, Task, TaskKind, TaskLabel, TaskMetadata, session};
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
@@ -17,7 +16,7 @@ impl dyn Scheduler {
     /// ```
     /// use scheduler::{Scheduler, TestScheduler};
     /// use std::sync::Arc;
-    /// let scheduler: Arc<dyn Scheduler> = Arc::new(TestScheduler::with_seed(3));
+    /// let scheduler: Arc<dyn Scheduler> = TestScheduler::with_seed(3);
     /// let task = scheduler.spawn(async { "hello" });
     /// assert!(task.metadata().unwrap().location().file().ends_with(".rs"));
     /// assert_eq!(scheduler.block(task), "hello");
@@ -44,22 +43,30 @@ impl dyn Scheduler {
 
     /// Spawns a `!Send` future on the main thread.
     ///
-    /// Panics (through [`Scheduler::schedule_foreground`]) on schedulers without a main thread.
-    /// The future is polled and dropped only on the thread that spawned it.
+    /// The future is polled and dropped only on the main thread, so this must be called there:
+    /// elsewhere it panics, naming the call site (a background task that needs main-thread
+    /// work sends it there through a channel, or the app spawns it from the main thread).
+    /// Schedulers without a main thread panic too (see [`Scheduler::schedule_foreground`]).
     #[track_caller]
     pub fn spawn_foreground<F>(self: &Arc<Self>, future: F) -> Task<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
-        let metadata = self.new_metadata(None, TaskKind::Foreground, Location::caller());
-        let route = Route::to(self);
-        let spawning_thread = std::thread::current().id();
-        let task_route = route.clone();
-        self.start(async_task::Builder::new().metadata(metadata).spawn_local(
-            |metadata| TaskFuture::new(future, *metadata, task_route),
-            move |runnable| route.schedule_foreground(runnable, spawning_thread),
-        ))
+        let location = Location::caller();
+        if !self.is_main_thread() {
+            off_main_thread(location);
+        }
+        let metadata = self.new_metadata(None, TaskKind::Foreground, location);
+        let handle = self.task_handle(self);
+        let scheduler = handle.clone();
+        start(
+            &**self,
+            async_task::Builder::new().metadata(metadata).spawn_local(
+                |metadata| TaskFuture::new(future, *metadata, handle),
+                move |runnable| scheduler.schedule_foreground(runnable),
+            ),
+        )
     }
 
     /// `spawn` / `spawn_labeled`, with the caller's location passed in.
@@ -74,12 +81,18 @@ impl dyn Scheduler {
         F::Output: Send + 'static,
     {
         let metadata = self.new_metadata(label, TaskKind::Background, location);
-        let route = Route::to(self);
-        let task_route = route.clone();
-        self.start(async_task::Builder::new().metadata(metadata).spawn(
-            |metadata| TaskFuture::new(future, *metadata, task_route),
-            move |runnable| route.schedule(runnable, label),
-        ))
+        let handle = self.task_handle(self);
+        let scheduler = handle.clone();
+        start(
+            &**self,
+            async_task::Builder::new().metadata(metadata).spawn(
+                |metadata| TaskFuture::new(future, *metadata, handle),
+                move |runnable| match label {
+                    None => scheduler.schedule(runnable),
+                    Some(label) => scheduler.schedule_labeled(runnable, label),
+                },
+            ),
+        )
     }
 
     fn new_metadata(
@@ -96,15 +109,27 @@ impl dyn Scheduler {
             kind,
         )
     }
+}
 
-    fn start<T>(
-        &self,
-        (runnable, task): (
-            crate::Runnable,
-            async_task::Task<Result<T, crate::task_future::PanicPayload>, TaskMetadata>,
-        ),
-    ) -> Task<T> {
-        self.schedule_spawned(runnable);
-        Task::spawned(task)
-    }
+/// Hands a new task's first runnable to `scheduler` (the one it was spawned on; its task handle
+/// shares its queues) and wraps the task for the caller.
+fn start<T>(
+    scheduler: &dyn Scheduler,
+    (runnable, task): (Runnable, async_task::Task<TaskResult<T>, TaskMetadata>),
+) -> Task<T> {
+    scheduler.schedule_spawned(runnable);
+    Task::spawned(task)
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn off_main_thread(location: &'static Location<'static>) -> ! {
+    let thread = std::thread::current();
+    panic!(
+        "spawn_foreground at {location} was called off the main thread (on {:?}): a foreground \
+         task is polled and dropped only on the main thread, the thread that created the \
+         scheduler. Spawn it from the main thread, or spawn a background task instead",
+        thread.name().unwrap_or("an unnamed thread")
+    )
 }

@@ -22,7 +22,7 @@ const SEEDS: u64 = 5_000;
 
 /// Scenario e's body for one seed.
 fn many_seeds_body(seed: u64) {
-    let test = Arc::new(TestScheduler::with_seed(seed));
+    let test = TestScheduler::with_seed(seed);
     let scheduler: Arc<dyn Scheduler> = test.clone();
     let foreground = ForegroundExecutor::new(scheduler.clone());
     for _ in 0..50 {
@@ -66,10 +66,10 @@ fn scenario_e() -> f64 {
 
 /// ns per task for `count` trivial background tasks.
 fn scenario_f(count: usize, randomize: bool) -> f64 {
-    let test = Arc::new(TestScheduler::new(TestSchedulerConfig {
+    let test = TestScheduler::new(TestSchedulerConfig {
         randomize_order: randomize,
         ..TestSchedulerConfig::default()
-    }));
+    });
     let scheduler: Arc<dyn Scheduler> = test.clone();
     let start = Instant::now();
     for i in 0..count {

@@ -23,10 +23,10 @@ fn spinning(polls: Rc<RefCell<u32>>) -> impl std::future::Future<Output = ()> {
 #[test]
 fn cancel_session_stops_exactly_that_sessions_tasks() {
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::new(TestSchedulerConfig {
+        let test = TestScheduler::new(TestSchedulerConfig {
             trace: true,
             ..TestSchedulerConfig::with_seed(seed)
-        }));
+        });
         let scheduler: Arc<dyn Scheduler> = test.clone();
         let polls: Vec<Rc<RefCell<u32>>> = (0..12).map(|_| Rc::default()).collect();
         for (i, polls) in polls.iter().enumerate() {
@@ -75,7 +75,7 @@ fn cancel_session_stops_exactly_that_sessions_tasks() {
 
 #[test]
 fn a_cancelled_task_waiting_for_a_timer_is_dropped_when_the_timer_fires() {
-    let test = Arc::new(TestScheduler::with_seed(0));
+    let test = TestScheduler::with_seed(0);
     let scheduler: Arc<dyn Scheduler> = test.clone();
     let resumed = Rc::new(RefCell::new(false));
     let task = scheduler.spawn_foreground({
@@ -100,7 +100,7 @@ fn a_cancelled_task_waiting_for_a_timer_is_dropped_when_the_timer_fires() {
 #[test]
 fn cancelling_a_task_that_holds_other_tasks_cancels_them_too_without_deadlock() {
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::with_seed(seed));
+        let test = TestScheduler::with_seed(seed);
         let scheduler: Arc<dyn Scheduler> = test.clone();
         let leaf_resumed = Rc::new(RefCell::new(false));
         let leaf = scheduler.spawn_foreground({
@@ -140,7 +140,7 @@ fn cancelling_a_task_that_holds_other_tasks_cancels_them_too_without_deadlock() 
 
 #[test]
 fn ids_of_ended_or_unknown_tasks_are_ignored() {
-    let test = Arc::new(TestScheduler::with_seed(0));
+    let test = TestScheduler::with_seed(0);
     let scheduler: Arc<dyn Scheduler> = test.clone();
     let done = scheduler.spawn(async { 1 });
     let id = done.id().unwrap();

@@ -14,7 +14,7 @@ type Service = IngestService<SchedulerRuntime, MemoryStore>;
 
 /// A simulation: one scheduler, one context, one service over a store with seeded latency.
 fn simulation(seed: u64) -> (Arc<TestScheduler>, SimulatedExecutionContext, Service) {
-    let test = Arc::new(TestScheduler::with_seed(seed));
+    let test = TestScheduler::with_seed(seed);
     let ctx = SimulatedExecutionContext::new(test.clone());
     let store = MemoryStore::with_simulated_latency(test.clone());
     let service = IngestService::new(ctx.runtime(), store, SequentialIds::new("evt"));
@@ -38,7 +38,7 @@ fn serve_all(
     let sessions: Vec<_> = requests.iter().map(|request| request.session()).collect();
     let responses: Vec<IngestResponse> = requests
         .into_iter()
-        .map(|request| ctx.block_on(request).expect("the handler does not panic"))
+        .map(|request| ctx.block(request).expect("the handler does not panic"))
         .collect();
     for (session, response) in sessions.iter().zip(&responses) {
         let outcomes = ctx.wait_on_execution_context(*session);
@@ -236,22 +236,22 @@ fn routes_read_back_what_processing_stored() {
             ctx.serve(async move { service.route(&ctx2, "POST", "/events", &body).await })
         };
         let session = request.session();
-        let accepted = ctx.block_on(request).unwrap();
+        let accepted = ctx.block(request).unwrap();
         let id = accepted.accepted_id().unwrap().to_string();
         // Answered at once: nothing is stored yet.
-        let before = ctx.block_on(service.event(&id));
+        let before = ctx.block(service.event(&id));
         assert_eq!(before.status, 404);
         ctx.wait_on_execution_context(session);
-        let after = ctx.block_on(service.event(&id));
+        let after = ctx.block(service.event(&id));
         assert_eq!(after.status, 200);
         assert_eq!(after.body["sum"], 20.0);
         assert_eq!(after.body["histogram"], serde_json::json!([0, 1, 1, 0]));
-        let count = ctx.block_on(service.count("view"));
+        let count = ctx.block(service.count("view"));
         assert_eq!(
             count.body,
             serde_json::json!({ "type": "view", "count": 1 })
         );
-        let lookup = ctx.block_on(async {
+        let lookup = ctx.block(async {
             let (ctx2, service) = (ctx.clone(), service.clone());
             (
                 service.route(&ctx2, "GET", "/counts/view", "").await,
@@ -263,7 +263,7 @@ fn routes_read_back_what_processing_stored() {
         assert_eq!(lookup.1.status, 405);
         assert_eq!(lookup.2.status, 404);
         assert_eq!(
-            ctx.block_on(service.store().get(&count_key("view")))
+            ctx.block(service.store().get(&count_key("view")))
                 .unwrap()
                 .as_deref(),
             Some("1")
@@ -300,7 +300,7 @@ impl EventStore for FailingStore {
 #[test]
 fn a_store_failure_after_the_response_is_recorded_not_lost() {
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::with_seed(seed));
+        let test = TestScheduler::with_seed(seed);
         let ctx = SimulatedExecutionContext::new(test.clone());
         let store = FailingStore {
             inner: MemoryStore::with_simulated_latency(test.clone()),
@@ -313,7 +313,7 @@ fn a_store_failure_after_the_response_is_recorded_not_lost() {
             ctx.serve(async move { service.ingest(&ctx2, &body) })
         };
         let session = request.session();
-        let response = ctx.block_on(request).unwrap();
+        let response = ctx.block(request).unwrap();
         assert_eq!(response.status, 202, "answered before the failure");
         let outcomes = ctx.wait_on_execution_context(session);
         assert_eq!(outcomes[0].outcome, WaitUntilOutcome::Completed);

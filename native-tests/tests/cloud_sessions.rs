@@ -17,7 +17,7 @@ type Sighting = (SessionId, Option<SessionId>, Option<SessionId>);
 fn hundred_concurrent_requests_never_mix_their_sessions_tasks() {
     const REQUESTS: u64 = 100;
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::with_seed(seed));
+        let test = TestScheduler::with_seed(seed);
         let ctx = SimulatedExecutionContext::new(test.clone());
         let background = BackgroundExecutor::new(test.clone());
         let sightings: Arc<Mutex<Vec<Sighting>>> = Arc::default();
@@ -36,7 +36,7 @@ fn hundred_concurrent_requests_never_mix_their_sessions_tasks() {
                 let runtime = ctx.runtime();
                 ctx.serve(async move {
                     let me = ctx2
-                        .get_current_session()
+                        .current_session()
                         .expect("a handler runs in its session");
                     see(me, Some(me));
                     // A local subtask that spawns its own child after a timer.
@@ -99,7 +99,7 @@ fn hundred_concurrent_requests_never_mix_their_sessions_tasks() {
         );
         for request in requests {
             let session = request.session();
-            assert_eq!(ctx.block_on(request).unwrap(), session);
+            assert_eq!(ctx.block(request).unwrap(), session);
         }
         for &session in &sessions {
             let outcomes = ctx.wait_on_execution_context(session);
@@ -125,7 +125,7 @@ fn hundred_concurrent_requests_never_mix_their_sessions_tasks() {
 #[test]
 fn a_panicking_handler_fails_only_its_own_session() {
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::with_seed(seed));
+        let test = TestScheduler::with_seed(seed);
         let ctx = SimulatedExecutionContext::new(test.clone());
         let finished: Arc<Mutex<Vec<u32>>> = Arc::default();
         let requests: Vec<_> = (0..6u32)
@@ -158,7 +158,7 @@ fn a_panicking_handler_fails_only_its_own_session() {
             })
             .collect();
         let sessions: Vec<SessionId> = requests.iter().map(|request| request.session()).collect();
-        let results: Vec<_> = requests.into_iter().map(|r| ctx.block_on(r)).collect();
+        let results: Vec<_> = requests.into_iter().map(|r| ctx.block(r)).collect();
         for (i, result) in results.iter().enumerate() {
             match (i, result) {
                 (2, Err(failed)) => {
@@ -202,7 +202,7 @@ fn a_panicking_handler_fails_only_its_own_session() {
 #[test]
 fn the_virtual_clock_never_moves_while_code_runs() {
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::with_seed(seed));
+        let test = TestScheduler::with_seed(seed);
         let ctx = SimulatedExecutionContext::new(test.clone());
         let requests: Vec<_> = (0..4u64)
             .map(|i| {
@@ -223,7 +223,7 @@ fn the_virtual_clock_never_moves_while_code_runs() {
             })
             .collect();
         for (i, request) in requests.into_iter().enumerate() {
-            let (waited, _) = ctx.block_on(request).unwrap();
+            let (waited, _) = ctx.block(request).unwrap();
             assert_eq!(waited, Duration::from_secs(i as u64 + 1));
         }
     });
@@ -231,7 +231,7 @@ fn the_virtual_clock_never_moves_while_code_runs() {
 
 #[test]
 fn wait_until_and_pass_through_need_a_current_session() {
-    let ctx = SimulatedExecutionContext::new(Arc::new(TestScheduler::with_seed(0)));
+    let ctx = SimulatedExecutionContext::new(TestScheduler::with_seed(0));
     let error = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         ctx.wait_until(async {});
     }))
@@ -255,7 +255,7 @@ fn wait_until_and_pass_through_need_a_current_session() {
 #[test]
 fn a_request_dropped_mid_flight_still_responds_and_ends_its_session() {
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::with_seed(seed));
+        let test = TestScheduler::with_seed(seed);
         let ctx = SimulatedExecutionContext::new(test.clone());
         let reached_end = Arc::new(Mutex::new(false));
         let request = {

@@ -9,8 +9,6 @@ use scheduler::{
     BackgroundExecutor, Instant, Runnable, Scheduler, TestScheduler, Unparker, run_seeds,
 };
 use std::cell::Cell;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +20,7 @@ fn secs(n: u64) -> Duration {
 #[test]
 fn wait_until_work_longer_than_30_virtual_seconds_is_cut_off_and_reported() {
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::with_seed(seed));
+        let test = TestScheduler::with_seed(seed);
         let ctx = SimulatedExecutionContext::new(test.clone());
         let runtime = ctx.runtime();
         let finished: Rc<Cell<[bool; 4]>> = Rc::default();
@@ -61,7 +59,7 @@ fn wait_until_work_longer_than_30_virtual_seconds_is_cut_off_and_reported() {
             })
         };
         let session = request.session();
-        assert_eq!(ctx.block_on(request).unwrap(), "responded");
+        assert_eq!(ctx.block(request).unwrap(), "responded");
         let responded_at = secs(5);
         let outcomes = ctx.wait_on_execution_context(session);
         let summary: Vec<_> = outcomes
@@ -110,7 +108,7 @@ fn report_text(report: &scheduler::cloud::WaitUntilReport) -> String {
 #[test]
 fn wait_on_execution_context_returns_when_and_only_when_all_wait_until_work_settled() {
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::with_seed(seed));
+        let test = TestScheduler::with_seed(seed);
         let ctx = SimulatedExecutionContext::new(test.clone());
         let runtime = ctx.runtime();
         let done = Rc::new(Cell::new(0u32));
@@ -138,7 +136,7 @@ fn wait_on_execution_context_returns_when_and_only_when_all_wait_until_work_sett
             })
         };
         let session = request.session();
-        ctx.block_on(request).unwrap();
+        ctx.block(request).unwrap();
         assert_eq!(ctx.elapsed(), Duration::ZERO);
         // Not settled before 9 s: blocking on it with a shorter timeout gives up…
         let early = ctx
@@ -176,7 +174,7 @@ fn wait_on_execution_context_returns_when_and_only_when_all_wait_until_work_sett
         // A session without wait_until work is settled as soon as it responded.
         let quick = ctx.serve(async {});
         let quick_session = quick.session();
-        ctx.block_on(quick).unwrap();
+        ctx.block(quick).unwrap();
         assert!(ctx.wait_on_execution_context(quick_session).is_empty());
         assert_eq!(ctx.elapsed(), secs(9));
     });
@@ -185,7 +183,7 @@ fn wait_on_execution_context_returns_when_and_only_when_all_wait_until_work_sett
 #[test]
 fn a_leaky_handler_is_reported_with_its_spawn_location() {
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::with_seed(seed));
+        let test = TestScheduler::with_seed(seed);
         let ctx = SimulatedExecutionContext::new(test.clone());
         let background = BackgroundExecutor::new(test.clone());
         let leaked_write = Rc::new(Cell::new(false));
@@ -232,8 +230,8 @@ fn a_leaky_handler_is_reported_with_its_spawn_location() {
             })
         };
         let (leaky_session, tidy_session) = (leaky.session(), tidy.session());
-        assert_eq!(ctx.block_on(leaky).unwrap(), 202);
-        assert_eq!(ctx.block_on(tidy).unwrap(), 202);
+        assert_eq!(ctx.block(leaky).unwrap(), 202);
+        assert_eq!(ctx.block(tidy).unwrap(), 202);
         ctx.wait_on_execution_context(leaky_session);
         ctx.wait_on_execution_context(tidy_session);
         ctx.validate_session_cleanup(tidy_session)
@@ -273,7 +271,7 @@ fn a_leaky_handler_is_reported_with_its_spawn_location() {
 
 #[test]
 fn a_session_driven_by_hand_reports_running_tasks_before_its_end() {
-    let test = Arc::new(TestScheduler::with_seed(1));
+    let test = TestScheduler::with_seed(1);
     let ctx = SimulatedExecutionContext::new(test.clone());
     let runtime = ctx.runtime();
     let session = ctx.create_session();
@@ -289,7 +287,7 @@ fn a_session_driven_by_hand_reports_running_tasks_before_its_end() {
     assert_eq!(dangling.task.location().line(), line);
     assert!(error.to_string().contains("(still running)"), "{error}");
     // Awaiting it before the end makes the session clean.
-    ctx.block_on(task);
+    ctx.block(task);
     assert!(ctx.wait_on_execution_context(session).is_empty());
     ctx.validate_session_cleanup(session).unwrap();
     // Errors for sessions this context never made.
@@ -302,11 +300,11 @@ fn a_session_driven_by_hand_reports_running_tasks_before_its_end() {
 
 #[test]
 fn wait_until_after_the_session_ended_is_refused_loudly() {
-    let test = Arc::new(TestScheduler::with_seed(2));
+    let test = TestScheduler::with_seed(2);
     let ctx = SimulatedExecutionContext::new(test.clone());
     let request = ctx.serve(async {});
     let session = request.session();
-    ctx.block_on(request).unwrap();
+    ctx.block(request).unwrap();
     ctx.wait_on_execution_context(session);
     let error = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         ctx.with_session(session, || ctx.wait_until(async {}));
@@ -342,18 +340,11 @@ impl Scheduler for Forwarding {
     fn now(&self) -> Instant {
         self.0.now()
     }
-    fn block_on_future(
-        &self,
-        future: Pin<&mut dyn Future<Output = ()>>,
-        timeout: Option<Duration>,
-    ) -> bool {
-        self.0.block_on_future(future, timeout)
-    }
 }
 
 #[test]
 fn without_a_test_scheduler_the_window_holds_but_cleanup_is_untracked() {
-    let test = Arc::new(TestScheduler::with_seed(3));
+    let test = TestScheduler::with_seed(3);
     let ctx = SimulatedExecutionContext::new(Arc::new(Forwarding(test.clone())));
     let request = {
         let (ctx2, runtime) = (ctx.clone(), ctx.runtime());
@@ -362,7 +353,7 @@ fn without_a_test_scheduler_the_window_holds_but_cleanup_is_untracked() {
         })
     };
     let session = request.session();
-    ctx.block_on(request).unwrap();
+    ctx.block(request).unwrap();
     let outcomes = ctx.wait_on_execution_context(session);
     assert_eq!(outcomes[0].outcome, WaitUntilOutcome::CutOff);
     assert_eq!(ctx.elapsed(), WAIT_UNTIL_LIMIT);

@@ -27,7 +27,7 @@ impl Harness for LinuxHarness {
         F: Future + 'static,
         F::Output: 'static,
     {
-        self.0.run(future).expect("calloop event loop")
+        self.0.run_until(future).expect("calloop event loop")
     }
 }
 
@@ -379,7 +379,7 @@ mod linux_specific {
             BackgroundExecutor::new(linux_scheduler.clone()),
             ForegroundExecutor::new(linux_scheduler),
         ));
-        let test: Arc<dyn Scheduler> = Arc::new(TestScheduler::with_seed(3));
+        let test: Arc<dyn Scheduler> = TestScheduler::with_seed(3);
         let on_test = test.block(body(
             BackgroundExecutor::new(test.clone()),
             ForegroundExecutor::new(test.clone()),
@@ -476,7 +476,7 @@ mod foreground_after_shutdown {
         let linux = scheduler
             .downcast_ref::<LinuxScheduler>()
             .expect("a LinuxScheduler");
-        assert_eq!(linux.run_main_thread_tasks(usize::MAX), 1);
+        assert_eq!(linux.run_foreground_tasks(usize::MAX), 1);
         drop(foreground);
         drop(scheduler);
         // The wake finds the scheduler gone, off the task's thread: it must neither run nor

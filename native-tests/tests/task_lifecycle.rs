@@ -11,7 +11,7 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 fn test_scheduler(seed: u64) -> (Arc<TestScheduler>, Arc<dyn Scheduler>) {
-    let test = Arc::new(TestScheduler::with_seed(seed));
+    let test = TestScheduler::with_seed(seed);
     let scheduler: Arc<dyn Scheduler> = test.clone();
     (test, scheduler)
 }
@@ -129,14 +129,91 @@ fn a_panic_is_reraised_where_the_task_is_awaited_with_its_spawn_location() {
     );
 }
 
+/// A panic nobody awaits is never swallowed: the TestScheduler fails the test at its next tick,
+/// naming the task and where it was spawned; the other tasks are not disturbed.
 #[test]
-fn a_detached_panicking_task_does_not_disturb_others() {
-    let (test, scheduler) = test_scheduler(11);
-    scheduler.spawn(async { panic!("detached boom") }).detach();
-    let survivor = scheduler.spawn(async { "alive" });
-    assert_eq!(scheduler.block(survivor), "alive");
-    test.run_until_parked();
-    assert!(test.live_tasks().is_empty());
+fn a_detached_panicking_task_fails_the_test_naming_it_and_disturbs_no_other() {
+    run_seeds(|seed| {
+        let (test, scheduler) = test_scheduler(seed);
+        let doomed = scheduler.spawn(async { panic!("detached boom") });
+        let id = doomed.id().unwrap();
+        doomed.detach();
+        let survivor = scheduler.spawn(async { "alive" });
+        let report = catch_unwind(AssertUnwindSafe(|| test.run_until_parked()))
+            .expect_err("the unobserved panic fails the test");
+        let message = panic_text(&*report);
+        assert!(
+            message.contains(&format!("{id} spawned at {}", file!())),
+            "{message}"
+        );
+        assert!(
+            message.contains("panicked and nobody awaited it: detached boom"),
+            "{message}"
+        );
+        assert_eq!(scheduler.block(survivor), "alive");
+        test.run_until_parked();
+        assert!(test.live_tasks().is_empty());
+    });
+}
+
+/// Every backend sends a panic nobody awaited (a detached task, or a `Task` dropped without
+/// being awaited) through the one hook, `Scheduler::unobserved_panic`, exactly once; an awaited
+/// panic is re-raised at the awaiter instead and never reported there.
+#[test]
+fn unobserved_panics_reach_the_hook_once_and_awaited_ones_never_do() {
+    struct Reporting {
+        inner: Arc<TestScheduler>,
+        reports: Mutex<Vec<String>>,
+    }
+    impl Scheduler for Reporting {
+        fn schedule(&self, runnable: scheduler::Runnable) {
+            self.inner.schedule(runnable)
+        }
+        fn schedule_after(&self, delay: Duration, runnable: scheduler::Runnable) {
+            self.inner.schedule_after(delay, runnable)
+        }
+        fn park(&self, timeout: Option<Duration>) -> bool {
+            self.inner.park(timeout)
+        }
+        fn unparker(&self) -> scheduler::Unparker {
+            self.inner.unparker()
+        }
+        fn is_main_thread(&self) -> bool {
+            self.inner.is_main_thread()
+        }
+        fn now(&self) -> scheduler::Instant {
+            self.inner.now()
+        }
+        fn unobserved_panic(&self, task: &scheduler::TaskMetadata, message: &str) {
+            self.reports
+                .lock()
+                .unwrap()
+                .push(format!("{task}: {message}"));
+        }
+    }
+    let reporting = Arc::new(Reporting {
+        inner: TestScheduler::with_seed(5),
+        reports: Mutex::new(Vec::new()),
+    });
+    let scheduler: Arc<dyn Scheduler> = reporting.clone();
+    scheduler.spawn(async { panic!("detached") }).detach();
+    let dropped = scheduler.spawn(async { panic!("dropped unawaited") });
+    let awaited = scheduler.spawn(async { panic!("awaited") });
+    // Everything ready runs before the timer fires (virtual time).
+    scheduler.block(scheduler.timer(Duration::from_millis(1)));
+    assert!(dropped.is_finished());
+    drop(dropped);
+    let outcome = catch_unwind(AssertUnwindSafe(|| scheduler.block(awaited)));
+    assert!(panic_text(&*outcome.unwrap_err()).contains("awaited"));
+    let mut reports = reporting.reports.lock().unwrap().clone();
+    reports.sort();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(reports[0].ends_with(": detached"), "{reports:?}");
+    assert!(reports[1].ends_with(": dropped unawaited"), "{reports:?}");
+    assert!(
+        reports.iter().all(|report| report.contains(file!())),
+        "{reports:?}"
+    );
 }
 
 #[test]

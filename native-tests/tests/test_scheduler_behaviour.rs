@@ -11,7 +11,7 @@ struct TestHarness(Arc<TestScheduler>);
 
 impl TestHarness {
     fn new() -> Self {
-        Self(Arc::new(TestScheduler::with_seed(7)))
+        Self(TestScheduler::with_seed(7))
     }
 }
 

@@ -24,10 +24,10 @@ fn entries(log: &Log) -> Vec<String> {
 /// A workload touching every part of the scheduler: background and foreground tasks, sessions,
 /// timers, nested spawns, random delays. Returns its output log and the scheduler's full trace.
 fn traced_workload(seed: u64) -> (Vec<String>, Vec<TraceEvent>) {
-    let test = Arc::new(TestScheduler::new(TestSchedulerConfig {
+    let test = TestScheduler::new(TestSchedulerConfig {
         trace: true,
         ..TestSchedulerConfig::with_seed(seed)
-    }));
+    });
     let scheduler: Arc<dyn Scheduler> = test.clone();
     let log = new_log();
     let mut tasks = Vec::new();
@@ -97,7 +97,7 @@ fn different_seeds_give_different_traces() {
 
 /// Three tasks of three steps each, yielding between steps; returns the order of steps.
 fn race_3x3(seed: u64) -> Vec<(u32, u32)> {
-    let test = Arc::new(TestScheduler::with_seed(seed));
+    let test = TestScheduler::with_seed(seed);
     let scheduler: Arc<dyn Scheduler> = test.clone();
     let order = Arc::new(Mutex::new(Vec::new()));
     for task in 0..3 {
@@ -145,7 +145,7 @@ fn hundred_seeds_of_a_3x3_race_find_several_interleavings() {
 fn foreground_tasks_keep_fifo_order_within_a_session_while_sessions_interleave() {
     let mut interleavings = BTreeSet::new();
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::with_seed(seed));
+        let test = TestScheduler::with_seed(seed);
         let scheduler: Arc<dyn Scheduler> = test.clone();
         let log = new_log();
         for session in 0..3 {
@@ -184,7 +184,7 @@ fn foreground_tasks_keep_fifo_order_within_a_session_while_sessions_interleave()
 #[test]
 fn timers_fire_in_deadline_order_ties_in_creation_order_never_early() {
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::with_seed(seed));
+        let test = TestScheduler::with_seed(seed);
         let scheduler: Arc<dyn Scheduler> = test.clone();
         let log = new_log();
         // (name, delay): b1 and b2 tie and must keep creation order.
@@ -228,7 +228,7 @@ fn timers_fire_in_deadline_order_ties_in_creation_order_never_early() {
 
 #[test]
 fn advance_clock_fires_due_timers_at_their_deadlines_and_no_others() {
-    let test = Arc::new(TestScheduler::with_seed(3));
+    let test = TestScheduler::with_seed(3);
     let scheduler: Arc<dyn Scheduler> = test.clone();
     let log = new_log();
     for ms in [5u64, 15, 25] {
@@ -254,7 +254,7 @@ fn advance_clock_fires_due_timers_at_their_deadlines_and_no_others() {
 
 #[test]
 fn the_clock_never_moves_while_tasks_run() {
-    let test = Arc::new(TestScheduler::with_seed(9));
+    let test = TestScheduler::with_seed(9);
     let scheduler: Arc<dyn Scheduler> = test.clone();
     let probe = scheduler.clone();
     let task = scheduler.spawn(async move {
@@ -274,7 +274,7 @@ fn the_clock_never_moves_while_tasks_run() {
 #[test]
 fn deprioritized_label_runs_only_when_nothing_else_can() {
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::with_seed(seed));
+        let test = TestScheduler::with_seed(seed);
         let scheduler: Arc<dyn Scheduler> = test.clone();
         let slow = TaskLabel::named("slow");
         test.deprioritize(slow);
@@ -306,7 +306,7 @@ fn deprioritized_label_runs_only_when_nothing_else_can() {
 #[test]
 fn task_ids_are_numbered_per_scheduler() {
     let ids = |seed| {
-        let scheduler: Arc<dyn Scheduler> = Arc::new(TestScheduler::with_seed(seed));
+        let scheduler: Arc<dyn Scheduler> = TestScheduler::with_seed(seed);
         (0..5)
             .map(|_| scheduler.spawn(async {}).id().unwrap().as_u64())
             .collect::<Vec<_>>()

@@ -692,7 +692,7 @@ fn executors_body(background: BackgroundExecutor, foreground: ForegroundExecutor
             shared.get()
         }
     });
-    out.push(foreground.block_on(ui));
+    out.push(foreground.block(ui));
     assert!(background.now() - start >= Duration::from_millis(10));
     // A time-out hands the future back un-cancelled.
     let slow = background.timer(Duration::from_millis(50));
@@ -713,7 +713,7 @@ fn executors_api_behaves_the_same_as_on_the_test_scheduler() {
         BackgroundExecutor::new(windows.clone()),
         ForegroundExecutor::new(windows.clone()),
     );
-    let test = Arc::new(TestScheduler::with_seed(7));
+    let test = TestScheduler::with_seed(7);
     let on_test = executors_body(
         BackgroundExecutor::new(test.clone()),
         ForegroundExecutor::new(test),

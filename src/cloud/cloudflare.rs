@@ -148,6 +148,14 @@ thread_local! {
     static STATS: Cell<CloudflareStats> = Cell::new(CloudflareStats::default());
 }
 
+impl std::fmt::Debug for CloudflareExecutionContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudflareExecutionContext")
+            .field("session", &self.request.session)
+            .finish_non_exhaustive()
+    }
+}
+
 impl CloudflareExecutionContext {
     /// Wraps the fetch event's `context` and opens a new session of `scheduler` for it. Call it
     /// in the fetch handler (the session's wakes are anchored in the request's I/O context).

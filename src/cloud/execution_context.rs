@@ -34,7 +34,7 @@ pub trait ExecutionContext {
     /// use scheduler::TestScheduler;
     /// use std::sync::Arc;
     ///
-    /// let ctx = SimulatedExecutionContext::new(Arc::new(TestScheduler::with_seed(0)));
+    /// let ctx = SimulatedExecutionContext::new(TestScheduler::with_seed(0));
     /// let request = ctx.serve({
     ///     let ctx = ctx.clone();
     ///     async move {
@@ -43,7 +43,7 @@ pub trait ExecutionContext {
     ///     }
     /// });
     /// let session = request.session();
-    /// assert_eq!(ctx.block_on(request).unwrap(), "accepted");
+    /// assert_eq!(ctx.block(request).unwrap(), "accepted");
     /// assert_eq!(ctx.wait_on_execution_context(session).len(), 1);
     /// ```
     #[track_caller]

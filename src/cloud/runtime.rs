@@ -36,7 +36,7 @@ pub trait PlatformRuntime {
 /// use scheduler::{Scheduler, TestScheduler};
 /// use std::{sync::Arc, time::Duration};
 ///
-/// let test = Arc::new(TestScheduler::with_seed(0));
+/// let test = TestScheduler::with_seed(0);
 /// let runtime = SchedulerRuntime::new(test.clone());
 /// let task = runtime.spawn({
 ///     let runtime = runtime.clone();
@@ -51,6 +51,7 @@ pub trait PlatformRuntime {
 /// ```
 #[derive(Clone)]
 pub struct SchedulerRuntime {
+    /// The scheduler `delay` and `spawn` use.
     scheduler: Arc<dyn Scheduler>,
 }
 
@@ -83,5 +84,11 @@ impl PlatformRuntime for SchedulerRuntime {
         F::Output: 'static,
     {
         self.scheduler.spawn_foreground(future)
+    }
+}
+
+impl std::fmt::Debug for SchedulerRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchedulerRuntime").finish_non_exhaustive()
     }
 }

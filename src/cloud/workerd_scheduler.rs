@@ -24,8 +24,6 @@ use crate::{
 use js_sys::{Function, Promise};
 use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,14 +62,23 @@ struct Anchor {
     parked: Vec<Runnable>,
 }
 
+impl std::fmt::Debug for WorkerdScheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerdScheduler")
+            .field("routed_wakes", &self.routed_wakes.get())
+            .finish_non_exhaustive()
+    }
+}
+
 impl WorkerdScheduler {
-    /// Wraps `wasm`.
-    pub fn new(wasm: WasmScheduler) -> Self {
-        Self {
-            wasm: Arc::new(wasm),
+    /// Wraps `wasm`. A `WorkerdScheduler` lives as long as the isolate: its tasks hold it (see
+    /// [`Scheduler::task_handle`]'s default).
+    pub fn new(wasm: Arc<WasmScheduler>) -> Arc<Self> {
+        Arc::new(Self {
+            wasm,
             anchors: Rc::default(),
             routed_wakes: Cell::new(0),
-        }
+        })
     }
 
     /// The WasmScheduler inside (sessions, counters).
@@ -205,8 +212,9 @@ impl Scheduler for WorkerdScheduler {
         1
     }
 
-    fn task_spawned(&self, metadata: &TaskMetadata) {
-        self.wasm.task_spawned(metadata);
+    /// Records the task in the WasmScheduler's counters and queues it.
+    fn schedule_spawned(&self, runnable: Runnable) {
+        self.route(runnable, |wasm, runnable| wasm.schedule_spawned(runnable));
     }
 
     fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
@@ -215,13 +223,5 @@ impl Scheduler for WorkerdScheduler {
 
     fn timer_cancelled(&self, timer: &TaskMetadata) {
         self.wasm.timer_cancelled(timer);
-    }
-
-    fn block_on_future(
-        &self,
-        future: Pin<&mut dyn Future<Output = ()>>,
-        timeout: Option<Duration>,
-    ) -> bool {
-        self.wasm.block_on_future(future, timeout)
     }
 }

@@ -1,6 +1,7 @@
 //! [`BackgroundExecutor`]: spawns `Send` work on background threads.
 
-use crate::{Instant, Scheduler, Task, TaskLabel, TestScheduler, Timer};
+use crate::{Instant, Scheduler, Task, TaskLabel, Timer};
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -8,22 +9,21 @@ use std::time::Duration;
 
 /// Spawns `Send` futures on background threads, and blocks on futures.
 ///
-/// The test-only calls ([`deprioritize`](Self::deprioritize), [`tick`](Self::tick),
-/// [`run_until_parked`](Self::run_until_parked), [`advance_clock`](Self::advance_clock),
-/// [`simulate_random_delay`](Self::simulate_random_delay)) reach the
-/// [`TestScheduler`] when there is one. On a production scheduler `deprioritize` and
-/// `simulate_random_delay` do nothing, and the others panic: they only mean something in a test.
+/// With the `test-support` feature it also has the calls that code under test makes on a
+/// [`TestScheduler`](crate::TestScheduler) (`tick`, `run_until_parked`, `advance_clock`,
+/// `simulate_random_delay`, `deprioritize`; see `test_support.rs`). They are not part of a
+/// production build: calling them there is a compile error.
 ///
 /// ```
 /// use scheduler::{BackgroundExecutor, TestScheduler};
-/// use std::sync::Arc;
-/// let executor = BackgroundExecutor::new(Arc::new(TestScheduler::with_seed(0)));
+/// let executor = BackgroundExecutor::new(TestScheduler::with_seed(0));
 /// let tasks: Vec<_> = (0..4u64).map(|i| executor.spawn(async move { i * i })).collect();
 /// let squares: Vec<u64> = executor.block(futures::future::join_all(tasks));
 /// assert_eq!(squares, [0, 1, 4, 9]);
 /// ```
 #[derive(Clone)]
 pub struct BackgroundExecutor {
+    /// Shared with every executor and task handle of the same scheduler.
     scheduler: Arc<dyn Scheduler>,
 }
 
@@ -93,50 +93,10 @@ impl BackgroundExecutor {
     pub fn is_main_thread(&self) -> bool {
         self.scheduler.is_main_thread()
     }
+}
 
-    fn test_scheduler(&self) -> Option<&TestScheduler> {
-        self.scheduler.downcast_ref::<TestScheduler>()
-    }
-
-    fn require_test_scheduler(&self, call: &str) -> &TestScheduler {
-        self.test_scheduler().unwrap_or_else(|| {
-            panic!("BackgroundExecutor::{call} needs a TestScheduler; this executor runs on a production scheduler")
-        })
-    }
-
-    /// Test only: makes `label`'s tasks run last. No-op on production schedulers.
-    pub fn deprioritize(&self, label: TaskLabel) {
-        if let Some(test) = self.test_scheduler() {
-            test.deprioritize(label);
-        }
-    }
-
-    /// Test only: runs one ready task. Panics on production schedulers.
-    pub fn tick(&self) -> bool {
-        self.require_test_scheduler("tick").tick()
-    }
-
-    /// Test only: runs ready tasks until none is left. Panics on production schedulers.
-    pub fn run_until_parked(&self) {
-        self.require_test_scheduler("run_until_parked")
-            .run_until_parked();
-    }
-
-    /// Test only: moves virtual time forward. Panics on production schedulers.
-    pub fn advance_clock(&self, duration: Duration) {
-        self.require_test_scheduler("advance_clock")
-            .advance_clock(duration);
-    }
-
-    /// Test only: yields a random number of times. Completes at once on production schedulers.
-    pub fn simulate_random_delay(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
-        let delay: Option<Pin<Box<dyn Future<Output = ()> + Send>>> = self
-            .test_scheduler()
-            .map(|test| Box::pin(test.simulate_random_delay()) as _);
-        async move {
-            if let Some(delay) = delay {
-                delay.await;
-            }
-        }
+impl fmt::Debug for BackgroundExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackgroundExecutor").finish_non_exhaustive()
     }
 }

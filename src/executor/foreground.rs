@@ -1,8 +1,10 @@
 //! [`ForegroundExecutor`]: spawns `!Send` work on the main thread.
 
 use crate::{Instant, Scheduler, SessionId, Task, Timer, session};
+use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,14 +13,14 @@ use std::time::Duration;
 ///
 /// ```
 /// use scheduler::{ForegroundExecutor, TestScheduler};
-/// use std::{cell::Cell, rc::Rc, sync::Arc};
-/// let executor = ForegroundExecutor::new(Arc::new(TestScheduler::with_seed(0)));
+/// use std::{cell::Cell, rc::Rc};
+/// let executor = ForegroundExecutor::new(TestScheduler::with_seed(0));
 /// let counter = Rc::new(Cell::new(0)); // not Send: fine on the main thread
 /// let task = executor.spawn({
 ///     let counter = counter.clone();
 ///     async move { counter.set(counter.get() + 1) }
 /// });
-/// executor.block_on(task);
+/// executor.block(task);
 /// assert_eq!(counter.get(), 1);
 /// ```
 #[derive(Clone)]
@@ -75,13 +77,32 @@ impl ForegroundExecutor {
         self.scheduler.timer(duration)
     }
 
-    /// Blocks the main thread until `future` completes.
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+    /// Blocks the main thread until `future` completes; queued foreground tasks keep running
+    /// meanwhile.
+    pub fn block<F: Future>(&self, future: F) -> F::Output {
         self.scheduler.block(future)
+    }
+
+    /// Blocks until `future` completes or `timeout` passes; on time-out returns the future.
+    #[allow(clippy::type_complexity)]
+    pub fn block_with_timeout<F: Future>(
+        &self,
+        timeout: Duration,
+        future: F,
+    ) -> Result<F::Output, Pin<Box<F>>> {
+        self.scheduler.block_with_timeout(timeout, future)
     }
 
     /// The scheduler's clock.
     pub fn now(&self) -> Instant {
         self.scheduler.now()
+    }
+}
+
+impl fmt::Debug for ForegroundExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ForegroundExecutor")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
     }
 }

@@ -2,6 +2,8 @@
 
 mod background;
 mod foreground;
+#[cfg(feature = "test-support")]
+mod test_support;
 
 pub use background::BackgroundExecutor;
 pub use foreground::ForegroundExecutor;

@@ -1,49 +1,60 @@
 //! [`GcdScheduler`]: the production scheduler on macOS, on Grand Central Dispatch (the
-//! `dispatch` crate): the global queue for background work, the main queue for the main thread,
-//! `dispatch_after` for timers.
+//! `dispatch` crate): the global queue for background work, `dispatch_after` for timers, and the
+//! shared main-thread queue (`platform/main_thread.rs`) notified through GCD's main queue.
+//!
+//! Everything that is not a GCD call lives in shared, tested code: the main-thread queue, the
+//! parker, the drop-or-leak rule, panic containment. What is left here is a thin layer of
+//! `exec_async` / `exec_after` calls, type-checked and linted for both Apple targets.
 
-use crate::platform::guarded_run::run_guarded;
-use crate::platform::thread_parker;
-use crate::{Instant, Runnable, Scheduler, TaskSink, Unparker};
-use crossbeam_queue::SegQueue;
+use crate::platform::main_thread::{BATCH, MainLoop, MainThreadQueue};
+use crate::platform::parker;
+use crate::runnable::run_contained;
+use crate::{Instant, Runnable, Scheduler, Unparker};
 use dispatch::{Queue, QueuePriority};
+use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// How many foreground runnables a blocked main thread runs per `park`.
-const BATCH: usize = 256;
-
 /// The macOS scheduler: GCD's global queue for background work, its main queue for the main
-/// thread (drained by the app's run loop, e.g. `NSApplication`/`CFRunLoop`), `dispatch_after`
-/// for timers.
+/// thread (drained by the app's run loop, e.g. `NSApplication`/`CFRunLoop`, or while the main
+/// thread blocks), `dispatch_after` for timers.
 ///
-/// Dropping it makes every block it submitted drop its runnable instead of running it (GCD
-/// cannot withdraw submitted blocks), and its tasks' later wakes are refused. Foreground
-/// runnables are only ever run or dropped on the main thread (leaked if refused elsewhere).
+/// Dropping it (the last `Arc` the app holds; its tasks hold a separate handle, see
+/// [`Scheduler::task_handle`]) makes every block it submitted drop its runnable instead of
+/// running it (GCD cannot withdraw submitted blocks), and its tasks' later wakes are refused.
+/// Foreground runnables are only ever run or dropped on the main thread (leaked if refused
+/// elsewhere).
 pub struct GcdScheduler {
+    /// Where runnables go; shared by the app's handle, the tasks' handle and the blocks.
     queues: Arc<GcdQueues>,
-    /// Handed to every task (see `Scheduler::task_handle`).
-    sink: Arc<GcdSink>,
+    /// On the handle the app holds: the handle its tasks hold instead. `None` on that one.
+    task_handle: Option<Arc<GcdScheduler>>,
 }
 
-/// What the tasks hold: their wakes go straight to the queues, not through the scheduler's
-/// reference count; refused once the scheduler is dropped.
-struct GcdSink(Arc<GcdQueues>);
-
-/// What the scheduler, its tasks (as their [`TaskSink`], see `Scheduler::task_handle`) and the
-/// submitted blocks share.
+/// What both handles and the submitted blocks share.
 struct GcdQueues {
     background: Queue,
-    main: Queue,
     /// Cleared when the scheduler is dropped: blocks then drop their runnables, and wakes are
     /// refused.
     alive: AtomicBool,
-    /// Foreground runnables; each main-queue block runs one, and a blocked main thread drains
-    /// them in `park`.
-    foreground: SegQueue<Runnable>,
-    /// The main thread's unparker, known once the main thread first parks.
-    main_unparker: OnceLock<Unparker>,
+    main: Arc<MainThreadQueue<GcdMainQueue>>,
+}
+
+/// GCD's main queue as the main loop of the shared main-thread queue.
+struct GcdMainQueue(Queue);
+
+impl MainLoop for GcdMainQueue {
+    fn is_main_thread(&self) -> bool {
+        is_main_thread()
+    }
+
+    fn notify(&self, queue: &Arc<MainThreadQueue<Self>>) {
+        let queue = queue.clone();
+        self.0.exec_async(move || {
+            queue.run_batch(BATCH);
+        });
+    }
 }
 
 impl GcdQueues {
@@ -52,76 +63,11 @@ impl GcdQueues {
     }
 
     /// A block that runs `runnable` unless the scheduler is gone by then.
-    fn background_block(self: &Arc<Self>, runnable: Runnable) -> impl FnOnce() + Send + 'static {
+    fn block(self: &Arc<Self>, runnable: Runnable) -> impl FnOnce() + Send + 'static {
         let queues = self.clone();
         move || {
             if queues.is_alive() {
-                run_guarded(runnable);
-            }
-        }
-    }
-
-    /// Runs (or, once the scheduler is gone, drops) one foreground runnable. Main thread only.
-    fn run_one_foreground(&self) -> bool {
-        let Some(runnable) = self.foreground.pop() else {
-            return false;
-        };
-        if self.is_alive() {
-            run_guarded(runnable);
-        } else {
-            drop(runnable);
-        }
-        true
-    }
-
-    fn schedule_after(self: &Arc<Self>, delay: Duration, runnable: Runnable) {
-        self.background
-            .exec_after(delay, self.background_block(runnable));
-    }
-}
-
-impl TaskSink for GcdSink {
-    fn schedule(&self, runnable: Runnable) {
-        let queues = &self.0;
-        if queues.is_alive() {
-            queues
-                .background
-                .exec_async(queues.background_block(runnable));
-        }
-    }
-
-    fn schedule_foreground(&self, runnable: Runnable) {
-        let queues = &self.0;
-        if !queues.is_alive() {
-            // Refused: a foreground runnable may only be dropped on the main thread.
-            if is_main_thread() {
-                drop(runnable);
-            } else {
-                std::mem::forget(runnable);
-            }
-            return;
-        }
-        queues.foreground.push(runnable);
-        if let Some(unparker) = queues.main_unparker.get() {
-            unparker.unpark();
-        }
-        let block_queues = queues.clone();
-        queues.main.exec_async(move || {
-            block_queues.run_one_foreground();
-        });
-    }
-}
-
-impl Drop for GcdQueues {
-    fn drop(&mut self) {
-        // The last block, task or the scheduler releases this. Off the main thread, foreground
-        // runnables must not be dropped (they panic): leak any that are left.
-        let on_main = is_main_thread();
-        while let Some(runnable) = self.foreground.pop() {
-            if on_main {
-                drop(runnable);
-            } else {
-                std::mem::forget(runnable);
+                run_contained(runnable);
             }
         }
     }
@@ -129,59 +75,61 @@ impl Drop for GcdQueues {
 
 impl GcdScheduler {
     /// A scheduler on the default-priority global queue and the main queue.
-    pub fn new() -> Self {
+    pub fn new() -> Arc<Self> {
         let queues = Arc::new(GcdQueues {
             background: Queue::global(QueuePriority::Default),
-            main: Queue::main(),
             alive: AtomicBool::new(true),
-            foreground: SegQueue::new(),
-            main_unparker: OnceLock::new(),
+            main: MainThreadQueue::new(GcdMainQueue(Queue::main())),
         });
-        Self {
-            sink: Arc::new(GcdSink(queues.clone())),
+        let task_handle = Arc::new(Self {
+            queues: queues.clone(),
+            task_handle: None,
+        });
+        Arc::new(Self {
             queues,
-        }
+            task_handle: Some(task_handle),
+        })
     }
-}
 
-impl Default for GcdScheduler {
-    fn default() -> Self {
-        Self::new()
+    /// Runs up to `limit` queued foreground tasks now, on the main thread; returns how many
+    /// ran. For apps that drive the main thread with their own loop.
+    ///
+    /// Panics off the main thread.
+    pub fn run_foreground_tasks(&self, limit: usize) -> usize {
+        self.queues.main.run_batch(limit)
     }
 }
 
 impl Scheduler for GcdScheduler {
     fn schedule(&self, runnable: Runnable) {
-        self.sink.schedule(runnable);
+        let queues = &self.queues;
+        if queues.is_alive() {
+            queues.background.exec_async(queues.block(runnable));
+        }
     }
 
     fn schedule_foreground(&self, runnable: Runnable) {
-        self.sink.schedule_foreground(runnable);
+        self.queues.main.post(runnable);
     }
 
     fn schedule_after(&self, delay: Duration, runnable: Runnable) {
-        self.queues.schedule_after(delay, runnable);
+        let queues = &self.queues;
+        if queues.is_alive() {
+            queues.background.exec_after(delay, queues.block(runnable));
+        }
     }
 
+    /// On the main thread, runs a batch of queued foreground tasks first.
     fn park(&self, timeout: Option<Duration>) -> bool {
         if is_main_thread() {
-            // Registered before draining, so a push after the drain unparks us.
-            self.queues
-                .main_unparker
-                .get_or_init(thread_parker::unparker);
-            let mut ran = 0;
-            while ran < BATCH && self.queues.run_one_foreground() {
-                ran += 1;
-            }
-            if ran > 0 {
-                return true;
-            }
+            self.queues.main.park(timeout)
+        } else {
+            parker::park(timeout)
         }
-        thread_parker::park(timeout)
     }
 
     fn unparker(&self) -> Unparker {
-        thread_parker::unparker()
+        parker::unparker()
     }
 
     fn is_main_thread(&self) -> bool {
@@ -192,17 +140,30 @@ impl Scheduler for GcdScheduler {
         Instant::now()
     }
 
-    fn task_handle(&self) -> Option<Arc<dyn TaskSink>> {
-        Some(self.sink.clone())
+    /// The app holds the owning handle; tasks hold one that only reaches the queues.
+    fn task_handle(&self, spawned_on: &Arc<dyn Scheduler>) -> Arc<dyn Scheduler> {
+        match &self.task_handle {
+            Some(handle) => handle.clone(),
+            None => spawned_on.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for GcdScheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GcdScheduler")
+            .field("task_handle", &self.task_handle.is_none())
+            .finish_non_exhaustive()
     }
 }
 
 impl Drop for GcdScheduler {
     fn drop(&mut self) {
-        self.queues.alive.store(false, Ordering::Release);
-        if is_main_thread() {
-            while self.queues.run_one_foreground() {}
+        if self.task_handle.take().is_none() {
+            return;
         }
+        self.queues.alive.store(false, Ordering::Release);
+        self.queues.main.close();
     }
 }
 
@@ -215,4 +176,9 @@ fn is_main_thread() -> bool {
         safe fn pthread_main_np() -> std::ffi::c_int;
     }
     pthread_main_np() != 0
+}
+
+/// The process's scheduler for [`current`](crate::platform::current).
+pub(super) fn default_scheduler() -> Arc<dyn Scheduler> {
+    GcdScheduler::new()
 }

@@ -19,7 +19,7 @@ impl TestScheduler {
     /// ```
     /// use scheduler::{Scheduler, TestScheduler};
     /// use std::{sync::Arc, time::Duration};
-    /// let test = Arc::new(TestScheduler::with_seed(0));
+    /// let test = TestScheduler::with_seed(0);
     /// let scheduler: Arc<dyn Scheduler> = test.clone();
     /// let task = scheduler.spawn(async { 1 });
     /// let id = task.id().unwrap();

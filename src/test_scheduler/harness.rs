@@ -1,6 +1,38 @@
-//! [`run_seeds`]: runs one test body over many seeds and says how to replay a failing one.
+//! Seeds: [`TestScheduler::many`] (an async test body, one handle) and [`run_seeds`] (a plain
+//! closure per seed) run a test over many seeds and say how to replay a failing one.
 
+use super::TestScheduler;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+
+impl TestScheduler {
+    /// Runs the async test body `test` once per seed, each time on a fresh `TestScheduler` of
+    /// that seed, and returns the outputs in seed order. Seeds are `0..iterations`, or
+    /// `0..ITERATIONS` when that environment variable is set, or only `SEED` when that is set.
+    /// When a seed fails, prints the seed and the exact command that replays it, then re-raises
+    /// the panic.
+    ///
+    /// The body runs on the test thread, which is the main thread: it may spawn foreground and
+    /// background tasks and await them; the scheduler runs everything else meanwhile.
+    ///
+    /// ```
+    /// use scheduler::TestScheduler;
+    /// TestScheduler::many(10, async |test| {
+    ///     let task = test.background().spawn(async { 1 + 1 });
+    ///     assert_eq!(task.await, 2);
+    /// });
+    /// ```
+    pub fn many<R>(iterations: u64, mut test: impl AsyncFnMut(Arc<TestScheduler>) -> R) -> Vec<R> {
+        let mut outputs = Vec::new();
+        seeds(iterations, |seed| {
+            let scheduler = TestScheduler::with_seed(seed);
+            let output = scheduler.block(test(scheduler.clone()));
+            drop(scheduler);
+            outputs.push(output);
+        });
+        outputs
+    }
+}
 
 /// How many seeds [`run_seeds`] tries when `ITERATIONS` is not set.
 pub const DEFAULT_ITERATIONS: u64 = 100;
@@ -10,19 +42,24 @@ pub const DEFAULT_ITERATIONS: u64 = 100;
 /// it, then re-raises the panic.
 ///
 /// ```
-/// use scheduler::{Scheduler, TestScheduler, run_seeds};
-/// use std::sync::Arc;
+/// use scheduler::{TestScheduler, run_seeds};
 /// run_seeds(|seed| {
-///     let scheduler: Arc<dyn Scheduler> = Arc::new(TestScheduler::with_seed(seed));
-///     let task = scheduler.spawn(async { 1 + 1 });
-///     assert_eq!(scheduler.block(task), 2);
+///     let test = TestScheduler::with_seed(seed);
+///     let task = test.spawn(async { 1 + 1 });
+///     assert_eq!(test.block(task), 2);
 /// });
 /// ```
-pub fn run_seeds(mut test: impl FnMut(u64)) {
+pub fn run_seeds(test: impl FnMut(u64)) {
+    seeds(DEFAULT_ITERATIONS, test);
+}
+
+/// Runs `test` for seeds `0..iterations` (or `ITERATIONS`, or only `SEED`), printing the replay
+/// command for a failing seed.
+fn seeds(iterations: u64, mut test: impl FnMut(u64)) {
     let seeds = match env_number("SEED") {
         Some(seed) => seed..=seed,
         None => {
-            let iterations = env_number("ITERATIONS").unwrap_or(DEFAULT_ITERATIONS);
+            let iterations = env_number("ITERATIONS").unwrap_or(iterations);
             assert!(iterations > 0, "ITERATIONS must be at least 1");
             0..=iterations - 1
         }

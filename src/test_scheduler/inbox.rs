@@ -1,6 +1,6 @@
 //! What other OS threads hand to a [`TestScheduler`](super::TestScheduler): its state belongs to
-//! the test thread, so a wake, spawn, timer or drop from elsewhere is queued here and applied by
-//! the test thread at its next step.
+//! the test thread, so a wake, spawn, timer, drop or failure from elsewhere is queued here and
+//! applied by the test thread at its next step.
 
 use crate::{Runnable, TaskId, TaskMetadata, TaskOutcome};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,8 +16,9 @@ pub(super) enum Inbound {
     Spawned(TaskMetadata),
     Ended(TaskMetadata, TaskOutcome),
     TimerCancelled(TaskId),
-    /// A non-determinism report, raised at the next tick.
-    ForeignWake(String),
+    /// A test failure found on another thread (a wake from it, a panic nobody awaited), raised
+    /// at the next tick.
+    Failure(String),
 }
 
 #[derive(Default)]

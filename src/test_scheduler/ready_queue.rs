@@ -5,9 +5,8 @@
 //! is ready. Every operation is O(1): a random pick is a swap-remove from a `Vec`, never an
 //! insertion into the middle of a queue.
 
-use super::engine::Rng;
+use super::rng::{Rng, pick};
 use crate::{Runnable, SessionId, TaskKind};
-use rand::Rng as _;
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
@@ -21,13 +20,18 @@ enum Entry {
 
 /// A foreground session's runnables, in the order they were scheduled.
 struct SessionQueue {
+    session: Option<SessionId>,
     runnables: VecDeque<Runnable>,
 }
 
 pub(super) struct ReadyQueue {
     order: Order,
+    /// Foreground queues of the sessions that have runnables queued; a queue that empties is
+    /// released (its slot reused), so a long simulation of many sessions stays small.
     sessions: Vec<SessionQueue>,
     session_index: FxHashMap<Option<SessionId>, usize>,
+    /// Released slots of `sessions`.
+    free_sessions: Vec<usize>,
     /// The last session looked up: most pushes come from the session that just ran.
     last_session: Option<(Option<SessionId>, usize)>,
     deprioritized: Vec<Runnable>,
@@ -52,6 +56,7 @@ impl ReadyQueue {
             },
             sessions: Vec::new(),
             session_index: FxHashMap::default(),
+            free_sessions: Vec::new(),
             last_session: None,
             deprioritized: Vec::new(),
             len: 0,
@@ -102,6 +107,7 @@ impl ReadyQueue {
                         let runnable = queue.pop_front();
                         if queue.is_empty() {
                             entries.swap_remove(index);
+                            self.release_session(session);
                         }
                         runnable
                     }
@@ -138,6 +144,7 @@ impl ReadyQueue {
             }
             Order::Random(entries) => {
                 let mut kept = Vec::with_capacity(entries.len());
+                let mut released = Vec::new();
                 for entry in entries.drain(..) {
                     match entry {
                         Entry::Runnable(runnable) if doomed(&runnable) => removed.push(runnable),
@@ -147,7 +154,9 @@ impl ReadyQueue {
                                 queue.drain(..).partition(|runnable| doomed(runnable));
                             removed.extend(dead);
                             *queue = alive;
-                            if !queue.is_empty() {
+                            if queue.is_empty() {
+                                released.push(index);
+                            } else {
                                 kept.push(Entry::Session(index));
                             }
                         }
@@ -155,6 +164,9 @@ impl ReadyQueue {
                     }
                 }
                 *entries = kept;
+                for index in released {
+                    self.release_session(index);
+                }
             }
         }
         let (dead, alive): (Vec<_>, Vec<_>) = self
@@ -174,15 +186,44 @@ impl ReadyQueue {
         {
             return index;
         }
-        let next = self.sessions.len();
-        let index = *self.session_index.entry(session).or_insert(next);
-        if index == next {
-            self.sessions.push(SessionQueue {
-                runnables: VecDeque::new(),
-            });
-        }
+        let index = match self.session_index.get(&session) {
+            Some(&index) => index,
+            None => {
+                let index = match self.free_sessions.pop() {
+                    Some(index) => {
+                        self.sessions[index].session = session;
+                        index
+                    }
+                    None => {
+                        self.sessions.push(SessionQueue {
+                            session,
+                            runnables: VecDeque::new(),
+                        });
+                        self.sessions.len() - 1
+                    }
+                };
+                self.session_index.insert(session, index);
+                index
+            }
+        };
         self.last_session = Some((session, index));
         index
+    }
+
+    /// Gives the emptied queue at `index` back for reuse by another session.
+    fn release_session(&mut self, index: usize) {
+        let session = self.sessions[index].session;
+        self.session_index.remove(&session);
+        self.free_sessions.push(index);
+        if self.last_session.is_some_and(|(_, last)| last == index) {
+            self.last_session = None;
+        }
+    }
+
+    /// How many session queues are held (for the tests of their release).
+    #[cfg(test)]
+    fn session_slots(&self) -> usize {
+        self.session_index.len()
     }
 
     /// Removes every runnable, for dropping outside the scheduler's lock.
@@ -200,15 +241,12 @@ impl ReadyQueue {
         for session in &mut self.sessions {
             all.extend(session.runnables.drain(..));
         }
+        self.sessions.clear();
+        self.session_index.clear();
+        self.free_sessions.clear();
+        self.last_session = None;
         all.append(&mut self.deprioritized);
         self.len = 0;
         all
     }
-}
-
-/// An index below `len`, from one draw: Lemire's multiply-shift (its bias, under 2^-40 for any
-/// realistic queue, does not matter for scheduling). Computed in u64/u128 so a seed picks the
-/// same index on 32- and 64-bit targets.
-fn pick(rng: &mut Rng, len: usize) -> usize {
-    ((u128::from(rng.next_u64()) * len as u128) >> 64) as usize
 }

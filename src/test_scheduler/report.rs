@@ -1,5 +1,5 @@
-//! The texts a [`TestScheduler`](super::TestScheduler) panics with: deadlocks and wakes from
-//! foreign threads.
+//! The texts a [`TestScheduler`](super::TestScheduler) panics with: deadlocks, wakes from
+//! foreign threads, panics nobody awaited.
 
 use crate::TaskMetadata;
 use std::fmt::Write;
@@ -39,5 +39,13 @@ pub(super) fn foreign_wake(metadata: &TaskMetadata) -> String {
          call allow_parking() on the TestScheduler.",
         thread.name().unwrap_or("unnamed"),
         thread.id()
+    )
+}
+
+/// A task panicked and nobody awaited it (it was detached, or its `Task` dropped unawaited).
+pub(super) fn unobserved_panic(task: &TaskMetadata, message: &str) -> String {
+    format!(
+        "{task} panicked and nobody awaited it: {message}\n(a panic in a detached task fails the \
+         test; await the task, or catch the panic inside it, if it is expected)"
     )
 }

@@ -25,7 +25,7 @@ pub const SEEDS: std::ops::Range<u64> = 0..12;
 /// one (`cargo test -p native-tests --test cross_target_trace` and `scripts/test.d/30-wasm.sh`)
 /// before recording it here. Editing this file above the workload moves its spawn locations,
 /// which the trace records, and so changes the hash too.
-pub const EXPECTED_COMBINED_HASH: u64 = 0x85e5_a568_f583_38ab;
+pub const EXPECTED_COMBINED_HASH: u64 = 0x4a17_ba10_08ea_dab1;
 
 /// FNV-1a, 64 bits.
 pub struct Fnv1a(u64);
@@ -90,7 +90,7 @@ pub fn canonical(event: &TraceEvent) -> String {
 /// Runs the workload on `TestScheduler::with_seed(seed)` and returns its trace (canonical
 /// lines) and output.
 pub fn run_workload(seed: u64) -> (Vec<String>, Vec<String>) {
-    let test = Arc::new(TestScheduler::with_seed(seed));
+    let test = TestScheduler::with_seed(seed);
     test.enable_trace();
     let scheduler: Arc<dyn Scheduler> = test.clone();
     let background = BackgroundExecutor::new(scheduler.clone());
@@ -219,3 +219,8 @@ pub fn assert_same_seed_same_trace() {
     assert_eq!(run_workload(7), (trace, output));
     assert_ne!(trace_hash(7), trace_hash(8));
 }
+
+// History of EXPECTED_COMBINED_HASH (kept here, below the workload, so it moves no spawn
+// location): 0x85e5_a568_f583_38ab until 2026-12-01; then recorded again on purpose when `tick`
+// started firing timers that are already due (the workload's zero-length timers used to wait for
+// `advance_clock`). With that one change undone, the previous value still came out.

@@ -28,7 +28,7 @@ const WS_PEER_CAP: Duration = Duration::from_millis(1_000);
 #[wasm_bindgen]
 pub async fn run_benchmarks(rounds: u32) -> String {
     let rounds = rounds.max(5) as usize;
-    let scheduler: Arc<dyn Scheduler> = Arc::new(WasmScheduler::new());
+    let scheduler: Arc<dyn Scheduler> = WasmScheduler::new();
     let mut report = String::new();
     let _ = writeln!(
         report,
@@ -93,13 +93,12 @@ pub async fn run_benchmarks(rounds: u32) -> String {
 /// WasmScheduler fed by async-task runnables without the core's `TaskFuture` wrapper).
 #[wasm_bindgen]
 pub async fn run_scenario(name: String, rounds: u32, slice_ms: u32) -> String {
-    let scheduler: Arc<dyn Scheduler> = Arc::new(WasmScheduler::with_config(
-        scheduler::platform::wasm::WasmSchedulerConfig {
+    let scheduler: Arc<dyn Scheduler> =
+        WasmScheduler::with_config(scheduler::platform::wasm::WasmSchedulerConfig {
             slice_budget: Duration::from_millis(u64::from(slice_ms)),
             slice_max_runs: usize::MAX,
             ..Default::default()
-        },
-    ));
+        });
     let mut out = String::new();
     for _ in 0..rounds {
         let (ours, peer) = match name.as_str() {
@@ -121,8 +120,8 @@ pub async fn run_scenario(name: String, rounds: u32, slice_ms: u32) -> String {
             out,
             "{name} ours {ours:.2} peer {peer:.2} ratio {:.3} (drains so far {}, macrotask yields {})",
             ours / peer,
-            wasm.drain_count(),
-            wasm.macrotask_yields()
+            wasm.stats().drains,
+            wasm.stats().macrotask_yields
         );
     }
     out

@@ -63,7 +63,7 @@ pub fn yield_times(times: u32) -> Yield {
 
 /// A fresh `WasmScheduler`, as itself and as the `Arc<dyn Scheduler>` tasks are spawned on.
 pub fn new_wasm_scheduler() -> (Arc<WasmScheduler>, Arc<dyn Scheduler>) {
-    let wasm = Arc::new(WasmScheduler::new());
+    let wasm = WasmScheduler::new();
     let scheduler: Arc<dyn Scheduler> = wasm.clone();
     (wasm, scheduler)
 }

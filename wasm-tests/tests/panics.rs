@@ -42,7 +42,7 @@ fn record_uncaught_errors() -> Array {
 async fn a_panicking_task_traps_the_instance_and_its_scheduler_stops() {
     let errors = record_uncaught_errors();
     let console = wasm_tests::console_capture::ConsoleErrorCapture::start();
-    let scheduler: Arc<dyn Scheduler> = Arc::new(WasmScheduler::new());
+    let scheduler: Arc<dyn Scheduler> = WasmScheduler::new();
     let after_ran = Arc::new(AtomicBool::new(false));
     scheduler
         .spawn(async {

@@ -24,7 +24,7 @@ async fn tasks_run_in_a_microtask_in_fifo_order_with_one_drain_per_batch() {
         log.lock().unwrap().is_empty(),
         "spawn must not run the task synchronously"
     );
-    assert_eq!(wasm.drain_count(), 0);
+    assert_eq!(wasm.stats().drains, 0);
     // A promise callback queued after the spawns runs after the drain's microtask.
     let after = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(
         &wasm_bindgen::JsValue::from(1),
@@ -32,7 +32,7 @@ async fn tasks_run_in_a_microtask_in_fifo_order_with_one_drain_per_batch() {
     after.await.unwrap();
     assert_eq!(*log.lock().unwrap(), (0..100).collect::<Vec<_>>());
     assert_eq!(
-        wasm.drain_count(),
+        wasm.stats().drains,
         1,
         "one microtask drain for the whole batch"
     );
@@ -307,12 +307,12 @@ async fn a_task_that_spawns_wakes_and_drops_others_inside_its_poll_under_load() 
     assert_eq!(stats.total.cancelled, 300 + 3 * 100 + 3 * 100);
     assert_eq!(stats.queued, 0);
     assert_eq!(stats.pending_timers, 0);
-    assert_eq!(wasm.live_timer_closures(), 0);
+    assert_eq!(wasm.stats().live_timer_closures, 0);
 }
 
 #[wasm_bindgen_test]
 async fn a_task_dropping_the_last_scheduler_handle_does_not_break_the_drain() {
-    let wasm = Arc::new(WasmScheduler::new());
+    let wasm = WasmScheduler::new();
     let scheduler: Arc<dyn Scheduler> = wasm;
     let (sender, receiver) = oneshot::channel();
     let weak = Arc::downgrade(&scheduler);

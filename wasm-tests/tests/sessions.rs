@@ -244,7 +244,7 @@ async fn ending_a_session_cancels_and_reports_its_leftover_tasks_but_not_exempt_
         "ended and empty: forgotten"
     );
     assert_eq!(wasm.stats().total.running(), 0);
-    assert_eq!(wasm.live_timer_closures(), 0);
+    assert_eq!(wasm.stats().live_timer_closures, 0);
 }
 
 #[wasm_bindgen_test]
@@ -269,7 +269,7 @@ async fn ending_a_session_without_exemptions_cancels_its_timers_and_their_waiter
         .collect();
     next_macrotask().await;
     assert_eq!(wasm.stats().pending_timers, 5);
-    assert_eq!(wasm.live_timer_closures(), 5);
+    assert_eq!(wasm.stats().live_timer_closures, 5);
 
     let console = ConsoleErrorCapture::start();
     let end = wasm.end_session(session, &[]);
@@ -281,7 +281,7 @@ async fn ending_a_session_without_exemptions_cancels_its_timers_and_their_waiter
         0,
         "the session's timeouts were cleared"
     );
-    assert_eq!(wasm.live_timer_closures(), 0);
+    assert_eq!(wasm.stats().live_timer_closures, 0);
     assert_eq!(
         waiter_dropped.load(Ordering::SeqCst),
         5,

@@ -84,7 +84,7 @@ async fn timers_fire_in_deadline_order_and_never_early() {
             delays[b]
         );
     }
-    assert_eq!(wasm.live_timer_closures(), 0);
+    assert_eq!(wasm.stats().live_timer_closures, 0);
     assert_eq!(wasm.stats().pending_timers, 0);
 }
 
@@ -109,7 +109,7 @@ async fn dropped_and_fired_timers_leave_no_live_closures() {
         .map(|i| scheduler.timer(Duration::from_millis(5 + i % 10)))
         .collect();
     assert_eq!(
-        wasm.live_timer_closures(),
+        wasm.stats().live_timer_closures,
         200,
         "one closure per pending timer"
     );
@@ -119,7 +119,7 @@ async fn dropped_and_fired_timers_leave_no_live_closures() {
         .partition(|(i, _)| i % 2 == 0);
     drop(dropped);
     assert_eq!(
-        wasm.live_timer_closures(),
+        wasm.stats().live_timer_closures,
         100,
         "dropping a timer frees its closure at once"
     );
@@ -128,7 +128,7 @@ async fn dropped_and_fired_timers_leave_no_live_closures() {
     // Past every deadline: a cleared timeout whose closure was freed would throw if it ran.
     js_sleep(30.0).await;
     assert_eq!(
-        wasm.live_timer_closures(),
+        wasm.stats().live_timer_closures,
         0,
         "fired timers free their closure"
     );
@@ -144,7 +144,7 @@ async fn dropping_the_scheduler_clears_its_timeouts_and_cancels_their_tasks() {
     let task = scheduler.spawn(timer).fallible();
     next_macrotask().await;
     assert_eq!(wasm.stats().pending_timers, 1);
-    assert_eq!(wasm.live_timer_closures(), 1);
+    assert_eq!(wasm.stats().live_timer_closures, 1);
     drop((wasm, scheduler));
     // Past the deadline: had the timeout not been cleared, its freed closure would throw.
     js_sleep(300.0).await;
@@ -202,7 +202,7 @@ async fn a_self_waking_task_does_not_starve_timers() {
         "the scheduler's timer was {ours_late:?} late"
     );
     assert!(
-        wasm.macrotask_yields() > 0,
+        wasm.stats().macrotask_yields > 0,
         "the drain yielded to the macrotask queue"
     );
 }
@@ -221,5 +221,5 @@ fn the_best_macrotask_primitive_of_the_host_is_used() {
     } else {
         "setTimeout"
     };
-    assert_eq!(WasmScheduler::new().macrotask_kind(), expected);
+    assert_eq!(WasmScheduler::new().stats().macrotask_kind, expected);
 }

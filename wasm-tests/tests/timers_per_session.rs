@@ -12,7 +12,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 #[wasm_bindgen_test]
 async fn a_timeout_does_not_fire_another_sessions_due_timer() {
-    let wasm = Arc::new(WasmScheduler::new());
+    let wasm = WasmScheduler::new();
     let scheduler: Arc<dyn Scheduler> = wasm.clone();
     let delay = Duration::from_millis(5);
     // Two sessions, one timer each with the same deadline. Whichever timeout runs first finds
@@ -40,12 +40,12 @@ async fn a_timeout_does_not_fire_another_sessions_due_timer() {
         "a timeout fired the other session's timer instead of leaving it to its own timeout"
     );
     assert_eq!(wasm.stats().pending_timers, 0);
-    assert_eq!(wasm.live_timer_closures(), 0);
+    assert_eq!(wasm.stats().live_timer_closures, 0);
 }
 
 #[wasm_bindgen_test]
 async fn a_timeout_fires_every_due_timer_of_its_own_session_in_deadline_order() {
-    let wasm = Arc::new(WasmScheduler::new());
+    let wasm = WasmScheduler::new();
     let scheduler: Arc<dyn Scheduler> = wasm.clone();
     let a = wasm.create_session();
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -72,5 +72,5 @@ async fn a_timeout_fires_every_due_timer_of_its_own_session_in_deadline_order() 
         task.await;
     }
     assert_eq!(*order.lock().unwrap(), expected);
-    assert_eq!(wasm.live_timer_closures(), 0);
+    assert_eq!(wasm.stats().live_timer_closures, 0);
 }

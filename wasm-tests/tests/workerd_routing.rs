@@ -13,7 +13,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 use wasm_tests::support::{next_macrotask, spawn_in};
 
 fn new_scheduler() -> (Arc<WorkerdScheduler>, Arc<dyn Scheduler>) {
-    let workerd = Arc::new(WorkerdScheduler::new(WasmScheduler::new()));
+    let workerd = WorkerdScheduler::new(WasmScheduler::new());
     let scheduler: Arc<dyn Scheduler> = workerd.clone();
     (workerd, scheduler)
 }

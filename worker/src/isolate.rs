@@ -36,7 +36,7 @@ fn workerd_config() -> WasmSchedulerConfig {
 
 thread_local! {
     static SCHEDULER: Arc<WorkerdScheduler> =
-        Arc::new(WorkerdScheduler::new(WasmScheduler::with_config(workerd_config())));
+        WorkerdScheduler::new(WasmScheduler::with_config(workerd_config()));
     static SERVICE: OnceCell<Service> = const { OnceCell::new() };
     static PEER_SERVICE: OnceCell<Service> = const { OnceCell::new() };
 }

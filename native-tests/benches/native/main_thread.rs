@@ -130,7 +130,7 @@ pub fn ours(linux: &Arc<LinuxScheduler>, load: Load) -> MainRun {
         }
     });
     linux
-        .run(async move { done.await.expect("last task signals") })
+        .run_until(async move { done.await.expect("last task signals") })
         .expect("calloop loop");
     poster.join().expect("poster");
     record.finish(start)

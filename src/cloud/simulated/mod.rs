@@ -16,6 +16,7 @@ use futures::future::select;
 use state::{Phase, Sessions, WaitUntilEntry};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -48,8 +49,8 @@ pub const WAIT_UNTIL_LIMIT: Duration = Duration::from_secs(30);
 /// cancelled nor listed, and `validate_session_cleanup` returns
 /// [`SessionCleanupError::Untracked`].
 ///
-/// All of a session's bookkeeping lives in this context: create one per simulation (session
-/// ids restart at 1 in each context).
+/// All of a session's bookkeeping lives in this context; two contexts on one
+/// [`TestScheduler`] keep apart (the scheduler numbers their sessions).
 #[derive(Clone)]
 pub struct SimulatedExecutionContext {
     inner: Arc<Inner>,
@@ -59,12 +60,15 @@ pub(super) struct Inner {
     scheduler: Arc<dyn Scheduler>,
     start: Instant,
     sessions: Mutex<Sessions>,
+    /// Session ids of this context when its scheduler is not a [`TestScheduler`].
+    next_session: AtomicU64,
 }
 
 /// A request started by [`SimulatedExecutionContext::serve`]: await it (or
-/// [`block_on`](SimulatedExecutionContext::block_on) it) for the handler's response, or the
+/// [`block`](SimulatedExecutionContext::block) it) for the handler's response, or the
 /// [`RequestFailed`] error if the handler panicked.
 #[must_use = "dropping a SimulatedRequest cancels its handler"]
+#[derive(Debug)]
 pub struct SimulatedRequest<T> {
     session: SessionId,
     task: Task<Result<T, RequestFailed>>,
@@ -90,6 +94,14 @@ impl<T> Future for SimulatedRequest<T> {
     }
 }
 
+impl std::fmt::Debug for SimulatedExecutionContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimulatedExecutionContext")
+            .field("elapsed", &self.elapsed())
+            .finish_non_exhaustive()
+    }
+}
+
 impl SimulatedExecutionContext {
     /// A context over `scheduler` (normally a [`TestScheduler`]; see the type's docs for
     /// others). Its clock starts now: reported times are virtual time since this call.
@@ -100,6 +112,7 @@ impl SimulatedExecutionContext {
                 scheduler,
                 start,
                 sessions: Mutex::new(Sessions::default()),
+                next_session: AtomicU64::new(1),
             }),
         }
     }
@@ -119,12 +132,19 @@ impl SimulatedExecutionContext {
         self.inner.elapsed()
     }
 
-    /// A new session (one simulated request). Sessions are numbered 1, 2, 3… per context.
+    /// A new session (one simulated request). Over a [`TestScheduler`] the scheduler numbers
+    /// them (1, 2, 3…), so two contexts on one scheduler never share a session; over another
+    /// scheduler this context numbers its own.
     ///
     /// [`serve`](Self::serve) creates one for you; use this to drive a session by hand with
     /// [`with_session`](Self::with_session), then [`respond`](Self::respond).
     pub fn create_session(&self) -> SessionId {
-        self.inner.lock().create()
+        let session = match self.inner.test_scheduler() {
+            Some(test) => test.create_session(),
+            None => SessionId::from_raw(self.inner.next_session.fetch_add(1, Ordering::Relaxed)),
+        };
+        self.inner.lock().create(session);
+        session
     }
 
     /// Runs `f` with `session` current: what it spawns belongs to the session.
@@ -139,7 +159,7 @@ impl SimulatedExecutionContext {
     }
 
     /// The session current on this thread (inside a task: the task's session).
-    pub fn get_current_session(&self) -> Option<SessionId> {
+    pub fn current_session(&self) -> Option<SessionId> {
         session::current()
     }
 
@@ -177,7 +197,7 @@ impl SimulatedExecutionContext {
     }
 
     /// Blocks on `future`, running the simulation meanwhile (see `Scheduler::block`).
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+    pub fn block<F: Future>(&self, future: F) -> F::Output {
         self.inner.scheduler.block(future)
     }
 
@@ -221,7 +241,7 @@ impl SimulatedExecutionContext {
         if manual {
             self.inner.respond(session);
         }
-        self.block_on(self.settled(session))
+        self.block(self.settled(session))
     }
 
     /// `Ok` if every task of `session` has finished or is a `wait_until` job; otherwise an

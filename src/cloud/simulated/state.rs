@@ -142,19 +142,17 @@ impl SessionState {
     }
 }
 
-/// Every session of one context, numbered from 1 in creation order.
+/// Every session of one context.
 #[derive(Default)]
 pub(super) struct Sessions {
     sessions: BTreeMap<SessionId, SessionState>,
-    created: u64,
 }
 
 impl Sessions {
-    pub(super) fn create(&mut self) -> SessionId {
-        self.created += 1;
-        let session = SessionId::from_raw(self.created);
-        self.sessions.insert(session, SessionState::new());
-        session
+    /// Starts the bookkeeping of `session`, a fresh id.
+    pub(super) fn create(&mut self, session: SessionId) {
+        let previous = self.sessions.insert(session, SessionState::new());
+        assert!(previous.is_none(), "{session} was created twice");
     }
 
     pub(super) fn get(&self, session: SessionId) -> Option<&SessionState> {

@@ -2,41 +2,32 @@
 //!
 //! - background work runs on a pool of named threads (`available_parallelism()`, at least 2)
 //!   fed by crossbeam work-stealing deques (`pool.rs`);
-//! - foreground work runs on the main thread, through a calloop event source the app inserts
-//!   into its own event loop, or through the ready-made [`LinuxScheduler::run`] (`main_queue.rs`,
-//!   `run_loop.rs`);
+//! - foreground work runs on the main thread through the shared main-thread queue
+//!   (`platform/main_thread.rs`), drained by a calloop event source the app inserts into its
+//!   own event loop, by the ready-made [`LinuxScheduler::run_until`] (`calloop_loop.rs`), or
+//!   while the main thread blocks;
 //! - `schedule_after` uses a timer queue fired by a timer thread, and by the workers when they
 //!   notice a due timer first (`timers.rs`);
-//! - `park` / `unparker` use one `parking::Parker` per thread (`parker.rs`);
-//! - task ids come from per-thread blocks of one counter (`task_ids.rs`);
-//! - tasks hold a `LinuxTaskSink` (`task_sink.rs`, see `Scheduler::task_handle`): their wakes go
-//!   straight to the pool or the main queue and their end reports are a plain no-op call, so the
-//!   hot paths never touch the scheduler's `Arc` reference count.
+//! - `park` / `unparker` use the per-thread parker of `platform/parker.rs`.
 //!
 //! Blocking (`block`) on a background thread parks that worker; with a single worker, blocking
 //! on work queued behind it deadlocks, as in any fixed-size pool. The default (at least 2
 //! threads) and the main thread (which keeps running foreground tasks while it blocks) avoid it.
 
-mod main_queue;
-mod parker;
+mod calloop_loop;
 mod pool;
-mod run_loop;
-mod task_ids;
-mod task_sink;
 mod timers;
 
-pub use main_queue::MainThreadSource;
+pub use calloop_loop::MainThreadSource;
 
-use crate::block::BlockWaker;
-use crate::{Instant, Runnable, Scheduler, TaskId, TaskMetadata, TaskSink, Unparker};
-use main_queue::MainQueue;
-use pool::Pool;
-use std::future::Future;
-use std::pin::Pin;
+use crate::platform::main_thread::BATCH;
+use crate::platform::parker;
+use crate::{Instant, Runnable, Scheduler, TaskMetadata, Unparker};
+use calloop_loop::{CalloopLoop, MainQueue};
+use pool::{Pool, PoolHandle};
+use std::fmt;
 use std::sync::Arc;
-use std::task::{Context, Waker};
 use std::time::Duration;
-use task_sink::LinuxTaskSink;
 use timers::{TimerQueue, TimerThread};
 
 /// The production [`Scheduler`] for Linux and FreeBSD desktops.
@@ -44,13 +35,16 @@ use timers::{TimerQueue, TimerThread};
 /// The thread that creates it is its **main thread**: foreground tasks run there, and only
 /// there [`is_main_thread`](Scheduler::is_main_thread) is `true`. That thread drives the
 /// main-thread queue, either by inserting [`main_thread_source`](Self::main_thread_source) into
-/// its `calloop::EventLoop`, or with [`run`](Self::run), or while it blocks on a future (a
-/// blocked main thread keeps running foreground tasks, so blocking on one does not deadlock).
+/// its `calloop::EventLoop`, or with [`run_until`](Self::run_until), or while it blocks on a
+/// future (a blocked main thread keeps running foreground tasks, so blocking on one does not
+/// deadlock).
 ///
-/// Dropping the scheduler stops and joins its threads and drops queued runnables without
-/// running them (their tasks count as cancelled). Foreground runnables can only be dropped on
-/// the main thread; if the scheduler is dropped elsewhere, those still queued are leaked (never
-/// run, never dropped) unless the event source, still alive on the main thread, drops them.
+/// Dropping the scheduler (the last `Arc` the app holds; its tasks hold a separate handle, see
+/// [`Scheduler::task_handle`]) stops and joins its threads and drops queued runnables without
+/// running them (their tasks count as cancelled); later wakes are dropped too. Foreground
+/// runnables can only be dropped on the main thread; if the scheduler is dropped elsewhere,
+/// those still queued are leaked (never run, never dropped) unless the event source, still
+/// alive on the main thread, drops them.
 ///
 /// ```
 /// use scheduler::platform::LinuxScheduler;
@@ -59,7 +53,7 @@ use timers::{TimerQueue, TimerThread};
 /// let scheduler = LinuxScheduler::new().expect("start threads");
 /// let background = BackgroundExecutor::new(scheduler.clone());
 /// let foreground = ForegroundExecutor::new(scheduler.clone());
-/// let sum = scheduler.run(async move {
+/// let sum = scheduler.run_until(async move {
 ///     let work = background.spawn(async { (1..=10u64).sum::<u64>() });
 ///     let ui = foreground.spawn(async { "main" });
 ///     (work.await, ui.await)
@@ -67,15 +61,29 @@ use timers::{TimerQueue, TimerThread};
 /// assert_eq!(sum.unwrap(), (55, "main"));
 /// ```
 pub struct LinuxScheduler {
-    // Drop order matters: the timer thread stops first (it feeds the pool), then the pool.
-    // Held for its `Drop` (stops and joins the thread).
-    _timer_thread: TimerThread,
-    pool: Pool,
-    timer_queue: Arc<TimerQueue>,
+    /// Where runnables go; shared by the app's handle and the tasks' handle.
+    queues: Arc<Queues>,
+    /// The threads. `Some` on the handle the app holds (dropping it shuts everything down),
+    /// `None` on the handle its tasks hold.
+    owner: Option<Owner>,
+}
+
+/// The queues, shared by both handles and the threads.
+struct Queues {
+    pool: PoolHandle,
+    timers: Arc<TimerQueue>,
     main: Arc<MainQueue>,
-    /// Handed to every task (see `Scheduler::task_handle`): wakes go straight to the pool or
-    /// the main queue without touching the scheduler's reference count.
-    sink: Arc<LinuxTaskSink>,
+}
+
+/// What only the app's handle holds. Fields drop in order: the timer thread stops first (it
+/// feeds the pool), then the pool.
+struct Owner {
+    /// What tasks hold instead of the app's handle.
+    task_handle: Arc<LinuxScheduler>,
+    /// Held for its `Drop`: stops and joins the thread, drops pending timers.
+    _timer_thread: TimerThread,
+    /// Held for its `Drop`: stops and joins the workers, drops what they had queued.
+    _pool: Pool,
 }
 
 impl LinuxScheduler {
@@ -89,25 +97,30 @@ impl LinuxScheduler {
     /// Starts a scheduler with `threads` background threads (at least 1). The calling thread
     /// becomes its main thread.
     pub fn with_threads(threads: usize) -> std::io::Result<Arc<Self>> {
-        let timer_queue = TimerQueue::new();
-        let pool = Pool::new(threads.max(1), "scheduler-worker", timer_queue.clone())?;
+        let timers = TimerQueue::new();
+        let pool = Pool::new(threads.max(1), "scheduler-worker", timers.clone())?;
         let handle = pool.handle();
-        let timers = TimerThread::new(
+        let timer_thread = TimerThread::new(
             "scheduler-timer",
-            timer_queue.clone(),
+            timers.clone(),
             Box::new(move |runnable| handle.push(runnable)),
         )?;
-        let main = Arc::new(MainQueue::new(parker::current_unparker()));
-        let sink = Arc::new(LinuxTaskSink {
+        let queues = Arc::new(Queues {
             pool: pool.handle(),
-            main: main.clone(),
+            timers,
+            main: MainQueue::new(CalloopLoop::new()),
+        });
+        let task_handle = Arc::new(Self {
+            queues: queues.clone(),
+            owner: None,
         });
         Ok(Arc::new(Self {
-            pool,
-            _timer_thread: timers,
-            timer_queue,
-            main,
-            sink,
+            queues,
+            owner: Some(Owner {
+                task_handle,
+                _timer_thread: timer_thread,
+                _pool: pool,
+            }),
         }))
     }
 
@@ -116,145 +129,112 @@ impl LinuxScheduler {
     ///
     /// Panics if called off the main thread. Fails if the eventfd cannot be created.
     pub fn main_thread_source(&self) -> std::io::Result<MainThreadSource> {
-        self.main.source()
+        calloop_loop::source(&self.queues.main)
     }
 
-    /// Runs up to `limit` queued foreground tasks now, on the main thread; returns how many ran.
-    /// For apps that drive the main thread with their own loop (not calloop).
+    /// Runs up to `limit` queued foreground tasks now, on the main thread; returns how many
+    /// ran. For apps that drive the main thread with their own loop (not calloop).
     ///
     /// Panics if called off the main thread.
-    pub fn run_main_thread_tasks(&self, limit: usize) -> usize {
-        self.main.run_ready(limit)
-    }
-
-    /// Whether foreground tasks are waiting to run.
-    pub fn has_main_thread_tasks(&self) -> bool {
-        self.main.has_work()
+    pub fn run_foreground_tasks(&self, limit: usize) -> usize {
+        self.queues.main.run_batch(limit)
     }
 
     /// How many background threads the pool runs.
     pub fn background_threads(&self) -> usize {
-        self.pool.size()
+        self.queues.pool.size()
     }
 
     /// How many `schedule_after` runnables are waiting for their deadline.
     pub fn pending_timers(&self) -> usize {
-        self.timer_queue.len()
-    }
-
-    /// Whether the calling thread is one of this scheduler's background threads.
-    pub fn is_background_thread(&self) -> bool {
-        self.pool.is_worker_thread()
-    }
-
-    /// Blocks on the main thread: polls `future`, running foreground tasks while it waits.
-    fn block_on_main_thread(
-        &self,
-        mut future: Pin<&mut dyn Future<Output = ()>>,
-        timeout: Option<Duration>,
-    ) -> bool {
-        let deadline = timeout.map(|timeout| std::time::Instant::now() + timeout);
-        let block_waker = BlockWaker::new(parker::current_unparker());
-        let waker = Waker::from(block_waker.clone());
-        let mut cx = Context::from_waker(&waker);
-        let _blocking = self.main.enter_blocking();
-        loop {
-            if future.as_mut().poll(&mut cx).is_ready() {
-                return true;
-            }
-            loop {
-                let ran = self.main.run_ready(main_queue::DISPATCH_BATCH);
-                if block_waker.take_wake() {
-                    break;
-                }
-                if ran > 0 {
-                    continue;
-                }
-                let remaining = match deadline {
-                    None => None,
-                    Some(deadline) => {
-                        let now = std::time::Instant::now();
-                        if now >= deadline {
-                            return false;
-                        }
-                        Some(deadline - now)
-                    }
-                };
-                parker::park(remaining);
-            }
-        }
+        self.queues.timers.len()
     }
 }
 
 impl Scheduler for LinuxScheduler {
     fn schedule(&self, runnable: Runnable) {
-        self.pool.push(runnable);
+        self.queues.pool.push(runnable);
     }
 
     fn schedule_foreground(&self, runnable: Runnable) {
-        self.main.post(runnable);
+        self.queues.main.post(runnable);
     }
 
     fn schedule_after(&self, delay: Duration, runnable: Runnable) {
-        self.timer_queue.insert(delay, runnable);
+        self.queues.timers.insert(delay, runnable);
     }
 
+    /// On the main thread, runs a batch of queued foreground tasks first.
     fn park(&self, timeout: Option<Duration>) -> bool {
-        parker::park(timeout)
+        if self.queues.main.is_main_thread() {
+            self.queues.main.park(timeout)
+        } else {
+            parker::park(timeout)
+        }
     }
 
     fn unparker(&self) -> Unparker {
-        parker::current_unparker()
+        parker::unparker()
     }
 
     fn is_main_thread(&self) -> bool {
-        self.main.is_main_thread()
+        self.queues.main.is_main_thread()
     }
 
     fn now(&self) -> Instant {
         Instant::now()
     }
 
+    /// The app holds the owning handle; tasks hold one that only reaches the queues, so they
+    /// never keep the threads alive.
+    fn task_handle(&self, spawned_on: &Arc<dyn Scheduler>) -> Arc<dyn Scheduler> {
+        match &self.owner {
+            Some(owner) => owner.task_handle.clone(),
+            None => spawned_on.clone(),
+        }
+    }
+
     fn num_cpus(&self) -> usize {
-        self.pool.size()
-    }
-
-    fn next_task_id(&self) -> TaskId {
-        task_ids::next()
-    }
-
-    fn task_handle(&self) -> Option<Arc<dyn TaskSink>> {
-        Some(self.sink.clone())
+        self.queues.pool.size()
     }
 
     fn timer_cancelled(&self, timer: &TaskMetadata) {
-        self.timer_queue.cancel(timer.id());
+        self.queues.timers.cancel(timer.id());
     }
+}
 
-    fn block_on_future(
-        &self,
-        future: Pin<&mut dyn Future<Output = ()>>,
-        timeout: Option<Duration>,
-    ) -> bool {
-        if self.is_main_thread() {
-            self.block_on_main_thread(future, timeout)
-        } else {
-            crate::block::park_until_complete(self, future, timeout)
-        }
+impl fmt::Debug for LinuxScheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinuxScheduler")
+            .field("background_threads", &self.background_threads())
+            .field("pending_timers", &self.pending_timers())
+            .field("task_handle", &self.owner.is_none())
+            .finish_non_exhaustive()
     }
 }
 
 impl Drop for LinuxScheduler {
     fn drop(&mut self) {
-        // Field drop order then stops and joins the pool (dropping its queued runnables) and the
-        // timer thread (dropping pending timers). Foreground runnables are dropped here when on
-        // the main thread; see `MainQueue`'s `Drop` for the other case.
-        // From now on the main queue refuses posts (tasks may still hold it, through the sink).
-        self.main.close();
-        if self.main.is_main_thread() {
-            while self.main.has_work() {
-                self.main.discard_all();
+        let Some(owner) = self.owner.take() else {
+            return;
+        };
+        // From now on the main queue refuses posts (tasks still hold it, through their
+        // handle); on the main thread what it holds is dropped now.
+        self.queues.main.close();
+        // Then the timer thread stops (dropping pending timers, so a task blocked on one is
+        // woken and finds its scheduler gone) and the pool stops and joins its workers,
+        // dropping what they had queued.
+        drop(owner);
+        if self.queues.main.is_main_thread() {
+            // Whatever the workers' last runnables posted while stopping.
+            while self.queues.main.has_work() {
+                self.queues.main.run_batch(BATCH);
             }
         }
     }
+}
+
+/// The process's scheduler for [`current`](crate::platform::current).
+pub(super) fn default_scheduler() -> Arc<dyn Scheduler> {
+    LinuxScheduler::new().unwrap_or_else(|error| panic!("cannot start the LinuxScheduler: {error}"))
 }

@@ -3,10 +3,10 @@
 
 use super::timers::TimerQueue;
 use crate::Runnable;
+use crate::runnable::run_contained;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::Backoff;
 use std::cell::RefCell;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -99,27 +99,9 @@ impl Pool {
         })
     }
 
-    /// How many worker threads the pool runs.
-    pub(super) fn size(&self) -> usize {
-        self.shared.unparkers.len()
-    }
-
-    /// Whether the calling thread is one of this pool's workers.
-    pub(super) fn is_worker_thread(&self) -> bool {
-        let id = self.shared.id;
-        LOCAL
-            .try_with(|local| local.borrow().as_ref().is_some_and(|q| q.pool_id == id))
-            .unwrap_or(false)
-    }
-
-    /// A handle that queues runnables on this pool (for the timer thread).
+    /// A handle that queues runnables on this pool (for the scheduler and the timer thread).
     pub(super) fn handle(&self) -> PoolHandle {
         PoolHandle(self.shared.clone())
-    }
-
-    /// Queues `runnable` (see [`PoolHandle::push`]).
-    pub(super) fn push(&self, runnable: Runnable) {
-        push(&self.shared, runnable);
     }
 }
 
@@ -127,6 +109,11 @@ impl Pool {
 pub(super) struct PoolHandle(Arc<Shared>);
 
 impl PoolHandle {
+    /// How many worker threads the pool runs.
+    pub(super) fn size(&self) -> usize {
+        self.0.unparkers.len()
+    }
+
     /// Queues `runnable`: on the caller's local deque if the caller is a worker of this pool,
     /// on the shared injector otherwise; then wakes a parked worker if there is one.
     ///
@@ -325,9 +312,7 @@ fn worker_main(shared: &Shared, index: usize, worker: Worker<Runnable>, parker: 
                     fire_due_timers(shared);
                 }
                 backoff.reset();
-                // The task wrapper already turns a panicking future into a panicking `Task`;
-                // this also keeps the worker alive if anything else in `run` unwinds.
-                let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
+                run_contained(runnable);
             }
             None if !backoff.is_completed() => backoff.snooze(),
             None => {

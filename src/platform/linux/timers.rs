@@ -9,6 +9,7 @@
 //! Timers fire in deadline order (equal deadlines in insertion order): one thread at a time
 //! fires, holding the `firing` lock while it pops and runs the due entries.
 
+use crate::instant::deadline_after;
 use crate::{Runnable, TaskId, TaskKind};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -54,6 +55,9 @@ struct Queue {
     entries: BTreeMap<Key, Runnable>,
     by_task: HashMap<TaskId, Key>,
     next_sequence: u64,
+    /// Set when the timer thread stops: timers inserted afterwards are dropped at once (their
+    /// `Timer` then reports that its scheduler is gone) instead of waiting for ever.
+    closed: bool,
 }
 
 /// The waiting timers, shared by the timer thread, the pool's workers and the scheduler.
@@ -90,16 +94,18 @@ impl TimerQueue {
             .unwrap_or(NO_DEADLINE - 1)
     }
 
-    /// Fires `runnable` once `delay` has passed.
+    /// Fires `runnable` once `delay` has passed (a delay too large to represent, up to
+    /// `Duration::MAX`, never fires in practice). Dropped at once if the queue is closed.
     pub(super) fn insert(&self, delay: Duration, runnable: Runnable) {
-        let now = Instant::now();
-        // A delay too large to represent never fires in practice: park it far in the future.
-        let deadline = now
-            .checked_add(delay)
-            .unwrap_or_else(|| now + Duration::from_secs(60 * 60 * 24 * 365 * 100));
+        let deadline = deadline_after(Instant::now(), delay);
         let id = runnable.metadata().id();
         let is_first = {
             let mut queue = self.lock();
+            if queue.closed {
+                drop(queue);
+                drop(runnable);
+                return;
+            }
             let key = (deadline, queue.next_sequence);
             queue.next_sequence += 1;
             queue.by_task.insert(id, key);
@@ -186,10 +192,11 @@ impl TimerQueue {
         next
     }
 
-    /// Drops every waiting timer.
-    fn clear(&self) {
+    /// Drops every waiting timer, and every timer inserted from now on.
+    fn close(&self) {
         let entries = {
             let mut queue = self.lock();
+            queue.closed = true;
             queue.by_task.clear();
             std::mem::take(&mut queue.entries)
         };
@@ -255,6 +262,6 @@ impl Drop for TimerThread {
         {
             let _ = thread.join();
         }
-        self.queue.clear();
+        self.queue.close();
     }
 }

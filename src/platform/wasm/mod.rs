@@ -1,10 +1,11 @@
 //! The wasm32 backend: [`WasmScheduler`], on JS microtasks, macrotasks and `setTimeout`, for
 //! browsers, Node and Cloudflare Workers.
 //!
-//! Layout: `scheduler` (the [`Scheduler`](crate::Scheduler) impl and the drain loop), `host` (JS
-//! bindings, detected once), `run_queue` (the session-fair ready queue), `fairness` (time
-//! slices), `timers` (JS timeouts), `sessions` and `stats` (per-session counters and ending a
-//! session), `report` (`console.error` lines).
+//! Layout: `scheduler` (the [`WasmScheduler`] handle and its [`Scheduler`](crate::Scheduler)
+//! impl), `drain` (the shared state and the drain loop), `host` (JS bindings, detected once),
+//! `run_queue` (the session-fair ready queue), `fairness` (time slices), `timers` (JS timeouts,
+//! arming and firing), `sessions` and `stats` (per-session counters and ending a session),
+//! `report` (`console.error` lines).
 //!
 //! # Per-request sessions (Cloudflare Workers)
 //!
@@ -18,7 +19,7 @@
 //! use std::sync::Arc;
 //!
 //! # async fn handle() {
-//! let wasm = Arc::new(WasmScheduler::new());
+//! let wasm = WasmScheduler::new();
 //! let scheduler: Arc<dyn Scheduler> = wasm.clone();
 //! let request = wasm.create_session();
 //! // Everything spawned here (and by these tasks) belongs to `request`.
@@ -47,6 +48,7 @@ compile_error!(
      wasm32 without the `atomics` target feature"
 );
 
+mod drain;
 mod fairness;
 mod host;
 mod report;
@@ -58,4 +60,5 @@ mod timers;
 
 pub use fairness::WasmSchedulerConfig;
 pub use scheduler::WasmScheduler;
+pub(super) use scheduler::default_scheduler;
 pub use stats::{SchedulerStats, SessionEnd, TaskCounters};

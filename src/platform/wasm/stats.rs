@@ -45,6 +45,19 @@ pub struct SchedulerStats {
     pub queued: usize,
     /// Timers (JS timeouts) pending now.
     pub pending_timers: usize,
+    /// Timer closures alive now (handed to `setTimeout` and not yet freed): falls back to 0
+    /// once every timer has fired or been dropped, which shows that none leak.
+    pub live_timer_closures: usize,
+    /// Drains run so far (batches of runnables run from one microtask or macrotask).
+    pub drains: u64,
+    /// Times a time slice ran out and the scheduler yielded to the macrotask queue.
+    pub macrotask_yields: u64,
+    /// JS timeouts re-armed because they came back before their deadline (a delay longer than
+    /// `setTimeout` takes, or a host that fires early).
+    pub early_timeouts: u64,
+    /// The macrotask primitive the host offers: `"postTask"`, `"setImmediate"` or
+    /// `"setTimeout"`.
+    pub macrotask_kind: &'static str,
 }
 
 /// What [`WasmScheduler::end_session`](super::WasmScheduler::end_session) did.

@@ -1,18 +1,11 @@
-//! The main-thread queue: foreground runnables wait in a lock-free queue, and a message-only
-//! window (`HWND_MESSAGE`) owned by the main thread gets one posted message per batch, so any
-//! Win32 message loop on that thread (the app's own, or [`super::message_loop`]) drains it
-//! through `DispatchMessageW`.
-//!
-//! Foreground runnables come from `spawn_local`: they must be run and dropped on the main
-//! thread only. Nothing here drops one elsewhere; if the queue outlives the main thread's
-//! window, the leftovers are leaked rather than dropped on a wrong thread.
+//! The Windows main loop: the shared main-thread queue (`platform/main_thread.rs`) is notified
+//! through a message-only window (`HWND_MESSAGE`) owned by the main thread, which gets one
+//! posted message per batch, so any Win32 message loop on that thread (the app's own, or
+//! [`super::message_loop`]) drains it through `DispatchMessageW`.
 
 use super::win32_error;
-use crate::platform::guarded_run::run_guarded;
-use crate::{Runnable, Unparker};
-use crossbeam_queue::SegQueue;
+use crate::platform::main_thread::{BATCH, MainLoop, MainThreadQueue};
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, ThreadId};
 use windows_sys::Win32::Foundation::{HWND, LPARAM, LRESULT, WPARAM};
@@ -24,142 +17,64 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{
 
 /// Posted (at most one at a time) when the queue has runnables.
 const WM_RUN_FOREGROUND: u32 = WM_APP + 0x5C1;
-/// Posted by a scheduler dropped off the main thread: drop the queue and destroy the window.
+/// Posted by a scheduler dropped off the main thread: destroy the window (its queue is closed;
+/// the batch run first drops what it holds).
 const WM_SHUT_DOWN: u32 = WM_APP + 0x5C2;
-/// How many runnables one message runs before letting other messages through.
-const BATCH: usize = 256;
 
-/// The queue of runnables for the main thread.
-pub(super) struct MainQueue {
-    runnables: SegQueue<Runnable>,
-    /// A `WM_RUN_FOREGROUND` is posted and not yet handled.
-    message_posted: AtomicBool,
-    /// Set when the scheduler is dropped: nothing more is run.
-    closed: AtomicBool,
+/// The main thread and its message-only window.
+pub(super) struct MessageWindow {
+    main_thread: ThreadId,
     /// The message-only window, as an address (owned by the main thread).
     window: usize,
-    main_thread: ThreadId,
-    /// Wakes the main thread when it is blocked in `park`.
-    main_unparker: Unparker,
 }
 
-impl MainQueue {
-    /// Creates the queue and its message-only window; the calling thread becomes the main thread.
-    pub(super) fn new(main_unparker: Unparker) -> io::Result<Arc<Self>> {
-        let window = create_window()?;
-        let queue = Arc::new(Self {
-            runnables: SegQueue::new(),
-            message_posted: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            window: window as usize,
-            main_thread: thread::current().id(),
-            main_unparker,
-        });
-        // The window keeps one strong count, released when it is destroyed (WM_NCDESTROY).
-        let raw = Arc::into_raw(queue.clone());
-        // SAFETY: `window` is the live window just created on this thread.
-        unsafe { set_user_data(window, raw as isize) };
-        Ok(queue)
-    }
+/// The main-thread queue of a [`WindowsScheduler`](super::WindowsScheduler).
+pub(super) type MainQueue = MainThreadQueue<MessageWindow>;
 
-    /// Whether the calling thread is the main thread.
-    pub(super) fn is_main_thread(&self) -> bool {
+impl MainLoop for MessageWindow {
+    fn is_main_thread(&self) -> bool {
         thread::current().id() == self.main_thread
     }
 
-    /// Queues `runnable` for the main thread and makes sure its message loop (or a blocked
-    /// `park`) will get to it. Once the scheduler is dropped the runnable is refused: dropped on
-    /// the main thread, leaked anywhere else (a foreground runnable must not be dropped there).
-    pub(super) fn push(&self, runnable: Runnable) {
-        if self.closed.load(Ordering::Acquire) {
-            if self.is_main_thread() {
-                drop(runnable);
-            } else {
-                std::mem::forget(runnable);
-            }
-            return;
-        }
-        self.runnables.push(runnable);
-        self.main_unparker.unpark();
-        self.post_run_message();
-    }
-
-    /// Runs up to one batch of queued runnables; returns how many ran. Main thread only.
-    pub(super) fn run_batch(&self) -> usize {
-        debug_assert!(self.is_main_thread());
-        if self.closed.load(Ordering::Acquire) {
-            self.drop_all();
-            return 0;
-        }
-        let mut ran = 0;
-        while ran < BATCH {
-            let Some(runnable) = self.runnables.pop() else {
-                break;
-            };
-            run_guarded(runnable);
-            ran += 1;
-        }
-        ran
-    }
-
-    /// Stops the queue. On the main thread its runnables are dropped and the window destroyed
-    /// now; elsewhere the main thread is asked to do it (its message loop handles the message).
-    pub(super) fn shut_down(&self) {
-        self.closed.store(true, Ordering::Release);
-        if self.is_main_thread() {
-            self.drop_all();
-            // SAFETY: the window belongs to this thread; WM_NCDESTROY releases its strong count
-            // of the queue while `self` is still borrowed from another one (the scheduler's).
-            unsafe { DestroyWindow(self.window as HWND) };
-        } else {
-            // SAFETY: posting to a window of another thread is allowed; if it is gone the call
-            // just fails, and the leftovers are leaked by `Drop` below.
-            unsafe { PostMessageW(self.window as HWND, WM_SHUT_DOWN, 0, 0) };
-            self.main_unparker.unpark();
-        }
-    }
-
-    fn post_run_message(&self) {
-        if self.message_posted.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        // SAFETY: posting to the window is allowed from any thread; the window outlives every
-        // scheduler call (it is destroyed only at shutdown).
+    fn notify(&self, queue: &Arc<MainQueue>) {
+        // SAFETY: posting to the window is allowed from any thread; if it is already gone the
+        // call just fails.
         let posted = unsafe { PostMessageW(self.window as HWND, WM_RUN_FOREGROUND, 0, 0) };
         if posted == 0 {
-            // The message queue is full or gone: a later push or `park` on the main thread
-            // retries; the runnable stays queued meanwhile.
-            self.message_posted.store(false, Ordering::Release);
-        }
-    }
-
-    /// Handles `WM_RUN_FOREGROUND`: runs one batch and re-posts if more is left.
-    fn on_run_message(&self) {
-        self.message_posted.store(false, Ordering::Release);
-        self.run_batch();
-        if !self.runnables.is_empty() && !self.closed.load(Ordering::Acquire) {
-            self.post_run_message();
-        }
-    }
-
-    fn drop_all(&self) {
-        debug_assert!(self.is_main_thread());
-        while let Some(runnable) = self.runnables.pop() {
-            drop(runnable);
+            // The message queue is full or gone: the next post (or a `park` on the main
+            // thread) tries again; the runnables stay queued meanwhile.
+            queue.notification_lost();
         }
     }
 }
 
-impl Drop for MainQueue {
-    fn drop(&mut self) {
-        if self.is_main_thread() {
-            self.drop_all();
-        } else {
-            // Foreground runnables panic when dropped off their thread: leak them instead.
-            while let Some(runnable) = self.runnables.pop() {
-                std::mem::forget(runnable);
-            }
-        }
+/// Creates the queue and its message-only window; the calling thread becomes the main thread.
+pub(super) fn new_main_queue() -> io::Result<Arc<MainQueue>> {
+    let window = create_window()?;
+    let queue = MainQueue::new(MessageWindow {
+        main_thread: thread::current().id(),
+        window: window as usize,
+    });
+    // The window keeps one strong count, released when it is destroyed (WM_NCDESTROY).
+    let raw = Arc::into_raw(queue.clone());
+    // SAFETY: `window` is the live window just created on this thread.
+    unsafe { set_user_data(window, raw as isize) };
+    Ok(queue)
+}
+
+/// Closes the queue (see `MainThreadQueue::close`) and destroys its window: now on the main
+/// thread, through a posted message elsewhere (the main thread's message loop handles it).
+pub(super) fn shut_down(queue: &Arc<MainQueue>) {
+    queue.close();
+    let window = queue.main_loop().window as HWND;
+    if queue.is_main_thread() {
+        // SAFETY: the window belongs to this thread; WM_NCDESTROY releases its strong count of
+        // the queue while `queue` is still borrowed from another one (the scheduler's).
+        unsafe { DestroyWindow(window) };
+    } else {
+        // SAFETY: posting to a window of another thread is allowed; if it is gone the call
+        // just fails, and the leftovers are leaked by the queue's `Drop`.
+        unsafe { PostMessageW(window, WM_SHUT_DOWN, 0, 0) };
     }
 }
 
@@ -230,10 +145,10 @@ unsafe extern "system" fn window_proc(
             let Some(queue) = (unsafe { queue_of(window) }) else {
                 return 0;
             };
-            if message == WM_RUN_FOREGROUND {
-                queue.on_run_message();
-            } else {
-                queue.drop_all();
+            // Runs a batch (or, once the scheduler is gone, drops what is queued) and asks for
+            // another message if work is left.
+            queue.run_batch(BATCH);
+            if message == WM_SHUT_DOWN {
                 // SAFETY: this procedure runs on the window's own thread.
                 unsafe { DestroyWindow(window) };
             }

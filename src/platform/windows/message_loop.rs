@@ -2,10 +2,9 @@
 //! [`WindowsScheduler::run_until`] and [`WindowsScheduler::quit`].
 
 use super::WindowsScheduler;
-use crate::Scheduler;
-use std::cell::RefCell;
+use crate::{Scheduler, Task};
 use std::future::Future;
-use std::rc::Rc;
+use std::io;
 use std::sync::Arc;
 use windows_sys::Win32::UI::WindowsAndMessaging::{
     DispatchMessageW, GetMessageW, MSG, PostThreadMessageW, TranslateMessage, WM_QUIT,
@@ -31,37 +30,34 @@ impl WindowsScheduler {
         }
     }
 
-    /// Spawns `future` on the main thread and runs the message loop until it completes.
-    /// Returns `None` if `WM_QUIT` arrived first (the future is then cancelled).
+    /// Spawns `future` on the main thread and runs the message loop until it completes;
+    /// returns its output. If `future` panics, the panic is re-raised here, naming the task. If
+    /// `WM_QUIT` arrives first, the future is cancelled, the quit request is left for an outer
+    /// loop, and the result is an `Interrupted` error carrying the exit code.
     ///
     /// Panics off the main thread.
-    pub fn run_until<F>(self: &Arc<Self>, future: F) -> Option<F::Output>
+    pub fn run_until<F>(self: &Arc<Self>, future: F) -> io::Result<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
         self.assert_main_thread("run_until");
-        let output = Rc::new(RefCell::new(None));
         let scheduler: Arc<dyn Scheduler> = self.clone();
-        let task = scheduler.spawn_foreground({
-            let output = output.clone();
-            async move {
-                let value = future.await;
-                *output.borrow_mut() = Some(value);
-            }
-        });
-        loop {
-            if let Some(value) = output.borrow_mut().take() {
-                return Some(value);
-            }
+        let task: Task<F::Output> = scheduler.spawn_foreground(future);
+        while !task.is_finished() {
             if let Pumped::Quit(code) = pump_one() {
                 drop(task);
                 // Leave the quit request for an outer loop, as nested loops should.
                 // SAFETY: posting WM_QUIT to the calling thread's own queue.
                 unsafe { PostThreadMessageW(self.main_thread_id, WM_QUIT, code as usize, 0) };
-                return None;
+                return Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    format!("WM_QUIT (exit code {code}) arrived before the future completed"),
+                ));
             }
         }
+        // Finished: this returns the output at once, or re-raises the future's panic.
+        Ok(scheduler.block(task))
     }
 
     /// Makes the main thread's message loop return (posts `WM_QUIT` with `exit_code`). Callable

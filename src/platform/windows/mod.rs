@@ -1,27 +1,27 @@
 //! [`WindowsScheduler`]: the production scheduler on Windows.
 //!
-//! - `schedule`: Win32 thread-pool work ([`work_pool`]); tasks hold a [`task_sink`] so their
-//!   wakes reach the queues without touching the scheduler's reference count;
+//! - `schedule`: Win32 thread-pool work ([`work_pool`]);
 //! - `schedule_after`: Win32 thread-pool timers ([`timers`]), closed early when a `Timer` is
 //!   dropped;
-//! - `schedule_foreground`: a main-thread queue drained by the main thread's message loop through
-//!   a message-only window ([`main_queue`]), with a ready-made loop in [`message_loop`];
-//! - `park` / `unparker`: one `parking` pair per thread; on the main thread `park` also runs
-//!   queued foreground work, so blocking there on a foreground task cannot deadlock.
+//! - `schedule_foreground`: the shared main-thread queue (`platform/main_thread.rs`), drained by
+//!   the main thread's message loop through a message-only window ([`main_queue`]), with a
+//!   ready-made loop in [`message_loop`];
+//! - `park` / `unparker`: the per-thread parker of `platform/parker.rs`; on the main thread
+//!   `park` also runs queued foreground work, so blocking there on a foreground task cannot
+//!   deadlock.
 
 mod main_queue;
 mod message_loop;
-mod task_sink;
 mod timers;
 mod work_pool;
 
-use crate::platform::thread_parker;
-use crate::{Instant, Runnable, Scheduler, TaskMetadata, TaskSink, Unparker};
+use crate::platform::parker;
+use crate::{Instant, Runnable, Scheduler, TaskMetadata, Unparker};
 use main_queue::MainQueue;
+use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
-use task_sink::WindowsTaskSink;
 use timers::TimerPool;
 use work_pool::WorkQueue;
 
@@ -32,32 +32,46 @@ use work_pool::WorkQueue;
 /// main thread. Any loop that calls `DispatchMessageW` drains the queue; apps without one can
 /// use [`run`](Self::run) or [`run_until`](Self::run_until).
 ///
-/// Dropping it drops queued runnables without running them and closes its pending timers;
-/// callbacks already running finish on their own, and a late callback never touches freed
-/// memory. Foreground runnables are dropped on the main thread only (when the scheduler is
-/// dropped elsewhere, the main thread's message loop drops them).
+/// Dropping it (the last `Arc` the app holds; its tasks hold a separate handle, see
+/// [`Scheduler::task_handle`]) drops queued runnables without running them and closes its
+/// pending timers; callbacks already running finish on their own, and a late callback never
+/// touches freed memory. Foreground runnables are dropped on the main thread only (when the
+/// scheduler is dropped elsewhere, the main thread's message loop drops them).
 ///
 /// ```no_run
 /// # #[cfg(windows)] {
 /// use scheduler::{BackgroundExecutor, ForegroundExecutor, platform::WindowsScheduler};
-/// use std::sync::Arc;
-/// let scheduler = Arc::new(WindowsScheduler::new().expect("Win32 thread pool"));
+/// let scheduler = WindowsScheduler::new().expect("Win32 thread pool");
 /// let background = BackgroundExecutor::new(scheduler.clone());
 /// let foreground = ForegroundExecutor::new(scheduler.clone());
 /// let sum = scheduler.run_until(async move {
 ///     let sum = background.spawn(async { (1..=100u64).sum::<u64>() }).await;
 ///     foreground.spawn(async move { sum * 2 }).await
 /// });
-/// assert_eq!(sum, Some(10100));
+/// assert_eq!(sum.unwrap(), 10100);
 /// # }
 /// ```
 pub struct WindowsScheduler {
-    work: Arc<WorkQueue>,
-    timers: TimerPool,
-    main: Arc<MainQueue>,
-    /// Handed to every task (see `Scheduler::task_handle`).
-    sink: Arc<WindowsTaskSink>,
+    /// Where runnables go; shared by the app's handle and the tasks' handle.
+    queues: Arc<Queues>,
+    /// `Some` on the handle the app holds (dropping it shuts everything down), `None` on the
+    /// handle its tasks hold.
+    owner: Option<Owner>,
+    /// The main thread's Win32 id, for `PostThreadMessageW` (`quit`).
     main_thread_id: u32,
+}
+
+/// The queues, shared by both handles and the thread-pool callbacks.
+struct Queues {
+    work: Arc<WorkQueue>,
+    timers: Arc<TimerPool>,
+    main: Arc<MainQueue>,
+}
+
+/// What only the app's handle holds.
+struct Owner {
+    /// What tasks hold instead of the app's handle.
+    task_handle: Arc<WindowsScheduler>,
 }
 
 impl WindowsScheduler {
@@ -65,92 +79,110 @@ impl WindowsScheduler {
     ///
     /// Fails only if Windows cannot create the thread-pool work object or the message-only
     /// window (out of resources).
-    pub fn new() -> io::Result<Self> {
-        let main = MainQueue::new(thread_parker::unparker())?;
-        let work = WorkQueue::new()?;
-        Ok(Self {
-            sink: Arc::new(WindowsTaskSink {
-                work: work.clone(),
-                main: main.clone(),
-            }),
-            work,
-            timers: TimerPool::default(),
-            main,
-            // SAFETY: no preconditions.
-            main_thread_id: unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() },
-        })
+    pub fn new() -> io::Result<Arc<Self>> {
+        let queues = Arc::new(Queues {
+            work: WorkQueue::new()?,
+            timers: Arc::new(TimerPool::default()),
+            main: main_queue::new_main_queue()?,
+        });
+        // SAFETY: no preconditions.
+        let main_thread_id = unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() };
+        let task_handle = Arc::new(Self {
+            queues: queues.clone(),
+            owner: None,
+            main_thread_id,
+        });
+        Ok(Arc::new(Self {
+            queues,
+            owner: Some(Owner { task_handle }),
+            main_thread_id,
+        }))
     }
 
-    /// Runs one batch of queued foreground runnables now; returns how many ran.
+    /// Runs up to `limit` queued foreground tasks now, on the main thread; returns how many
+    /// ran. Only needed by a loop that does not dispatch window messages (`DispatchMessageW`
+    /// drains the queue already).
     ///
-    /// Only needed by a loop that does not dispatch window messages (`DispatchMessageW` drains
-    /// the queue already). Panics off the main thread.
-    pub fn run_foreground_batch(&self) -> usize {
-        assert!(
-            self.is_main_thread(),
-            "WindowsScheduler::run_foreground_batch must be called on the scheduler's main thread"
-        );
-        self.main.run_batch()
+    /// Panics off the main thread.
+    pub fn run_foreground_tasks(&self, limit: usize) -> usize {
+        self.queues.main.run_batch(limit)
     }
 
     /// How many `schedule_after` timers are armed (dropped `Timer`s close theirs at once).
     pub fn pending_timers(&self) -> usize {
-        self.timers.pending()
+        self.queues.timers.pending()
     }
 }
 
 impl Scheduler for WindowsScheduler {
     fn schedule(&self, runnable: Runnable) {
-        self.work.schedule(runnable);
+        self.queues.work.schedule(runnable);
     }
 
     fn schedule_foreground(&self, runnable: Runnable) {
-        self.main.push(runnable);
+        self.queues.main.post(runnable);
     }
 
     fn schedule_after(&self, delay: Duration, runnable: Runnable) {
         if delay.is_zero() {
-            self.work.schedule(runnable);
+            self.queues.work.schedule(runnable);
         } else {
-            self.timers.schedule_after(delay, runnable);
+            self.queues.timers.schedule_after(delay, runnable);
         }
     }
 
+    /// On the main thread, runs a batch of queued foreground tasks first.
     fn park(&self, timeout: Option<Duration>) -> bool {
-        // The main thread keeps its own queue moving while it blocks.
-        if self.main.is_main_thread() && self.main.run_batch() > 0 {
-            return true;
+        if self.queues.main.is_main_thread() {
+            self.queues.main.park(timeout)
+        } else {
+            parker::park(timeout)
         }
-        thread_parker::park(timeout)
     }
 
     fn unparker(&self) -> Unparker {
-        thread_parker::unparker()
+        parker::unparker()
     }
 
     fn is_main_thread(&self) -> bool {
-        self.main.is_main_thread()
+        self.queues.main.is_main_thread()
     }
 
     fn now(&self) -> Instant {
         Instant::now()
     }
 
-    fn timer_cancelled(&self, timer: &TaskMetadata) {
-        self.timers.cancel(timer.id());
+    /// The app holds the owning handle; tasks hold one that only reaches the queues.
+    fn task_handle(&self, spawned_on: &Arc<dyn Scheduler>) -> Arc<dyn Scheduler> {
+        match &self.owner {
+            Some(owner) => owner.task_handle.clone(),
+            None => spawned_on.clone(),
+        }
     }
 
-    fn task_handle(&self) -> Option<Arc<dyn TaskSink>> {
-        Some(self.sink.clone())
+    fn timer_cancelled(&self, timer: &TaskMetadata) {
+        self.queues.timers.cancel(timer.id());
+    }
+}
+
+impl fmt::Debug for WindowsScheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WindowsScheduler")
+            .field("pending_timers", &self.pending_timers())
+            .field("task_handle", &self.owner.is_none())
+            .finish_non_exhaustive()
     }
 }
 
 impl Drop for WindowsScheduler {
     fn drop(&mut self) {
-        // Tasks may still hold the queues (through the sink): from now on they refuse work.
-        self.main.shut_down();
-        self.work.shut_down();
-        // The timers are closed when `self.timers` is dropped, right after this.
+        if self.owner.take().is_none() {
+            return;
+        }
+        // Tasks still hold the queues (through their handle): from now on they refuse work.
+        main_queue::shut_down(&self.queues.main);
+        self.queues.work.shut_down();
+        self.queues.timers.shut_down();
     }
 }
 
@@ -158,4 +190,10 @@ impl Drop for WindowsScheduler {
 fn win32_error(call: &str) -> io::Error {
     let error = io::Error::last_os_error();
     io::Error::new(error.kind(), format!("{call} failed: {error}"))
+}
+
+/// The process's scheduler for [`current`](crate::platform::current).
+pub(super) fn default_scheduler() -> Arc<dyn Scheduler> {
+    WindowsScheduler::new()
+        .unwrap_or_else(|error| panic!("cannot create the WindowsScheduler: {error}"))
 }

@@ -14,7 +14,8 @@
 //! memory.
 
 use super::win32_error;
-use crate::platform::guarded_run::run_guarded;
+use crate::instant::deadline_after;
+use crate::runnable::run_contained;
 use crate::{Runnable, TaskId};
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::c_void;
@@ -107,6 +108,10 @@ struct TimerShared {
     armed: Mutex<Armed>,
 }
 
+/// What `schedule_after` does once the pool is shut down: nothing is armed any more.
+#[derive(Default)]
+struct Closed(std::sync::atomic::AtomicBool);
+
 impl TimerShared {
     fn armed(&self) -> MutexGuard<'_, Armed> {
         // A panic while holding the lock cannot leave the map half-updated: keep going.
@@ -120,16 +125,23 @@ struct TimerContext {
     id: TaskId,
 }
 
-/// The timer half of the Windows scheduler.
+/// The timer half of the Windows scheduler, shared by its handles.
 #[derive(Default)]
 pub(super) struct TimerPool {
     shared: Arc<TimerShared>,
+    /// Set by `shut_down`: timers scheduled afterwards are dropped at once (their `Timer` then
+    /// reports that its scheduler is gone) instead of being armed.
+    closed: Closed,
 }
 
 impl TimerPool {
     /// Runs `runnable` on a pool thread once `delay` has passed (never earlier).
     pub(super) fn schedule_after(&self, delay: Duration, runnable: Runnable) {
-        let deadline = Instant::now() + delay;
+        if self.is_closed() {
+            drop(runnable);
+            return;
+        }
+        let deadline = deadline_after(Instant::now(), delay);
         let id = runnable.metadata().id();
         let context = Box::into_raw(Box::new(TimerContext {
             shared: self.shared.clone(),
@@ -160,6 +172,12 @@ impl TimerPool {
             deadline,
             context,
         };
+        if self.is_closed() {
+            // Shut down meanwhile: `shut_down` drained the map before this slot could join it.
+            drop(armed);
+            drop(slot.release());
+            return;
+        }
         armed.insert(id, slot);
         // Armed under the lock: the callback looks the slot up under the same lock.
         arm(timer, delay);
@@ -173,15 +191,28 @@ impl TimerPool {
         }
     }
 
+    fn is_closed(&self) -> bool {
+        self.closed.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// How many timers are armed.
     pub(super) fn pending(&self) -> usize {
         self.shared.armed().by_id.len()
     }
 }
 
-impl Drop for TimerPool {
-    fn drop(&mut self) {
-        let slots = self.shared.armed().drain();
+impl TimerPool {
+    /// Closes every armed timer, dropping its runnable unrun, and refuses later ones.
+    pub(super) fn shut_down(&self) {
+        let slots = {
+            // Under the map's lock, so a concurrent `schedule_after` either sees the flag or
+            // has its slot drained here.
+            let mut armed = self.shared.armed();
+            self.closed
+                .0
+                .store(true, std::sync::atomic::Ordering::Release);
+            armed.drain()
+        };
         for slot in slots {
             // Timer runnables are `Send`: any thread may drop them.
             drop(slot.release());
@@ -229,7 +260,7 @@ unsafe extern "system" fn timer_callback(
     drop(armed);
     for (id, slot) in due {
         if id == own_id {
-            run_guarded(slot.runnable);
+            run_contained(slot.runnable);
             // SAFETY: this callback owns its own slot: closing its own timer from inside the
             // callback is allowed (the pool frees it once the callback returns), and no other
             // callback of this one-shot timer can run, so the context is freed exactly once and
@@ -240,7 +271,7 @@ unsafe extern "system" fn timer_callback(
             }
         } else {
             // Another due timer whose callback has not taken it yet: run it now, in order.
-            run_guarded(slot.release());
+            run_contained(slot.release());
         }
     }
 }

@@ -16,7 +16,7 @@
 
 use super::win32_error;
 use crate::Runnable;
-use crate::platform::guarded_run::run_guarded;
+use crate::runnable::run_contained;
 use crossbeam_queue::SegQueue;
 use std::ffi::c_void;
 use std::io;
@@ -143,7 +143,7 @@ unsafe extern "system" fn work_callback(
             if shared.shut_down.load(Ordering::Acquire) {
                 drop(runnable);
             } else {
-                run_guarded(runnable);
+                run_contained(runnable);
             }
         }
     }

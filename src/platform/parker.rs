@@ -1,8 +1,8 @@
-//! One [`parking`] pair per thread, behind [`Scheduler::park`](crate::Scheduler::park) and
-//! [`Scheduler::unparker`](crate::Scheduler::unparker) of the Windows and macOS schedulers.
+//! One [`parking`] pair per thread: what `park` / `unparker` mean on every native backend.
 //!
 //! Per thread (not per scheduler) so several threads can block at once, each woken by its own
-//! unparker. A stray unpark only makes the next park return early, which every caller tolerates.
+//! unparker. A stray unpark only makes the next park return early, which every caller tolerates
+//! (the blocking loop re-checks its future and its deadline).
 
 use crate::Unparker;
 use parking::Parker;
@@ -12,8 +12,8 @@ thread_local! {
     static PARKER: (Parker, Unparker) = parking::pair();
 }
 
-/// Blocks the calling thread until its [`unparker`] is used or `timeout` passes.
-/// Returns `true` if it was unparked.
+/// Blocks the calling thread until its [`unparker`] is used or `timeout` passes. Returns
+/// `false` if the timeout passed, `true` if it was unparked.
 pub(crate) fn park(timeout: Option<Duration>) -> bool {
     PARKER.with(|(parker, _)| match timeout {
         None => {

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// How many ids a thread reserves at once.
 const BLOCK: u64 = 1024;
 
-/// The first id of the next unreserved block, shared by every `LinuxScheduler` of the process
-/// (ids only need to be unique per scheduler; these are unique per process).
+/// The first id of the next unreserved block, shared by every scheduler of the process that keeps
+/// the default [`Scheduler::next_task_id`](crate::Scheduler::next_task_id) (ids only need to be
+/// unique per scheduler; these are unique per process).
 static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
@@ -19,7 +20,7 @@ thread_local! {
 }
 
 /// A fresh, process-wide unique task id.
-pub(super) fn next() -> TaskId {
+pub(crate) fn next() -> TaskId {
     RESERVED
         .try_with(|reserved| {
             let (mut next, mut end) = reserved.get();

@@ -1,24 +1,31 @@
-//! [`Task`]: the handle to a spawned future.
+//! [`Task`]: the handle to a spawned future; [`future`] is the wrapper every spawned future runs
+//! in, and [`panic`] what a panicking task leaves behind.
+
+pub(crate) mod future;
+pub(crate) mod panic;
 
 use crate::TaskMetadata;
-use crate::task_future::{PanicPayload, panic_message};
+use future::TaskResult;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-type Inner<T> = async_task::FallibleTask<Result<T, PanicPayload>, TaskMetadata>;
+type Inner<T> = async_task::FallibleTask<TaskResult<T>, TaskMetadata>;
 
 /// A spawned future's handle. Await it for the output; drop it to cancel the task; call
 /// [`detach`](Task::detach) to let it run on without a handle.
 ///
 /// If the task panicked, awaiting it panics too, with the task's id and spawn location in the
-/// message. The scheduler itself keeps running other tasks.
+/// message. The scheduler itself keeps running other tasks. A panic nobody awaits (the task was
+/// detached, or its `Task` dropped unawaited) goes to
+/// [`Scheduler::unobserved_panic`](crate::Scheduler::unobserved_panic) instead: printed by
+/// default, a test failure on the [`TestScheduler`](crate::TestScheduler).
 ///
 /// ```
 /// use scheduler::{Scheduler, Task, TestScheduler};
 /// use std::sync::Arc;
-/// let scheduler: Arc<dyn Scheduler> = Arc::new(TestScheduler::with_seed(0));
+/// let scheduler: Arc<dyn Scheduler> = TestScheduler::with_seed(0);
 /// let task = scheduler.spawn(async { 6 * 7 });
 /// assert_eq!(scheduler.block(task), 42);
 /// assert_eq!(scheduler.block(Task::ready("done")), "done");
@@ -38,7 +45,7 @@ impl<T> Task<T> {
         Self(State::Ready(Some(value)))
     }
 
-    pub(crate) fn spawned(task: async_task::Task<Result<T, PanicPayload>, TaskMetadata>) -> Self {
+    pub(crate) fn spawned(task: async_task::Task<TaskResult<T>, TaskMetadata>) -> Self {
         let metadata = *task.metadata();
         Self(State::Spawned(task.fallible(), metadata))
     }
@@ -83,10 +90,7 @@ impl<T> Task<T> {
     pub async fn cancel(self) -> Option<T> {
         match self.0 {
             State::Ready(value) => value,
-            State::Spawned(task, metadata) => task
-                .cancel()
-                .await
-                .map(|result| unwrap_result(result, &metadata)),
+            State::Spawned(task, _) => task.cancel().await.map(unwrap_result),
         }
     }
 }
@@ -117,21 +121,17 @@ fn poll_state<T>(state: &mut State<T>, cx: &mut Context<'_>) -> Poll<Result<T, T
         }
         State::Spawned(task, metadata) => match Pin::new(task).poll(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(result)) => Poll::Ready(Ok(unwrap_result(result, metadata))),
+            Poll::Ready(Some(result)) => Poll::Ready(Ok(unwrap_result(result))),
             Poll::Ready(None) => Poll::Ready(Err(*metadata)),
         },
     }
 }
 
-fn unwrap_result<T>(result: Result<T, PanicPayload>, metadata: &TaskMetadata) -> T {
+/// The output, or the task's panic re-raised here (it was awaited: observed).
+fn unwrap_result<T>(result: TaskResult<T>) -> T {
     match result {
         Ok(value) => value,
-        Err(payload) => panic!(
-            "{} spawned at {} panicked: {}",
-            metadata.id(),
-            metadata.location(),
-            panic_message(&payload)
-        ),
+        Err(panicked) => panicked.resume(),
     }
 }
 
@@ -167,6 +167,15 @@ impl<T> fmt::Debug for Task<T> {
         match &self.0 {
             State::Ready(_) => f.write_str("Task::ready"),
             State::Spawned(_, metadata) => write!(f, "Task({metadata})"),
+        }
+    }
+}
+
+impl<T> fmt::Debug for FallibleTask<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            State::Ready(_) => f.write_str("FallibleTask::ready"),
+            State::Spawned(_, metadata) => write!(f, "FallibleTask({metadata})"),
         }
     }
 }

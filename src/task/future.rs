@@ -1,0 +1,77 @@
+//! The wrapper every spawned future runs inside: it makes the task's session current while the
+//! future is polled and while it is dropped, catches panics so they reach whoever awaits the
+//! task, and tells the scheduler once when the task ends (completed, panicked or cancelled).
+
+use super::panic::Panicked;
+use crate::{Scheduler, TaskMetadata, TaskOutcome, session};
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// What a task's future yields: its output, or the panic that ended it.
+pub(crate) type TaskResult<T> = Result<T, Box<Panicked>>;
+
+pin_project! {
+    pub(crate) struct TaskFuture<F> {
+        // `None` once dropped in place (see `PinnedDrop`), so the future's destructor runs inside
+        // the task's session like its polls.
+        #[pin]
+        inner: Option<F>,
+        metadata: TaskMetadata,
+        // The scheduler's task handle (see `Scheduler::task_handle`): end reports and unobserved
+        // panics go there.
+        scheduler: Arc<dyn Scheduler>,
+        ended: bool,
+    }
+
+    impl<F> PinnedDrop for TaskFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            let _session = session::enter(this.metadata.session());
+            // Dropped in place, inside the session: whatever its destructor spawns belongs to
+            // the task's session too.
+            this.inner.set(None);
+            if !*this.ended {
+                this.scheduler.task_ended(this.metadata, TaskOutcome::Cancelled);
+            }
+        }
+    }
+}
+
+impl<F> TaskFuture<F> {
+    pub(crate) fn new(inner: F, metadata: TaskMetadata, scheduler: Arc<dyn Scheduler>) -> Self {
+        Self {
+            inner: Some(inner),
+            metadata,
+            scheduler,
+            ended: false,
+        }
+    }
+}
+
+impl<F: Future> Future for TaskFuture<F> {
+    type Output = TaskResult<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _session = session::enter(this.metadata.session());
+        let inner = this
+            .inner
+            .as_pin_mut()
+            .expect("a task's future is not polled after it completed");
+        let (result, outcome) = match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => (Ok(output), TaskOutcome::Completed),
+            Err(payload) => {
+                let panicked = Panicked::new(payload, *this.metadata, this.scheduler.clone());
+                (Err(panicked), TaskOutcome::Panicked)
+            }
+        };
+        *this.ended = true;
+        this.scheduler.task_ended(this.metadata, outcome);
+        Poll::Ready(result)
+    }
+}

@@ -1,0 +1,196 @@
+//! What comes into a [`TestScheduler`](super::TestScheduler)'s engine: new tasks, wakes,
+//! timers, ends and unobserved panics, from the test thread directly or from other OS threads
+//! through the inbox; and closing, when the scheduler is dropped.
+
+use super::engine::Engine;
+use super::inbox::Inbound;
+use super::report;
+use crate::{Runnable, TaskMetadata, TaskOutcome, runnable};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+impl Engine {
+    /// Queues a woken runnable.
+    pub(super) fn enqueue(&self, runnable: Runnable) {
+        let Some(runnable) = self.refuse_if_closed(runnable) else {
+            return;
+        };
+        if self.on_test_thread() {
+            self.state("schedule").push_ready(runnable);
+        } else {
+            let metadata = *runnable.metadata();
+            self.post_foreign(&metadata, [Inbound::Ready(runnable)]);
+        }
+    }
+
+    /// Records a new task and queues its first runnable, in one borrow.
+    pub(super) fn schedule_spawned(&self, runnable: Runnable) {
+        let Some(runnable) = self.refuse_if_closed(runnable) else {
+            return;
+        };
+        if self.on_test_thread() {
+            let elapsed = self.elapsed();
+            let mut state = self.state("spawn");
+            state.record_spawn(runnable.metadata(), elapsed);
+            state.push_ready(runnable);
+        } else {
+            let metadata = *runnable.metadata();
+            self.post_foreign(
+                &metadata,
+                [Inbound::Spawned(metadata), Inbound::Ready(runnable)],
+            );
+        }
+    }
+
+    pub(super) fn schedule_after(&self, delay: Duration, runnable: Runnable) {
+        let Some(runnable) = self.refuse_if_closed(runnable) else {
+            return;
+        };
+        if self.on_test_thread() {
+            let deadline = self.elapsed().saturating_add(delay);
+            self.state("schedule_after").timers.push(deadline, runnable);
+        } else {
+            let metadata = *runnable.metadata();
+            self.post_foreign(&metadata, [Inbound::Timer { delay, runnable }]);
+        }
+    }
+
+    pub(super) fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
+        if self.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.on_test_thread() {
+            let elapsed = self.elapsed();
+            self.state("task_ended")
+                .record_end(metadata, outcome, elapsed);
+        } else {
+            // Ending is not a wake: a task dropped on another thread is not scheduled there.
+            self.inbox.post([Inbound::Ended(*metadata, outcome)]);
+        }
+    }
+
+    pub(super) fn timer_cancelled(&self, timer: &TaskMetadata) {
+        if self.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.on_test_thread() {
+            // Dropped outside the state borrow: dropping a runnable runs its future's
+            // destructor.
+            let removed = self.state("timer_cancelled").timers.cancel(timer.id());
+            drop(removed);
+        } else {
+            self.inbox.post([Inbound::TimerCancelled(timer.id())]);
+        }
+    }
+
+    /// A panic nobody will await: a test failure, raised at the next tick (or when the
+    /// scheduler is dropped). Never raised here: this runs inside async-task, dropping the
+    /// task's output, where unwinding must not start.
+    pub(super) fn unobserved_panic(&self, task: &TaskMetadata, message: &str) {
+        let failure = report::unobserved_panic(task, message);
+        if self.closed.load(Ordering::Relaxed) {
+            eprintln!("{failure}");
+        } else if self.on_test_thread() {
+            self.state("unobserved_panic").failures.push(failure);
+        } else {
+            self.inbox.post([Inbound::Failure(failure)]);
+        }
+    }
+
+    /// Applies what other threads handed in (a single relaxed load when nothing was).
+    #[inline]
+    pub(super) fn drain_inbox(&self) {
+        if self.inbox.has_pending() {
+            self.apply_inbox();
+        }
+    }
+
+    #[cold]
+    fn apply_inbox(&self) {
+        let Some(items) = self.inbox.take() else {
+            return;
+        };
+        let elapsed = self.elapsed();
+        let mut removed = Vec::new();
+        {
+            let mut state = self.state("drain_inbox");
+            for item in items {
+                match item {
+                    Inbound::Ready(runnable) => state.push_ready(runnable),
+                    Inbound::Timer { delay, runnable } => {
+                        state.timers.push(elapsed.saturating_add(delay), runnable)
+                    }
+                    Inbound::Spawned(metadata) => state.record_spawn(&metadata, elapsed),
+                    Inbound::Ended(metadata, outcome) => {
+                        state.record_end(&metadata, outcome, elapsed)
+                    }
+                    Inbound::TimerCancelled(id) => removed.extend(state.timers.cancel(id)),
+                    Inbound::Failure(message) => state.failures.push(message),
+                }
+            }
+        }
+        // Outside the state borrow: dropping a runnable runs its future's destructor.
+        drop(removed);
+    }
+
+    /// Hands `items` in from another thread, reporting the runnable's wake as non-determinism
+    /// unless parking is allowed, and wakes the test thread if it is parked.
+    fn post_foreign(&self, metadata: &TaskMetadata, items: impl IntoIterator<Item = Inbound>) {
+        let report = (!self.allow_parking.load(Ordering::SeqCst))
+            .then(|| Inbound::Failure(report::foreign_wake(metadata)));
+        self.inbox.post(report.into_iter().chain(items));
+        self.unparker.unpark();
+    }
+
+    /// The runnable, unless the TestScheduler was dropped: then it is discarded (dropped; a
+    /// foreground one off the test thread is leaked, see `runnable::discard`) and `None`.
+    #[inline]
+    fn refuse_if_closed(&self, runnable: Runnable) -> Option<Runnable> {
+        if self.closed.load(Ordering::Acquire) {
+            runnable::discard(runnable, self.on_test_thread());
+            None
+        } else {
+            Some(runnable)
+        }
+    }
+
+    /// Called when the [`TestScheduler`](super::TestScheduler) is dropped: discards every queued
+    /// runnable and timer (cancelling their tasks) and, from now on, every runnable handed in.
+    /// Panics with any failure not yet raised (a wake from another thread, a panic nobody
+    /// awaited).
+    pub(super) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        if !self.on_test_thread() {
+            // The state belongs to the test thread and cannot be touched here: what is queued
+            // stays until the engine goes (tasks hold it), and is dropped with it.
+            return;
+        }
+        let (ready, timers, graveyard, mut failures) = {
+            let mut state = self.state("drop");
+            (
+                state.ready.take_all(),
+                state.timers.take_all(),
+                std::mem::take(&mut state.graveyard),
+                std::mem::take(&mut state.failures),
+            )
+        };
+        let inbound = self.inbox.take().unwrap_or_default();
+        // Outside the state borrow: dropping runnables drops their futures, whose end reports
+        // and cancellations call back into this (closed) engine.
+        drop(ready);
+        drop(timers);
+        drop(graveyard);
+        for item in inbound {
+            match item {
+                Inbound::Failure(message) => failures.push(message),
+                Inbound::Ready(runnable) | Inbound::Timer { runnable, .. } => {
+                    runnable::discard(runnable, true)
+                }
+                Inbound::Spawned(_) | Inbound::Ended(..) | Inbound::TimerCancelled(_) => {}
+            }
+        }
+        if !failures.is_empty() && !std::thread::panicking() {
+            panic!("{}", failures.join("\n"));
+        }
+    }
+}

@@ -1,7 +1,9 @@
 //! Integration tests and benchmarks of `scheduler` live in `tests/` and `benches/`.
 //!
-//! [`support`] has small shared helpers; [`behaviour`] holds the test bodies every scheduler backend must pass, generic over a small
+//! [`support`] has small shared helpers; [`child`] runs a scenario in a child process (for
+//! misuse that would abort or hang); [`behaviour`] holds the test bodies every scheduler backend must pass, generic over a small
 //! [`behaviour::Harness`]; each backend runs them with [`behaviour_tests!`].
 
 pub mod behaviour;
+pub mod child;
 pub mod support;

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 const PATIENCE: Duration = Duration::from_secs(120);
 
 fn new_scheduler() -> Arc<WindowsScheduler> {
-    Arc::new(WindowsScheduler::new().expect("create WindowsScheduler"))
+    WindowsScheduler::new().expect("create WindowsScheduler")
 }
 
 fn dyn_scheduler(scheduler: &Arc<WindowsScheduler>) -> Arc<dyn Scheduler> {

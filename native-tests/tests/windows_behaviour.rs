@@ -13,9 +13,7 @@ struct WindowsHarness(Arc<WindowsScheduler>);
 
 impl WindowsHarness {
     fn new() -> Self {
-        Self(Arc::new(
-            WindowsScheduler::new().expect("create WindowsScheduler"),
-        ))
+        Self(WindowsScheduler::new().expect("create WindowsScheduler"))
     }
 }
 

@@ -205,10 +205,11 @@ impl CloudflareExecutionContext {
             scheduler.spawn_foreground(handler)
         });
         async move {
-            let output = task.await;
-            self.request.responded.set(true);
-            self.request.end_session_if_settled();
-            output
+            // Responds however this future ends: with the handler's output, or dropped early
+            // because the client went away (workerd then drops the fetch handler's future).
+            // Either way the session ends once its `wait_until` work has settled.
+            let _respond = RespondOnDrop(self.request.clone());
+            task.await
         }
     }
 
@@ -308,6 +309,17 @@ impl Request {
             stats.leaked_tasks += leaked;
         });
         *self.ended.borrow_mut() = Some(end);
+    }
+}
+
+/// Marks the request's response as sent when dropped, and ends the session if nothing else is
+/// pending.
+struct RespondOnDrop(Rc<Request>);
+
+impl Drop for RespondOnDrop {
+    fn drop(&mut self) {
+        self.0.responded.set(true);
+        self.0.end_session_if_settled();
     }
 }
 

@@ -131,7 +131,7 @@ fn poll_state<T>(state: &mut State<T>, cx: &mut Context<'_>) -> Poll<Result<T, T
 fn unwrap_result<T>(result: TaskResult<T>) -> T {
     match result {
         Ok(value) => value,
-        Err(panicked) => panicked.resume(),
+        Err(panicked) => (*panicked).resume(),
     }
 }
 

@@ -31,7 +31,7 @@ impl Panicked {
     }
 
     /// Re-raises the panic at the awaiter, naming the task.
-    pub(crate) fn resume(mut self: Box<Self>) -> ! {
+    pub(crate) fn resume(mut self) -> ! {
         let payload = self.payload.take().expect("a panic is re-raised once");
         panic!(
             "{} spawned at {} panicked: {}",

@@ -31,6 +31,7 @@
 mod block;
 pub mod cloud;
 mod executor;
+mod handles;
 mod instant;
 mod metadata;
 pub mod platform;

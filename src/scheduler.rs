@@ -26,14 +26,15 @@ pub enum TaskOutcome {
 /// [`crate::Task`] and the helpers `spawn`, `spawn_labeled`, `spawn_foreground`, `timer`,
 /// `block`, `block_with_timeout`).
 ///
-/// The first eight methods are the contract every backend fulfils. The others are hooks with
+/// The first eight methods are the contract every backend fulfils (`now` defaults to real
+/// time). The others are hooks with
 /// defaults, each called by the core for a reason given on the method (and in
 /// `ARCHITECTURE.md`); a backend overrides a hook when it needs that moment.
 ///
 /// A minimal backend (one thread that runs everything inline) shows the shape:
 ///
 /// ```
-/// use scheduler::{Instant, Runnable, Scheduler, Unparker};
+/// use scheduler::{Runnable, Scheduler, Unparker};
 /// use std::sync::Arc;
 /// use std::time::Duration;
 ///
@@ -56,9 +57,6 @@ pub enum TaskOutcome {
 ///     }
 ///     fn is_main_thread(&self) -> bool {
 ///         false
-///     }
-///     fn now(&self) -> Instant {
-///         Instant::now()
 ///     }
 /// }
 ///
@@ -103,8 +101,11 @@ pub trait Scheduler: Any + Send + Sync {
     /// Whether the calling code runs on the main thread.
     fn is_main_thread(&self) -> bool;
 
-    /// The scheduler's clock: real time for production schedulers, virtual time in tests.
-    fn now(&self) -> Instant;
+    /// The scheduler's clock. The default is real (monotonic) time; the
+    /// [`TestScheduler`](crate::TestScheduler) answers with virtual time.
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
 
     /// Hook: the scheduler that the tasks spawned on `spawned_on` (an `Arc` of this scheduler)
     /// hold, strongly, to reach it when they are woken and when they end. Called once per spawn.

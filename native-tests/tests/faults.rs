@@ -4,8 +4,8 @@
 //!
 //! Each test names the defect of issue 10 it pins down ("defect N").
 
-use futures::channel::{mpsc, oneshot};
 use futures::FutureExt as _;
+use futures::channel::{mpsc, oneshot};
 use native_tests::child;
 use native_tests::support::{panic_text, yield_now};
 use scheduler::cloud::{ExecutionContext, SimulatedExecutionContext};
@@ -30,22 +30,32 @@ fn spawn_foreground_off_the_main_thread_panics_at_the_call_on_the_test_scheduler
             let test = TestScheduler::with_seed(1);
             test.allow_parking();
             let scheduler = test.as_dyn();
-            let line = line!() + 2;
+            let line = line!() + 3;
             let from_thread = std::thread::spawn(move || {
-                catch_unwind(AssertUnwindSafe(|| scheduler.spawn_foreground(async {}).detach()))
+                catch_unwind(AssertUnwindSafe(|| {
+                    scheduler.spawn_foreground(async {}).detach()
+                }))
             })
             .join()
             .unwrap();
             let message = panic_text(&*from_thread.expect_err("refused at the spawn"));
             assert!(message.contains("off the main thread"), "{message}");
-            assert!(message.contains(&format!("{}:{line}", file!())), "{message}");
+            assert!(
+                message.contains(&format!("{}:{line}", file!())),
+                "{message}"
+            );
             test.run_until_parked(); // used to abort here
             let scheduler = test.as_dyn();
             let from_background = test.spawn(async move {
-                catch_unwind(AssertUnwindSafe(|| scheduler.spawn_foreground(async {}).detach()))
-                    .is_err()
+                catch_unwind(AssertUnwindSafe(|| {
+                    scheduler.spawn_foreground(async {}).detach()
+                }))
+                .is_err()
             });
-            assert!(test.block(from_background), "refused in a background task too");
+            assert!(
+                test.block(from_background),
+                "refused in a background task too"
+            );
         },
     ) else {
         return;
@@ -67,7 +77,10 @@ fn a_wake_after_the_test_scheduler_is_dropped_drops_the_task() {
     .detach();
     test.run_until_parked();
     drop(test);
-    assert!(probe_closed.try_next().is_err(), "still alive before the wake");
+    assert!(
+        probe_closed.try_next().is_err(),
+        "still alive before the wake"
+    );
     wake.send(()).unwrap();
     assert_eq!(
         probe_closed.try_next().unwrap(),
@@ -129,8 +142,14 @@ fn a_task_destructor_runs_in_its_session_and_what_it_spawns_is_reported() {
     let session = request.session();
     ctx.block(request).unwrap();
     ctx.wait_on_execution_context(session);
-    assert!(in_session.load(Ordering::SeqCst), "the destructor saw its session");
-    let leak = ctx.validate_session_cleanup(session).unwrap_err().to_string();
+    assert!(
+        in_session.load(Ordering::SeqCst),
+        "the destructor saw its session"
+    );
+    let leak = ctx
+        .validate_session_cleanup(session)
+        .unwrap_err()
+        .to_string();
     assert!(leak.contains(&format!("({session})")), "{leak}");
 }
 
@@ -146,7 +165,10 @@ fn is_main_thread_stays_false_in_a_background_task_after_a_nested_block() {
         (before, scheduler.is_main_thread())
     });
     assert_eq!(test.block(seen), (false, false));
-    assert!(test.as_dyn().is_main_thread(), "the test itself is the main thread");
+    assert!(
+        test.as_dyn().is_main_thread(),
+        "the test itself is the main thread"
+    );
 }
 
 /// Defect 10: `tick` / `run_until_parked` used not to fire timers that were already due, so a
@@ -167,7 +189,11 @@ fn run_until_parked_fires_timers_that_are_already_due() {
     assert_eq!(test.elapsed(), Duration::ZERO);
     let later = test.timer(Duration::from_millis(1));
     test.run_until_parked();
-    assert_eq!(test.pending_timer_count(), 1, "a timer in the future still waits");
+    assert_eq!(
+        test.pending_timer_count(),
+        1,
+        "a timer in the future still waits"
+    );
     drop(later);
 }
 
@@ -181,7 +207,10 @@ fn dropping_a_polled_timer_inside_its_task_does_not_reenter_the_scheduler() {
         let test = test.clone();
         async move {
             let mut timer = test.timer(Duration::from_secs(10));
-            assert!((&mut timer).now_or_never().is_none(), "polled: its waker is registered");
+            assert!(
+                (&mut timer).now_or_never().is_none(),
+                "polled: its waker is registered"
+            );
             drop(timer);
             "no re-entrant borrow"
         }
@@ -322,10 +351,11 @@ mod linux {
                 scheduler
                     .spawn(async move {
                         started.send(()).unwrap();
-                        let blocked = catch_unwind(AssertUnwindSafe(|| {
-                            futures::executor::block_on(timer)
-                        }));
-                        report.send(blocked.map_err(|payload| panic_text(&*payload))).unwrap();
+                        let blocked =
+                            catch_unwind(AssertUnwindSafe(|| futures::executor::block_on(timer)));
+                        report
+                            .send(blocked.map_err(|payload| panic_text(&*payload)))
+                            .unwrap();
                     })
                     .detach();
                 wait_started.recv().unwrap();

@@ -6,10 +6,11 @@
 //! parker, the drop-or-leak rule, panic containment. What is left here is a thin layer of
 //! `exec_async` / `exec_after` calls, type-checked and linted for both Apple targets.
 
+use crate::handles::{self, Role};
+use crate::platform::desktop::desktop_scheduler_methods;
 use crate::platform::main_thread::{BATCH, MainLoop, MainThreadQueue};
-use crate::platform::parker;
 use crate::runnable::run_contained;
-use crate::{Instant, Runnable, Scheduler, Unparker};
+use crate::{Runnable, Scheduler};
 use dispatch::{Queue, QueuePriority};
 use std::fmt;
 use std::sync::Arc;
@@ -28,8 +29,8 @@ use std::time::Duration;
 pub struct GcdScheduler {
     /// Where runnables go; shared by the app's handle, the tasks' handle and the blocks.
     queues: Arc<GcdQueues>,
-    /// On the handle the app holds: the handle its tasks hold instead. `None` on that one.
-    task_handle: Option<Arc<GcdScheduler>>,
+    /// Which handle this is (see [`Scheduler::task_handle`]).
+    role: Role<GcdScheduler>,
 }
 
 /// What both handles and the submitted blocks share.
@@ -81,13 +82,9 @@ impl GcdScheduler {
             alive: AtomicBool::new(true),
             main: MainThreadQueue::new(GcdMainQueue(Queue::main())),
         });
-        let task_handle = Arc::new(Self {
+        handles::pair(|role| Self {
             queues: queues.clone(),
-            task_handle: None,
-        });
-        Arc::new(Self {
-            queues,
-            task_handle: Some(task_handle),
+            role,
         })
     }
 
@@ -108,10 +105,6 @@ impl Scheduler for GcdScheduler {
         }
     }
 
-    fn schedule_foreground(&self, runnable: Runnable) {
-        self.queues.main.post(runnable);
-    }
-
     fn schedule_after(&self, delay: Duration, runnable: Runnable) {
         let queues = &self.queues;
         if queues.is_alive() {
@@ -119,51 +112,24 @@ impl Scheduler for GcdScheduler {
         }
     }
 
-    /// On the main thread, runs a batch of queued foreground tasks first.
-    fn park(&self, timeout: Option<Duration>) -> bool {
-        if is_main_thread() {
-            self.queues.main.park(timeout)
-        } else {
-            parker::park(timeout)
-        }
-    }
-
-    fn unparker(&self) -> Unparker {
-        parker::unparker()
-    }
-
-    fn is_main_thread(&self) -> bool {
-        is_main_thread()
-    }
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    /// The app holds the owning handle; tasks hold one that only reaches the queues.
-    fn task_handle(&self, spawned_on: &Arc<dyn Scheduler>) -> Arc<dyn Scheduler> {
-        match &self.task_handle {
-            Some(handle) => handle.clone(),
-            None => spawned_on.clone(),
-        }
-    }
+    desktop_scheduler_methods!(main: queues.main, role: role);
 }
 
 impl fmt::Debug for GcdScheduler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GcdScheduler")
-            .field("task_handle", &self.task_handle.is_none())
+            .field("owner", &self.role.is_owner())
             .finish_non_exhaustive()
     }
 }
 
 impl Drop for GcdScheduler {
+    /// The owning handle: blocks already submitted drop their runnables from now on.
     fn drop(&mut self) {
-        if self.task_handle.take().is_none() {
-            return;
+        if self.role.release() {
+            self.queues.alive.store(false, Ordering::Release);
+            self.queues.main.close();
         }
-        self.queues.alive.store(false, Ordering::Release);
-        self.queues.main.close();
     }
 }
 

@@ -59,6 +59,7 @@ impl<L: MainLoop> MainThreadQueue<L> {
     }
 
     /// The backend's main loop.
+    #[cfg_attr(target_os = "macos", allow(dead_code))]
     pub(crate) fn main_loop(&self) -> &L {
         &self.main_loop
     }
@@ -125,10 +126,20 @@ impl<L: MainLoop> MainThreadQueue<L> {
         ran
     }
 
+    /// `Scheduler::park` of a desktop backend: on the main thread see
+    /// [`park_main`](Self::park_main); on any other thread, the thread's own parker.
+    pub(crate) fn park(self: &Arc<Self>, timeout: Option<Duration>) -> bool {
+        if self.is_main_thread() {
+            self.park_main(timeout)
+        } else {
+            parker::park(timeout)
+        }
+    }
+
     /// `park` on the main thread: runs a batch of queued foreground runnables if there are any
     /// (returns `true` at once), else sleeps until a post, an unpark or `timeout`. Returns
     /// `false` if the timeout passed.
-    pub(crate) fn park(self: &Arc<Self>, timeout: Option<Duration>) -> bool {
+    fn park_main(self: &Arc<Self>, timeout: Option<Duration>) -> bool {
         if self.run_batch(BATCH) > 0 {
             return true;
         }

@@ -8,10 +8,17 @@
 //! | macOS | [`GcdScheduler`] (`mac/`) | GCD's main queue |
 //! | wasm32 | [`wasm::WasmScheduler`] (`wasm/`) | the only thread |
 //!
-//! The desktop backends share the main-thread queue (`main_thread.rs`) and the per-thread
-//! parker (`parker.rs`); each backend module provides `default_scheduler()`, which [`current`]
-//! calls once.
+//! The desktop backends share the main-thread queue (`main_thread.rs`), the per-thread parker
+//! (`parker.rs`) and the `Scheduler` methods built on them (`desktop.rs`); each backend module
+//! provides `default_scheduler()`, which [`current`] calls once.
 
+#[cfg(any(
+    target_os = "linux",
+    target_os = "freebsd",
+    windows,
+    target_os = "macos"
+))]
+mod desktop;
 #[cfg(any(
     target_os = "linux",
     target_os = "freebsd",

@@ -33,6 +33,7 @@ pub use config::TestSchedulerConfig;
 pub use harness::run_seeds;
 pub use trace::{TaskSummary, TraceEvent};
 
+use crate::handles::{self, Role};
 use crate::{BackgroundExecutor, ForegroundExecutor, Scheduler, Task, Timer};
 use engine::Engine;
 use std::fmt;
@@ -71,23 +72,18 @@ use std::time::Duration;
 /// ```
 pub struct TestScheduler {
     engine: Arc<Engine>,
-    /// On the handle the test holds: the handle its tasks hold instead (same engine, but
-    /// dropping it does not close the engine; see [`Scheduler::task_handle`]). `None` on that
-    /// task handle itself.
-    task_handle: Option<Arc<TestScheduler>>,
+    /// Which handle this is (see [`Scheduler::task_handle`]): dropping the test's closes the
+    /// engine; its tasks hold the other one.
+    role: Role<TestScheduler>,
 }
 
 impl TestScheduler {
     /// A scheduler configured by `config`. The calling thread becomes its test (main) thread.
     pub fn new(config: TestSchedulerConfig) -> Arc<Self> {
         let engine = Arc::new(Engine::new(config));
-        let task_handle = Arc::new(Self {
+        handles::pair(|role| Self {
             engine: engine.clone(),
-            task_handle: None,
-        });
-        Arc::new(Self {
-            engine,
-            task_handle: Some(task_handle),
+            role,
         })
     }
 
@@ -160,7 +156,7 @@ impl fmt::Debug for TestScheduler {
         f.debug_struct("TestScheduler")
             .field("seed", &self.engine.seed)
             .field("elapsed", &self.engine.elapsed())
-            .field("task_handle", &self.task_handle.is_none())
+            .field("owner", &self.role.is_owner())
             .finish_non_exhaustive()
     }
 }
@@ -170,7 +166,7 @@ impl Drop for TestScheduler {
     /// dropped (cancelling their tasks), later wakes are dropped too, and a failure not yet
     /// raised (a wake from another thread, a panic nobody awaited) panics here.
     fn drop(&mut self) {
-        if self.task_handle.is_some() {
+        if self.role.release() {
             self.engine.close();
         }
     }

@@ -6,27 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 impl Scheduler for TestScheduler {
-    fn schedule(&self, runnable: Runnable) {
-        self.engine.enqueue(runnable);
-    }
-
-    /// Queued like any runnable; the label matters when it is
-    /// [deprioritized](TestScheduler::deprioritize).
-    fn schedule_labeled(&self, runnable: Runnable, _label: TaskLabel) {
-        self.engine.enqueue(runnable);
-    }
-
-    /// The test thread is the main thread: foreground runnables are queued like the others
-    /// (in FIFO order per session).
-    fn schedule_foreground(&self, runnable: Runnable) {
-        self.engine.enqueue(runnable);
-    }
-
-    /// A virtual timer: fires when the clock reaches `now + delay`.
-    fn schedule_after(&self, delay: Duration, runnable: Runnable) {
-        self.engine.schedule_after(delay, runnable);
-    }
-
     /// One step of the simulation instead of sleeping (see [`TestScheduler::tick`]); a
     /// deadlock (nothing can ever happen, parking forbidden) panics with a report.
     fn park(&self, timeout: Option<Duration>) -> bool {
@@ -47,13 +26,27 @@ impl Scheduler for TestScheduler {
         self.engine.now()
     }
 
+    /// Queued with the others; a [deprioritized](TestScheduler::deprioritize) label makes it
+    /// wait until nothing else is ready.
+    fn schedule(&self, runnable: Runnable) {
+        self.engine.enqueue(runnable);
+    }
+
+    /// A virtual timer: fires when the clock reaches `now + delay`.
+    fn schedule_after(&self, delay: Duration, runnable: Runnable) {
+        self.engine.schedule_after(delay, runnable);
+    }
+
+    /// The test thread is the main thread: foreground runnables are queued like the others
+    /// (in FIFO order per session).
+    fn schedule_foreground(&self, runnable: Runnable) {
+        self.engine.enqueue(runnable);
+    }
+
     /// The test holds this handle; its tasks hold a second one on the same engine, so
     /// dropping the test's handle closes the engine however many tasks are still alive.
     fn task_handle(&self, spawned_on: &Arc<dyn Scheduler>) -> Arc<dyn Scheduler> {
-        match &self.task_handle {
-            Some(handle) => handle.clone(),
-            None => spawned_on.clone(),
-        }
+        self.role.task_handle(spawned_on)
     }
 
     /// Ids numbered 1, 2, 3… per scheduler, so a seed gives the same ids on every run.

@@ -20,9 +20,10 @@ mod timers;
 
 pub use calloop_loop::MainThreadSource;
 
+use crate::handles::{self, Role};
+use crate::platform::desktop::desktop_scheduler_methods;
 use crate::platform::main_thread::BATCH;
-use crate::platform::parker;
-use crate::{Instant, Runnable, Scheduler, TaskMetadata, Unparker};
+use crate::{Runnable, Scheduler, TaskMetadata};
 use calloop_loop::{CalloopLoop, MainQueue};
 use pool::{Pool, PoolHandle};
 use std::fmt;
@@ -63,9 +64,21 @@ use timers::{TimerQueue, TimerThread};
 pub struct LinuxScheduler {
     /// Where runnables go; shared by the app's handle and the tasks' handle.
     queues: Arc<Queues>,
-    /// The threads. `Some` on the handle the app holds (dropping it shuts everything down),
-    /// `None` on the handle its tasks hold.
-    owner: Option<Owner>,
+    /// Which handle this is (see [`Scheduler::task_handle`]).
+    role: Role<LinuxScheduler>,
+    /// The threads: on the handle the app holds (dropping it shuts everything down), `None` on
+    /// the handle its tasks hold.
+    threads: Option<Threads>,
+}
+
+impl fmt::Debug for LinuxScheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinuxScheduler")
+            .field("background_threads", &self.background_threads())
+            .field("pending_timers", &self.pending_timers())
+            .field("owner", &self.role.is_owner())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The queues, shared by both handles and the threads.
@@ -77,9 +90,7 @@ struct Queues {
 
 /// What only the app's handle holds. Fields drop in order: the timer thread stops first (it
 /// feeds the pool), then the pool.
-struct Owner {
-    /// What tasks hold instead of the app's handle.
-    task_handle: Arc<LinuxScheduler>,
+struct Threads {
     /// Held for its `Drop`: stops and joins the thread, drops pending timers.
     _timer_thread: TimerThread,
     /// Held for its `Drop`: stops and joins the workers, drops what they had queued.
@@ -110,17 +121,18 @@ impl LinuxScheduler {
             timers,
             main: MainQueue::new(CalloopLoop::new()),
         });
-        let task_handle = Arc::new(Self {
-            queues: queues.clone(),
-            owner: None,
+        let mut threads = Some(Threads {
+            _timer_thread: timer_thread,
+            _pool: pool,
         });
-        Ok(Arc::new(Self {
-            queues,
-            owner: Some(Owner {
-                task_handle,
-                _timer_thread: timer_thread,
-                _pool: pool,
-            }),
+        Ok(handles::pair(|role| Self {
+            queues: queues.clone(),
+            threads: if role.is_owner() {
+                threads.take()
+            } else {
+                None
+            },
+            role,
         }))
     }
 
@@ -149,6 +161,23 @@ impl LinuxScheduler {
     pub fn pending_timers(&self) -> usize {
         self.queues.timers.len()
     }
+
+    /// The owning handle was dropped: stop everything.
+    fn shut_down(&mut self) {
+        // From now on the main queue refuses posts (tasks still hold it, through their
+        // handle); on the main thread what it holds is dropped now.
+        self.queues.main.close();
+        // Then the timer thread stops (dropping pending timers, so a task blocked on one is
+        // woken and finds its scheduler gone) and the pool stops and joins its workers,
+        // dropping what they had queued.
+        drop(self.threads.take());
+        if self.queues.main.is_main_thread() {
+            // Whatever the workers' last runnables posted while stopping.
+            while self.queues.main.has_work() {
+                self.queues.main.run_batch(BATCH);
+            }
+        }
+    }
 }
 
 impl Scheduler for LinuxScheduler {
@@ -156,43 +185,11 @@ impl Scheduler for LinuxScheduler {
         self.queues.pool.push(runnable);
     }
 
-    fn schedule_foreground(&self, runnable: Runnable) {
-        self.queues.main.post(runnable);
-    }
-
     fn schedule_after(&self, delay: Duration, runnable: Runnable) {
         self.queues.timers.insert(delay, runnable);
     }
 
-    /// On the main thread, runs a batch of queued foreground tasks first.
-    fn park(&self, timeout: Option<Duration>) -> bool {
-        if self.queues.main.is_main_thread() {
-            self.queues.main.park(timeout)
-        } else {
-            parker::park(timeout)
-        }
-    }
-
-    fn unparker(&self) -> Unparker {
-        parker::unparker()
-    }
-
-    fn is_main_thread(&self) -> bool {
-        self.queues.main.is_main_thread()
-    }
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    /// The app holds the owning handle; tasks hold one that only reaches the queues, so they
-    /// never keep the threads alive.
-    fn task_handle(&self, spawned_on: &Arc<dyn Scheduler>) -> Arc<dyn Scheduler> {
-        match &self.owner {
-            Some(owner) => owner.task_handle.clone(),
-            None => spawned_on.clone(),
-        }
-    }
+    desktop_scheduler_methods!(main: queues.main, role: role);
 
     fn num_cpus(&self) -> usize {
         self.queues.pool.size()
@@ -203,33 +200,10 @@ impl Scheduler for LinuxScheduler {
     }
 }
 
-impl fmt::Debug for LinuxScheduler {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LinuxScheduler")
-            .field("background_threads", &self.background_threads())
-            .field("pending_timers", &self.pending_timers())
-            .field("task_handle", &self.owner.is_none())
-            .finish_non_exhaustive()
-    }
-}
-
 impl Drop for LinuxScheduler {
     fn drop(&mut self) {
-        let Some(owner) = self.owner.take() else {
-            return;
-        };
-        // From now on the main queue refuses posts (tasks still hold it, through their
-        // handle); on the main thread what it holds is dropped now.
-        self.queues.main.close();
-        // Then the timer thread stops (dropping pending timers, so a task blocked on one is
-        // woken and finds its scheduler gone) and the pool stops and joins its workers,
-        // dropping what they had queued.
-        drop(owner);
-        if self.queues.main.is_main_thread() {
-            // Whatever the workers' last runnables posted while stopping.
-            while self.queues.main.has_work() {
-                self.queues.main.run_batch(BATCH);
-            }
+        if self.role.release() {
+            self.shut_down();
         }
     }
 }

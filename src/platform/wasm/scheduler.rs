@@ -4,6 +4,7 @@
 use super::drain::Shared;
 use super::fairness::WasmSchedulerConfig;
 use super::stats::{SchedulerStats, SessionEnd, TaskCounters};
+use crate::handles::{self, Role};
 use crate::{Instant, Runnable, Scheduler, SessionId, TaskId, TaskMetadata, TaskOutcome, Unparker};
 use std::fmt;
 use std::rc::Rc;
@@ -38,9 +39,9 @@ use std::time::Duration;
 /// ```
 pub struct WasmScheduler {
     shared: Rc<Shared>,
-    /// On the handle the app holds: the handle its tasks hold instead (same state, but dropping
-    /// it does not close the scheduler; see [`Scheduler::task_handle`]). `None` on that one.
-    task_handle: Option<Arc<WasmScheduler>>,
+    /// Which handle this is (see [`Scheduler::task_handle`]): dropping the app's closes the
+    /// scheduler.
+    role: Role<WasmScheduler>,
 }
 
 // SAFETY: wasm32 without the `atomics` target feature has exactly one thread (the module refuses
@@ -70,13 +71,9 @@ impl WasmScheduler {
             "WasmSchedulerConfig::slice_max_runs must be at least 1"
         );
         let shared = Shared::new(config);
-        let task_handle = Arc::new(Self {
+        handles::pair(|role| Self {
             shared: shared.clone(),
-            task_handle: None,
-        });
-        Arc::new(Self {
-            shared,
-            task_handle: Some(task_handle),
+            role,
         })
     }
 
@@ -167,10 +164,7 @@ impl Scheduler for WasmScheduler {
 
     /// The app holds the owning handle; tasks hold one that only reaches the shared state.
     fn task_handle(&self, spawned_on: &Arc<dyn Scheduler>) -> Arc<dyn Scheduler> {
-        match &self.task_handle {
-            Some(handle) => handle.clone(),
-            None => spawned_on.clone(),
-        }
+        self.role.task_handle(spawned_on)
     }
 
     fn num_cpus(&self) -> usize {
@@ -196,7 +190,7 @@ impl fmt::Debug for WasmScheduler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WasmScheduler")
             .field("config", &self.shared.config)
-            .field("task_handle", &self.task_handle.is_none())
+            .field("owner", &self.role.is_owner())
             .finish_non_exhaustive()
     }
 }
@@ -207,7 +201,7 @@ const CANNOT_BLOCK: &str = "WasmScheduler cannot block: a wasm host has a single
 
 impl Drop for WasmScheduler {
     fn drop(&mut self) {
-        if self.task_handle.take().is_some() {
+        if self.role.release() {
             self.shared.close();
         }
     }

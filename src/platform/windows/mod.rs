@@ -15,8 +15,9 @@ mod message_loop;
 mod timers;
 mod work_pool;
 
-use crate::platform::parker;
-use crate::{Instant, Runnable, Scheduler, TaskMetadata, Unparker};
+use crate::handles::{self, Role};
+use crate::platform::desktop::desktop_scheduler_methods;
+use crate::{Runnable, Scheduler, TaskMetadata};
 use main_queue::MainQueue;
 use std::fmt;
 use std::io;
@@ -54,11 +55,20 @@ use work_pool::WorkQueue;
 pub struct WindowsScheduler {
     /// Where runnables go; shared by the app's handle and the tasks' handle.
     queues: Arc<Queues>,
-    /// `Some` on the handle the app holds (dropping it shuts everything down), `None` on the
-    /// handle its tasks hold.
-    owner: Option<Owner>,
+    /// Which handle this is (see [`Scheduler::task_handle`]): dropping the app's shuts
+    /// everything down.
+    role: Role<WindowsScheduler>,
     /// The main thread's Win32 id, for `PostThreadMessageW` (`quit`).
     main_thread_id: u32,
+}
+
+impl fmt::Debug for WindowsScheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WindowsScheduler")
+            .field("pending_timers", &self.pending_timers())
+            .field("owner", &self.role.is_owner())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The queues, shared by both handles and the thread-pool callbacks.
@@ -66,12 +76,6 @@ struct Queues {
     work: Arc<WorkQueue>,
     timers: Arc<TimerPool>,
     main: Arc<MainQueue>,
-}
-
-/// What only the app's handle holds.
-struct Owner {
-    /// What tasks hold instead of the app's handle.
-    task_handle: Arc<WindowsScheduler>,
 }
 
 impl WindowsScheduler {
@@ -87,14 +91,9 @@ impl WindowsScheduler {
         });
         // SAFETY: no preconditions.
         let main_thread_id = unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() };
-        let task_handle = Arc::new(Self {
+        Ok(handles::pair(|role| Self {
             queues: queues.clone(),
-            owner: None,
-            main_thread_id,
-        });
-        Ok(Arc::new(Self {
-            queues,
-            owner: Some(Owner { task_handle }),
+            role,
             main_thread_id,
         }))
     }
@@ -119,10 +118,6 @@ impl Scheduler for WindowsScheduler {
         self.queues.work.schedule(runnable);
     }
 
-    fn schedule_foreground(&self, runnable: Runnable) {
-        self.queues.main.post(runnable);
-    }
-
     fn schedule_after(&self, delay: Duration, runnable: Runnable) {
         if delay.is_zero() {
             self.queues.work.schedule(runnable);
@@ -131,58 +126,21 @@ impl Scheduler for WindowsScheduler {
         }
     }
 
-    /// On the main thread, runs a batch of queued foreground tasks first.
-    fn park(&self, timeout: Option<Duration>) -> bool {
-        if self.queues.main.is_main_thread() {
-            self.queues.main.park(timeout)
-        } else {
-            parker::park(timeout)
-        }
-    }
-
-    fn unparker(&self) -> Unparker {
-        parker::unparker()
-    }
-
-    fn is_main_thread(&self) -> bool {
-        self.queues.main.is_main_thread()
-    }
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    /// The app holds the owning handle; tasks hold one that only reaches the queues.
-    fn task_handle(&self, spawned_on: &Arc<dyn Scheduler>) -> Arc<dyn Scheduler> {
-        match &self.owner {
-            Some(owner) => owner.task_handle.clone(),
-            None => spawned_on.clone(),
-        }
-    }
+    desktop_scheduler_methods!(main: queues.main, role: role);
 
     fn timer_cancelled(&self, timer: &TaskMetadata) {
         self.queues.timers.cancel(timer.id());
     }
 }
 
-impl fmt::Debug for WindowsScheduler {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WindowsScheduler")
-            .field("pending_timers", &self.pending_timers())
-            .field("task_handle", &self.owner.is_none())
-            .finish_non_exhaustive()
-    }
-}
-
 impl Drop for WindowsScheduler {
     fn drop(&mut self) {
-        if self.owner.take().is_none() {
-            return;
+        if self.role.release() {
+            // Tasks still hold the queues (through their handle): from now on they refuse work.
+            main_queue::shut_down(&self.queues.main);
+            self.queues.work.shut_down();
+            self.queues.timers.shut_down();
         }
-        // Tasks still hold the queues (through their handle): from now on they refuse work.
-        main_queue::shut_down(&self.queues.main);
-        self.queues.work.shut_down();
-        self.queues.timers.shut_down();
     }
 }
 

@@ -161,7 +161,9 @@ fn is_main_thread_stays_false_in_a_background_task_after_a_nested_block() {
     let scheduler = test.as_dyn();
     let seen = test.spawn(async move {
         let before = scheduler.is_main_thread();
-        scheduler.block(async {});
+        // A nested block that runs another task before it returns.
+        let other = scheduler.spawn(async {});
+        scheduler.block(other);
         (before, scheduler.is_main_thread())
     });
     assert_eq!(test.block(seen), (false, false));
@@ -197,26 +199,28 @@ fn run_until_parked_fires_timers_that_are_already_due() {
     drop(later);
 }
 
-/// Suspected and confirmed: dropping a `Timer` its own task had polled used to drop the timer's
+/// Suspected and confirmed: dropping a `Timer` that a task had polled used to drop the timer's
 /// runnable inside the TestScheduler's state borrow; the drop wakes that task, whose wake needs
 /// the same borrow ("already borrowed").
 #[test]
-fn dropping_a_polled_timer_inside_its_task_does_not_reenter_the_scheduler() {
+fn dropping_a_polled_timer_does_not_reenter_the_scheduler() {
     let test = TestScheduler::with_seed(7);
-    let done = test.spawn({
+    let (hand_over, handed_over) = oneshot::channel();
+    let waiter = test.spawn({
         let test = test.clone();
         async move {
             let mut timer = test.timer(Duration::from_secs(10));
-            assert!(
-                (&mut timer).now_or_never().is_none(),
-                "polled: its waker is registered"
-            );
-            drop(timer);
-            "no re-entrant borrow"
+            // Polled with this task's own waker, which the timer's runnable wakes when dropped.
+            assert!(futures::poll!(&mut timer).is_pending());
+            hand_over.send(timer).ok();
+            std::future::pending::<()>().await
         }
     });
-    assert_eq!(test.block(done), "no re-entrant borrow");
+    let timer = test.block(handed_over).unwrap();
+    drop(timer); // wakes `waiter` from inside the cancellation
+    test.run_until_parked();
     assert_eq!(test.pending_timer_count(), 0);
+    drop(waiter);
 }
 
 /// Suspected and confirmed: two `SimulatedExecutionContext`s on one scheduler used to number

@@ -5,7 +5,7 @@
 use super::counters::CounterBook;
 use super::summary::{self, EventSummary, HISTOGRAM_DELAY, SPREAD_DELAY, TOTALS_DELAY_PER_VALUE};
 use super::{Event, EventIds, EventStore, IngestResponse, StoreError};
-use crate::cloud::{ExecutionContext, PlatformRuntime};
+use scheduler::cloud::{ExecutionContext, PlatformRuntime};
 use serde_json::json;
 use std::cell::RefCell;
 use std::rc::Rc;

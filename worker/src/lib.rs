@@ -8,8 +8,8 @@
 //!   with `cargo test -p scheduler-worker`.
 //! - On wasm32 only, the Worker around it: the `#[event(fetch)]` entry point, the HTTP layer on
 //!   `worker::Request` / `Response`, the Workers KV store, and debug and benchmark routes. Every
-//!   task of every request runs on the
-//!   [`WasmScheduler`](scheduler::platform::wasm::WasmScheduler), one session per request.
+//!   task of every request runs on the `WasmScheduler` (`scheduler::platform::wasm`), one
+//!   session per request.
 //!
 //! Routes (see `worker/README.md`):
 //! - `POST /events` → 202 `{"status":"accepted","id":…}`; 400 naming the bad field, 413 over

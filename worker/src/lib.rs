@@ -21,6 +21,8 @@
 //!   holds; `GET /debug/handoff?key=K[&value=V]` → one request waits for a value another hands
 //!   over (a cross-request wake) (all only with `DEBUG_ROUTES = "true"`).
 
+#![warn(missing_docs)]
+
 pub mod ingest;
 
 #[cfg(target_arch = "wasm32")]

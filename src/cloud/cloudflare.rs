@@ -101,7 +101,9 @@ impl Drop for KeepAlive {
     }
 }
 
-/// Counters of every [`CloudflareExecutionContext`] of this isolate, for a `/stats` route.
+/// What every [`CloudflareExecutionContext`] of this isolate did so far: requests, ended
+/// sessions, `wait_until` work and leaked tasks. Generic, for monitoring (a Worker may serve
+/// them on a stats route); application counters belong to the application.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CloudflareStats {
     /// Requests served with [`CloudflareExecutionContext::serve`].

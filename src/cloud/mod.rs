@@ -7,15 +7,12 @@
 //!   it over any scheduler.
 //! - [`SimulatedExecutionContext`]: one session per simulated request over a
 //!   [`TestScheduler`](crate::TestScheduler), reproducing the Workers rules.
-//! - [`ingest`]: an event-ingest handler written against these traits, shared by the Worker
-//!   and the simulation.
 //!
 #![doc = include_str!("testing_worker_handlers.md")]
 
 #[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
 mod cloudflare;
 mod execution_context;
-pub mod ingest;
 mod runtime;
 mod simulated;
 #[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]

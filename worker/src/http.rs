@@ -1,9 +1,9 @@
 //! The HTTP edge of the ingest routes: the checks that come before the handler (content type,
 //! body size, UTF-8) and the mapping of its `IngestResponse` onto a `worker::Response`.
 
+use crate::ingest::{EventStore, IngestService};
 use scheduler::cloud::ExecutionContext;
 use scheduler::cloud::PlatformRuntime;
-use scheduler::cloud::ingest::{EventStore, IngestService};
 use serde_json::json;
 use worker::{Method, Request, Response, Result};
 

@@ -1,7 +1,7 @@
 //! [`IsolateIds`]: event ids unique across isolates and restarts (a random isolate tag plus a
 //! counter), so a persisted KV never sees an id twice.
 
-use scheduler::cloud::ingest::EventIds;
+use crate::ingest::EventIds;
 use std::cell::Cell;
 
 /// Ids `evt-{tag}-{n}`: `tag` is random per isolate, `n` counts up from 1.

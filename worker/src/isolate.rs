@@ -2,9 +2,9 @@
 //! benchmark peer's), each created on first use.
 
 use crate::ids::IsolateIds;
+use crate::ingest::IngestService;
 use crate::kv_store::KvEventStore;
 use crate::peer::SpawnLocalScheduler;
-use scheduler::cloud::ingest::IngestService;
 use scheduler::cloud::{SchedulerRuntime, WorkerdScheduler};
 use scheduler::platform::wasm::{WasmScheduler, WasmSchedulerConfig};
 use std::cell::OnceCell;

@@ -1,6 +1,6 @@
 //! [`KvEventStore`]: the ingest handler's [`EventStore`] on a Workers KV namespace.
 
-use scheduler::cloud::ingest::{EventStore, StoreError};
+use crate::ingest::{EventStore, StoreError};
 use worker::KvStore;
 
 /// Workers KV as an [`EventStore`], every key prefixed with `prefix`.

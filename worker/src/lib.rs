@@ -1,35 +1,59 @@
-//! The event-ingest Worker: the scheduler crate's shared ingest handler
-//! ([`scheduler::cloud::ingest`]) bound to a Workers KV namespace, with every task of every
-//! request running on the [`WasmScheduler`](scheduler::platform::wasm::WasmScheduler), one
-//! session per request.
+//! The event-ingest Worker, and the template for writing your own: a handler written once
+//! against `scheduler::cloud`, tested natively over many seeds, deployed unchanged.
+//!
+//! - [`ingest`] is the handler (target-independent): validation, the response, the
+//!   background processing under `wait_until`, the per-type counters, the store trait and an
+//!   in-memory store. It compiles natively and for wasm32; its simulation tests
+//!   (`worker/tests/`) run it on a `SimulatedExecutionContext` over a seeded `TestScheduler`
+//!   with `cargo test -p scheduler-worker`.
+//! - On wasm32 only, the Worker around it: the `#[event(fetch)]` entry point, the HTTP layer on
+//!   `worker::Request` / `Response`, the Workers KV store, and debug and benchmark routes. Every
+//!   task of every request runs on the `WasmScheduler` (`scheduler::platform::wasm`), one
+//!   session per request.
 //!
 //! Routes (see `worker/README.md`):
 //! - `POST /events` → 202 `{"status":"accepted","id":…}`; 400 naming the bad field, 413 over
 //!   64 KiB, 415 for a non-JSON content type. Processing runs under `wait_until`.
 //! - `GET /events/{id}` → the stored summary (404 until stored); `GET /counts/{type}`.
-//! - `GET /stats` → the scheduler's counters.
+//! - `GET /stats` → the scheduler's counters, and the handler's failures and pending counts.
 //! - `/peer/…` → the same handler on plain `wasm_bindgen_futures::spawn_local` (benchmark peer).
 //! - `GET /debug/leak` → leaks a task on purpose; `GET /debug/stored` → how many summaries KV
 //!   holds; `GET /debug/handoff?key=K[&value=V]` → one request waits for a value another hands
 //!   over (a cross-request wake) (all only with `DEBUG_ROUTES = "true"`).
-#![cfg(target_arch = "wasm32")]
 
+#![warn(missing_docs)]
+
+pub mod ingest;
+
+#[cfg(target_arch = "wasm32")]
 mod handoff;
+#[cfg(target_arch = "wasm32")]
 mod http;
+#[cfg(target_arch = "wasm32")]
 mod ids;
+#[cfg(target_arch = "wasm32")]
 mod isolate;
+#[cfg(target_arch = "wasm32")]
 mod kv_store;
+#[cfg(target_arch = "wasm32")]
 mod leak;
+#[cfg(target_arch = "wasm32")]
 mod peer;
+#[cfg(target_arch = "wasm32")]
 mod stats;
+#[cfg(target_arch = "wasm32")]
 mod stored;
 
-use http::IngestRequest;
-use scheduler::cloud::CloudflareExecutionContext;
+#[cfg(target_arch = "wasm32")]
 use worker::{Context, Env, Request, Response, Result, event};
 
+/// The Worker's entry point: routes a request to the stats, debug, peer or ingest handlers.
+#[cfg(target_arch = "wasm32")]
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, context: Context) -> Result<Response> {
+    use http::IngestRequest;
+    use scheduler::cloud::CloudflareExecutionContext;
+
     let path = request.path();
     if path == "/stats" {
         return stats::respond(&request);

@@ -1,12 +1,12 @@
-//! The shared ingest handler in simulation: seeded determinism, concurrent counters, and
+//! The ingest handler in simulation: seeded determinism, concurrent counters, and
 //! rejection of bad events.
 
-use scheduler::cloud::ingest::{
+use scheduler::cloud::{SchedulerRuntime, SimulatedExecutionContext, WaitUntilOutcome};
+use scheduler::{TestScheduler, run_seeds};
+use scheduler_worker::ingest::{
     EventStore, EventSummary, IngestResponse, IngestService, MemoryStore, SequentialIds, count_key,
     event_key,
 };
-use scheduler::cloud::{SchedulerRuntime, SimulatedExecutionContext, WaitUntilOutcome};
-use scheduler::{TestScheduler, run_seeds};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -279,7 +279,7 @@ struct FailingStore {
 }
 
 impl EventStore for FailingStore {
-    async fn get(&self, key: &str) -> Result<Option<String>, scheduler::cloud::ingest::StoreError> {
+    async fn get(&self, key: &str) -> Result<Option<String>, scheduler_worker::ingest::StoreError> {
         self.inner.get(key).await
     }
 
@@ -287,9 +287,9 @@ impl EventStore for FailingStore {
         &self,
         key: &str,
         value: String,
-    ) -> Result<(), scheduler::cloud::ingest::StoreError> {
+    ) -> Result<(), scheduler_worker::ingest::StoreError> {
         if key.starts_with(self.broken_key_prefix) {
-            return Err(scheduler::cloud::ingest::StoreError(format!(
+            return Err(scheduler_worker::ingest::StoreError(format!(
                 "{key} is read-only"
             )));
         }

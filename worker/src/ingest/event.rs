@@ -57,7 +57,7 @@ impl Event {
     /// silently drops data.
     ///
     /// ```
-    /// use scheduler::cloud::ingest::Event;
+    /// use scheduler_worker::ingest::Event;
     /// let event = Event::parse(r#"{"type":"click","user":"ada","values":[1,2]}"#).unwrap();
     /// assert_eq!(event.values, [1.0, 2.0]);
     /// let error = Event::parse(r#"{"type":"click","user":"ada","values":[1,"2"]}"#).unwrap_err();

@@ -1,7 +1,7 @@
 //! [`EventStore`]: the small async key-value store the ingest handler writes to (Workers KV in
 //! the Worker), and [`MemoryStore`], its in-memory form for simulation.
 
-use crate::{Scheduler, TestScheduler};
+use scheduler::{Scheduler, TestScheduler};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -44,7 +44,7 @@ pub trait EventStore {
 /// they would against a real store.
 ///
 /// ```
-/// use scheduler::cloud::ingest::{EventStore, MemoryStore};
+/// use scheduler_worker::ingest::{EventStore, MemoryStore};
 /// let store = MemoryStore::new();
 /// futures::executor::block_on(async {
 ///     store.put("k", "v".to_string()).await.unwrap();

@@ -2,12 +2,10 @@
 //! "accepted" at once, then under `wait_until` fan out to three timed stages, aggregate, and
 //! store the summary and the per-type counter.
 
-use super::counters::CounterBook;
-use super::summary::{self, EventSummary, HISTOGRAM_DELAY, SPREAD_DELAY, TOTALS_DELAY_PER_VALUE};
-use super::{Event, EventIds, EventStore, IngestResponse, StoreError};
-use crate::cloud::{ExecutionContext, PlatformRuntime};
+use super::counters::{CounterBook, FailureLog};
+use super::{Event, EventIds, EventStore, IngestResponse, PROCESSING_BUDGET, StoreError};
+use scheduler::cloud::{ExecutionContext, PlatformRuntime};
 use serde_json::json;
-use std::cell::RefCell;
 use std::rc::Rc;
 
 /// The store key of an event's summary.
@@ -25,21 +23,25 @@ pub fn count_key(kind: &str) -> String {
 ///
 /// Nothing here is `Send`; it runs unchanged in a Worker and in a simulation.
 ///
-/// Counter updates are combined within one service (see `counters.rs`): concurrent requests
-/// never lose an increment and never wait on each other. Across Worker isolates sharing an
-/// eventually consistent store (Workers KV) counts stay best-effort; exact global counts need a
-/// single writer (a Durable Object).
+/// Every accepted event (202) ends up counted exactly once, or named in
+/// [`failures`](Self::failures) — never silently lost, never counted twice — whatever the store
+/// does: its background work finishes within [`PROCESSING_BUDGET`], every store call in it is
+/// given up after [`STORE_TIMEOUT`](super::STORE_TIMEOUT), and a counter write that was never
+/// confirmed is checked before it is redone. Counter updates of concurrent requests are
+/// combined (one read and one write per type per round; see `counters/mod.rs`). Across Worker
+/// isolates sharing an eventually consistent store (Workers KV) counts stay best-effort; exact
+/// global counts need a single writer (a Durable Object).
 pub struct IngestService<R, S> {
-    inner: Rc<Inner<R, S>>,
+    pub(super) inner: Rc<Inner<R, S>>,
 }
 
-struct Inner<R, S> {
-    runtime: R,
-    store: S,
+pub(super) struct Inner<R, S> {
+    pub(super) runtime: Rc<R>,
+    pub(super) store: S,
     ids: Box<dyn EventIds>,
-    /// Pending counter increments and who writes them.
-    counters: CounterBook,
-    failures: RefCell<Vec<String>>,
+    /// Pending counter increments, who writes them, and who waits for them.
+    pub(super) counters: CounterBook,
+    pub(super) failures: FailureLog,
 }
 
 impl<R, S> Clone for IngestService<R, S> {
@@ -53,19 +55,25 @@ impl<R, S> Clone for IngestService<R, S> {
 impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> {
     /// A service over `runtime` and `store`, naming events with `ids`.
     pub fn new(runtime: R, store: S, ids: impl EventIds + 'static) -> Self {
+        let runtime = Rc::new(runtime);
+        let clock = {
+            let runtime = runtime.clone();
+            Rc::new(move || runtime.now())
+        };
+        let failures = FailureLog::default();
         Self {
             inner: Rc::new(Inner {
                 runtime,
                 store,
                 ids: Box::new(ids),
-                counters: CounterBook::default(),
-                failures: RefCell::default(),
+                counters: CounterBook::new(clock, failures.clone()),
+                failures,
             }),
         }
     }
 
-    /// Counter increments recorded but not yet written to the store (a flush is writing them,
-    /// or the last one failed or was cancelled and the next request's flush will).
+    /// Counter increments of accepted events not settled yet: being written, waiting for the
+    /// running write, or in doubt. 0 once every event's background work has ended.
     pub fn pending_count_increments(&self) -> u64 {
         self.inner.counters.pending()
     }
@@ -75,8 +83,10 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
         &self.inner.store
     }
 
-    /// Store failures of background processing so far (`"evt-000003: store error: …"`): the
-    /// response was already sent, so they are kept here for logs and tests.
+    /// Failures of background processing so far, one line per event that was accepted but not
+    /// (or maybe not) stored and counted: `"evt-000003: store error: …"`, `"evt-000004: not
+    /// counted: …"`, `"evt-000005: may not be counted: …"`. The response was already sent, so
+    /// they are kept here for logs, `/stats` and tests.
     pub fn failures(&self) -> Vec<String> {
         self.inner.failures.borrow().clone()
     }
@@ -89,17 +99,10 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
             Err(error) => return IngestResponse::rejected(&error),
         };
         let id = self.inner.ids.next_id();
+        let deadline = self.inner.runtime.now() + PROCESSING_BUDGET;
         let service = self.clone();
         let job_id = id.clone();
-        ctx.wait_until(async move {
-            if let Err(error) = service.process(&job_id, event).await {
-                service
-                    .inner
-                    .failures
-                    .borrow_mut()
-                    .push(format!("{job_id}: {error}"));
-            }
-        });
+        ctx.wait_until(async move { service.process(&job_id, event, deadline).await });
         IngestResponse::accepted(&id)
     }
 
@@ -151,69 +154,8 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
         }
     }
 
-    /// The background part: three stages in parallel, each after its own delay; then the
-    /// summary, then the counter.
-    async fn process(&self, id: &str, event: Event) -> Result<EventSummary, StoreError> {
-        let runtime = &self.inner.runtime;
-        let values: Rc<[f64]> = event.values.into();
-        let totals = runtime.spawn({
-            let (service, values) = (self.clone(), values.clone());
-            async move {
-                let delay = TOTALS_DELAY_PER_VALUE * values.len() as u32;
-                service.inner.runtime.delay(delay).await;
-                summary::totals(&values)
-            }
-        });
-        let histogram = runtime.spawn({
-            let (service, values) = (self.clone(), values.clone());
-            async move {
-                service.inner.runtime.delay(HISTOGRAM_DELAY).await;
-                summary::histogram(&values)
-            }
-        });
-        let spread = runtime.spawn({
-            let (service, values) = (self.clone(), values.clone());
-            async move {
-                service.inner.runtime.delay(SPREAD_DELAY).await;
-                summary::spread(&values)
-            }
-        });
-        let ((sum, min, max), histogram, (mean, stddev)) =
-            futures::future::join3(totals, histogram, spread).await;
-        let summary = EventSummary {
-            id: id.to_string(),
-            kind: event.kind,
-            user: event.user,
-            count: values.len(),
-            sum,
-            min,
-            max,
-            mean,
-            stddev,
-            histogram,
-        };
-        let text = serde_json::to_string(&summary).expect("a summary always serializes");
-        self.inner.store.put(&event_key(id), text).await?;
-        self.increment_count(&summary.kind).await?;
-        Ok(summary)
-    }
-
-    /// Adds one to `kind`'s counter: writes every pending increment if no other request is
-    /// writing them already, else leaves this one to that request's flush.
-    async fn increment_count(&self, kind: &str) -> Result<(), StoreError> {
-        let Some(mut flush) = self.inner.counters.add(kind) else {
-            return Ok(());
-        };
-        while let Some((kind, increment)) = flush.next() {
-            let count = self.read_count(&kind).await?;
-            let next = (count + increment).to_string();
-            self.inner.store.put(&count_key(&kind), next).await?;
-            flush.written(&kind);
-        }
-        Ok(())
-    }
-
-    async fn read_count(&self, kind: &str) -> Result<u64, StoreError> {
+    /// The counter of `kind` (0 when absent).
+    pub(super) async fn read_count(&self, kind: &str) -> Result<u64, StoreError> {
         match self.inner.store.get(&count_key(kind)).await? {
             None => Ok(0),
             Some(text) => text.parse().map_err(|_| {

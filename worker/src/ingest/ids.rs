@@ -17,7 +17,7 @@ pub trait EventIds {
 /// the same ids every run.
 ///
 /// ```
-/// use scheduler::cloud::ingest::{EventIds, SequentialIds};
+/// use scheduler_worker::ingest::{EventIds, SequentialIds};
 /// let ids = SequentialIds::new("evt");
 /// assert_eq!(ids.next_id(), "evt-000001");
 /// assert_eq!(ids.next_id(), "evt-000002");

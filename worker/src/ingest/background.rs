@@ -1,0 +1,204 @@
+//! The background part of `POST /events`, run under `wait_until`: three timed stages in
+//! parallel, the summary, then the event's increment of its type's counter — each store call
+//! bounded by [`STORE_TIMEOUT`], the whole job by its deadline.
+
+use super::counters::{Flush, Status};
+use super::service::{IngestService, count_key, event_key};
+use super::summary::{self, EventSummary, HISTOGRAM_DELAY, SPREAD_DELAY, TOTALS_DELAY_PER_VALUE};
+use super::{Event, EventStore, STORE_TIMEOUT, StoreError};
+use futures::future::{Either, select};
+use scheduler::Instant;
+use scheduler::cloud::PlatformRuntime;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// The longest a counter round takes: a read and a write, each bounded by [`STORE_TIMEOUT`].
+const ROUND: Duration = Duration::from_secs(2 * STORE_TIMEOUT.as_secs());
+
+impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> {
+    /// Processes event `id`: summary, then counter, by `deadline`. Whatever goes wrong is
+    /// recorded in the failures, naming the event.
+    pub(super) async fn process(&self, id: &str, event: Event, deadline: Instant) {
+        let mut unsettled = Unsettled {
+            service: self,
+            id,
+            armed: true,
+        };
+        let summary = self.summarize(id, event).await;
+        let text = serde_json::to_string(&summary).expect("a summary always serializes");
+        let key = event_key(id);
+        let stored = self.within(self.inner.store.put(&key, text)).await;
+        unsettled.armed = false;
+        match stored {
+            Some(Ok(())) => self.count_event(id, &summary.kind, deadline).await,
+            Some(Err(error)) => self.record(id, &error.to_string()),
+            None => self.record(id, &timed_out("put", &key).to_string()),
+        }
+    }
+
+    /// The three stages, each after its own delay, aggregated.
+    async fn summarize(&self, id: &str, event: Event) -> EventSummary {
+        let runtime = &self.inner.runtime;
+        let values: Rc<[f64]> = event.values.into();
+        let stage = |delay: Duration| {
+            let runtime = runtime.clone();
+            async move { runtime.delay(delay).await }
+        };
+        let totals = runtime.spawn({
+            let (wait, values) = (
+                stage(TOTALS_DELAY_PER_VALUE * values.len() as u32),
+                values.clone(),
+            );
+            async move {
+                wait.await;
+                summary::totals(&values)
+            }
+        });
+        let histogram = runtime.spawn({
+            let (wait, values) = (stage(HISTOGRAM_DELAY), values.clone());
+            async move {
+                wait.await;
+                summary::histogram(&values)
+            }
+        });
+        let spread = runtime.spawn({
+            let (wait, values) = (stage(SPREAD_DELAY), values.clone());
+            async move {
+                wait.await;
+                summary::spread(&values)
+            }
+        });
+        let ((sum, min, max), histogram, (mean, stddev)) =
+            futures::future::join3(totals, histogram, spread).await;
+        EventSummary {
+            id: id.to_string(),
+            kind: event.kind,
+            user: event.user,
+            count: values.len(),
+            sum,
+            min,
+            max,
+            mean,
+            stddev,
+            histogram,
+        }
+    }
+
+    /// Adds event `id` to `kind`'s counter: waits until a round writes its increment, leading
+    /// the rounds itself when nobody else does; gives up (recording why) at `deadline`.
+    async fn count_event(&self, id: &str, kind: &str, deadline: Instant) {
+        let book = &self.inner.counters;
+        let job = book.join(id, kind, deadline);
+        loop {
+            if job.status() != Status::Open {
+                return;
+            }
+            let now = self.inner.runtime.now();
+            if now >= deadline {
+                let budget = super::PROCESSING_BUDGET;
+                job.give_up(format!(
+                    "{} could not be written within {budget:?} of the response",
+                    count_key(kind)
+                ));
+                return;
+            }
+            if now + ROUND <= deadline
+                && let Some(flush) = book.try_lead(now)
+            {
+                self.flush(flush, deadline).await;
+                continue;
+            }
+            // Wait for a change, for the lease to expire (its holder may be gone), or for the
+            // deadline.
+            let wake_at = match book.lease_expiry() {
+                Some(expiry) if expiry > now => expiry.min(deadline),
+                _ => deadline,
+            };
+            let timer = self.inner.runtime.delay(wake_at - now);
+            select(pin!(book.changed()), pin!(timer)).await;
+        }
+    }
+
+    /// Runs rounds while there is work and a whole round fits before `deadline`.
+    async fn flush(&self, mut flush: Flush<'_>, deadline: Instant) {
+        let runtime = &self.inner.runtime;
+        loop {
+            let now = runtime.now();
+            if now + ROUND > deadline {
+                return;
+            }
+            let Some(kind) = flush.next_round(now) else {
+                return;
+            };
+            let value = match self.within(self.read_count(&kind)).await {
+                Some(Ok(value)) => value,
+                Some(Err(error)) => {
+                    flush.failed(&error.to_string());
+                    continue;
+                }
+                None => {
+                    flush.timed_out();
+                    continue;
+                }
+            };
+            let Some(written) = flush.read(value, runtime.now()) else {
+                continue;
+            };
+            let key = count_key(&kind);
+            match self
+                .within(self.inner.store.put(&key, written.to_string()))
+                .await
+            {
+                Some(Ok(())) => flush.written(),
+                Some(Err(error)) => flush.failed(&error.to_string()),
+                None => flush.timed_out(),
+            }
+            if !flush.is_current() {
+                return;
+            }
+        }
+    }
+
+    /// `future`'s output, or `None` if it takes longer than [`STORE_TIMEOUT`] (it is dropped).
+    async fn within<T>(&self, future: impl Future<Output = T>) -> Option<T> {
+        let limit = self.inner.runtime.delay(STORE_TIMEOUT);
+        match select(pin!(future), pin!(limit)).await {
+            Either::Left((output, _)) => Some(output),
+            Either::Right(_) => None,
+        }
+    }
+
+    /// Records a failure of event `id`.
+    fn record(&self, id: &str, why: &str) {
+        self.inner
+            .failures
+            .borrow_mut()
+            .push(format!("{id}: {why}"));
+    }
+}
+
+fn timed_out(operation: &str, key: &str) -> StoreError {
+    StoreError(format!(
+        "{operation} {key} did not answer within {STORE_TIMEOUT:?}"
+    ))
+}
+
+/// Records a failure if the job is dropped (cut off) before its summary was stored.
+struct Unsettled<'a, R: PlatformRuntime + 'static, S: EventStore + 'static> {
+    service: &'a IngestService<R, S>,
+    id: &'a str,
+    armed: bool,
+}
+
+impl<R: PlatformRuntime + 'static, S: EventStore + 'static> Drop for Unsettled<'_, R, S> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.service.record(
+                self.id,
+                "not stored or counted: its wait_until work ended before its summary was stored",
+            );
+        }
+    }
+}

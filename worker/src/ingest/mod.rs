@@ -1,0 +1,49 @@
+//! The event-ingest handler: written once, run by the Worker (wasm32) and by the native
+//! simulation tests (`worker/tests/`).
+//!
+//! `POST /events` with `{"type": "click", "user": "ada", "values": [1, 2.5, 40]}`:
+//! - an invalid event is rejected (400) with the bad field named, and nothing is stored;
+//! - a valid one is answered at once (202 `{"status":"accepted","id":"evt-000001"}`); then,
+//!   under [`wait_until`](scheduler::cloud::ExecutionContext::wait_until), three stages run in
+//!   parallel, each after a delay ([`PlatformRuntime::delay`](scheduler::cloud::PlatformRuntime)),
+//!   their results are aggregated into an [`EventSummary`] stored under `event:{id}`, and the
+//!   counter `count:{type}` goes up by one.
+//!
+//! An event answered 202 ends up counted exactly once, or named in
+//! [`IngestService::failures`] (served on `/stats`): never silently lost, never counted twice,
+//! whatever the store does (stall, fail, never answer, land a write whose answer is lost). Its
+//! background work ends within [`PROCESSING_BUDGET`], before the runtime's 30 s `wait_until`
+//! limit; each store call in it is given up after [`STORE_TIMEOUT`].
+//!
+//! [`IngestService`] is generic over the platform ([`PlatformRuntime`](scheduler::cloud::PlatformRuntime),
+//! [`EventStore`], [`EventIds`]) and takes any [`ExecutionContext`](scheduler::cloud::ExecutionContext);
+//! the Worker binds it to Workers KV, tests to a [`MemoryStore`].
+
+mod background;
+mod counters;
+mod event;
+mod ids;
+mod response;
+mod service;
+mod store;
+mod summary;
+
+pub use event::{Event, MAX_TYPE_LEN, MAX_USER_LEN, MAX_VALUES, ValidationError};
+pub use ids::{EventIds, SequentialIds};
+pub use response::IngestResponse;
+pub use service::{IngestService, count_key, event_key};
+pub use store::{EventStore, MAX_SIMULATED_LATENCY_MS, MemoryStore, StoreError};
+pub use summary::{EventSummary, HISTOGRAM_DELAY, SPREAD_DELAY, TOTALS_DELAY_PER_VALUE};
+
+use std::time::Duration;
+
+/// How long the background work of one event may take, from its response: it then stops and
+/// records what it could not finish. Below the Workers runtime's 30 s `wait_until` limit
+/// ([`WAIT_UNTIL_LIMIT`](scheduler::cloud::WAIT_UNTIL_LIMIT)), so the runtime never cuts it
+/// off holding other events' increments.
+pub const PROCESSING_BUDGET: Duration = Duration::from_secs(25);
+
+/// How long the background work waits for one store call (a get or a put) before giving up on
+/// it. A counter write given up on is *in doubt* (it may still have landed): the next write of
+/// that counter reads it first.
+pub const STORE_TIMEOUT: Duration = Duration::from_secs(5);

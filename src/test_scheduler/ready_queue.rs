@@ -250,3 +250,62 @@ impl ReadyQueue {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{TaskId, TaskMetadata};
+    use rand::SeedableRng;
+    use std::panic::Location;
+
+    fn foreground(id: u64, session: u64) -> Runnable {
+        let metadata = TaskMetadata::new(
+            TaskId::from_raw(id),
+            None,
+            Some(SessionId::from_raw(session)),
+            Location::caller(),
+            TaskKind::Foreground,
+        );
+        // A plain `spawn` (not `spawn_local`): the queue only looks at the metadata, and the
+        // runnables are dropped on this thread either way.
+        async_task::Builder::new()
+            .metadata(metadata)
+            .spawn(|_| async {}, drop)
+            .0
+    }
+
+    /// Suspected unbounded growth, confirmed and fixed: the queue kept one slot per session
+    /// ever seen. Now a session's slot is released when its queue empties, and reused.
+    #[test]
+    fn session_queues_are_released_when_they_empty_and_reused() {
+        let mut queue = ReadyQueue::new(true);
+        let mut rng = Rng::seed_from_u64(1);
+        for session in 0..1_000 {
+            queue.push(foreground(session * 2, session), false);
+            queue.push(foreground(session * 2 + 1, session), false);
+        }
+        assert_eq!(queue.session_slots(), 1_000);
+        let mut order = Vec::new();
+        while let Some(runnable) = queue.pop(&mut rng) {
+            order.push(runnable.metadata().id().as_u64());
+        }
+        assert_eq!(order.len(), 2_000);
+        for session in 0..1_000 {
+            let first = order.iter().position(|&id| id == session * 2).unwrap();
+            let second = order.iter().position(|&id| id == session * 2 + 1).unwrap();
+            assert!(first < second, "FIFO within session {session}");
+        }
+        assert_eq!(
+            queue.session_slots(),
+            0,
+            "every emptied session was released"
+        );
+        assert!(queue.sessions.len() <= 1_000);
+        for session in 1_000..2_000 {
+            queue.push(foreground(session * 2, session), false);
+            assert!(queue.pop(&mut rng).is_some());
+        }
+        assert_eq!(queue.session_slots(), 0);
+        assert_eq!(queue.sessions.len(), 1_000, "slots were reused, not added");
+    }
+}

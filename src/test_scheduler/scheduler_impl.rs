@@ -1,7 +1,7 @@
 //! The [`Scheduler`] impl of [`TestScheduler`]: every call goes to its engine.
 
 use super::TestScheduler;
-use crate::{Instant, Runnable, Scheduler, TaskId, TaskLabel, TaskMetadata, TaskOutcome, Unparker};
+use crate::{Instant, Runnable, Scheduler, TaskId, TaskMetadata, TaskOutcome, Unparker};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -24,7 +24,7 @@ struct Sim {
 }
 
 fn simulation(seed: u64, faults: impl FnOnce(FaultyStore) -> FaultyStore) -> Sim {
-    Sim::with_scheduler(Arc::new(TestScheduler::with_seed(seed)), faults)
+    Sim::with_scheduler(TestScheduler::with_seed(seed), faults)
 }
 
 impl Sim {
@@ -62,10 +62,7 @@ impl Sim {
             .into_iter()
             .map(|request| {
                 let session = request.session();
-                let response = self
-                    .ctx
-                    .block_on(request)
-                    .expect("the handler does not panic");
+                let response = self.ctx.block(request).expect("the handler does not panic");
                 assert_eq!(response.status, 202, "{response:?}");
                 (session, response.accepted_id().unwrap().to_string())
             })
@@ -84,7 +81,7 @@ impl Sim {
     /// Lets `duration` of virtual time pass.
     fn wait(&self, duration: Duration) {
         let scheduler: Arc<dyn Scheduler> = self.test.clone();
-        self.ctx.block_on(scheduler.timer(duration));
+        self.ctx.block(scheduler.timer(duration));
     }
 
     fn count(&self, kind: &str) -> Option<String> {
@@ -265,7 +262,7 @@ fn an_event_whose_summary_write_stalls_past_the_limit_is_named_in_the_failures()
 #[test]
 fn random_store_faults_never_lose_or_double_count_an_event() {
     run_seeds(|seed| {
-        let test = Arc::new(TestScheduler::with_seed(seed));
+        let test = TestScheduler::with_seed(seed);
         let pick = |n: u64| test.random_range(0..n);
         let stall = |max_secs: u64| Duration::from_millis(1 + pick(max_secs * 1000));
         let fault = |max_secs: u64| match pick(6) {

@@ -17,8 +17,8 @@
 //!
 //! [`PlatformRuntime`]: super::PlatformRuntime
 
-use super::WorkerdScheduler;
-use super::{ExecutionContext, LocalFuture};
+use super::execution_context::{ExecutionContext, LocalFuture};
+use super::workerd_scheduler::WorkerdScheduler;
 use crate::platform::wasm::SessionEnd;
 use crate::{Scheduler, SessionId, session};
 use js_sys::{Function, Promise};

@@ -1,7 +1,7 @@
 //! The calls code under test makes on its [`BackgroundExecutor`] when it runs on a
 //! [`TestScheduler`] (GPUI's `test-support` convention): only with the `test-support` feature.
 
-use super::BackgroundExecutor;
+use super::background::BackgroundExecutor;
 use crate::{TaskLabel, TestScheduler};
 use std::future::Future;
 use std::pin::Pin;

@@ -2,7 +2,7 @@
 //! [`TestScheduler::cancel_session`]. The cloud simulation uses this to end a request's
 //! leftover tasks the way the Workers runtime does.
 
-use super::TestScheduler;
+use super::handle::TestScheduler;
 use crate::{SessionId, TaskId};
 
 impl TestScheduler {

@@ -1,8 +1,8 @@
 //! What a test calls on a [`TestScheduler`]: driving it (ticks, the virtual clock, parking),
 //! shaping its choices, and looking inside (counts, live tasks, the trace).
 
-use super::TestScheduler;
-use super::TraceEvent;
+use super::handle::TestScheduler;
+use super::trace::TraceEvent;
 use crate::{TaskId, TaskLabel, TaskMetadata};
 use std::future::Future;
 use std::ops::{Range, RangeInclusive};

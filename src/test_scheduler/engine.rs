@@ -2,13 +2,15 @@
 //! clock, and how it makes progress (ticks, timers, blocking). What comes in (spawns, wakes,
 //! timers, ends, work from other threads) is in `intake.rs`.
 
+use super::config::TestSchedulerConfig;
 use super::inbox::Inbox;
 use super::owner_cell::{OwnerCell, OwnerGuard};
 use super::ready_queue::ReadyQueue;
 use super::registry::Registry;
+use super::report;
 use super::rng::Rng;
 use super::timer_queue::TimerQueue;
-use super::{TestSchedulerConfig, TraceEvent, report};
+use super::trace::TraceEvent;
 use crate::{Instant, Runnable, TaskId, TaskKind, TaskLabel, TaskMetadata, TaskOutcome, block};
 use rand::{RngExt, SeedableRng};
 use rustc_hash::FxHashSet;

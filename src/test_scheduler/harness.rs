@@ -1,7 +1,7 @@
 //! Seeds: [`TestScheduler::many`] (an async test body, one handle) and [`run_seeds`] (a plain
 //! closure per seed) run a test over many seeds and say how to replay a failing one.
 
-use super::TestScheduler;
+use super::handle::TestScheduler;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! The [`Scheduler`] impl of [`TestScheduler`]: every call goes to its engine.
 
-use super::TestScheduler;
+use super::handle::TestScheduler;
 use crate::{Instant, Runnable, Scheduler, TaskId, TaskMetadata, TaskOutcome, Unparker};
 use std::sync::Arc;
 use std::time::Duration;

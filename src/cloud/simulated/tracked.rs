@@ -2,7 +2,7 @@
 //! ended; a handler turns a panic into a failed request and produces the response when it
 //! ends, however it ends.
 
-use super::Inner;
+use super::inner::Inner;
 use super::report::{RequestFailed, WaitUntilOutcome};
 use crate::SessionId;
 use crate::cloud::LocalFuture;

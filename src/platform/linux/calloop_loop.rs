@@ -1,14 +1,11 @@
 //! The Linux main loop: the main-thread queue's [`MainLoop`] is a calloop ping, and
 //! [`MainThreadSource`] is the calloop event source an app inserts into its own event loop
-//! (as GPUI does with its dispatcher). [`LinuxScheduler::run_until`] is a ready-made loop for
-//! apps that have none.
+//! (as GPUI does with its dispatcher). `LinuxScheduler::run_until` (in `mod.rs`) is a
+//! ready-made loop for apps that have none.
 
-use super::LinuxScheduler;
 use crate::platform::main_thread::{BATCH, MainLoop, MainThreadQueue};
-use crate::{Scheduler, Task};
 use calloop::ping::{Ping, PingError, PingSource, make_ping};
 use calloop::{EventSource, Poll, PostAction, Readiness, Token, TokenFactory};
-use std::future::Future;
 use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -139,48 +136,5 @@ impl EventSource for MainThreadSource {
 
     fn unregister(&mut self, poll: &mut Poll) -> calloop::Result<()> {
         self.ping.unregister(poll)
-    }
-}
-
-impl LinuxScheduler {
-    /// Runs a calloop event loop on the main thread, driving this scheduler's foreground tasks,
-    /// until `future` (spawned as a foreground task) completes; returns its output. If `future`
-    /// panics, the panic is re-raised here, naming the task.
-    ///
-    /// Apps with their own `calloop::EventLoop` insert
-    /// [`main_thread_source`](Self::main_thread_source) into it instead.
-    ///
-    /// Panics if called off the main thread. Fails if the event loop cannot be created.
-    pub fn run_until<F>(self: &Arc<Self>, future: F) -> std::io::Result<F::Output>
-    where
-        F: Future + 'static,
-        F::Output: 'static,
-    {
-        let mut event_loop: calloop::EventLoop<'_, ()> = calloop::EventLoop::try_new()?;
-        event_loop
-            .handle()
-            .insert_source(self.main_thread_source()?, |_ran, _, _| {})
-            .map_err(|error| error.error)?;
-        let signal = event_loop.get_signal();
-        let scheduler: Arc<dyn Scheduler> = self.clone();
-        let task: Task<F::Output> = scheduler.spawn_foreground(async move {
-            // Stops the loop however the future ends: completed, panicked or cancelled.
-            let _stop = StopOnDrop(signal);
-            future.await
-        });
-        while !task.is_finished() {
-            event_loop.dispatch(None, &mut ())?;
-        }
-        // Finished: this returns the output at once, or re-raises the future's panic.
-        Ok(scheduler.block(task))
-    }
-}
-
-/// Stops a calloop loop when dropped.
-struct StopOnDrop(calloop::LoopSignal);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.stop();
     }
 }

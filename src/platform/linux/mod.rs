@@ -23,10 +23,11 @@ pub use calloop_loop::MainThreadSource;
 use crate::handles::{self, Role};
 use crate::platform::desktop::desktop_scheduler_methods;
 use crate::platform::main_thread::BATCH;
-use crate::{Runnable, Scheduler, TaskMetadata};
+use crate::{Runnable, Scheduler, Task, TaskMetadata};
 use calloop_loop::{CalloopLoop, MainQueue};
 use pool::{Pool, PoolHandle};
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use timers::{TimerQueue, TimerThread};
@@ -162,6 +163,38 @@ impl LinuxScheduler {
         self.queues.timers.len()
     }
 
+    /// Runs a calloop event loop on the main thread, driving this scheduler's foreground tasks,
+    /// until `future` (spawned as a foreground task) completes; returns its output. If `future`
+    /// panics, the panic is re-raised here, naming the task.
+    ///
+    /// Apps with their own `calloop::EventLoop` insert
+    /// [`main_thread_source`](Self::main_thread_source) into it instead.
+    ///
+    /// Panics if called off the main thread. Fails if the event loop cannot be created.
+    pub fn run_until<F>(self: &Arc<Self>, future: F) -> std::io::Result<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let mut event_loop: calloop::EventLoop<'_, ()> = calloop::EventLoop::try_new()?;
+        event_loop
+            .handle()
+            .insert_source(self.main_thread_source()?, |_ran, _, _| {})
+            .map_err(|error| error.error)?;
+        let signal = event_loop.get_signal();
+        let scheduler: Arc<dyn Scheduler> = self.clone();
+        let task: Task<F::Output> = scheduler.spawn_foreground(async move {
+            // Stops the loop however the future ends: completed, panicked or cancelled.
+            let _stop = StopOnDrop(signal);
+            future.await
+        });
+        while !task.is_finished() {
+            event_loop.dispatch(None, &mut ())?;
+        }
+        // Finished: this returns the output at once, or re-raises the future's panic.
+        Ok(scheduler.block(task))
+    }
+
     /// The owning handle was dropped: stop everything.
     fn shut_down(&mut self) {
         // From now on the main queue refuses posts (tasks still hold it, through their
@@ -211,4 +244,13 @@ impl Drop for LinuxScheduler {
 /// The process's scheduler for [`current`](crate::platform::current).
 pub(super) fn default_scheduler() -> Arc<dyn Scheduler> {
     LinuxScheduler::new().unwrap_or_else(|error| panic!("cannot start the LinuxScheduler: {error}"))
+}
+
+/// Stops a calloop loop when dropped.
+struct StopOnDrop(calloop::LoopSignal);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }

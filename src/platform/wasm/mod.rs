@@ -3,9 +3,10 @@
 //!
 //! Layout: `scheduler` (the [`WasmScheduler`] handle and its [`Scheduler`](crate::Scheduler)
 //! impl), `drain` (the shared state and the drain loop), `host` (JS bindings, detected once),
-//! `run_queue` (the session-fair ready queue), `fairness` (time slices), `timers` (JS timeouts,
-//! arming and firing), `sessions` and `stats` (per-session counters and ending a session),
-//! `report` (`console.error` lines).
+//! `run_queue` (the session-fair ready queue), `fairness` (time slices), `timers` (pending JS
+//! timeouts) and `timer_firing` (arming and firing them), `sessions` (per-session counters),
+//! `session_end` (ending a session), `stats` (what is reported), `report` (`console.error`
+//! lines).
 //!
 //! # Per-request sessions (Cloudflare Workers)
 //!
@@ -54,8 +55,10 @@ mod host;
 mod report;
 mod run_queue;
 mod scheduler;
+mod session_end;
 mod sessions;
 mod stats;
+mod timer_firing;
 mod timers;
 
 pub use fairness::WasmSchedulerConfig;

@@ -1,9 +1,7 @@
 //! The WasmScheduler's bookkeeping of tasks per session: counters, live tasks, and the tasks
 //! doomed by an ended session.
 
-use super::drain::Shared;
-use super::report;
-use super::stats::{SchedulerStats, SessionEnd, TaskCounters};
+use super::stats::{SchedulerStats, TaskCounters};
 use crate::{SessionId, TaskId, TaskMetadata, TaskOutcome};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
@@ -109,40 +107,6 @@ impl SessionBook {
             total: self.total,
             sessions,
             ..SchedulerStats::default()
-        }
-    }
-}
-
-impl Shared {
-    /// See [`WasmScheduler::end_session`](super::WasmScheduler::end_session).
-    pub(super) fn end_session(&self, session: SessionId, exempt: &[TaskId]) -> SessionEnd {
-        self.sessions_ended.set(self.sessions_ended.get() + 1);
-        let (cancelled, exempt_running, dropped, timers) = self.with_state(|state| {
-            let (cancelled, exempt_running) = state.sessions.end_session(session, exempt);
-            let sessions = &state.sessions;
-            let dropped = state
-                .queue
-                .remove_from_session(session, |task| sessions.is_doomed(task));
-            let timers = if exempt.is_empty() {
-                state.timers.take_session(session)
-            } else {
-                Vec::new()
-            };
-            (cancelled, exempt_running, dropped, timers)
-        });
-        report::cancelled_tasks(session, &cancelled);
-        let dropped_now = dropped.len();
-        // Outside the borrow: dropping runs destructors that may wake, spawn or end tasks.
-        drop(dropped);
-        for timer in &timers {
-            timer.cancel();
-        }
-        drop(timers);
-        SessionEnd {
-            session,
-            cancelled,
-            dropped_now,
-            exempt_running,
         }
     }
 }

@@ -1,10 +1,8 @@
 //! The WasmScheduler's pending timers: one JS timeout per timer runnable, armed in chunks of at
 //! most `MAX_TIMEOUT_MILLIS`, released when the timer fires or is cancelled, and a count of live
-//! timer closures that proves none leak.
+//! timer closures that proves none leak. Arming and firing them is in `timer_firing.rs`.
 
-use super::drain::Shared;
 use super::host;
-use crate::instant::deadline_after;
 use crate::{Instant, Runnable, SessionId, TaskId};
 use rustc_hash::FxHashMap;
 use std::cell::Cell;
@@ -68,72 +66,6 @@ fn millis(delay: Duration) -> f64 {
     (delay.as_secs_f64() * 1000.0)
         .ceil()
         .min(MAX_TIMEOUT_MILLIS)
-}
-
-impl Shared {
-    /// Arms a JS timeout that runs `runnable` once `delay` has passed on [`Instant`] (never
-    /// early, even if the host fires the timeout early).
-    pub(super) fn arm_timer(&self, delay: Duration, runnable: Runnable) {
-        if self.closed.get() {
-            drop(runnable);
-            return;
-        }
-        let id = runnable.metadata().id();
-        let deadline = deadline_after(Instant::now(), delay);
-        let target = self.weak_self.clone();
-        let token = self.timer_closures.token();
-        let callback = Closure::new(move || {
-            let _alive = &token;
-            if let Some(shared) = target.upgrade() {
-                shared.fire_timers(id);
-            }
-        });
-        let timer = PendingTimer::start(runnable, deadline, delay, callback);
-        self.with_state(|state| state.timers.insert(id, timer));
-    }
-
-    /// The JS timeout of timer `id` ran. Every timer of its session due by now fires, in
-    /// deadline order (hosts may run timeouts out of that order, e.g. Node rounds 0 ms up to
-    /// 1 ms); firing runs the timer's runnable, which wakes whoever awaits the timer. If the
-    /// host fired this timeout before its deadline (or it was armed for one chunk of a longer
-    /// delay), it is re-armed for the rest.
-    pub(super) fn fire_timers(&self, id: TaskId) {
-        let due = self.with_state(|state| {
-            let now = Instant::now();
-            // Only this timer's session: see `TimerBook::take_due`.
-            let Some(session) = state.timers.session_of(id) else {
-                return Vec::new();
-            };
-            let due = state.timers.take_due(now, session);
-            if let Some(mut early) = state.timers.remove(id) {
-                state.early_timeouts += 1;
-                early.restart(early.deadline - now);
-                state.timers.insert(id, early);
-            }
-            due
-        });
-        for (due_id, timer) in due {
-            if due_id != id {
-                // Its own timeout has not run yet: clear it before its closure is freed.
-                timer.cancel();
-            }
-            let (runnable, callback) = timer.into_parts();
-            runnable.run();
-            // For `id`, this closure is the one running now: wasm-bindgen frees it once the
-            // call returns.
-            drop(callback);
-        }
-    }
-
-    /// A `Timer` was dropped before it fired: clears its JS timeout and frees its closure.
-    pub(super) fn cancel_timer(&self, id: TaskId) {
-        let pending = self.with_state(|state| state.timers.remove(id));
-        if let Some(pending) = pending {
-            pending.cancel();
-            // Dropping the runnable wakes the timer's awaiter once; that wake is harmless.
-            drop(pending);
-        }
-    }
 }
 
 /// Pending timers by the id of their runnable, and in deadline order (ties in creation order,

@@ -3,7 +3,7 @@
 //! posted message per batch, so any Win32 message loop on that thread (the app's own, or
 //! [`super::message_loop`]) drains it through `DispatchMessageW`.
 
-use super::win32_error;
+use super::error::win32_error;
 use crate::platform::main_thread::{BATCH, MainLoop, MainThreadQueue};
 use std::io;
 use std::sync::{Arc, OnceLock};

@@ -69,7 +69,7 @@ impl WindowsScheduler {
         assert!(
             posted != 0,
             "{}",
-            super::win32_error("PostThreadMessageW(WM_QUIT)")
+            super::error::win32_error("PostThreadMessageW(WM_QUIT)")
         );
     }
 
@@ -89,7 +89,7 @@ fn pump_one() -> Pumped {
     let result = unsafe { GetMessageW(&mut message, std::ptr::null_mut(), 0, 0) };
     match result {
         0 => Pumped::Quit(message.wParam as i32),
-        -1 => panic!("{}", super::win32_error("GetMessageW")),
+        -1 => panic!("{}", super::error::win32_error("GetMessageW")),
         _ => {
             // SAFETY: `message` was filled in by GetMessageW.
             unsafe {

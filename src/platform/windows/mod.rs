@@ -10,6 +10,7 @@
 //!   `park` also runs queued foreground work, so blocking there on a foreground task cannot
 //!   deadlock.
 
+mod error;
 mod main_queue;
 mod message_loop;
 mod timers;
@@ -142,12 +143,6 @@ impl Drop for WindowsScheduler {
             self.queues.timers.shut_down();
         }
     }
-}
-
-/// A Win32 error from the last failed call, naming the call.
-fn win32_error(call: &str) -> io::Error {
-    let error = io::Error::last_os_error();
-    io::Error::new(error.kind(), format!("{call} failed: {error}"))
 }
 
 /// The process's scheduler for [`current`](crate::platform::current).

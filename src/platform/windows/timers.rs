@@ -13,7 +13,7 @@
 //! Each context holds a strong count of the shared state, so a late callback never sees freed
 //! memory.
 
-use super::win32_error;
+use super::error::win32_error;
 use crate::instant::deadline_after;
 use crate::runnable::run_contained;
 use crate::{Runnable, TaskId};

@@ -14,7 +14,7 @@
 //! shutting down never waits for a running callback (one blocked on the main thread cannot hang
 //! the drop).
 
-use super::win32_error;
+use super::error::win32_error;
 use crate::Runnable;
 use crate::runnable::run_contained;
 use crossbeam_queue::SegQueue;

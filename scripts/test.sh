@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs every test of the project, on a fresh machine or not.
 # It installs what it needs (idempotently, from the registries only), then runs:
-#   formatting and lints (native and wasm32), the native test suites (cargo test --workspace),
-#   and every further suite in scripts/test.d/ (in name order).
+#   formatting and lints (native and wasm32), the docs with warnings denied, the native test
+#   suites (cargo test --workspace), and every further suite in scripts/test.d/ (in name order).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -24,6 +24,11 @@ run cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "clippy (wasm32)"
 run cargo clippy -p scheduler --lib --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "docs with warnings denied (native; wasm32 with the cloudflare feature)"
+run env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+run env RUSTDOCFLAGS="-D warnings" cargo doc -p scheduler --no-deps --locked \
+  --target wasm32-unknown-unknown --features cloudflare
 
 step "cargo test --workspace"
 run cargo test --workspace --locked

@@ -1,6 +1,6 @@
 //! [`CloudflareExecutionContext`]: the [`ExecutionContext`] of a real Worker (wasm32, feature
 //! `cloudflare`), wrapping `worker::Context` and running every task of a request as one session
-//! of the [`WasmScheduler`].
+//! of the [`WasmScheduler`](crate::platform::wasm::WasmScheduler).
 //!
 //! Life of a request:
 //! 1. [`CloudflareExecutionContext::new`] opens a session of the scheduler.
@@ -31,7 +31,7 @@ use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 
 /// The execution context of one fetch event: `worker::Context` plus the request's session on
-/// the [`WasmScheduler`]. Clones share the request.
+/// the [`WasmScheduler`](crate::platform::wasm::WasmScheduler). Clones share the request.
 ///
 /// ```ignore
 /// #[event(fetch)]

@@ -3,10 +3,12 @@
 //!
 //! | target | scheduler | main thread |
 //! | --- | --- | --- |
-//! | Linux, FreeBSD | [`LinuxScheduler`] (`linux/`) | a calloop event source |
-//! | Windows | [`WindowsScheduler`] (`windows/`) | a message-only window |
-//! | macOS | [`GcdScheduler`] (`mac/`) | GCD's main queue |
-//! | wasm32 | [`wasm::WasmScheduler`] (`wasm/`) | the only thread |
+//! | Linux, FreeBSD | `LinuxScheduler` (`linux/`) | a calloop event source |
+//! | Windows | `WindowsScheduler` (`windows/`) | a message-only window |
+//! | macOS | `GcdScheduler` (`mac/`) | GCD's main queue |
+//! | wasm32 | `wasm::WasmScheduler` (`wasm/`) | the only thread |
+//!
+//! Only the scheduler of the target being built exists (and is documented) in a build.
 //!
 //! The desktop backends share the main-thread queue (`main_thread.rs`), the per-thread parker
 //! (`parker.rs`) and the `Scheduler` methods built on them (`desktop.rs`); each backend module
@@ -56,8 +58,8 @@ pub mod wasm;
 use wasm as native;
 
 /// The production scheduler of this target, shared by the whole process (the wasm instance),
-/// created by the first call: a [`LinuxScheduler`] on Linux and FreeBSD, a [`WindowsScheduler`]
-/// on Windows, a [`GcdScheduler`] on macOS, a [`wasm::WasmScheduler`] on wasm32.
+/// created by the first call: a `LinuxScheduler` on Linux and FreeBSD, a `WindowsScheduler` on
+/// Windows, a `GcdScheduler` on macOS, a `wasm::WasmScheduler` on wasm32.
 ///
 /// On Linux and Windows the thread that makes the first call becomes the main thread (call it
 /// first from `main`, on the thread that runs the event loop); on macOS the main thread is the

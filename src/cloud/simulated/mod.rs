@@ -1,5 +1,5 @@
 //! [`SimulatedExecutionContext`]: Worker request sessions replayed deterministically over a
-//! [`TestScheduler`].
+//! [`TestScheduler`](crate::TestScheduler).
 
 mod inner;
 mod report;
@@ -26,7 +26,7 @@ use tracked::{TrackedWaitUntil, run_handler};
 pub use inner::WAIT_UNTIL_LIMIT;
 
 /// An [`ExecutionContext`] that simulates Worker requests natively, one session per request,
-/// over an `Arc<dyn Scheduler>` (normally a [`TestScheduler`], for seeded, reproducible runs).
+/// over an `Arc<dyn Scheduler>` (normally a [`TestScheduler`](crate::TestScheduler), for seeded, reproducible runs).
 ///
 /// - [`serve`](Self::serve) runs a handler as a new session. Every task spawned while the
 ///   session is current belongs to it, however it was spawned (the runtime's `spawn`, the
@@ -44,13 +44,13 @@ pub use inner::WAIT_UNTIL_LIMIT;
 ///   settled and returns the outcomes;
 ///   [`validate_session_cleanup`](Self::validate_session_cleanup) names every task that leaked.
 ///
-/// Listing and cancelling a session's leftover tasks needs a [`TestScheduler`]. Over another
+/// Listing and cancelling a session's leftover tasks needs a [`TestScheduler`](crate::TestScheduler). Over another
 /// scheduler, sessions, `wait_until` and the cut-off still work, but leftover tasks are neither
 /// cancelled nor listed, and `validate_session_cleanup` returns
 /// [`SessionCleanupError::Untracked`].
 ///
 /// All of a session's bookkeeping lives in this context; two contexts on one
-/// [`TestScheduler`] keep apart (the scheduler numbers their sessions).
+/// [`TestScheduler`](crate::TestScheduler) keep apart (the scheduler numbers their sessions).
 #[derive(Clone)]
 pub struct SimulatedExecutionContext {
     inner: Arc<Inner>,
@@ -95,7 +95,7 @@ impl std::fmt::Debug for SimulatedExecutionContext {
 }
 
 impl SimulatedExecutionContext {
-    /// A context over `scheduler` (normally a [`TestScheduler`]; see the type's docs for
+    /// A context over `scheduler` (normally a [`TestScheduler`](crate::TestScheduler); see the type's docs for
     /// others). Its clock starts now: reported times are virtual time since this call.
     pub fn new(scheduler: Arc<dyn Scheduler>) -> Self {
         let start = scheduler.now();
@@ -124,7 +124,7 @@ impl SimulatedExecutionContext {
         self.inner.elapsed()
     }
 
-    /// A new session (one simulated request). Over a [`TestScheduler`] the scheduler numbers
+    /// A new session (one simulated request). Over a [`TestScheduler`](crate::TestScheduler) the scheduler numbers
     /// them (1, 2, 3…), so two contexts on one scheduler never share a session; over another
     /// scheduler this context numbers its own.
     ///

@@ -39,6 +39,7 @@ mod runnable;
 mod scheduler;
 pub mod session;
 mod spawn;
+mod sync;
 mod task;
 mod task_ids;
 mod test_scheduler;

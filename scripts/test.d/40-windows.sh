@@ -37,4 +37,8 @@ tests=(--test windows_backend)
 # One test at a time: the timer-order test must not share the 2 cores with a million tasks.
 cargo test --locked --target x86_64-pc-windows-gnu -p native-tests "${tests[@]}" \
   -- --test-threads=1
+
+step "stress slice on the WindowsScheduler under Wine (native-tests/src/bin/stress.rs)"
+cargo run --locked --release --target x86_64-pc-windows-gnu -p native-tests --bin stress -- \
+  --backend windows --tasks "${STRESS_TASKS_WINDOWS:-100000}"
 /usr/lib/wine/wineserver64 -w

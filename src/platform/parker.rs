@@ -20,7 +20,7 @@ pub(crate) fn park(timeout: Option<Duration>) -> bool {
             parker.park();
             true
         }
-        Some(timeout) => parker.park_timeout(timeout),
+        Some(timeout) => crate::sync::park_timeout(parker, timeout),
     })
 }
 

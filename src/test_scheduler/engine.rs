@@ -285,7 +285,7 @@ impl Engine {
                 None => parker.park(),
                 Some(deadline) => {
                     let remaining = deadline.saturating_sub(self.elapsed());
-                    if !parker.park_timeout(remaining) {
+                    if !crate::sync::park_timeout(&parker, remaining) {
                         self.advance_to(deadline);
                         return Step::ReachedDeadline;
                     }
@@ -308,7 +308,7 @@ impl Engine {
     /// Panics with a deadlock report when nothing can ever happen.
     pub(super) fn park(&self, timeout: Option<Duration>) -> bool {
         let parker = self.parker.lock().unwrap_or_else(PoisonError::into_inner);
-        if parker.park_timeout(Duration::ZERO) {
+        if crate::sync::park_timeout(&parker, Duration::ZERO) {
             return true;
         }
         drop(parker);

@@ -16,6 +16,7 @@
 
 mod calloop_loop;
 mod pool;
+mod sleepers;
 mod timers;
 
 pub use calloop_loop::MainThreadSource;

@@ -1,14 +1,16 @@
 //! The background thread pool: named worker threads fed by a global injector queue plus one
 //! local work-stealing deque per worker (crossbeam-deque), with spin-then-park idling.
 
+use super::sleepers::Sleepers;
 use super::timers::TimerQueue;
 use crate::Runnable;
 use crate::runnable::run_contained;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::Backoff;
+use parking::Parker;
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 
 /// After this many local runnables a worker looks at the injector first, so work posted from
@@ -35,10 +37,8 @@ struct Shared {
     /// not late by the length of the backlog queued before it fired.
     urgent: Injector<Runnable>,
     stealers: Vec<Stealer<Runnable>>,
-    unparkers: Vec<parking::Unparker>,
-    /// Indices of the workers that are parked (or about to park). Only touched on the slow path.
-    sleeping: Mutex<Vec<usize>>,
-    sleeping_count: AtomicUsize,
+    /// The parked workers and how to wake them.
+    sleepers: Sleepers,
     shutdown: AtomicBool,
     /// Workers fire due timers too (see `timers.rs`).
     timers: Arc<TimerQueue>,
@@ -58,24 +58,19 @@ impl Pool {
         timers: Arc<TimerQueue>,
     ) -> std::io::Result<Self> {
         let workers: Vec<Worker<Runnable>> = (0..threads).map(|_| Worker::new_fifo()).collect();
-        let parkers: Vec<(parking::Parker, parking::Unparker)> =
-            (0..threads).map(|_| parking::pair()).collect();
+        let (parkers, unparkers): (Vec<Parker>, Vec<_>) =
+            (0..threads).map(|_| parking::pair()).unzip();
         let shared = Arc::new(Shared {
             id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
             injector: Injector::new(),
             urgent: Injector::new(),
             stealers: workers.iter().map(Worker::stealer).collect(),
-            unparkers: parkers
-                .iter()
-                .map(|(_, unparker)| unparker.clone())
-                .collect(),
-            sleeping: Mutex::new(Vec::with_capacity(threads)),
-            sleeping_count: AtomicUsize::new(0),
+            sleepers: Sleepers::new(unparkers),
             shutdown: AtomicBool::new(false),
             timers,
         });
         let mut handles = Vec::with_capacity(threads);
-        for (index, (worker, (parker, _))) in workers.into_iter().zip(parkers).enumerate() {
+        for (index, (worker, parker)) in workers.into_iter().zip(parkers).enumerate() {
             let worker_shared = shared.clone();
             let spawned = thread::Builder::new()
                 .name(format!("{name}-{index}"))
@@ -111,7 +106,7 @@ pub(super) struct PoolHandle(Arc<Shared>);
 impl PoolHandle {
     /// How many worker threads the pool runs.
     pub(super) fn size(&self) -> usize {
-        self.0.unparkers.len()
+        self.0.sleepers.workers()
     }
 
     /// Queues `runnable`: on the caller's local deque if the caller is a worker of this pool,
@@ -126,7 +121,7 @@ impl PoolHandle {
             return;
         }
         push(&self.0, runnable);
-        // `push` ends with a SeqCst fence (in `wake_one`). Pairs with the fence in `Pool::drop`:
+        // `push` ends with a SeqCst fence (in `Sleepers::wake_one`). Pairs with the fence in `Pool::drop`:
         // either the pool's final drain sees this runnable, or this load sees the shutdown.
         if self.0.shutdown.load(Ordering::SeqCst) {
             self.0.drain_injector();
@@ -137,7 +132,7 @@ impl PoolHandle {
 fn push(shared: &Shared, runnable: Runnable) {
     if super::timers::is_firing() {
         shared.urgent.push(runnable);
-        shared.wake_one();
+        shared.sleepers.wake_one();
         return;
     }
     let mut pending = Some(runnable);
@@ -154,35 +149,10 @@ fn push(shared: &Shared, runnable: Runnable) {
     if let Some(runnable) = pending {
         shared.injector.push(runnable);
     }
-    shared.wake_one();
+    shared.sleepers.wake_one();
 }
 
 impl Shared {
-    /// Wakes one parked worker, if any. Pairs with the SeqCst re-check in [`Shared::park`].
-    fn wake_one(&self) {
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.sleeping_count.load(Ordering::SeqCst) == 0 {
-            return;
-        }
-        let index = {
-            let mut sleeping = self.sleeping.lock().unwrap_or_else(PoisonError::into_inner);
-            let index = sleeping.pop();
-            if index.is_some() {
-                self.sleeping_count.fetch_sub(1, Ordering::SeqCst);
-            }
-            index
-        };
-        if let Some(index) = index {
-            self.unparkers[index].unpark();
-        }
-    }
-
-    fn wake_all(&self) {
-        for unparker in &self.unparkers {
-            unparker.unpark();
-        }
-    }
-
     /// Takes the next runnable for worker `index`: local deque, then injector, then stealing.
     fn find_work(&self, index: usize, local: &Worker<Runnable>, ticks: u32) -> Option<Runnable> {
         if !self.urgent.is_empty()
@@ -247,26 +217,6 @@ impl Shared {
             || !self.injector.is_empty()
             || self.stealers.iter().any(|stealer| !stealer.is_empty())
     }
-
-    /// Parks worker `index` unless work shows up or the pool shuts down first.
-    fn park(&self, index: usize, parker: &parking::Parker) {
-        {
-            let mut sleeping = self.sleeping.lock().unwrap_or_else(PoisonError::into_inner);
-            sleeping.push(index);
-            self.sleeping_count.fetch_add(1, Ordering::SeqCst);
-        }
-        // Dekker pairing with `wake_one`: a push either sees us in `sleeping` or we see its work.
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if !self.has_visible_work() && !self.shutdown.load(Ordering::SeqCst) {
-            parker.park();
-        }
-        // Leave the sleeping list if a waker did not already take us out of it.
-        let mut sleeping = self.sleeping.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(position) = sleeping.iter().position(|&i| i == index) {
-            sleeping.swap_remove(position);
-            self.sleeping_count.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
 }
 
 /// Fires the timers that are due, unless another thread is already doing it; the tasks they
@@ -290,7 +240,7 @@ fn steal_one(queue: &Injector<Runnable>) -> Option<Runnable> {
     }
 }
 
-fn worker_main(shared: &Shared, index: usize, worker: Worker<Runnable>, parker: parking::Parker) {
+fn worker_main(shared: &Shared, index: usize, worker: Worker<Runnable>, parker: Parker) {
     LOCAL.with(|local| {
         *local.borrow_mut() = Some(LocalQueue {
             pool_id: shared.id,
@@ -319,7 +269,9 @@ fn worker_main(shared: &Shared, index: usize, worker: Worker<Runnable>, parker: 
                 // Timers due now would otherwise wait for the timer thread to get a core. If
                 // they woke tasks, `park` sees them in this worker's deque and returns at once.
                 fire_due_timers(shared);
-                shared.park(index, &parker);
+                shared.sleepers.park(index, &parker, || {
+                    shared.has_visible_work() || shared.shutdown.load(Ordering::SeqCst)
+                });
                 backoff.reset();
             }
         }
@@ -339,7 +291,7 @@ impl Drop for Pool {
     /// drops the runnables still queued without running them.
     fn drop(&mut self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
-        self.shared.wake_all();
+        self.shared.sleepers.wake_all();
         let current = thread::current().id();
         for handle in self.threads.drain(..) {
             if handle.thread().id() == current {

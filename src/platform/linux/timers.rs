@@ -235,7 +235,7 @@ impl TimerThread {
                         Some(deadline) => {
                             let now = Instant::now();
                             if deadline > now {
-                                parker.park_timeout(deadline - now);
+                                crate::sync::park_timeout(&parker, deadline - now);
                             }
                         }
                         None => parker.park(),

@@ -14,23 +14,36 @@
 //! (seeds), `report.rs` and `trace.rs` (what it tells).
 
 mod cancel;
+mod check;
+mod choice;
 mod config;
+mod context;
 mod control;
+mod draws;
 mod engine;
+mod exhaustive;
 mod handle;
 mod harness;
+mod harness_env;
 mod inbox;
 mod intake;
 mod owner_cell;
+mod pct;
 mod ready_queue;
 mod registry;
+mod replay_file;
 mod report;
 mod rng;
 mod scheduler_impl;
+mod schedules;
+mod state;
+mod strategy;
 mod timer_queue;
 mod trace;
 
 pub use config::TestSchedulerConfig;
 pub use handle::TestScheduler;
 pub use harness::run_seeds;
+pub use schedules::SearchOutcome;
+pub use strategy::{DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, ParseStrategyError, Strategy};
 pub use trace::{TaskSummary, TraceEvent};

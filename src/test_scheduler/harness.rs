@@ -123,8 +123,8 @@ fn run<R>(iterations: u64, check: bool, mut body: impl FnMut(u64) -> R) -> Vec<R
                 (Ok(_), Some(difference)) => panic!("{difference}\nrerun with: {rerun}"),
                 (Err(_), difference) => panic!(
                     "non-determinism: {what} passed the first time and failed the second \
-                     (CHECK_DETERMINISM; its panic is printed above).\n{}\nrerun with: {rerun}",
-                    difference.unwrap_or_default()
+                     (CHECK_DETERMINISM; its panic is printed above).\n{}rerun with: {rerun}",
+                    difference.map(|text| text + "\n").unwrap_or_default()
                 ),
             }
         }
@@ -151,15 +151,24 @@ fn strategy_of(env: &Env, reports: &[Report]) -> Strategy {
 
 /// `seed 17`, `seed 17 (strategy pct:2:20)`, `schedule 41 of the exhaustive search (seed 0)`.
 fn describe(schedules: &Schedules, reports: &[Report]) -> String {
+    let (kind, which) = label(schedules, reports);
+    format!("{kind} {which}")
+}
+
+/// `("seed", "17 (strategy pct:2:20)")`: what ran, and which one.
+fn label(schedules: &Schedules, reports: &[Report]) -> (&'static str, String) {
     match reports.first().map(|report| report.strategy) {
-        Some(Strategy::Exhaustive) => format!(
-            "schedule {} of the exhaustive search (seed {})",
-            schedules.number, schedules.seed
+        Some(Strategy::Exhaustive) => (
+            "schedule",
+            format!(
+                "{} of the exhaustive search (seed {})",
+                schedules.number, schedules.seed
+            ),
         ),
         Some(strategy) if strategy != Strategy::Random => {
-            format!("seed {} (strategy {strategy})", schedules.seed)
+            ("seed", format!("{} (strategy {strategy})", schedules.seed))
         }
-        _ => format!("seed {}", schedules.seed),
+        _ => ("seed", schedules.seed.to_string()),
     }
 }
 
@@ -185,7 +194,8 @@ fn failure_hint(
     reports: &[Report],
     test: Option<&str>,
 ) -> String {
-    let what = format!("failing {}", describe(schedules, reports));
+    let (kind, which) = label(schedules, reports);
+    let what = format!("failing {kind}: {which}");
     let command = cargo_command();
     if let Some((path, _)) = &env.replay {
         return format!("{what}\nreplay with: REPLAY={} {command}", shell_word(path));

@@ -126,8 +126,7 @@ fn a_deterministic_test_passes_the_check_with_every_kind_of_work() {
             })
             .collect();
         join_all(withdrawals).await;
-        let balance = *balance.lock().unwrap();
-        balance
+        *balance.lock().unwrap()
     });
     assert_eq!(balances.len(), 30, "one output per seed, not two");
 }

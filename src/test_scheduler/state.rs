@@ -42,6 +42,7 @@ pub(super) struct State {
 }
 
 impl State {
+    #[inline]
     pub(super) fn record_spawn(&mut self, metadata: &TaskMetadata, elapsed: Duration) {
         self.live.insert(*metadata);
         self.chooser.task_spawned(metadata.id().as_u64());
@@ -53,6 +54,7 @@ impl State {
         }
     }
 
+    #[inline]
     pub(super) fn record_end(
         &mut self,
         metadata: &TaskMetadata,
@@ -73,6 +75,7 @@ impl State {
         }
     }
 
+    #[inline]
     pub(super) fn push_ready(&mut self, runnable: Runnable) {
         if !self.cancelled.is_empty() && self.cancelled.contains(&runnable.metadata().id()) {
             self.graveyard.push(runnable);

@@ -5,8 +5,9 @@
 //! For each seeded bug program (`native_tests::exploration::PROGRAMS`) and each strategy, 20
 //! independent searches (search `r` starts at seed `r * 1_000_000`, so the table reproduces)
 //! count the schedules run until the bug happens (`TestScheduler::search`). Reported: median
-//! [min-max]; `>N` when a search did not hit the bug within its N schedules. The exhaustive
-//! search is deterministic: one search, one number.
+//! [min-max]; `>N` when a search did not hit the bug within its N schedules. PCT's `steps` is
+//! the program's tasks x steps (its choice points are fewer), except in the last PCT column,
+//! which keeps the default. The exhaustive search is deterministic: one search, one number.
 
 use native_tests::exploration::{PROGRAMS, Program, STEPS, seeds_to_bug};
 use scheduler::Strategy;
@@ -22,6 +23,8 @@ fn strategies(program: &Program) -> Vec<(String, Strategy)> {
     for depth in 1..=3 {
         strategies.push((format!("pct d={depth}"), Strategy::Pct { depth, steps }));
     }
+    // The same with the default `steps` (100), several times the programs' choice points.
+    strategies.push(("pct d=3, steps=100".to_string(), Strategy::pct(3)));
     strategies.push(("exhaustive".to_string(), Strategy::Exhaustive));
     strategies
 }
@@ -33,6 +36,9 @@ fn summary(mut counts: Vec<Option<u64>>, limit: u64) -> String {
         None => format!(">{limit}"),
     };
     counts.sort_by_key(|count| count.unwrap_or(u64::MAX));
+    if counts.iter().all(Option::is_none) {
+        return format!("not found ({})", show(None));
+    }
     if counts.len() == 1 {
         return format!("{} (deterministic)", show(counts[0]));
     }

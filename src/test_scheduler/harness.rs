@@ -24,6 +24,9 @@ impl TestScheduler {
     /// `0..ITERATIONS` when that environment variable is set, or only `SEED` when that is set.
     /// When a seed fails, writes its schedule to a replay file under the target directory and
     /// prints the seed and the exact command that reruns it, then re-raises the panic.
+    /// `STRATEGY=random|pct[:depth[:steps]]|exhaustive` picks the strategy, `REPLAY=<file>`
+    /// reruns a recorded schedule, `CHECK_DETERMINISM=1` runs every seed twice and fails where
+    /// the two traces differ.
     ///
     /// The body runs on the test thread, which is the main thread: it may spawn foreground and
     /// background tasks and await them; the scheduler runs everything else meanwhile.

@@ -44,6 +44,8 @@ pub enum Strategy {
     /// takes the first candidate at every choice point, each next run changes the deepest
     /// choice that has an untried alternative. Bounded by the run's iteration count; random
     /// values (`random_range`, `simulate_random_delay`) come from the seed, not enumerated.
+    /// Every schedule of a search has the same seed: a failing one is rerun with its replay
+    /// file (`SEED=` runs only the search's first schedule).
     Exhaustive,
 }
 

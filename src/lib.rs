@@ -54,5 +54,8 @@ pub use metadata::{SessionId, TaskId, TaskKind, TaskLabel, TaskMetadata};
 pub use runnable::Runnable;
 pub use scheduler::{Scheduler, TaskOutcome, Unparker};
 pub use task::{FallibleTask, Task};
-pub use test_scheduler::{TaskSummary, TestScheduler, TestSchedulerConfig, TraceEvent, run_seeds};
+pub use test_scheduler::{
+    DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, ParseStrategyError, SearchOutcome, Strategy, TaskSummary,
+    TestScheduler, TestSchedulerConfig, TraceEvent, run_seeds,
+};
 pub use timer::Timer;

@@ -55,12 +55,30 @@ impl ChildOutcome {
 /// `scenario`, kills it after `limit`, and returns how it ended. In that child: runs `scenario`
 /// and returns `None` (the caller returns at once).
 pub fn run(test: &str, limit: Duration, scenario: impl FnOnce()) -> Option<ChildOutcome> {
+    run_with_env(test, limit, &[], scenario)
+}
+
+/// [`run`] with extra environment variables for the child (the seed harness's `SEED`,
+/// `REPLAY`, `STRATEGY`, `CHECK_DETERMINISM`, ...). `""` as a value removes the variable.
+pub fn run_with_env(
+    test: &str,
+    limit: Duration,
+    env: &[(&str, &str)],
+    scenario: impl FnOnce(),
+) -> Option<ChildOutcome> {
     if std::env::var(CHILD_VAR).as_deref() == Ok(test) {
         scenario();
         return None;
     }
     let exe = std::env::current_exe().expect("the test binary's path");
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    for (name, value) in env {
+        match *value {
+            "" => command.env_remove(name),
+            value => command.env(name, value),
+        };
+    }
+    let mut child = command
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_VAR, test)
         .stdout(Stdio::piped())

@@ -6,4 +6,5 @@
 
 pub mod behaviour;
 pub mod child;
+pub mod exploration;
 pub mod support;

@@ -13,3 +13,8 @@ fn trace_hash_matches_the_value_recorded_for_every_target() {
 fn the_same_seed_gives_the_same_trace_and_different_seeds_differ() {
     determinism::assert_same_seed_same_trace();
 }
+
+#[test]
+fn pct_trace_hash_matches_the_value_recorded_for_every_target() {
+    determinism::assert_recorded_pct_hash("this target");
+}

@@ -1,9 +1,10 @@
 //! [`TestSchedulerConfig`]: how a [`TestScheduler`](super::TestScheduler) behaves.
 
+use super::strategy::Strategy;
 use std::ops::RangeInclusive;
 
 /// How a [`TestScheduler`](super::TestScheduler) behaves. `TestSchedulerConfig::default()` is
-/// seed 0 with random interleaving on.
+/// seed 0 with random interleaving on ([`Strategy::Random`]).
 ///
 /// ```
 /// use scheduler::{TestScheduler, TestSchedulerConfig};
@@ -19,8 +20,18 @@ use std::ops::RangeInclusive;
 pub struct TestSchedulerConfig {
     /// The seed of the random choices.
     pub seed: u64,
-    /// Pick a random ready runnable (the default) instead of the oldest one.
+    /// Let [`strategy`](Self::strategy) choose among the ready runnables (the default) instead
+    /// of always running the oldest one (`false`: FIFO, no choices, the strategy is unused).
     pub randomize_order: bool,
+    /// How the next runnable is chosen when several are ready: uniformly at random (the
+    /// default), by PCT priorities, or by exhaustive search. `STRATEGY=` overrides it for the
+    /// schedulers the seed harness runs ([`TestScheduler::many`](super::TestScheduler::many),
+    /// [`run_seeds`](super::run_seeds)).
+    pub strategy: Strategy,
+    /// Read by [`TestScheduler::many_with`](super::TestScheduler::many_with): run every seed
+    /// twice and fail, naming the first differing step, when the two traces differ (also
+    /// `CHECK_DETERMINISM=1` for every harness). A scheduler made with `new` ignores it.
+    pub check_determinism: bool,
     /// Whether a blocked thread may park for real, waiting for other OS threads.
     pub allow_parking: bool,
     /// How many ticks `block_with_timeout` may run before it times out (a random draw).
@@ -36,6 +47,8 @@ impl Default for TestSchedulerConfig {
         Self {
             seed: 0,
             randomize_order: true,
+            strategy: Strategy::Random,
+            check_determinism: false,
             allow_parking: false,
             block_tick_range: 10..=1000,
             num_cpus: 4,

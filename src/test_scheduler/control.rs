@@ -105,6 +105,13 @@ impl TestScheduler {
         self.engine.state("tick_count").ticks
     }
 
+    /// How many of those ticks were *choice points*: more than one runnable could run, so the
+    /// [strategy](crate::Strategy) chose. A good `steps` for [`Strategy::Pct`](crate::Strategy::Pct)
+    /// is about this count at the end of a typical run of the test.
+    pub fn choice_count(&self) -> u64 {
+        self.engine.state("choice_count").chooser.choice_points()
+    }
+
     /// How many tasks are alive (spawned, not yet ended).
     pub fn live_task_count(&self) -> usize {
         self.engine.drain_inbox();

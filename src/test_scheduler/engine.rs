@@ -2,19 +2,23 @@
 //! clock, and how it makes progress (ticks, timers, blocking). What comes in (spawns, wakes,
 //! timers, ends, work from other threads) is in `intake.rs`.
 
+use super::choice::Chooser;
 use super::config::TestSchedulerConfig;
+use super::context::{Directions, Recording, Report};
+use super::draws::Draws;
 use super::inbox::Inbox;
 use super::owner_cell::{OwnerCell, OwnerGuard};
 use super::ready_queue::ReadyQueue;
 use super::registry::Registry;
 use super::report;
 use super::rng::Rng;
+use super::state::State;
+use super::strategy::Strategy;
 use super::timer_queue::TimerQueue;
 use super::trace::TraceEvent;
-use crate::{Instant, Runnable, TaskId, TaskKind, TaskLabel, TaskMetadata, TaskOutcome, block};
+use crate::{Instant, Runnable, TaskId, TaskKind, block};
 use rand::{RngExt, SeedableRng};
 use rustc_hash::FxHashSet;
-use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread::ThreadId;
@@ -27,6 +31,7 @@ pub(super) struct Engine {
     /// What other OS threads hand in; applied by the test thread at its next step.
     pub(super) inbox: Inbox,
     pub(super) seed: u64,
+    pub(super) strategy: Strategy,
     next_task_id: AtomicU64,
     next_session_id: AtomicU64,
     epoch: Instant,
@@ -36,75 +41,15 @@ pub(super) struct Engine {
     /// Whether the runnable being run on the test thread is a background one: the test thread
     /// is "the main thread" only while it runs foreground work or the test itself.
     running_background: AtomicBool,
+    /// Id of the task whose runnable the test thread is running (0: none), for keying the
+    /// random values it draws.
+    running_task: AtomicU64,
     parker: Mutex<parking::Parker>,
     pub(super) unparker: parking::Unparker,
     pub(super) num_cpus: usize,
     /// Set when the TestScheduler is dropped: from then on every runnable handed in is
     /// discarded, never queued.
     pub(super) closed: AtomicBool,
-}
-
-pub(super) struct State {
-    pub(super) rng: Rng,
-    pub(super) ready: ReadyQueue,
-    pub(super) timers: TimerQueue,
-    pub(super) live: Registry,
-    pub(super) deprioritized: FxHashSet<TaskLabel>,
-    pub(super) block_tick_range: RangeInclusive<usize>,
-    /// Failures found outside the test thread's control flow (wakes from other OS threads, panics
-    /// nobody awaited), raised at the next tick or when the scheduler is dropped.
-    pub(super) failures: Vec<String>,
-    pub(super) trace: Option<Vec<TraceEvent>>,
-    pub(super) ticks: u64,
-    /// Tasks cancelled by [`TestScheduler::cancel_tasks`](super::TestScheduler::cancel_tasks)
-    /// that have not ended yet.
-    pub(super) cancelled: FxHashSet<TaskId>,
-    /// Runnables of cancelled tasks, dropped at the next tick (outside the state borrow and
-    /// outside whatever code woke them).
-    pub(super) graveyard: Vec<Runnable>,
-}
-
-impl State {
-    pub(super) fn record_spawn(&mut self, metadata: &TaskMetadata, elapsed: Duration) {
-        self.live.insert(*metadata);
-        if let Some(trace) = &mut self.trace {
-            trace.push(TraceEvent::Spawned {
-                elapsed,
-                task: metadata.into(),
-            });
-        }
-    }
-
-    pub(super) fn record_end(
-        &mut self,
-        metadata: &TaskMetadata,
-        outcome: TaskOutcome,
-        elapsed: Duration,
-    ) {
-        self.live.remove(metadata.id());
-        if !self.cancelled.is_empty() {
-            self.cancelled.remove(&metadata.id());
-        }
-        if let Some(trace) = &mut self.trace {
-            trace.push(TraceEvent::Ended {
-                elapsed,
-                task: metadata.into(),
-                outcome,
-            });
-        }
-    }
-
-    pub(super) fn push_ready(&mut self, runnable: Runnable) {
-        if !self.cancelled.is_empty() && self.cancelled.contains(&runnable.metadata().id()) {
-            self.graveyard.push(runnable);
-            return;
-        }
-        let deprioritized = runnable
-            .metadata()
-            .label()
-            .is_some_and(|label| self.deprioritized.contains(&label));
-        self.ready.push(runnable, deprioritized);
-    }
 }
 
 /// What one step of simulated progress did.
@@ -118,7 +63,7 @@ enum Step {
 }
 
 impl Engine {
-    pub(super) fn new(config: TestSchedulerConfig) -> Self {
+    pub(super) fn new(config: TestSchedulerConfig, directions: Directions) -> Self {
         assert!(
             !config.block_tick_range.is_empty(),
             "block_tick_range must not be empty"
@@ -130,12 +75,18 @@ impl Engine {
                 State {
                     rng: Rng::seed_from_u64(config.seed),
                     ready: ReadyQueue::new(config.randomize_order),
+                    chooser: Chooser::new(config.strategy, config.seed, &directions),
+                    draws: Draws::new(
+                        directions.record,
+                        directions.replay.as_ref().map(|replay| &replay.draws[..]),
+                    ),
                     timers: TimerQueue::default(),
                     live: Registry::default(),
                     deprioritized: FxHashSet::default(),
                     block_tick_range: config.block_tick_range,
                     failures: Vec::new(),
                     trace: config.trace.then(Vec::new),
+                    audit: directions.audit.then(Vec::new),
                     ticks: 0,
                     cancelled: FxHashSet::default(),
                     graveyard: Vec::new(),
@@ -143,12 +94,14 @@ impl Engine {
             ),
             inbox: Inbox::default(),
             seed: config.seed,
+            strategy: config.strategy,
             next_task_id: AtomicU64::new(1),
             next_session_id: AtomicU64::new(1),
             epoch: epoch(),
             elapsed_nanos: AtomicU64::new(0),
             allow_parking: AtomicBool::new(config.allow_parking),
             running_background: AtomicBool::new(false),
+            running_task: AtomicU64::new(0),
             parker: Mutex::new(parker),
             unparker,
             num_cpus: config.num_cpus.max(1),
@@ -191,7 +144,7 @@ impl Engine {
             let state = &mut *guard;
             let buried =
                 (!state.graveyard.is_empty()).then(|| std::mem::take(&mut state.graveyard));
-            let Some(runnable) = state.ready.pop(&mut state.rng) else {
+            let Some(runnable) = state.ready.pop(&mut state.rng, &mut state.chooser) else {
                 drop(guard);
                 // Dropping cancelled runnables ends their tasks, which may queue others.
                 let progressed = buried.is_some();
@@ -200,8 +153,8 @@ impl Engine {
             };
             let tick = state.ticks;
             state.ticks += 1;
-            if let Some(trace) = &mut state.trace {
-                trace.push(TraceEvent::Ran {
+            if state.tracing() {
+                state.push_event(TraceEvent::Ran {
                     tick,
                     elapsed: self.elapsed(),
                     task: runnable.metadata().into(),
@@ -227,8 +180,27 @@ impl Engine {
         self.advance_to(target);
     }
 
+    /// A number drawn from the seeded generator (or a replay file), keyed by the running task.
     pub(super) fn random_range(&self, range: std::ops::Range<u64>) -> u64 {
-        self.state("random_range").rng.random_range(range)
+        let task = self.running_task.load(Ordering::Relaxed);
+        let mut state = self.state("random_range");
+        let value = state.rng.random_range(range.clone());
+        state.drawn(task, range.start, range.end, value)
+    }
+
+    /// What this scheduler chose, drew and (for the determinism check) traced so far, for the
+    /// seed harness; takes the records.
+    pub(super) fn report(&self) -> Report {
+        let mut state = self.state("report");
+        Report {
+            strategy: self.strategy,
+            recording: Recording {
+                choices: state.chooser.take_record(),
+                draws: state.draws.take_record(),
+            },
+            taken: state.chooser.exhaustive_taken().map(<[_]>::to_vec),
+            audit: state.audit.as_mut().map(std::mem::take).unwrap_or_default(),
+        }
     }
 
     /// The scheduling state, for the test thread only (`what` names the caller in the panic).
@@ -253,7 +225,10 @@ impl Engine {
     fn run(&self, runnable: Runnable) {
         let background = runnable.metadata().kind() != TaskKind::Foreground;
         let previous = self.running_background.swap(background, Ordering::Relaxed);
-        let _restore = RestoreRunning(&self.running_background, previous);
+        let previous_task = self.running_task.load(Ordering::Relaxed);
+        self.running_task
+            .store(runnable.metadata().id().as_u64(), Ordering::Relaxed);
+        let _restore = RestoreRunning(self, previous, previous_task);
         runnable.run();
     }
 
@@ -330,9 +305,14 @@ impl Engine {
             let left = match budget {
                 Some(left) => left,
                 None => {
+                    let task = self.running_task.load(Ordering::Relaxed);
                     let mut guard = self.state("block");
                     let state = &mut *guard;
-                    budget.insert(state.rng.random_range(state.block_tick_range.clone()))
+                    let range = state.block_tick_range.clone();
+                    let value = state.rng.random_range(range.clone());
+                    let (start, end) = (*range.start() as u64, *range.end() as u64);
+                    let value = state.drawn(task, start, end.saturating_add(1), value as u64);
+                    budget.insert(value as usize)
                 }
             };
             if *left == 0 {
@@ -350,12 +330,14 @@ impl Engine {
     }
 }
 
-/// Puts back the "running background work" flag when a run ends, also by panic.
-struct RestoreRunning<'a>(&'a AtomicBool, bool);
+/// Puts back the "running background work" flag and the running task when a run ends, also by
+/// panic.
+struct RestoreRunning<'a>(&'a Engine, bool, u64);
 
 impl Drop for RestoreRunning<'_> {
     fn drop(&mut self) {
-        self.0.store(self.1, Ordering::Relaxed);
+        self.0.running_background.store(self.1, Ordering::Relaxed);
+        self.0.running_task.store(self.2, Ordering::Relaxed);
     }
 }
 

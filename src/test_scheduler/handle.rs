@@ -2,7 +2,9 @@
 //! blocking, executors).
 
 use super::config::TestSchedulerConfig;
+use super::context;
 use super::engine::Engine;
+use super::strategy::Strategy;
 use crate::handles::{self, Role};
 use crate::{BackgroundExecutor, ForegroundExecutor, Scheduler, Task, Timer};
 use std::fmt;
@@ -48,8 +50,15 @@ pub struct TestScheduler {
 
 impl TestScheduler {
     /// A scheduler configured by `config`. The calling thread becomes its test (main) thread.
-    pub fn new(config: TestSchedulerConfig) -> Arc<Self> {
-        let engine = Arc::new(Engine::new(config));
+    ///
+    /// Created while the seed harness ([`many`](Self::many), [`run_seeds`](super::run_seeds))
+    /// runs a seed on this thread, it also follows the harness: `STRATEGY=` replaces
+    /// `config.strategy`, a `REPLAY=` file's choices are followed, and its choices are recorded
+    /// for a replay file.
+    pub fn new(mut config: TestSchedulerConfig) -> Arc<Self> {
+        let directions = context::directions(&mut config);
+        let engine = Arc::new(Engine::new(config, directions));
+        context::register(&engine);
         handles::pair(|role| Self {
             engine: engine.clone(),
             role,
@@ -114,6 +123,11 @@ impl TestScheduler {
         self.engine.seed
     }
 
+    /// The exploration strategy it follows.
+    pub fn strategy(&self) -> Strategy {
+        self.engine.strategy
+    }
+
     /// Virtual time since the scheduler was created.
     pub fn elapsed(&self) -> Duration {
         self.engine.elapsed()
@@ -124,6 +138,7 @@ impl fmt::Debug for TestScheduler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestScheduler")
             .field("seed", &self.engine.seed)
+            .field("strategy", &self.engine.strategy)
             .field("elapsed", &self.engine.elapsed())
             .field("owner", &self.role.is_owner())
             .finish_non_exhaustive()

@@ -1,16 +1,32 @@
-//! Seeds: [`TestScheduler::many`] (an async test body, one handle) and [`run_seeds`] (a plain
-//! closure per seed) run a test over many seeds and say how to replay a failing one.
+//! The seed harness: [`TestScheduler::many`] / [`many_with`](TestScheduler::many_with) (an async
+//! test body, one handle) and [`run_seeds`] (a plain closure per seed) run a test over the
+//! schedules of a strategy, check determinism on request, and on a failure write a replay file
+//! and print the one command that reruns exactly that schedule.
+//!
+//! Environment: `SEED=n` (only that seed), `ITERATIONS=n` (how many schedules),
+//! `STRATEGY=random|pct[:d[:steps]]|exhaustive`, `REPLAY=<file>` (rerun a recorded schedule),
+//! `CHECK_DETERMINISM=1` (run every seed twice and compare the traces).
 
+use super::check;
+use super::config::TestSchedulerConfig;
+use super::context::{self, Plan, Report};
 use super::handle::TestScheduler;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use super::harness_env::{Env, cargo_command, shell_word, test_name};
+use super::replay_file::{self, ReplayFile};
+use super::schedules::Schedules;
+use super::strategy::Strategy;
+use std::panic::resume_unwind;
 use std::sync::Arc;
 
 impl TestScheduler {
     /// Runs the async test body `test` once per seed, each time on a fresh `TestScheduler` of
     /// that seed, and returns the outputs in seed order. Seeds are `0..iterations`, or
     /// `0..ITERATIONS` when that environment variable is set, or only `SEED` when that is set.
-    /// When a seed fails, prints the seed and the exact command that replays it, then re-raises
-    /// the panic.
+    /// When a seed fails, writes its schedule to a replay file under the target directory and
+    /// prints the seed and the exact command that reruns it, then re-raises the panic.
+    /// `STRATEGY=random|pct[:depth[:steps]]|exhaustive` picks the strategy, `REPLAY=<file>`
+    /// reruns a recorded schedule, `CHECK_DETERMINISM=1` runs every seed twice and fails where
+    /// the two traces differ.
     ///
     /// The body runs on the test thread, which is the main thread: it may spawn foreground and
     /// background tasks and await them; the scheduler runs everything else meanwhile.
@@ -22,15 +38,29 @@ impl TestScheduler {
     ///     assert_eq!(task.await, 2);
     /// });
     /// ```
-    pub fn many<R>(iterations: u64, mut test: impl AsyncFnMut(Arc<TestScheduler>) -> R) -> Vec<R> {
-        let mut outputs = Vec::new();
-        seeds(iterations, |seed| {
-            let scheduler = TestScheduler::with_seed(seed);
+    pub fn many<R>(iterations: u64, test: impl AsyncFnMut(Arc<TestScheduler>) -> R) -> Vec<R> {
+        Self::many_with(TestSchedulerConfig::default(), iterations, test)
+    }
+
+    /// [`many`](Self::many) with every scheduler made from `config` (its seed replaced by each
+    /// schedule's): its [`strategy`](TestSchedulerConfig::strategy) picks the schedules (the
+    /// exhaustive search runs at most `iterations` and stops early once it ran them all), and
+    /// [`check_determinism`](TestSchedulerConfig::check_determinism) runs each one twice.
+    pub fn many_with<R>(
+        config: TestSchedulerConfig,
+        iterations: u64,
+        mut test: impl AsyncFnMut(Arc<TestScheduler>) -> R,
+    ) -> Vec<R> {
+        let check = config.check_determinism;
+        run(iterations, check, |seed| {
+            let scheduler = TestScheduler::new(TestSchedulerConfig {
+                seed,
+                ..config.clone()
+            });
             let output = scheduler.block(test(scheduler.clone()));
             drop(scheduler);
-            outputs.push(output);
-        });
-        outputs
+            output
+        })
     }
 }
 
@@ -38,8 +68,10 @@ impl TestScheduler {
 pub const DEFAULT_ITERATIONS: u64 = 100;
 
 /// Runs `test` once per seed: seeds `0..ITERATIONS` (environment variable, default 100), or only
-/// `SEED` when that is set. When a seed fails, prints the seed and the exact command that replays
-/// it, then re-raises the panic.
+/// `SEED` when that is set. When a seed fails, writes a replay file and prints the seed and the
+/// exact command that reruns it, then re-raises the panic. The environment of
+/// [`TestScheduler::many`] (`STRATEGY`, `REPLAY`, `CHECK_DETERMINISM`) applies to every
+/// `TestScheduler` that `test` creates on this thread.
 ///
 /// ```
 /// use scheduler::{TestScheduler, run_seeds};
@@ -50,106 +82,162 @@ pub const DEFAULT_ITERATIONS: u64 = 100;
 /// });
 /// ```
 pub fn run_seeds(test: impl FnMut(u64)) {
-    seeds(DEFAULT_ITERATIONS, test);
+    run(DEFAULT_ITERATIONS, false, test);
 }
 
-/// Runs `test` for seeds `0..iterations` (or `ITERATIONS`, or only `SEED`), printing the replay
-/// command for a failing seed.
-fn seeds(iterations: u64, mut test: impl FnMut(u64)) {
-    let seeds = match env_number("SEED") {
-        Some(seed) => seed..=seed,
-        None => {
-            let iterations = env_number("ITERATIONS").unwrap_or(iterations);
-            assert!(iterations > 0, "ITERATIONS must be at least 1");
-            0..=iterations - 1
-        }
+/// Runs `body` over the schedules the environment and the schedulers' strategy select.
+fn run<R>(iterations: u64, check: bool, mut body: impl FnMut(u64) -> R) -> Vec<R> {
+    let test = test_name();
+    let env = Env::read(test.as_deref());
+    let check = check || env.check_determinism;
+    let replay = env.replay.as_ref();
+    let (mut schedules, limit) = match (replay, env.seed) {
+        (Some((_, file)), _) => (Schedules::new(file.seed), 1),
+        (None, Some(seed)) => (Schedules::new(seed), 1),
+        (None, None) => (Schedules::new(0), env.iterations.unwrap_or(iterations)),
     };
-    for seed in seeds {
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| test(seed))) {
-            eprintln!("\n{}\n", replay_hint(seed));
-            resume_unwind(panic);
+    assert!(limit > 0, "ITERATIONS must be at least 1");
+    let mut outputs = Vec::new();
+    while schedules.number < limit {
+        let plan = Plan {
+            strategy: replay.map(|(_, file)| file.strategy).or(env.strategy),
+            prefix: schedules.prefix.clone(),
+            replay: replay.map_or_else(Vec::new, |(_, file)| file.schedulers.clone()),
+            record: true,
+            audit: check,
+        };
+        let seed = schedules.seed;
+        let (outcome, reports) = context::within(plan.clone(), || body(seed));
+        let output = match outcome {
+            Ok(output) => output,
+            Err(panic) => {
+                let hint = failure_hint(&schedules, &env, &reports, test.as_deref());
+                eprintln!("\n{hint}\n");
+                resume_unwind(panic);
+            }
+        };
+        if check {
+            let (again, second) = context::within(plan, || body(seed));
+            let what = describe(&schedules, &reports);
+            let difference = check::compare(&what, &audits(&reports), &audits(&second));
+            let rerun = rerun_command(&schedules, &env, &reports);
+            match (again, difference) {
+                (Ok(_), None) => {}
+                (Ok(_), Some(difference)) => panic!("{difference}\nrerun with: {rerun}"),
+                (Err(_), difference) => panic!(
+                    "non-determinism: {what} passed the first time and failed the second \
+                     (CHECK_DETERMINISM; its panic is printed above).\n{}rerun with: {rerun}",
+                    difference.map(|text| text + "\n").unwrap_or_default()
+                ),
+            }
+        }
+        outputs.push(output);
+        if !schedules.advance(&reports) {
+            break; // the exhaustive search ran every schedule
         }
     }
+    outputs
 }
 
-/// A number from the environment; a malformed value is a clear panic, not a silent default.
-fn env_number(name: &str) -> Option<u64> {
-    let value = std::env::var(name).ok()?;
-    Some(parse_number(name, &value))
+fn audits(reports: &[Report]) -> Vec<Vec<super::trace::TraceEvent>> {
+    reports.iter().map(|report| report.audit.clone()).collect()
 }
 
-fn parse_number(name: &str, value: &str) -> u64 {
-    match value.trim().parse() {
-        Ok(number) => number,
-        Err(_) => panic!("{name}={value:?} is not a non-negative integer"),
-    }
+/// The strategy the schedule ran with (its first scheduler's; else the environment's).
+fn strategy_of(env: &Env, reports: &[Report]) -> Strategy {
+    reports
+        .first()
+        .map(|report| report.strategy)
+        .or(env.strategy)
+        .unwrap_or_default()
 }
 
-/// `failing seed: 17 — replay with: SEED=17 cargo test -p native-tests --test core -- name --exact`
-fn replay_hint(seed: u64) -> String {
-    let mut command = format!("SEED={seed} cargo test");
-    if let Ok(package) = std::env::var("CARGO_PKG_NAME") {
-        command.push_str(&format!(" -p {package}"));
-    }
-    if let Some(target) = test_target() {
-        command.push_str(&target);
-    }
-    let thread = std::thread::current();
-    match thread.name() {
-        Some(name) if name != "main" => command.push_str(&format!(" -- {name} --exact")),
-        _ => {}
-    }
-    format!("failing seed: {seed}\nreplay with: {command}")
+/// `seed 17`, `seed 17 (strategy pct:2:20)`, `schedule 41 of the exhaustive search (seed 0)`.
+fn describe(schedules: &Schedules, reports: &[Report]) -> String {
+    let (kind, which) = label(schedules, reports);
+    format!("{kind} {which}")
 }
 
-/// `--test NAME` for an integration test binary, `--lib` for a crate's unit tests.
-fn test_target() -> Option<String> {
-    let exe = std::env::current_exe().ok()?;
-    let stem = exe.file_stem()?.to_str()?;
-    // Test binaries are named `<target>-<16 hex digits>`.
-    let (name, hash) = stem.rsplit_once('-')?;
-    if hash.len() != 16 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let package = std::env::var("CARGO_PKG_NAME").ok()?.replace('-', "_");
-    Some(if name == package {
-        " --lib".to_string()
-    } else {
-        format!(" --test {name}")
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replay_hint_names_the_seed_and_a_cargo_command() {
-        let hint = replay_hint(17);
-        assert!(
-            hint.starts_with("failing seed: 17\nreplay with: SEED=17 cargo test"),
-            "{hint}"
-        );
-        // Unit tests of this crate run from a `scheduler-<hash>` binary: the hint says --lib.
-        if std::env::var("CARGO_PKG_NAME").is_ok() {
-            assert!(hint.contains(" -p scheduler --lib"), "{hint}");
+/// `("seed", "17 (strategy pct:2:20)")`: what ran, and which one.
+fn label(schedules: &Schedules, reports: &[Report]) -> (&'static str, String) {
+    match reports.first().map(|report| report.strategy) {
+        Some(Strategy::Exhaustive) => (
+            "schedule",
+            format!(
+                "{} of the exhaustive search (seed {})",
+                schedules.number, schedules.seed
+            ),
+        ),
+        Some(strategy) if strategy != Strategy::Random => {
+            ("seed", format!("{} (strategy {strategy})", schedules.seed))
         }
-        let name = std::thread::current().name().map(str::to_owned);
-        if let Some(name) = name.filter(|name| name != "main") {
-            assert!(hint.ends_with(&format!(" -- {name} --exact")), "{hint}");
-        }
+        _ => ("seed", schedules.seed.to_string()),
     }
+}
 
-    #[test]
-    fn a_malformed_seed_variable_is_a_clear_error() {
-        // Exercised through the parser directly: mutating the environment is not thread-safe.
-        let outcome = std::panic::catch_unwind(|| parse_number("SEED", "abc"));
-        let payload = outcome.unwrap_err();
-        let message = payload.downcast_ref::<String>().unwrap();
-        assert!(
-            message.contains("SEED=\"abc\" is not a non-negative integer"),
-            "{message}"
-        );
-        assert_eq!(parse_number("ITERATIONS", " 25 "), 25);
+/// `CHECK_DETERMINISM=1 [STRATEGY=..] SEED=n cargo test ...`.
+fn rerun_command(schedules: &Schedules, env: &Env, reports: &[Report]) -> String {
+    let strategy = strategy_of(env, reports);
+    let strategy = match strategy {
+        Strategy::Random => String::new(),
+        strategy => format!("STRATEGY={strategy} "),
+    };
+    format!(
+        "CHECK_DETERMINISM=1 {strategy}SEED={} {}",
+        schedules.seed,
+        cargo_command()
+    )
+}
+
+/// Writes the failing schedule's replay file (unless it is being replayed) and says how to
+/// rerun it: `failing seed: 17` then `replay with: REPLAY=<file> cargo test ...`.
+fn failure_hint(
+    schedules: &Schedules,
+    env: &Env,
+    reports: &[Report],
+    test: Option<&str>,
+) -> String {
+    let (kind, which) = label(schedules, reports);
+    let what = format!("failing {kind}: {which}");
+    let command = cargo_command();
+    if let Some((path, _)) = &env.replay {
+        return format!("{what}\nreplay with: REPLAY={} {command}", shell_word(path));
+    }
+    let file = ReplayFile {
+        test: test.map(str::to_owned),
+        strategy: strategy_of(env, reports),
+        seed: schedules.seed,
+        schedulers: reports
+            .iter()
+            .map(|report| report.recording.clone())
+            .collect(),
+    };
+    let written = replay_file::path_for(test).and_then(|path| {
+        let replay = format!("REPLAY={} {command}", shell_word(&path));
+        match replay_file::write(&path, &file, &replay) {
+            Ok(()) => Some(replay),
+            Err(error) => {
+                eprintln!(
+                    "could not write the replay file {}: {error}",
+                    path.display()
+                );
+                None
+            }
+        }
+    });
+    match written {
+        Some(replay) => format!("{what}\nreplay with: {replay}"),
+        // No file system (wasm32) or no target directory: the seed replays it, as long as the
+        // code draws the same random numbers.
+        None => {
+            let strategy = match file.strategy {
+                Strategy::Random => String::new(),
+                strategy => format!("STRATEGY={strategy} "),
+            };
+            format!(
+                "{what}\nreplay with: {strategy}SEED={} {command}",
+                file.seed
+            )
+        }
     }
 }

@@ -5,7 +5,8 @@
 //! is ready. Every operation is O(1): a random pick is a swap-remove from a `Vec`, never an
 //! insertion into the middle of a queue.
 
-use super::rng::{Rng, pick};
+use super::choice::Chooser;
+use super::rng::Rng;
 use crate::{Runnable, SessionId, TaskKind};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -16,6 +17,14 @@ enum Entry {
     Runnable(Runnable),
     /// The head of the foreground session queue at this index of `sessions`.
     Session(usize),
+}
+
+/// The task id of a session queue's head (the only one of its runnables that may run next).
+fn session_head(queue: &SessionQueue) -> u64 {
+    queue
+        .runnables
+        .front()
+        .map_or(0, |runnable| runnable.metadata().id().as_u64())
 }
 
 /// A foreground session's runnables, in the order they were scheduled.
@@ -90,20 +99,26 @@ impl ReadyQueue {
         }
     }
 
-    /// Takes the next runnable: a random ready one, or a deprioritized one if none is ready.
-    pub(super) fn pop(&mut self, rng: &mut Rng) -> Option<Runnable> {
+    /// Takes the next runnable: the one `chooser` picks among the ready candidates (by default
+    /// a random one), or among the deprioritized ones if none is ready.
+    #[inline]
+    pub(super) fn pop(&mut self, rng: &mut Rng, chooser: &mut Chooser) -> Option<Runnable> {
+        let sessions = &mut self.sessions;
         let runnable = match &mut self.order {
             Order::Fifo(queue) => queue.pop_front(),
             Order::Random(entries) if entries.is_empty() => None,
             Order::Random(entries) => {
-                let index = pick(rng, entries.len());
+                let index = chooser.choose(rng, entries.len(), |index| match &entries[index] {
+                    Entry::Runnable(runnable) => runnable.metadata().id().as_u64(),
+                    Entry::Session(session) => session_head(&sessions[*session]),
+                });
                 match entries[index] {
                     Entry::Runnable(_) => match entries.swap_remove(index) {
                         Entry::Runnable(runnable) => Some(runnable),
                         Entry::Session(_) => unreachable!("entry changed under us"),
                     },
                     Entry::Session(session) => {
-                        let queue = &mut self.sessions[session].runnables;
+                        let queue = &mut sessions[session].runnables;
                         let runnable = queue.pop_front();
                         if queue.is_empty() {
                             entries.swap_remove(index);
@@ -118,7 +133,10 @@ impl ReadyQueue {
             if self.deprioritized.is_empty() {
                 None
             } else {
-                let index = pick(rng, self.deprioritized.len());
+                let deprioritized = &self.deprioritized;
+                let index = chooser.choose(rng, deprioritized.len(), |index| {
+                    deprioritized[index].metadata().id().as_u64()
+                });
                 Some(self.deprioritized.swap_remove(index))
             }
         });
@@ -282,13 +300,14 @@ mod tests {
         let sessions: u64 = if cfg!(miri) { 64 } else { 1_000 };
         let mut queue = ReadyQueue::new(true);
         let mut rng = Rng::seed_from_u64(1);
+        let mut chooser = Chooser::new(Default::default(), 1, &Default::default());
         for session in 0..sessions {
             queue.push(foreground(session * 2, session), false);
             queue.push(foreground(session * 2 + 1, session), false);
         }
         assert_eq!(queue.session_slots(), sessions as usize);
         let mut order = Vec::new();
-        while let Some(runnable) = queue.pop(&mut rng) {
+        while let Some(runnable) = queue.pop(&mut rng, &mut chooser) {
             order.push(runnable.metadata().id().as_u64());
         }
         assert_eq!(order.len(), 2 * sessions as usize);
@@ -305,7 +324,7 @@ mod tests {
         assert!(queue.sessions.len() <= sessions as usize);
         for session in sessions..2 * sessions {
             queue.push(foreground(session * 2, session), false);
-            assert!(queue.pop(&mut rng).is_some());
+            assert!(queue.pop(&mut rng, &mut chooser).is_some());
         }
         assert_eq!(queue.session_slots(), 0);
         assert_eq!(

@@ -87,10 +87,10 @@ pub fn canonical(event: &TraceEvent) -> String {
     }
 }
 
-/// Runs the workload on `TestScheduler::with_seed(seed)` and returns its trace (canonical
-/// lines) and output.
-pub fn run_workload(seed: u64) -> (Vec<String>, Vec<String>) {
-    let test = TestScheduler::with_seed(seed);
+/// Runs the workload on `TestScheduler::new(config)` and returns its trace (canonical lines)
+/// and output.
+pub fn run_workload_with(config: scheduler::TestSchedulerConfig) -> (Vec<String>, Vec<String>) {
+    let test = TestScheduler::new(config);
     test.enable_trace();
     let scheduler: Arc<dyn Scheduler> = test.clone();
     let background = BackgroundExecutor::new(scheduler.clone());
@@ -178,9 +178,33 @@ pub fn run_workload(seed: u64) -> (Vec<String>, Vec<String>) {
     (trace, output)
 }
 
-/// The hash of one seed's trace and output.
+/// Runs the workload on `TestScheduler::with_seed(seed)` (the default, random strategy).
+pub fn run_workload(seed: u64) -> (Vec<String>, Vec<String>) {
+    run_workload_with(scheduler::TestSchedulerConfig::with_seed(seed))
+}
+
+/// The strategy of the second recorded hash: PCT with 2 change points.
+pub const PCT: scheduler::Strategy = scheduler::Strategy::Pct {
+    depth: 3,
+    steps: 60,
+};
+
+/// `combined_trace_hash_with(PCT)`, recorded once (on x86_64 Linux) and asserted on every target
+/// (wasm32 printed the same). Recorded again, like [`EXPECTED_COMBINED_HASH`], only on a
+/// deliberate change to PCT's choices.
+pub const EXPECTED_PCT_HASH: u64 = 0x9e1b_7eab_5847_a7fd;
+
+/// The hash of one seed's trace and output (random strategy).
 pub fn trace_hash(seed: u64) -> u64 {
-    let (trace, output) = run_workload(seed);
+    trace_hash_with(scheduler::Strategy::Random, seed)
+}
+
+/// The hash of one seed's trace and output under `strategy`.
+pub fn trace_hash_with(strategy: scheduler::Strategy, seed: u64) -> u64 {
+    let (trace, output) = run_workload_with(scheduler::TestSchedulerConfig {
+        strategy,
+        ..scheduler::TestSchedulerConfig::with_seed(seed)
+    });
     let mut hash = Fnv1a::new();
     for line in trace.iter().chain(&output) {
         hash.write_str(line);
@@ -188,11 +212,16 @@ pub fn trace_hash(seed: u64) -> u64 {
     hash.finish()
 }
 
-/// The hash of every seed in [`SEEDS`], in order.
+/// The hash of every seed in [`SEEDS`], in order (random strategy).
 pub fn combined_trace_hash() -> u64 {
+    combined_trace_hash_with(scheduler::Strategy::Random)
+}
+
+/// The hash of every seed in [`SEEDS`], in order, under `strategy`.
+pub fn combined_trace_hash_with(strategy: scheduler::Strategy) -> u64 {
     let mut hash = Fnv1a::new();
     for seed in SEEDS {
-        hash.write(&trace_hash(seed).to_le_bytes());
+        hash.write(&trace_hash_with(strategy, seed).to_le_bytes());
     }
     hash.finish()
 }
@@ -206,6 +235,17 @@ pub fn assert_recorded_hash(target: &str) {
         combined, EXPECTED_COMBINED_HASH,
         "trace hash on {target}: {combined:#018x}"
     );
+}
+
+/// Asserts that this target's combined hash under PCT is the recorded one, and that PCT's
+/// schedules differ from the random strategy's.
+pub fn assert_recorded_pct_hash(target: &str) {
+    let combined = combined_trace_hash_with(PCT);
+    assert_eq!(
+        combined, EXPECTED_PCT_HASH,
+        "PCT trace hash on {target}: {combined:#018x}"
+    );
+    assert_ne!(combined, combined_trace_hash());
 }
 
 /// Asserts that one seed replays the same non-trivial trace and output, and another seed differs.
@@ -223,4 +263,7 @@ pub fn assert_same_seed_same_trace() {
 // History of EXPECTED_COMBINED_HASH (kept here, below the workload, so it moves no spawn
 // location): 0x85e5_a568_f583_38ab until 2026-12-01; then recorded again on purpose when `tick`
 // started firing timers that are already due (the workload's zero-length timers used to wait for
-// `advance_clock`). With that one change undone, the previous value still came out.
+// `advance_clock`). With that one change undone, the previous value still came out. It stayed the
+// same when the exploration strategies arrived (the random strategy's choices did not change).
+//
+// EXPECTED_PCT_HASH: recorded 2026-12-01 with the PCT strategy's introduction.

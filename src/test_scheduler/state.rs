@@ -1,0 +1,114 @@
+//! [`State`]: what a [`TestScheduler`](super::TestScheduler)'s engine keeps on the test thread
+//! (queues, registry, generator, choices, traces), and the bookkeeping every spawn, end, wake
+//! and random draw goes through.
+
+use super::choice::Chooser;
+use super::draws::Draws;
+use super::ready_queue::ReadyQueue;
+use super::registry::Registry;
+use super::rng::Rng;
+use super::timer_queue::TimerQueue;
+use super::trace::TraceEvent;
+use crate::{Runnable, TaskId, TaskLabel, TaskMetadata, TaskOutcome};
+use rustc_hash::FxHashSet;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+pub(super) struct State {
+    pub(super) rng: Rng,
+    pub(super) ready: ReadyQueue,
+    /// Which ready runnable runs next (the strategy), and the record of those choices.
+    pub(super) chooser: Chooser,
+    /// Random values drawn by the test, recorded or replayed.
+    pub(super) draws: Draws,
+    pub(super) timers: TimerQueue,
+    pub(super) live: Registry,
+    pub(super) deprioritized: FxHashSet<TaskLabel>,
+    pub(super) block_tick_range: RangeInclusive<usize>,
+    /// Failures found outside the test thread's control flow (wakes from other OS threads, panics
+    /// nobody awaited), raised at the next tick or when the scheduler is dropped.
+    pub(super) failures: Vec<String>,
+    /// The trace the test asked for (`enable_trace`, `take_trace`).
+    pub(super) trace: Option<Vec<TraceEvent>>,
+    /// The trace the determinism check compares (kept apart from the test's own).
+    pub(super) audit: Option<Vec<TraceEvent>>,
+    pub(super) ticks: u64,
+    /// Tasks cancelled by [`TestScheduler::cancel_tasks`](super::TestScheduler::cancel_tasks)
+    /// that have not ended yet.
+    pub(super) cancelled: FxHashSet<TaskId>,
+    /// Runnables of cancelled tasks, dropped at the next tick (outside the state borrow and
+    /// outside whatever code woke them).
+    pub(super) graveyard: Vec<Runnable>,
+}
+
+impl State {
+    #[inline]
+    pub(super) fn record_spawn(&mut self, metadata: &TaskMetadata, elapsed: Duration) {
+        self.live.insert(*metadata);
+        self.chooser.task_spawned(metadata.id().as_u64());
+        if self.tracing() {
+            self.push_event(TraceEvent::Spawned {
+                elapsed,
+                task: metadata.into(),
+            });
+        }
+    }
+
+    #[inline]
+    pub(super) fn record_end(
+        &mut self,
+        metadata: &TaskMetadata,
+        outcome: TaskOutcome,
+        elapsed: Duration,
+    ) {
+        self.live.remove(metadata.id());
+        self.chooser.task_ended(metadata.id().as_u64());
+        if !self.cancelled.is_empty() {
+            self.cancelled.remove(&metadata.id());
+        }
+        if self.tracing() {
+            self.push_event(TraceEvent::Ended {
+                elapsed,
+                task: metadata.into(),
+                outcome,
+            });
+        }
+    }
+
+    #[inline]
+    pub(super) fn push_ready(&mut self, runnable: Runnable) {
+        if !self.cancelled.is_empty() && self.cancelled.contains(&runnable.metadata().id()) {
+            self.graveyard.push(runnable);
+            return;
+        }
+        let deprioritized = runnable
+            .metadata()
+            .label()
+            .is_some_and(|label| self.deprioritized.contains(&label));
+        self.ready.push(runnable, deprioritized);
+    }
+
+    /// Whether events are being recorded (for the test, or for the determinism check).
+    #[inline]
+    pub(super) fn tracing(&self) -> bool {
+        self.trace.is_some() || self.audit.is_some()
+    }
+
+    /// Records `event` in each trace being kept.
+    #[cold]
+    pub(super) fn push_event(&mut self, event: TraceEvent) {
+        if let Some(audit) = &mut self.audit {
+            audit.push(event.clone());
+        }
+        if let Some(trace) = &mut self.trace {
+            trace.push(event);
+        }
+    }
+
+    /// `value` was drawn from `start..end` by `task` (0: no task): the value to use (a replay
+    /// file's, when replaying), recorded for a replay file.
+    #[inline]
+    pub(super) fn drawn(&mut self, task: u64, start: u64, end: u64, value: u64) -> u64 {
+        self.draws.drawn(task, start, end, value)
+    }
+}

@@ -55,7 +55,7 @@ pub use runnable::Runnable;
 pub use scheduler::{Scheduler, TaskOutcome, Unparker};
 pub use task::{FallibleTask, Task};
 pub use test_scheduler::{
-    DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, ParseStrategyError, SearchOutcome, Strategy, TaskSummary,
-    TestScheduler, TestSchedulerConfig, TraceEvent, run_seeds,
+    DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, InstantKind, ParseStrategyError, SearchOutcome, Strategy,
+    TIMELINE_LIMIT, TaskSummary, TestScheduler, TestSchedulerConfig, TraceEvent, run_seeds,
 };
 pub use timer::Timer;

@@ -40,6 +40,11 @@ pub struct TestSchedulerConfig {
     pub num_cpus: usize,
     /// Record a [`TraceEvent`](super::TraceEvent) for every spawn, run and end.
     pub trace: bool,
+    /// Record a timeline (every poll, spawn, wake, timer, end and marked instant) for
+    /// [`TestScheduler::timeline_json`](super::TestScheduler::timeline_json), a Chrome trace /
+    /// Perfetto file. The seed harness records one for every seed anyway (`TIMELINE=0` stops
+    /// it) and writes it when a seed fails.
+    pub timeline: bool,
 }
 
 impl Default for TestSchedulerConfig {
@@ -53,6 +58,7 @@ impl Default for TestSchedulerConfig {
             block_tick_range: 10..=1000,
             num_cpus: 4,
             trace: false,
+            timeline: false,
         }
     }
 }

@@ -10,6 +10,7 @@ use super::config::TestSchedulerConfig;
 use super::draws::Draw;
 use super::engine::Engine;
 use super::strategy::Strategy;
+use super::timeline::Timeline;
 use super::trace::TraceEvent;
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -36,6 +37,8 @@ pub(super) struct Plan {
     pub(super) record: bool,
     /// Record a trace for the determinism check.
     pub(super) audit: bool,
+    /// Record a timeline (written next to the replay file if the schedule fails).
+    pub(super) timeline: bool,
 }
 
 /// What one scheduler is asked to do.
@@ -45,6 +48,7 @@ pub(super) struct Directions {
     pub(super) replay: Option<Recording>,
     pub(super) record: bool,
     pub(super) audit: bool,
+    pub(super) timeline: bool,
 }
 
 /// What one scheduler did, read back by the harness.
@@ -55,6 +59,10 @@ pub(super) struct Report {
     /// The exhaustive search's `(index, candidates)` per choice point.
     pub(super) taken: Option<Vec<(u32, u32)>>,
     pub(super) audit: Vec<TraceEvent>,
+    /// The timeline, if one was recorded.
+    pub(super) timeline: Option<Timeline>,
+    /// `TestScheduler (seed 17, strategy random)`: its process name in a timeline file.
+    pub(super) name: String,
 }
 
 struct Frame {
@@ -107,6 +115,7 @@ pub(super) fn directions(config: &mut TestSchedulerConfig) -> Directions {
             replay: frame.plan.replay.get(index).cloned(),
             record: frame.plan.record,
             audit: frame.plan.audit,
+            timeline: frame.plan.timeline,
         }
     })
 }

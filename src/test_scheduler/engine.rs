@@ -14,6 +14,7 @@ use super::report;
 use super::rng::Rng;
 use super::state::State;
 use super::strategy::Strategy;
+use super::timeline::{Event, Timeline};
 use super::timer_queue::TimerQueue;
 use super::trace::TraceEvent;
 use crate::{Instant, Runnable, TaskId, TaskKind, block};
@@ -87,6 +88,7 @@ impl Engine {
                     failures: Vec::new(),
                     trace: config.trace.then(Vec::new),
                     audit: directions.audit.then(Vec::new),
+                    timeline: (config.timeline || directions.timeline).then(Timeline::default),
                     ticks: 0,
                     cancelled: FxHashSet::default(),
                     graveyard: Vec::new(),
@@ -133,7 +135,7 @@ impl Engine {
     /// `false` if there was neither. Never moves the clock.
     pub(super) fn tick(&self) -> bool {
         self.drain_inbox();
-        let (runnable, buried) = {
+        let (runnable, buried, timeline) = {
             let mut guard = self.state("tick");
             if !guard.failures.is_empty() {
                 let message = guard.failures.join("\n");
@@ -160,11 +162,33 @@ impl Engine {
                     task: runnable.metadata().into(),
                 });
             }
-            (runnable, buried)
+            let timeline = state.timeline.as_mut().map(|timeline| {
+                let (at, task) = (self.elapsed(), *runnable.metadata());
+                timeline.push(Event::Poll { at, tick, task });
+            });
+            (runnable, buried, timeline.is_some())
         };
         drop(buried);
         self.run(runnable);
+        if timeline {
+            let at = self.elapsed();
+            self.record(|| Event::PollEnd { at });
+        }
         true
+    }
+
+    /// The task being polled on the test thread (0: none): who caused what is recorded now.
+    #[inline]
+    pub(super) fn running(&self) -> u64 {
+        self.running_task.load(Ordering::Relaxed)
+    }
+
+    /// Records `event()` on the timeline, if one is kept (test thread only).
+    #[inline]
+    pub(super) fn record(&self, event: impl FnOnce() -> Event) {
+        if let Some(timeline) = &mut self.state("timeline").timeline {
+            timeline.push(event());
+        }
     }
 
     pub(super) fn run_until_parked(&self) {
@@ -200,6 +224,11 @@ impl Engine {
             },
             taken: state.chooser.exhaustive_taken().map(<[_]>::to_vec),
             audit: state.audit.as_mut().map(std::mem::take).unwrap_or_default(),
+            timeline: state.timeline.as_mut().map(std::mem::take),
+            name: format!(
+                "TestScheduler (seed {}, strategy {})",
+                self.seed, self.strategy
+            ),
         }
     }
 
@@ -236,7 +265,15 @@ impl Engine {
     /// clock to its deadline. Returns `false` if there was none.
     fn fire_next_timer(&self, limit: Duration) -> bool {
         self.drain_inbox();
-        let Some((deadline, runnable)) = self.state("fire timer").timers.pop_due(limit) else {
+        let Some((deadline, runnable)) = ({
+            let mut state = self.state("fire timer");
+            let due = state.timers.pop_due(limit);
+            if let (Some(timeline), Some((at, runnable))) = (&mut state.timeline, &due) {
+                let timer = *runnable.metadata();
+                timeline.push(Event::TimerFired { at: *at, timer });
+            }
+            due
+        }) else {
             return false;
         };
         self.advance_to(deadline);

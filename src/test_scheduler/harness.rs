@@ -15,7 +15,10 @@ use super::harness_env::{Env, cargo_command, shell_word, test_name};
 use super::replay_file::{self, ReplayFile};
 use super::schedules::Schedules;
 use super::strategy::Strategy;
+use super::timeline_json::{self, Process};
+use crate::task::panic::panic_message;
 use std::panic::resume_unwind;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 impl TestScheduler {
@@ -105,13 +108,15 @@ fn run<R>(iterations: u64, check: bool, mut body: impl FnMut(u64) -> R) -> Vec<R
             replay: replay.map_or_else(Vec::new, |(_, file)| file.schedulers.clone()),
             record: true,
             audit: check,
+            timeline: env.timeline,
         };
         let seed = schedules.seed;
         let (outcome, reports) = context::within(plan.clone(), || body(seed));
         let output = match outcome {
             Ok(output) => output,
             Err(panic) => {
-                let hint = failure_hint(&schedules, &env, &reports, test.as_deref());
+                let message = panic_message(&panic);
+                let hint = failure_hint(&schedules, &env, &reports, test.as_deref(), message);
                 eprintln!("\n{hint}\n");
                 resume_unwind(panic);
             }
@@ -196,12 +201,29 @@ fn failure_hint(
     env: &Env,
     reports: &[Report],
     test: Option<&str>,
+    message: &str,
 ) -> String {
     let (kind, which) = label(schedules, reports);
     let what = format!("failing {kind}: {which}");
     let command = cargo_command();
+    let replay_path = match &env.replay {
+        Some((path, _)) => Some(path.clone()),
+        None => replay_file::path_for(test),
+    };
+    let timeline = replay_path
+        .as_deref()
+        .and_then(|path| write_timeline(path, reports, &what, message));
+    let timeline = timeline.map_or_else(String::new, |path| {
+        format!(
+            "\ntimeline: {} (Chrome trace JSON: open it in https://ui.perfetto.dev or chrome://tracing)",
+            path.display()
+        )
+    });
     if let Some((path, _)) = &env.replay {
-        return format!("{what}\nreplay with: REPLAY={} {command}", shell_word(path));
+        return format!(
+            "{what}\nreplay with: REPLAY={} {command}{timeline}",
+            shell_word(path)
+        );
     }
     let file = ReplayFile {
         test: test.map(str::to_owned),
@@ -212,7 +234,7 @@ fn failure_hint(
             .map(|report| report.recording.clone())
             .collect(),
     };
-    let written = replay_file::path_for(test).and_then(|path| {
+    let written = replay_path.and_then(|path| {
         let replay = format!("REPLAY={} {command}", shell_word(&path));
         match replay_file::write(&path, &file, &replay) {
             Ok(()) => Some(replay),
@@ -226,7 +248,7 @@ fn failure_hint(
         }
     });
     match written {
-        Some(replay) => format!("{what}\nreplay with: {replay}"),
+        Some(replay) => format!("{what}\nreplay with: {replay}{timeline}"),
         // No file system (wasm32) or no target directory: the seed replays it, as long as the
         // code draws the same random numbers.
         None => {
@@ -238,6 +260,39 @@ fn failure_hint(
                 "{what}\nreplay with: {strategy}SEED={} {command}",
                 file.seed
             )
+        }
+    }
+}
+
+/// Writes the failing schedule's timeline next to its replay file (`x.replay` ->
+/// `x.timeline.json`): one process per scheduler it created, the failure drawn at the end of
+/// the last one's. Returns its path; `None` if no timeline was recorded or writing failed.
+fn write_timeline(replay: &Path, reports: &[Report], what: &str, message: &str) -> Option<PathBuf> {
+    let last = reports
+        .iter()
+        .rposition(|report| report.timeline.is_some())?;
+    let processes: Vec<Process<'_>> = reports
+        .iter()
+        .enumerate()
+        .filter_map(|(index, report)| {
+            Some(Process {
+                name: report.name.clone(),
+                timeline: report.timeline.as_ref()?,
+                failure: (index == last).then_some(message),
+            })
+        })
+        .collect();
+    let json = timeline_json::document(&processes, &[("failing", what.to_string())]);
+    let path = replay.with_extension("timeline.json");
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&path, json));
+    match written {
+        Ok(()) => Some(path),
+        Err(error) => {
+            eprintln!("could not write the timeline {}: {error}", path.display());
+            None
         }
     }
 }

@@ -1,5 +1,5 @@
 //! What the seed harness reads from the environment (`SEED`, `ITERATIONS`, `STRATEGY`,
-//! `REPLAY`, `CHECK_DETERMINISM`) and the replay command it prints.
+//! `REPLAY`, `CHECK_DETERMINISM`, `TIMELINE`) and the replay command it prints.
 
 use super::replay_file::ReplayFile;
 use super::strategy::Strategy;
@@ -15,6 +15,8 @@ pub(super) struct Env {
     /// The replay file, if `REPLAY` names one for this test.
     pub(super) replay: Option<(PathBuf, ReplayFile)>,
     pub(super) check_determinism: bool,
+    /// Record every schedule's timeline, written when it fails (`TIMELINE=0` turns it off).
+    pub(super) timeline: bool,
 }
 
 impl Env {
@@ -44,6 +46,7 @@ impl Env {
             replay,
             check_determinism: var("CHECK_DETERMINISM")
                 .is_some_and(|value| parse_flag("CHECK_DETERMINISM", &value)),
+            timeline: var("TIMELINE").is_none_or(|value| parse_flag("TIMELINE", &value)),
         }
     }
 }

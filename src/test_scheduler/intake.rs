@@ -5,6 +5,7 @@
 use super::engine::Engine;
 use super::inbox::Inbound;
 use super::report;
+use super::timeline::{BY_FOREIGN, Event};
 use crate::{Runnable, TaskMetadata, TaskOutcome, runnable};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -16,7 +17,13 @@ impl Engine {
             return;
         };
         if self.on_test_thread() {
-            self.state("schedule").push_ready(runnable);
+            let mut state = self.state("schedule");
+            if let Some(timeline) = &mut state.timeline {
+                let (at, task) = (self.elapsed(), *runnable.metadata());
+                let by = self.running();
+                timeline.push(Event::Woken { at, task, by });
+            }
+            state.push_ready(runnable);
         } else {
             let metadata = *runnable.metadata();
             self.post_foreign(&metadata, [Inbound::Ready(runnable)]);
@@ -32,6 +39,14 @@ impl Engine {
             let elapsed = self.elapsed();
             let mut state = self.state("spawn");
             state.record_spawn(runnable.metadata(), elapsed);
+            if let Some(timeline) = &mut state.timeline {
+                let (task, by) = (*runnable.metadata(), self.running());
+                timeline.push(Event::Spawned {
+                    at: elapsed,
+                    task,
+                    by,
+                });
+            }
             state.push_ready(runnable);
         } else {
             let metadata = *runnable.metadata();
@@ -47,8 +62,18 @@ impl Engine {
             return;
         };
         if self.on_test_thread() {
-            let deadline = self.elapsed().saturating_add(delay);
-            self.state("schedule_after").timers.push(deadline, runnable);
+            let at = self.elapsed();
+            let mut state = self.state("schedule_after");
+            if let Some(timeline) = &mut state.timeline {
+                let (timer, by) = (*runnable.metadata(), self.running());
+                timeline.push(Event::TimerSet {
+                    at,
+                    timer,
+                    delay,
+                    by,
+                });
+            }
+            state.timers.push(at.saturating_add(delay), runnable);
         } else {
             let metadata = *runnable.metadata();
             self.post_foreign(&metadata, [Inbound::Timer { delay, runnable }]);
@@ -61,8 +86,17 @@ impl Engine {
         }
         if self.on_test_thread() {
             let elapsed = self.elapsed();
-            self.state("task_ended")
-                .record_end(metadata, outcome, elapsed);
+            let mut state = self.state("task_ended");
+            state.record_end(metadata, outcome, elapsed);
+            if let Some(timeline) = &mut state.timeline {
+                let (task, by) = (*metadata, self.running());
+                timeline.push(Event::Ended {
+                    at: elapsed,
+                    task,
+                    outcome,
+                    by,
+                });
+            }
         } else {
             // Ending is not a wake: a task dropped on another thread is not scheduled there.
             self.inbox.post([Inbound::Ended(*metadata, outcome)]);
@@ -77,6 +111,10 @@ impl Engine {
             // Dropped outside the state borrow: dropping a runnable runs its future's
             // destructor.
             let removed = self.state("timer_cancelled").timers.cancel(timer.id());
+            if removed.is_some() {
+                let (at, timer, by) = (self.elapsed(), *timer, self.running());
+                self.record(|| Event::TimerCancelled { at, timer, by });
+            }
             drop(removed);
         } else {
             self.inbox.post([Inbound::TimerCancelled(timer.id())]);
@@ -115,6 +153,9 @@ impl Engine {
         {
             let mut state = self.state("drain_inbox");
             for item in items {
+                if let Some(timeline) = &mut state.timeline {
+                    timeline_foreign(timeline, &item, elapsed);
+                }
                 match item {
                     Inbound::Ready(runnable) => state.push_ready(runnable),
                     Inbound::Timer { delay, runnable } => {
@@ -193,4 +234,35 @@ impl Engine {
             panic!("{}", failures.join("\n"));
         }
     }
+}
+
+/// The timeline event of what another OS thread handed in.
+#[cold]
+fn timeline_foreign(timeline: &mut super::timeline::Timeline, item: &Inbound, at: Duration) {
+    let by = BY_FOREIGN;
+    timeline.push(match item {
+        Inbound::Ready(runnable) => Event::Woken {
+            at,
+            task: *runnable.metadata(),
+            by,
+        },
+        Inbound::Timer { delay, runnable } => Event::TimerSet {
+            at,
+            timer: *runnable.metadata(),
+            delay: *delay,
+            by,
+        },
+        Inbound::Spawned(task) => Event::Spawned {
+            at,
+            task: *task,
+            by,
+        },
+        Inbound::Ended(task, outcome) => Event::Ended {
+            at,
+            task: *task,
+            outcome: *outcome,
+            by,
+        },
+        Inbound::TimerCancelled(_) | Inbound::Failure(_) => return,
+    });
 }

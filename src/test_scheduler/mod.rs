@@ -15,7 +15,9 @@
 //! each tick), `pct.rs`, `exhaustive.rs`, `draws.rs` (random values, recorded and replayed);
 //! the seed harness: `harness.rs`, `harness_env.rs`, `schedules.rs`, `context.rs` (what the
 //! schedulers of one seed are asked to do), `replay_file.rs`, `check.rs` (the determinism
-//! check); `report.rs` and `trace.rs` (what it tells).
+//! check); `report.rs` and `trace.rs` (what it tells); the timeline file: `timeline.rs` (the
+//! record), `timeline_json.rs` (the Chrome trace JSON, via `json.rs`), `timeline_control.rs`
+//! (the test's calls).
 
 mod cancel;
 mod check;
@@ -31,6 +33,7 @@ mod harness;
 mod harness_env;
 mod inbox;
 mod intake;
+mod json;
 mod owner_cell;
 mod pct;
 mod ready_queue;
@@ -42,6 +45,10 @@ mod scheduler_impl;
 mod schedules;
 mod state;
 mod strategy;
+mod timeline;
+mod timeline_control;
+mod timeline_json;
+mod timeline_tracks;
 mod timer_queue;
 mod trace;
 
@@ -50,4 +57,5 @@ pub use handle::TestScheduler;
 pub use harness::run_seeds;
 pub use schedules::SearchOutcome;
 pub use strategy::{DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, ParseStrategyError, Strategy};
+pub use timeline::{InstantKind, TIMELINE_LIMIT};
 pub use trace::{TaskSummary, TraceEvent};

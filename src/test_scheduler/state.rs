@@ -7,6 +7,7 @@ use super::draws::Draws;
 use super::ready_queue::ReadyQueue;
 use super::registry::Registry;
 use super::rng::Rng;
+use super::timeline::Timeline;
 use super::timer_queue::TimerQueue;
 use super::trace::TraceEvent;
 use crate::{Runnable, TaskId, TaskLabel, TaskMetadata, TaskOutcome};
@@ -32,6 +33,8 @@ pub(super) struct State {
     pub(super) trace: Option<Vec<TraceEvent>>,
     /// The trace the determinism check compares (kept apart from the test's own).
     pub(super) audit: Option<Vec<TraceEvent>>,
+    /// The timeline for a Chrome trace file (`enable_timeline`, the seed harness), if recorded.
+    pub(super) timeline: Option<Timeline>,
     pub(super) ticks: u64,
     /// Tasks cancelled by [`TestScheduler::cancel_tasks`](super::TestScheduler::cancel_tasks)
     /// that have not ended yet.

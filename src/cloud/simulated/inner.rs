@@ -3,8 +3,9 @@
 
 use super::report::WaitUntilOutcome;
 use super::state::{Phase, Sessions};
-use crate::{Instant, Scheduler, SessionId, TestScheduler, session};
+use crate::{Instant, InstantKind, Scheduler, SessionId, TestScheduler, session};
 use futures::future::select;
+use std::fmt::Display;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Poll, Waker};
@@ -33,6 +34,16 @@ impl Inner {
 
     pub(super) fn test_scheduler(&self) -> Option<&TestScheduler> {
         self.scheduler.downcast_ref::<TestScheduler>()
+    }
+
+    /// Marks a moment of `session`'s life on the TestScheduler's timeline (its session's
+    /// track), if one is recorded.
+    pub(super) fn mark(&self, session: SessionId, name: &str, args: &[(&str, &dyn Display)]) {
+        if let Some(test) = self.test_scheduler() {
+            session::with(Some(session), || {
+                test.record_instant(InstantKind::Note, name, args)
+            });
+        }
     }
 
     /// Records how `wait_until` job `index` ended; wakes whoever waits if the session settled.
@@ -64,6 +75,7 @@ impl Inner {
             }
             state.phase = Phase::Responded { at };
         }
+        self.mark(session, "responded", &[]);
         // The supervisor belongs to no session: it is the runtime, not the request.
         let _session = session::enter(None);
         let cutoff = self.scheduler.timer(WAIT_UNTIL_LIMIT);
@@ -77,7 +89,7 @@ impl Inner {
     fn end_session(&self, session: SessionId) {
         let live = self.test_scheduler().map(TestScheduler::live_tasks);
         let at = self.elapsed();
-        let (handles, dangling, wakers) = {
+        let (handles, dangling, wakers, cut_off) = {
             let mut sessions = self.lock();
             let Some(state) = sessions.get_mut(session) else {
                 return;
@@ -88,9 +100,11 @@ impl Inner {
                 Phase::Handling => at,
             };
             let mut handles = Vec::new();
+            let mut cut_off = 0;
             for entry in &mut state.wait_until {
                 if entry.outcome.is_none() {
                     entry.outcome = Some((WaitUntilOutcome::CutOff, at));
+                    cut_off += 1;
                 }
                 handles.extend(entry.handle.take());
             }
@@ -101,8 +115,22 @@ impl Inner {
                 .collect();
             state.cancelled_at_end = dangling.clone();
             state.phase = Phase::Ended { responded_at, at };
-            (handles, dangling, std::mem::take(&mut state.waiters))
+            (
+                handles,
+                dangling,
+                std::mem::take(&mut state.waiters),
+                cut_off,
+            )
         };
+        let (cancelled, cut_off) = (dangling.len(), cut_off);
+        self.mark(
+            session,
+            "session ended",
+            &[
+                ("tasks_cancelled", &cancelled),
+                ("wait_until_cut_off", &cut_off),
+            ],
+        );
         // Outside the lock: dropping a running job's handle cancels it, and its end report
         // comes back here.
         drop(handles);

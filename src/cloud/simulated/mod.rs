@@ -171,6 +171,9 @@ impl SimulatedExecutionContext {
         F::Output: 'static,
     {
         let session = self.create_session();
+        let location = std::panic::Location::caller();
+        self.inner
+            .mark(session, "request", &[("served_at", &location)]);
         let future = run_handler(handler, Arc::downgrade(&self.inner), session);
         let task = {
             let _session = session::enter(Some(session));

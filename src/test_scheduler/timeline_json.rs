@@ -1,0 +1,335 @@
+//! A recorded [`Timeline`] as a Chrome trace event file (the JSON object form that Perfetto's
+//! UI and `chrome://tracing` open). One process per `TestScheduler`; in it one track (thread)
+//! per session and per executor without a session: `test code`, `timers`, `background`,
+//! `foreground (main thread)`, `session#N`.
+//!
+//! **Layout.** Polls take no virtual time, so the file's clock is the virtual clock *stretched*:
+//! event `i` of the record is drawn at `virtual time + (i + 1) µs`. Every event gets its own
+//! microsecond, the order of events is kept exactly, and a virtual gap between two events (a
+//! timer, `advance_clock`) shows as that gap plus 1 µs. A poll is a slice from its start to its
+//! end event, so a poll that spawned and woke more is wider; each slice's `args` give the real
+//! virtual time (`virtual_time`) and the tick. Code outside every task (the test body) that
+//! spawns, wakes or marks is drawn as `test code` slices on its own track. A spawn is a flow
+//! arrow from the spawning slice to the task's first poll; wakes, timers (set, fired,
+//! cancelled), task ends, marks (notes and faults) and the failure point are instants.
+
+use super::json::Object;
+use super::timeline::{BY_TEST, Event, InstantKind, Timeline};
+use super::timeline_tracks::{
+    SESSIONS, TEST, by_of, kind_name, task_args, task_name, track, track_name, who,
+};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::time::Duration;
+
+/// One scheduler's part of a file.
+pub(super) struct Process<'a> {
+    pub(super) name: String,
+    pub(super) timeline: &'a Timeline,
+    /// The failure message, drawn after the last event (the seed harness's failing seed).
+    pub(super) failure: Option<&'a str>,
+}
+
+/// The whole file: `processes` numbered from 1, `about` in `otherData`.
+pub(super) fn document(processes: &[Process<'_>], about: &[(&str, String)]) -> String {
+    let mut out = String::from("{\"traceEvents\":[\n");
+    let mut first = true;
+    for (index, process) in processes.iter().enumerate() {
+        Writer {
+            out: &mut out,
+            first: &mut first,
+            pid: index as u64 + 1,
+            timers: FxHashSet::default(),
+        }
+        .process(process);
+    }
+    out.push_str("\n],\"displayTimeUnit\":\"ns\",\"otherData\":");
+    let mut other = Object::new(&mut out);
+    other.str("generator", "scheduler TestScheduler timeline");
+    other.str(
+        "clock",
+        "virtual time stretched: event i of a scheduler's record is drawn at its virtual time + \
+         (i + 1) microseconds; args.virtual_time is the real one",
+    );
+    for (key, value) in about {
+        other.str(key, value);
+    }
+    other.end();
+    out.push_str("}\n");
+    out
+}
+
+/// Display time of event `index` at virtual time `at`, in nanoseconds (see the module docs).
+fn display_ns(index: usize, at: Duration) -> u128 {
+    at.as_nanos() + (index as u128 + 1) * 1_000
+}
+
+/// `ns` as microseconds with three decimals (exact: no floating point).
+fn micros(ns: u128) -> String {
+    format!("{}.{:03}", ns / 1_000, ns % 1_000)
+}
+
+struct Writer<'o> {
+    out: &'o mut String,
+    first: &'o mut bool,
+    pid: u64,
+    /// Ids of the timers seen so far (a wake "by" one of them says so).
+    timers: FxHashSet<u64>,
+}
+
+/// A poll being drawn: its task and track.
+struct Open {
+    task: u64,
+    tid: u64,
+}
+
+impl Writer<'_> {
+    /// Starts one trace event: `{"ph":..,"pid":..,"tid":..,"ts":..` (the caller adds the rest).
+    fn event(&mut self, ph: &str, tid: u64, ns: u128) -> Object<'_> {
+        if !std::mem::take(self.first) {
+            self.out.push_str(",\n");
+        }
+        let mut object = Object::new(self.out);
+        object
+            .str("ph", ph)
+            .num("pid", self.pid)
+            .num("tid", tid)
+            .num("ts", micros(ns));
+        object
+    }
+
+    fn metadata(&mut self, name: &str, tid: u64, args: impl FnOnce(&mut Object<'_>)) {
+        let mut object = self.event("M", tid, 0);
+        object.str("name", name).object("args", args);
+        object.end();
+    }
+
+    fn instant(
+        &mut self,
+        tid: u64,
+        ns: u128,
+        cat: &str,
+        name: &str,
+        args: impl FnOnce(&mut Object<'_>),
+    ) {
+        let mut object = self.event("i", tid, ns);
+        object
+            .str("s", "t")
+            .str("cat", cat)
+            .str("name", name)
+            .object("args", args);
+        object.end();
+    }
+
+    fn process(&mut self, process: &Process<'_>) {
+        let events = &process.timeline.events;
+        let mut tracks: Vec<u64> = vec![TEST];
+        let mut stack: Vec<Open> = Vec::new();
+        let mut test_open = false;
+        // Spawns not yet drawn: task -> (display time, spawning track), drawn as a flow at the
+        // task's first poll.
+        let mut spawns: FxHashMap<u64, (u128, u64)> = FxHashMap::default();
+        let mut end_ns = display_ns(0, Duration::ZERO);
+        for (index, event) in events.iter().enumerate() {
+            let ns = display_ns(index, event.at());
+            end_ns = ns;
+            let by = by_of(event);
+            // `test code` slices hold what code outside every task does between polls.
+            let by_test = by == Some(BY_TEST) && stack.is_empty();
+            if test_open && !by_test {
+                self.event("E", TEST, ns - 500).end();
+                test_open = false;
+            }
+            if by_test && !test_open {
+                let mut object = self.event("B", TEST, ns - 500);
+                object.str("name", "test code");
+                object.end();
+                test_open = true;
+            }
+            // The slice this event happens in, if it is drawn: its track.
+            let within = match by {
+                Some(BY_TEST) if by_test => Some(TEST),
+                Some(task) => stack.last().filter(|open| open.task == task).map(|o| o.tid),
+                None => None,
+            };
+            self.draw(event, ns, within, &mut tracks, &mut stack, &mut spawns);
+        }
+        let end_ns = end_ns + 1_000;
+        if test_open {
+            self.event("E", TEST, end_ns - 500).end();
+        }
+        while let Some(open) = stack.pop() {
+            self.event("E", open.tid, end_ns - 500).end();
+        }
+        if let Some(message) = process.failure {
+            self.instant(TEST, end_ns, "failure", "FAILED", |args| {
+                args.str("message", message);
+            });
+        }
+        self.metadata("process_name", 0, |args| {
+            args.str("name", &process.name);
+        });
+        let pid = self.pid;
+        self.metadata("process_sort_index", 0, |args| {
+            args.num("sort_index", pid);
+        });
+        tracks.sort_unstable();
+        for tid in tracks {
+            self.metadata("thread_name", tid, |args| {
+                args.str("name", &track_name(tid));
+            });
+            self.metadata("thread_sort_index", tid, |args| {
+                args.num("sort_index", tid);
+            });
+        }
+        if process.timeline.dropped > 0 {
+            let dropped = process.timeline.dropped;
+            self.instant(
+                TEST,
+                display_ns(0, Duration::ZERO) - 500,
+                "note",
+                "",
+                |args| {
+                    args.num("earlier_events_dropped", dropped);
+                },
+            );
+        }
+    }
+
+    fn draw(
+        &mut self,
+        event: &Event,
+        ns: u128,
+        within: Option<u64>,
+        tracks: &mut Vec<u64>,
+        stack: &mut Vec<Open>,
+        spawns: &mut FxHashMap<u64, (u128, u64)>,
+    ) {
+        let mut uses = |tid: u64| {
+            if !tracks.contains(&tid) {
+                tracks.push(tid);
+            }
+            tid
+        };
+        match event {
+            Event::Spawned { task, .. } => {
+                if let Some(from) = within {
+                    spawns.insert(task.id().as_u64(), (ns, from));
+                }
+            }
+            Event::Poll { at, tick, task } => {
+                let tid = uses(track(task));
+                let mut object = self.event("B", tid, ns);
+                object
+                    .str("cat", kind_name(task.kind()))
+                    .str("name", &task_name(task))
+                    .object("args", |args| {
+                        task_args(args, task);
+                        args.num("tick", tick)
+                            .str("virtual_time", &format!("{at:?}"));
+                    });
+                object.end();
+                if let Some((spawned, from)) = spawns.remove(&task.id().as_u64()) {
+                    let id = (self.pid << 40) | (task.id().as_u64() & ((1 << 40) - 1));
+                    for (ph, tid, at) in [("s", from, spawned), ("f", tid, ns + 500)] {
+                        let mut object = self.event(ph, tid, at);
+                        object
+                            .str("cat", "spawn")
+                            .str("name", "spawn")
+                            .num("id", id);
+                        if ph == "f" {
+                            object.str("bp", "e");
+                        }
+                        object.end();
+                    }
+                }
+                stack.push(Open {
+                    task: task.id().as_u64(),
+                    tid,
+                });
+            }
+            Event::PollEnd { .. } => {
+                if let Some(open) = stack.pop() {
+                    self.event("E", open.tid, ns).end();
+                }
+            }
+            Event::Woken { task, by, .. } => {
+                let tid = uses(track(task));
+                let by = who(*by, &self.timers);
+                self.instant(tid, ns, "wake", &format!("wake {}", task.id()), |args| {
+                    args.num("task", task.id().as_u64()).str("by", &by);
+                });
+            }
+            Event::TimerSet {
+                at,
+                timer,
+                delay,
+                by,
+            } => {
+                let tid = uses(track(timer));
+                self.timers.insert(timer.id().as_u64());
+                let name = format!("timer {} set", timer.id());
+                let by = who(*by, &self.timers);
+                self.instant(tid, ns, "timer", &name, |args| {
+                    task_args(args, timer);
+                    let due = at.saturating_add(*delay);
+                    args.str("delay", &format!("{delay:?}"))
+                        .str("fires_at", &format!("{due:?}"))
+                        .str("by", &by);
+                });
+            }
+            Event::TimerFired { at, timer } => {
+                let tid = uses(track(timer));
+                let name = format!("timer {} fired", timer.id());
+                self.instant(tid, ns, "timer", &name, |args| {
+                    task_args(args, timer);
+                    args.str("virtual_time", &format!("{at:?}"));
+                });
+            }
+            Event::TimerCancelled { timer, by, .. } => {
+                let tid = uses(track(timer));
+                let name = format!("timer {} cancelled", timer.id());
+                let by = who(*by, &self.timers);
+                self.instant(tid, ns, "timer", &name, |args| {
+                    task_args(args, timer);
+                    args.str("by", &by);
+                });
+            }
+            Event::Ended {
+                task, outcome, by, ..
+            } => {
+                let tid = uses(track(task));
+                let name = format!("end {}: {outcome:?}", task.id());
+                let by = who(*by, &self.timers);
+                self.instant(tid, ns, "end", &name, |args| {
+                    task_args(args, task);
+                    args.str("outcome", &format!("{outcome:?}")).str("by", &by);
+                });
+            }
+            Event::Mark {
+                at,
+                kind,
+                name,
+                args: marked,
+                session,
+                ..
+            } => {
+                let tid = match (session, within) {
+                    (Some(session), _) => SESSIONS.saturating_add(session.as_u64()),
+                    (None, Some(tid)) => tid,
+                    (None, None) => TEST,
+                };
+                let tid = uses(tid);
+                let title = match kind {
+                    InstantKind::Fault => format!("fault: {name}"),
+                    _ => name.clone(),
+                };
+                self.instant(tid, ns, &kind.to_string(), &title, |args| {
+                    for (key, value) in marked {
+                        args.str(key, value);
+                    }
+                    args.str("virtual_time", &format!("{at:?}"));
+                });
+            }
+        }
+    }
+}

@@ -44,6 +44,8 @@ mod task;
 mod task_ids;
 mod test_scheduler;
 mod timer;
+#[cfg(feature = "tracing")]
+mod tracing_events;
 
 #[cfg(all(doctest, not(target_arch = "wasm32")))]
 mod readme_doctests;

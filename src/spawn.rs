@@ -64,7 +64,11 @@ impl dyn Scheduler {
             &**self,
             async_task::Builder::new().metadata(metadata).spawn_local(
                 |metadata| TaskFuture::new(future, *metadata, handle),
-                move |runnable| scheduler.schedule_foreground(runnable),
+                move |runnable: Runnable| {
+                    #[cfg(feature = "tracing")]
+                    crate::tracing_events::wake(runnable.metadata());
+                    scheduler.schedule_foreground(runnable)
+                },
             ),
         )
     }
@@ -87,9 +91,13 @@ impl dyn Scheduler {
             &**self,
             async_task::Builder::new().metadata(metadata).spawn(
                 |metadata| TaskFuture::new(future, *metadata, handle),
-                move |runnable| match label {
-                    None => scheduler.schedule(runnable),
-                    Some(label) => scheduler.schedule_labeled(runnable, label),
+                move |runnable: Runnable| {
+                    #[cfg(feature = "tracing")]
+                    crate::tracing_events::wake(runnable.metadata());
+                    match label {
+                        None => scheduler.schedule(runnable),
+                        Some(label) => scheduler.schedule_labeled(runnable, label),
+                    }
                 },
             ),
         )

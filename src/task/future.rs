@@ -11,6 +11,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+/// A task's `tracing` span with the `tracing` feature; nothing (zero bytes, no code) without.
+#[cfg(feature = "tracing")]
+type TaskSpan = tracing::Span;
+#[cfg(not(feature = "tracing"))]
+type TaskSpan = ();
+
 /// What a task's future yields: its output, or the panic that ended it.
 pub(crate) type TaskResult<T> = Result<T, Box<Panicked>>;
 
@@ -25,16 +31,22 @@ pin_project! {
         // panics go there.
         scheduler: Arc<dyn Scheduler>,
         ended: bool,
+        // The task's `tracing` span, entered for every poll and for the drop.
+        span: TaskSpan,
     }
 
     impl<F> PinnedDrop for TaskFuture<F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             let _session = session::enter(this.metadata.session());
+            #[cfg(feature = "tracing")]
+            let _span = this.span.enter();
             // Dropped in place, inside the session: whatever its destructor spawns belongs to
             // the task's session too.
             this.inner.set(None);
             if !*this.ended {
+                #[cfg(feature = "tracing")]
+                crate::tracing_events::ended(this.metadata, TaskOutcome::Cancelled);
                 this.scheduler.task_ended(this.metadata, TaskOutcome::Cancelled);
             }
         }
@@ -45,6 +57,10 @@ impl<F> TaskFuture<F> {
     pub(crate) fn new(inner: F, metadata: TaskMetadata, scheduler: Arc<dyn Scheduler>) -> Self {
         Self {
             inner: Some(inner),
+            #[cfg(feature = "tracing")]
+            span: crate::tracing_events::task_span(&metadata),
+            #[cfg(not(feature = "tracing"))]
+            span: (),
             metadata,
             scheduler,
             ended: false,
@@ -58,6 +74,8 @@ impl<F: Future> Future for TaskFuture<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _session = session::enter(this.metadata.session());
+        #[cfg(feature = "tracing")]
+        let _span = this.span.enter();
         let inner = this
             .inner
             .as_pin_mut()
@@ -71,6 +89,8 @@ impl<F: Future> Future for TaskFuture<F> {
             }
         };
         *this.ended = true;
+        #[cfg(feature = "tracing")]
+        crate::tracing_events::ended(this.metadata, outcome);
         this.scheduler.task_ended(this.metadata, outcome);
         Poll::Ready(result)
     }

@@ -45,6 +45,8 @@ impl Panicked {
 impl Drop for Panicked {
     fn drop(&mut self) {
         if let Some(payload) = self.payload.take() {
+            #[cfg(feature = "tracing")]
+            crate::tracing_events::unobserved_panic(&self.metadata, panic_message(&payload));
             self.scheduler
                 .unobserved_panic(&self.metadata, panic_message(&payload));
         }

@@ -123,6 +123,8 @@ impl Inner {
             )
         };
         let (cancelled, cut_off) = (dangling.len(), cut_off);
+        #[cfg(feature = "tracing")]
+        crate::tracing_events::session_ended(session, cancelled);
         self.mark(
             session,
             "session ended",

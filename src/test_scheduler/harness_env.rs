@@ -79,8 +79,15 @@ pub(super) fn test_name() -> Option<String> {
 }
 
 /// `cargo test -p native-tests --test core -- name --exact`: the command that runs only the
-/// test on this thread.
+/// test on this thread (`cargo run -p scheduler --example timeline` from an example).
 pub(super) fn cargo_command() -> String {
+    if let Some(example) = example_name() {
+        let mut command = "cargo run".to_string();
+        if let Ok(package) = std::env::var("CARGO_PKG_NAME") {
+            command.push_str(&format!(" -p {package}"));
+        }
+        return format!("{command} --example {example}");
+    }
     let mut command = "cargo test".to_string();
     if let Ok(package) = std::env::var("CARGO_PKG_NAME") {
         command.push_str(&format!(" -p {package}"));
@@ -92,6 +99,15 @@ pub(super) fn cargo_command() -> String {
         command.push_str(&format!(" -- {name} --exact"));
     }
     command
+}
+
+/// The example this process is, if it is one (cargo builds them into an `examples` folder).
+fn example_name() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let folder = exe.parent()?.file_name()?;
+    (folder == "examples")
+        .then(|| exe.file_stem()?.to_str().map(str::to_owned))
+        .flatten()
 }
 
 /// `--test NAME` for an integration test binary, `--lib` for a crate's unit tests.

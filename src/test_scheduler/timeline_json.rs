@@ -76,11 +76,15 @@ struct Writer<'o> {
     timers: FxHashSet<u64>,
 }
 
-/// A poll being drawn: its task and track.
+/// A poll being drawn: its task, track and name.
 struct Open {
     task: u64,
     tid: u64,
+    name: String,
 }
+
+/// The name of the slices of code outside every task.
+const TEST_CODE: &str = "test code";
 
 impl Writer<'_> {
     /// Starts one trace event: `{"ph":..,"pid":..,"tid":..,"ts":..` (the caller adds the rest).
@@ -95,6 +99,14 @@ impl Writer<'_> {
             .num("tid", tid)
             .num("ts", micros(ns));
         object
+    }
+
+    /// Ends the innermost slice of track `tid`, repeating its name (speedscope, for one,
+    /// matches an end to its begin by name).
+    fn end(&mut self, tid: u64, ns: u128, name: &str) {
+        let mut object = self.event("E", tid, ns);
+        object.str("name", name);
+        object.end();
     }
 
     fn metadata(&mut self, name: &str, tid: u64, args: impl FnOnce(&mut Object<'_>)) {
@@ -136,12 +148,12 @@ impl Writer<'_> {
             // `test code` slices hold what code outside every task does between polls.
             let by_test = by == Some(BY_TEST) && stack.is_empty();
             if test_open && !by_test {
-                self.event("E", TEST, ns - 500).end();
+                self.end(TEST, ns - 500, TEST_CODE);
                 test_open = false;
             }
             if by_test && !test_open {
                 let mut object = self.event("B", TEST, ns - 500);
-                object.str("name", "test code");
+                object.str("name", TEST_CODE);
                 object.end();
                 test_open = true;
             }
@@ -155,10 +167,10 @@ impl Writer<'_> {
         }
         let end_ns = end_ns + 1_000;
         if test_open {
-            self.event("E", TEST, end_ns - 500).end();
+            self.end(TEST, end_ns - 500, TEST_CODE);
         }
         while let Some(open) = stack.pop() {
-            self.event("E", open.tid, end_ns - 500).end();
+            self.end(open.tid, end_ns - 500, &open.name);
         }
         if let Some(message) = process.failure {
             self.instant(TEST, end_ns, "failure", "FAILED", |args| {
@@ -218,10 +230,11 @@ impl Writer<'_> {
             }
             Event::Poll { at, tick, task } => {
                 let tid = uses(track(task));
+                let name = task_name(task);
                 let mut object = self.event("B", tid, ns);
                 object
                     .str("cat", kind_name(task.kind()))
-                    .str("name", &task_name(task))
+                    .str("name", &name)
                     .object("args", |args| {
                         task_args(args, task);
                         args.num("tick", tick)
@@ -245,11 +258,12 @@ impl Writer<'_> {
                 stack.push(Open {
                     task: task.id().as_u64(),
                     tid,
+                    name,
                 });
             }
             Event::PollEnd { .. } => {
                 if let Some(open) = stack.pop() {
-                    self.event("E", open.tid, ns).end();
+                    self.end(open.tid, ns, &open.name);
                 }
             }
             Event::Woken { task, by, .. } => {

@@ -22,6 +22,10 @@ use tracing::{Level, Span};
 /// The span of a new task (disabled, and nearly free, unless a subscriber wants it).
 #[inline]
 pub(crate) fn task_span(task: &TaskMetadata) -> Span {
+    if !tracing::enabled!(target: "scheduler::task", Level::TRACE) {
+        // No subscriber wants it: skip building it (and `tracing`'s `log` fallback with it).
+        return Span::none();
+    }
     let location = task.location();
     let span = tracing::span!(
         target: "scheduler::task",
@@ -45,9 +49,20 @@ pub(crate) fn task_span(task: &TaskMetadata) -> Span {
     span
 }
 
+/// Enters the task's span for a poll or the drop; nothing for a disabled span (no subscriber
+/// wants it: then not even `tracing`'s `log` fallback runs).
+#[inline(always)]
+pub(crate) fn enter(span: &Span) -> Option<tracing::span::Entered<'_>> {
+    (!span.is_disabled()).then(|| span.enter())
+}
+
 /// A task was woken (its runnable handed back to its scheduler).
-#[inline]
+#[inline(always)]
 pub(crate) fn wake(task: &TaskMetadata) {
+    // One load when no subscriber wants TRACE (and no `log` fallback for these per-poll events).
+    if !tracing::level_enabled!(Level::TRACE) {
+        return;
+    }
     tracing::event!(
         target: "scheduler::task::waker",
         Level::TRACE,
@@ -58,8 +73,11 @@ pub(crate) fn wake(task: &TaskMetadata) {
 }
 
 /// A task ended (called inside its span).
-#[inline]
+#[inline(always)]
 pub(crate) fn ended(task: &TaskMetadata, outcome: TaskOutcome) {
+    if !tracing::level_enabled!(Level::TRACE) {
+        return;
+    }
     let outcome = match outcome {
         TaskOutcome::Completed => "completed",
         TaskOutcome::Panicked => "panicked",

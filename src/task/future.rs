@@ -40,7 +40,7 @@ pin_project! {
             let mut this = this.project();
             let _session = session::enter(this.metadata.session());
             #[cfg(feature = "tracing")]
-            let _span = this.span.enter();
+            let _span = crate::tracing_events::enter(this.span);
             // Dropped in place, inside the session: whatever its destructor spawns belongs to
             // the task's session too.
             this.inner.set(None);
@@ -75,7 +75,7 @@ impl<F: Future> Future for TaskFuture<F> {
         let this = self.project();
         let _session = session::enter(this.metadata.session());
         #[cfg(feature = "tracing")]
-        let _span = this.span.enter();
+        let _span = crate::tracing_events::enter(this.span);
         let inner = this
             .inner
             .as_pin_mut()

@@ -129,6 +129,7 @@ impl TestScheduler {
         let mut state = self.engine.state("enable_trace");
         if state.trace.is_none() {
             state.trace = Some(Vec::new());
+            state.update_recording();
         }
     }
 

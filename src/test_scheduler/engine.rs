@@ -14,9 +14,8 @@ use super::report;
 use super::rng::Rng;
 use super::state::State;
 use super::strategy::Strategy;
-use super::timeline::{Event, Timeline};
+use super::timeline::{Timeline, What};
 use super::timer_queue::TimerQueue;
-use super::trace::TraceEvent;
 use crate::{Instant, Runnable, TaskId, TaskKind, block};
 use rand::{RngExt, SeedableRng};
 use rustc_hash::FxHashSet;
@@ -89,6 +88,10 @@ impl Engine {
                     trace: config.trace.then(Vec::new),
                     audit: directions.audit.then(Vec::new),
                     timeline: (config.timeline || directions.timeline).then(Timeline::default),
+                    recording: config.trace
+                        || directions.audit
+                        || config.timeline
+                        || directions.timeline,
                     ticks: 0,
                     cancelled: FxHashSet::default(),
                     graveyard: Vec::new(),
@@ -155,24 +158,15 @@ impl Engine {
             };
             let tick = state.ticks;
             state.ticks += 1;
-            if state.tracing() {
-                state.push_event(TraceEvent::Ran {
-                    tick,
-                    elapsed: self.elapsed(),
-                    task: runnable.metadata().into(),
-                });
-            }
-            let timeline = state.timeline.as_mut().map(|timeline| {
-                let (at, task) = (self.elapsed(), *runnable.metadata());
-                timeline.push(Event::Poll { at, tick, task });
-            });
-            (runnable, buried, timeline.is_some())
+            let timeline =
+                state.recording && state.record_poll(tick, self.elapsed(), runnable.metadata());
+            (runnable, buried, timeline)
         };
         drop(buried);
         self.run(runnable);
         if timeline {
-            let at = self.elapsed();
-            self.record(|| Event::PollEnd { at });
+            let at = self.elapsed_nanos();
+            self.record(|timeline| timeline.record_plain(at, 0, What::PollEnd));
         }
         true
     }
@@ -183,12 +177,16 @@ impl Engine {
         self.running_task.load(Ordering::Relaxed)
     }
 
-    /// Records `event()` on the timeline, if one is kept (test thread only).
+    /// Runs `record` on the timeline, if one is kept (test thread only).
     #[inline]
-    pub(super) fn record(&self, event: impl FnOnce() -> Event) {
-        if let Some(timeline) = &mut self.state("timeline").timeline {
-            timeline.push(event());
-        }
+    pub(super) fn record(&self, record: impl FnOnce(&mut Timeline)) {
+        self.state("timeline").timeline(record);
+    }
+
+    /// Virtual time since creation, in nanoseconds.
+    #[inline]
+    pub(super) fn elapsed_nanos(&self) -> u64 {
+        self.elapsed_nanos.load(Ordering::Relaxed)
     }
 
     pub(super) fn run_until_parked(&self) {
@@ -268,9 +266,11 @@ impl Engine {
         let Some((deadline, runnable)) = ({
             let mut state = self.state("fire timer");
             let due = state.timers.pop_due(limit);
-            if let (Some(timeline), Some((at, runnable))) = (&mut state.timeline, &due) {
-                let timer = *runnable.metadata();
-                timeline.push(Event::TimerFired { at: *at, timer });
+            if let Some((at, runnable)) = &due {
+                let at = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
+                let timer = runnable.metadata();
+                let id = timer.id().as_u64();
+                state.timeline(|timeline| timeline.record(at, id, timer, What::TimerFired));
             }
             due
         }) else {

@@ -5,7 +5,7 @@
 use super::engine::Engine;
 use super::inbox::Inbound;
 use super::report;
-use super::timeline::{BY_FOREIGN, Event};
+use super::timeline::{BY_FOREIGN, Timeline, What};
 use crate::{Runnable, TaskMetadata, TaskOutcome, runnable};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -18,11 +18,10 @@ impl Engine {
         };
         if self.on_test_thread() {
             let mut state = self.state("schedule");
-            if let Some(timeline) = &mut state.timeline {
-                let (at, task) = (self.elapsed(), *runnable.metadata());
-                let by = self.running();
-                timeline.push(Event::Woken { at, task, by });
-            }
+            state.timeline(|timeline| {
+                let (at, by) = (self.elapsed_nanos(), self.running());
+                timeline.record(at, by, runnable.metadata(), What::Woken);
+            });
             state.push_ready(runnable);
         } else {
             let metadata = *runnable.metadata();
@@ -39,14 +38,10 @@ impl Engine {
             let elapsed = self.elapsed();
             let mut state = self.state("spawn");
             state.record_spawn(runnable.metadata(), elapsed);
-            if let Some(timeline) = &mut state.timeline {
-                let (task, by) = (*runnable.metadata(), self.running());
-                timeline.push(Event::Spawned {
-                    at: elapsed,
-                    task,
-                    by,
-                });
-            }
+            state.timeline(|timeline| {
+                let (at, by) = (self.elapsed_nanos(), self.running());
+                timeline.record(at, by, runnable.metadata(), What::Spawned);
+            });
             state.push_ready(runnable);
         } else {
             let metadata = *runnable.metadata();
@@ -64,15 +59,11 @@ impl Engine {
         if self.on_test_thread() {
             let at = self.elapsed();
             let mut state = self.state("schedule_after");
-            if let Some(timeline) = &mut state.timeline {
-                let (timer, by) = (*runnable.metadata(), self.running());
-                timeline.push(Event::TimerSet {
-                    at,
-                    timer,
-                    delay,
-                    by,
-                });
-            }
+            state.timeline(|timeline| {
+                let (now, by) = (self.elapsed_nanos(), self.running());
+                let delay = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+                timeline.record(now, by, runnable.metadata(), What::TimerSet(delay));
+            });
             state.timers.push(at.saturating_add(delay), runnable);
         } else {
             let metadata = *runnable.metadata();
@@ -88,15 +79,10 @@ impl Engine {
             let elapsed = self.elapsed();
             let mut state = self.state("task_ended");
             state.record_end(metadata, outcome, elapsed);
-            if let Some(timeline) = &mut state.timeline {
-                let (task, by) = (*metadata, self.running());
-                timeline.push(Event::Ended {
-                    at: elapsed,
-                    task,
-                    outcome,
-                    by,
-                });
-            }
+            state.timeline(|timeline| {
+                let (at, by) = (self.elapsed_nanos(), self.running());
+                timeline.record(at, by, metadata, What::Ended(outcome));
+            });
         } else {
             // Ending is not a wake: a task dropped on another thread is not scheduled there.
             self.inbox.post([Inbound::Ended(*metadata, outcome)]);
@@ -112,8 +98,8 @@ impl Engine {
             // destructor.
             let removed = self.state("timer_cancelled").timers.cancel(timer.id());
             if removed.is_some() {
-                let (at, timer, by) = (self.elapsed(), *timer, self.running());
-                self.record(|| Event::TimerCancelled { at, timer, by });
+                let (at, by) = (self.elapsed_nanos(), self.running());
+                self.record(|timeline| timeline.record(at, by, timer, What::TimerCancelled));
             }
             drop(removed);
         } else {
@@ -153,7 +139,9 @@ impl Engine {
         {
             let mut state = self.state("drain_inbox");
             for item in items {
-                if let Some(timeline) = &mut state.timeline {
+                if state.recording
+                    && let Some(timeline) = &mut state.timeline
+                {
                     timeline_foreign(timeline, &item, elapsed);
                 }
                 match item {
@@ -238,31 +226,16 @@ impl Engine {
 
 /// The timeline event of what another OS thread handed in.
 #[cold]
-fn timeline_foreign(timeline: &mut super::timeline::Timeline, item: &Inbound, at: Duration) {
-    let by = BY_FOREIGN;
-    timeline.push(match item {
-        Inbound::Ready(runnable) => Event::Woken {
-            at,
-            task: *runnable.metadata(),
-            by,
-        },
-        Inbound::Timer { delay, runnable } => Event::TimerSet {
-            at,
-            timer: *runnable.metadata(),
-            delay: *delay,
-            by,
-        },
-        Inbound::Spawned(task) => Event::Spawned {
-            at,
-            task: *task,
-            by,
-        },
-        Inbound::Ended(task, outcome) => Event::Ended {
-            at,
-            task: *task,
-            outcome: *outcome,
-            by,
-        },
-        Inbound::TimerCancelled(_) | Inbound::Failure(_) => return,
-    });
+fn timeline_foreign(timeline: &mut Timeline, item: &Inbound, at: Duration) {
+    let (at, by) = (u64::try_from(at.as_nanos()).unwrap_or(u64::MAX), BY_FOREIGN);
+    match item {
+        Inbound::Ready(runnable) => timeline.record(at, by, runnable.metadata(), What::Woken),
+        Inbound::Timer { delay, runnable } => {
+            let delay = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+            timeline.record(at, by, runnable.metadata(), What::TimerSet(delay));
+        }
+        Inbound::Spawned(task) => timeline.record(at, by, task, What::Spawned),
+        Inbound::Ended(task, outcome) => timeline.record(at, by, task, What::Ended(*outcome)),
+        Inbound::TimerCancelled(_) | Inbound::Failure(_) => {}
+    }
 }

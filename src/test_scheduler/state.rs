@@ -7,7 +7,7 @@ use super::draws::Draws;
 use super::ready_queue::ReadyQueue;
 use super::registry::Registry;
 use super::rng::Rng;
-use super::timeline::Timeline;
+use super::timeline::{Timeline, What};
 use super::timer_queue::TimerQueue;
 use super::trace::TraceEvent;
 use crate::{Runnable, TaskId, TaskLabel, TaskMetadata, TaskOutcome};
@@ -35,6 +35,9 @@ pub(super) struct State {
     pub(super) audit: Option<Vec<TraceEvent>>,
     /// The timeline for a Chrome trace file (`enable_timeline`, the seed harness), if recorded.
     pub(super) timeline: Option<Timeline>,
+    /// Whether `trace`, `audit` or `timeline` is kept: the one check on the hot paths (kept up
+    /// to date by [`State::update_recording`]).
+    pub(super) recording: bool,
     pub(super) ticks: u64,
     /// Tasks cancelled by [`TestScheduler::cancel_tasks`](super::TestScheduler::cancel_tasks)
     /// that have not ended yet.
@@ -49,7 +52,7 @@ impl State {
     pub(super) fn record_spawn(&mut self, metadata: &TaskMetadata, elapsed: Duration) {
         self.live.insert(*metadata);
         self.chooser.task_spawned(metadata.id().as_u64());
-        if self.tracing() {
+        if self.recording && self.tracing() {
             self.push_event(TraceEvent::Spawned {
                 elapsed,
                 task: metadata.into(),
@@ -69,7 +72,7 @@ impl State {
         if !self.cancelled.is_empty() {
             self.cancelled.remove(&metadata.id());
         }
-        if self.tracing() {
+        if self.recording && self.tracing() {
             self.push_event(TraceEvent::Ended {
                 elapsed,
                 task: metadata.into(),
@@ -89,6 +92,45 @@ impl State {
             .label()
             .is_some_and(|label| self.deprioritized.contains(&label));
         self.ready.push(runnable, deprioritized);
+    }
+
+    /// Recomputes [`recording`](Self::recording) after a trace or the timeline was turned on.
+    pub(super) fn update_recording(&mut self) {
+        self.recording = self.tracing() || self.timeline.is_some();
+    }
+
+    /// Runs `record` on the timeline, if one is kept (one flag check otherwise).
+    #[inline]
+    pub(super) fn timeline(&mut self, record: impl FnOnce(&mut Timeline)) {
+        if self.recording
+            && let Some(timeline) = &mut self.timeline
+        {
+            record(timeline);
+        }
+    }
+
+    /// Records the poll starting now (tick `tick`, of `task`) in the trace and the timeline
+    /// being kept; returns whether the timeline is kept (its end is recorded then too).
+    #[cold]
+    pub(super) fn record_poll(
+        &mut self,
+        tick: u64,
+        elapsed: Duration,
+        task: &TaskMetadata,
+    ) -> bool {
+        if self.tracing() {
+            self.push_event(TraceEvent::Ran {
+                tick,
+                elapsed,
+                task: task.into(),
+            });
+        }
+        let Some(timeline) = &mut self.timeline else {
+            return false;
+        };
+        let at = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        timeline.record(at, task.id().as_u64(), task, What::Poll(tick));
+        true
     }
 
     /// Whether events are being recorded (for the test, or for the determinism check).

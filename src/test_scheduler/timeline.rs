@@ -4,17 +4,16 @@
 //!
 //! Kept apart from the [`TraceEvent`](super::TraceEvent)s on purpose: the trace is what two runs
 //! compare and what the cross-target hash covers, so what the timeline adds (wakes, timers,
-//! marks) must not change it. Events are small copies of the task's metadata (no strings but a
-//! mark's own), and only the last [`TIMELINE_LIMIT`] are kept, so the seed harness can record
-//! every seed and still write the end of a long failing run.
+//! marks) must not change it. Events are small (ids and times; each task's metadata is kept
+//! once), and only the last [`TIMELINE_LIMIT`] are kept, so the seed harness can record every
+//! seed and still write the end of a long failing run.
 
 use crate::{SessionId, TaskMetadata, TaskOutcome};
-use std::collections::VecDeque;
 use std::fmt;
-use std::time::Duration;
 
-/// How many events a timeline keeps: the most recent ones (about 100 bytes each). The file
-/// says how many earlier events were dropped.
+/// How many events a timeline keeps at most: the most recent ones (40 bytes each, plus the
+/// metadata of each task once; when full, the oldest quarter goes). The file says how many
+/// earlier events were dropped.
 pub const TIMELINE_LIMIT: usize = 200_000;
 
 /// `by` of an event caused by code outside every task (the test body, a block loop).
@@ -43,93 +42,109 @@ impl fmt::Display for InstantKind {
     }
 }
 
-/// One recorded event. `at` is virtual time since the scheduler started; `by` the id of the
-/// task being polled when it happened ([`BY_TEST`], [`BY_FOREIGN`], or a timer's id while it
-/// fires).
+/// One recorded event (40 bytes): when, about which task, caused by whom, and what. A task's
+/// metadata is kept once, in [`Timeline::tasks`].
 #[derive(Clone, Debug)]
-pub(super) enum Event {
-    Spawned {
-        at: Duration,
-        task: TaskMetadata,
-        by: u64,
-    },
-    /// A poll begins (tick number `tick`); the next unmatched `PollEnd` ends it.
-    Poll {
-        at: Duration,
-        tick: u64,
-        task: TaskMetadata,
-    },
-    PollEnd {
-        at: Duration,
-    },
-    Woken {
-        at: Duration,
-        task: TaskMetadata,
-        by: u64,
-    },
-    TimerSet {
-        at: Duration,
-        timer: TaskMetadata,
-        delay: Duration,
-        by: u64,
-    },
-    TimerFired {
-        at: Duration,
-        timer: TaskMetadata,
-    },
-    TimerCancelled {
-        at: Duration,
-        timer: TaskMetadata,
-        by: u64,
-    },
-    Ended {
-        at: Duration,
-        task: TaskMetadata,
-        outcome: TaskOutcome,
-        by: u64,
-    },
-    Mark {
-        at: Duration,
-        kind: InstantKind,
-        name: String,
-        args: Vec<(String, String)>,
-        by: u64,
-        /// The session current when it was recorded (its track, if any).
-        session: Option<SessionId>,
-    },
+pub(super) struct Event {
+    /// Virtual time since the scheduler started, in nanoseconds.
+    pub(super) at: u64,
+    /// The task (or timer) it is about (0 for a mark).
+    pub(super) task: u64,
+    /// Who caused it: [`BY_TEST`], [`BY_FOREIGN`], or the task being polled (a timer's id while
+    /// it fires).
+    pub(super) by: u64,
+    pub(super) what: What,
 }
 
-impl Event {
-    pub(super) fn at(&self) -> Duration {
-        match self {
-            Event::Spawned { at, .. }
-            | Event::Poll { at, .. }
-            | Event::PollEnd { at }
-            | Event::Woken { at, .. }
-            | Event::TimerSet { at, .. }
-            | Event::TimerFired { at, .. }
-            | Event::TimerCancelled { at, .. }
-            | Event::Ended { at, .. }
-            | Event::Mark { at, .. } => *at,
-        }
-    }
+#[derive(Clone, Debug)]
+pub(super) enum What {
+    Spawned,
+    /// A poll begins (tick number); the next unmatched `PollEnd` ends it.
+    Poll(u64),
+    PollEnd,
+    Woken,
+    /// A timer was set to fire after this many nanoseconds.
+    TimerSet(u64),
+    TimerFired,
+    TimerCancelled,
+    Ended(TaskOutcome),
+    Mark(Box<Mark>),
+}
+
+/// An instant marked by [`record_instant`](super::TestScheduler::record_instant).
+#[derive(Clone, Debug)]
+pub(super) struct Mark {
+    pub(super) kind: InstantKind,
+    pub(super) name: String,
+    pub(super) args: Vec<(String, String)>,
+    /// The session current when it was recorded (its track, if any).
+    pub(super) session: Option<SessionId>,
 }
 
 /// The recorded events of one scheduler.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Timeline {
-    pub(super) events: VecDeque<Event>,
+    pub(super) events: Vec<Event>,
     /// Events dropped from the front to stay within [`TIMELINE_LIMIT`].
     pub(super) dropped: u64,
+    /// The metadata of every task an event is about, by id (a TestScheduler numbers its tasks
+    /// 1, 2, 3…).
+    tasks: Vec<Option<TaskMetadata>>,
 }
 
+/// Ids above this are not kept in the table (no TestScheduler spawns that many).
+const MAX_TABLE_ID: u64 = 1 << 26;
+
 impl Timeline {
+    /// Records `what` about `task` at `at` (nanoseconds), caused by `by`.
     #[inline]
-    pub(super) fn push(&mut self, event: Event) {
-        if self.events.len() == TIMELINE_LIMIT {
-            self.events.pop_front();
-            self.dropped += 1;
+    pub(super) fn record(&mut self, at: u64, by: u64, task: &TaskMetadata, what: What) {
+        let id = task.id().as_u64();
+        if id < MAX_TABLE_ID {
+            let index = id as usize;
+            if index >= self.tasks.len() {
+                self.tasks.resize(index + 1, None);
+            }
+            self.tasks[index].get_or_insert(*task);
         }
-        self.events.push_back(event);
+        self.push(Event {
+            at,
+            task: id,
+            by,
+            what,
+        });
+    }
+
+    /// Records an event about no task (a poll's end, a mark).
+    #[inline]
+    pub(super) fn record_plain(&mut self, at: u64, by: u64, what: What) {
+        self.push(Event {
+            at,
+            task: 0,
+            by,
+            what,
+        });
+    }
+
+    /// The metadata of task `id`, if an event was about it.
+    pub(super) fn task(&self, id: u64) -> Option<&TaskMetadata> {
+        self.tasks.get(usize::try_from(id).ok()?)?.as_ref()
+    }
+
+    #[inline]
+    fn push(&mut self, event: Event) {
+        if self.events.len() == TIMELINE_LIMIT {
+            self.drop_oldest();
+        }
+        self.events.push(event);
+    }
+
+    /// Drops the oldest quarter at once (a plain `Vec` push stays cheap; between 75% and 100%
+    /// of the limit are kept).
+    #[cold]
+    fn drop_oldest(&mut self) {
+        let quarter = TIMELINE_LIMIT / 4;
+        self.events.drain(..quarter);
+        self.dropped += quarter as u64;
     }
 }

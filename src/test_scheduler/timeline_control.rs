@@ -2,7 +2,7 @@
 //! trace / Perfetto JSON file (layout: `timeline_json.rs`).
 
 use super::handle::TestScheduler;
-use super::timeline::{Event, InstantKind, Timeline};
+use super::timeline::{InstantKind, Mark, Timeline, What};
 use super::timeline_json::{self, Process};
 use crate::session;
 use std::fmt::Display;
@@ -17,6 +17,7 @@ impl TestScheduler {
         let mut state = self.engine.state("enable_timeline");
         if state.timeline.is_none() {
             state.timeline = Some(Timeline::default());
+            state.update_recording();
         }
     }
 
@@ -39,22 +40,19 @@ impl TestScheduler {
         if !self.engine.on_test_thread() {
             return; // the timeline belongs to the test thread
         }
-        let (at, by, session) = (
-            self.engine.elapsed(),
-            self.engine.running(),
-            session::current(),
-        );
+        let (at, by) = (self.engine.elapsed_nanos(), self.engine.running());
         self.engine.drain_inbox();
-        self.engine.record(|| Event::Mark {
-            at,
-            kind,
-            name: name.to_string(),
-            args: args
-                .iter()
-                .map(|(key, value)| (key.to_string(), value.to_string()))
-                .collect(),
-            by,
-            session,
+        self.engine.record(|timeline| {
+            let mark = Mark {
+                kind,
+                name: name.to_string(),
+                args: args
+                    .iter()
+                    .map(|(key, value)| (key.to_string(), value.to_string()))
+                    .collect(),
+                session: session::current(),
+            };
+            timeline.record_plain(at, by, What::Mark(Box::new(mark)));
         });
     }
 

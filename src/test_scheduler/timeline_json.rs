@@ -14,7 +14,7 @@
 //! cancelled), task ends, marks (notes and faults) and the failure point are instants.
 
 use super::json::Object;
-use super::timeline::{BY_TEST, Event, InstantKind, Timeline};
+use super::timeline::{BY_TEST, Event, InstantKind, Timeline, What};
 use super::timeline_tracks::{
     SESSIONS, TEST, by_of, kind_name, task_args, task_name, track, track_name, who,
 };
@@ -39,6 +39,9 @@ pub(super) fn document(processes: &[Process<'_>], about: &[(&str, String)]) -> S
             first: &mut first,
             pid: index as u64 + 1,
             timers: FxHashSet::default(),
+            tracks: vec![TEST],
+            stack: Vec::new(),
+            spawns: FxHashMap::default(),
         }
         .process(process);
     }
@@ -59,8 +62,8 @@ pub(super) fn document(processes: &[Process<'_>], about: &[(&str, String)]) -> S
 }
 
 /// Display time of event `index` at virtual time `at`, in nanoseconds (see the module docs).
-fn display_ns(index: usize, at: Duration) -> u128 {
-    at.as_nanos() + (index as u128 + 1) * 1_000
+fn display_ns(index: usize, at: u64) -> u128 {
+    u128::from(at) + (index as u128 + 1) * 1_000
 }
 
 /// `ns` as microseconds with three decimals (exact: no floating point).
@@ -74,6 +77,13 @@ struct Writer<'o> {
     pid: u64,
     /// Ids of the timers seen so far (a wake "by" one of them says so).
     timers: FxHashSet<u64>,
+    /// The tracks drawn on.
+    tracks: Vec<u64>,
+    /// The polls being drawn, innermost last.
+    stack: Vec<Open>,
+    /// Spawns not yet drawn: task -> (display time, spawning track), drawn as a flow at the
+    /// task's first poll.
+    spawns: FxHashMap<u64, (u128, u64)>,
 }
 
 /// A poll being drawn: its task, track and name.
@@ -99,6 +109,14 @@ impl Writer<'_> {
             .num("tid", tid)
             .num("ts", micros(ns));
         object
+    }
+
+    /// Notes that track `tid` is drawn on; returns it.
+    fn uses(&mut self, tid: u64) -> u64 {
+        if !self.tracks.contains(&tid) {
+            self.tracks.push(tid);
+        }
+        tid
     }
 
     /// Ends the innermost slice of track `tid`, repeating its name (speedscope, for one,
@@ -134,19 +152,14 @@ impl Writer<'_> {
 
     fn process(&mut self, process: &Process<'_>) {
         let events = &process.timeline.events;
-        let mut tracks: Vec<u64> = vec![TEST];
-        let mut stack: Vec<Open> = Vec::new();
         let mut test_open = false;
-        // Spawns not yet drawn: task -> (display time, spawning track), drawn as a flow at the
-        // task's first poll.
-        let mut spawns: FxHashMap<u64, (u128, u64)> = FxHashMap::default();
-        let mut end_ns = display_ns(0, Duration::ZERO);
+        let mut end_ns = display_ns(0, 0);
         for (index, event) in events.iter().enumerate() {
-            let ns = display_ns(index, event.at());
+            let ns = display_ns(index, event.at);
             end_ns = ns;
             let by = by_of(event);
             // `test code` slices hold what code outside every task does between polls.
-            let by_test = by == Some(BY_TEST) && stack.is_empty();
+            let by_test = by == Some(BY_TEST) && self.stack.is_empty();
             if test_open && !by_test {
                 self.end(TEST, ns - 500, TEST_CODE);
                 test_open = false;
@@ -160,16 +173,16 @@ impl Writer<'_> {
             // The slice this event happens in, if it is drawn: its track.
             let within = match by {
                 Some(BY_TEST) if by_test => Some(TEST),
-                Some(task) => stack.last().filter(|open| open.task == task).map(|o| o.tid),
+                Some(task) => self.stack.last().filter(|o| o.task == task).map(|o| o.tid),
                 None => None,
             };
-            self.draw(event, ns, within, &mut tracks, &mut stack, &mut spawns);
+            self.draw(process.timeline, event, ns, within);
         }
         let end_ns = end_ns + 1_000;
         if test_open {
             self.end(TEST, end_ns - 500, TEST_CODE);
         }
-        while let Some(open) = stack.pop() {
+        while let Some(open) = self.stack.pop() {
             self.end(open.tid, end_ns - 500, &open.name);
         }
         if let Some(message) = process.failure {
@@ -184,6 +197,7 @@ impl Writer<'_> {
         self.metadata("process_sort_index", 0, |args| {
             args.num("sort_index", pid);
         });
+        let mut tracks = std::mem::take(&mut self.tracks);
         tracks.sort_unstable();
         for tid in tracks {
             self.metadata("thread_name", tid, |args| {
@@ -195,41 +209,52 @@ impl Writer<'_> {
         }
         if process.timeline.dropped > 0 {
             let dropped = process.timeline.dropped;
-            self.instant(
-                TEST,
-                display_ns(0, Duration::ZERO) - 500,
-                "note",
-                "",
-                |args| {
-                    args.num("earlier_events_dropped", dropped);
-                },
-            );
+            self.instant(TEST, display_ns(0, 0) - 500, "note", "", |args| {
+                args.num("earlier_events_dropped", dropped);
+            });
         }
     }
 
-    fn draw(
-        &mut self,
-        event: &Event,
-        ns: u128,
-        within: Option<u64>,
-        tracks: &mut Vec<u64>,
-        stack: &mut Vec<Open>,
-        spawns: &mut FxHashMap<u64, (u128, u64)>,
-    ) {
-        let mut uses = |tid: u64| {
-            if !tracks.contains(&tid) {
-                tracks.push(tid);
+    fn draw(&mut self, timeline: &Timeline, event: &Event, ns: u128, within: Option<u64>) {
+        let at = Duration::from_nanos(event.at);
+        let by = |timers: &FxHashSet<u64>| who(event.by, timers);
+        if let What::PollEnd = event.what {
+            if let Some(open) = self.stack.pop() {
+                self.end(open.tid, ns, &open.name);
             }
-            tid
+            return;
+        }
+        if let What::Mark(mark) = &event.what {
+            let tid = match (mark.session, within) {
+                (Some(session), _) => SESSIONS.saturating_add(session.as_u64()),
+                (None, Some(tid)) => tid,
+                (None, None) => TEST,
+            };
+            let tid = self.uses(tid);
+            let title = match mark.kind {
+                InstantKind::Fault => format!("fault: {}", mark.name),
+                _ => mark.name.clone(),
+            };
+            self.instant(tid, ns, &mark.kind.to_string(), &title, |args| {
+                for (key, value) in &mark.args {
+                    args.str(key, value);
+                }
+                args.str("virtual_time", &format!("{at:?}"));
+            });
+            return;
+        }
+        let Some(task) = timeline.task(event.task) else {
+            return; // every event about a task has its metadata: not reached
         };
-        match event {
-            Event::Spawned { task, .. } => {
+        let id = task.id();
+        match &event.what {
+            What::Spawned => {
                 if let Some(from) = within {
-                    spawns.insert(task.id().as_u64(), (ns, from));
+                    self.spawns.insert(id.as_u64(), (ns, from));
                 }
             }
-            Event::Poll { at, tick, task } => {
-                let tid = uses(track(task));
+            What::Poll(tick) => {
+                let tid = self.uses(track(task));
                 let name = task_name(task);
                 let mut object = self.event("B", tid, ns);
                 object
@@ -241,109 +266,72 @@ impl Writer<'_> {
                             .str("virtual_time", &format!("{at:?}"));
                     });
                 object.end();
-                if let Some((spawned, from)) = spawns.remove(&task.id().as_u64()) {
-                    let id = (self.pid << 40) | (task.id().as_u64() & ((1 << 40) - 1));
+                if let Some((spawned, from)) = self.spawns.remove(&id.as_u64()) {
+                    let flow = (self.pid << 40) | (id.as_u64() & ((1 << 40) - 1));
                     for (ph, tid, at) in [("s", from, spawned), ("f", tid, ns + 500)] {
                         let mut object = self.event(ph, tid, at);
                         object
                             .str("cat", "spawn")
                             .str("name", "spawn")
-                            .num("id", id);
+                            .num("id", flow);
                         if ph == "f" {
                             object.str("bp", "e");
                         }
                         object.end();
                     }
                 }
-                stack.push(Open {
-                    task: task.id().as_u64(),
+                self.stack.push(Open {
+                    task: id.as_u64(),
                     tid,
                     name,
                 });
             }
-            Event::PollEnd { .. } => {
-                if let Some(open) = stack.pop() {
-                    self.end(open.tid, ns, &open.name);
-                }
-            }
-            Event::Woken { task, by, .. } => {
-                let tid = uses(track(task));
-                let by = who(*by, &self.timers);
-                self.instant(tid, ns, "wake", &format!("wake {}", task.id()), |args| {
-                    args.num("task", task.id().as_u64()).str("by", &by);
+            What::Woken => {
+                let tid = self.uses(track(task));
+                let by = by(&self.timers);
+                self.instant(tid, ns, "wake", &format!("wake {id}"), |args| {
+                    args.num("task", id.as_u64()).str("by", &by);
                 });
             }
-            Event::TimerSet {
-                at,
-                timer,
-                delay,
-                by,
-            } => {
-                let tid = uses(track(timer));
-                self.timers.insert(timer.id().as_u64());
-                let name = format!("timer {} set", timer.id());
-                let by = who(*by, &self.timers);
-                self.instant(tid, ns, "timer", &name, |args| {
-                    task_args(args, timer);
-                    let due = at.saturating_add(*delay);
+            What::TimerSet(delay) => {
+                let tid = self.uses(track(task));
+                self.timers.insert(id.as_u64());
+                let by = by(&self.timers);
+                let (delay, due) = (
+                    Duration::from_nanos(*delay),
+                    event.at.saturating_add(*delay),
+                );
+                self.instant(tid, ns, "timer", &format!("timer {id} set"), |args| {
+                    task_args(args, task);
                     args.str("delay", &format!("{delay:?}"))
-                        .str("fires_at", &format!("{due:?}"))
+                        .str("fires_at", &format!("{:?}", Duration::from_nanos(due)))
                         .str("by", &by);
                 });
             }
-            Event::TimerFired { at, timer } => {
-                let tid = uses(track(timer));
-                let name = format!("timer {} fired", timer.id());
-                self.instant(tid, ns, "timer", &name, |args| {
-                    task_args(args, timer);
+            What::TimerFired => {
+                let tid = self.uses(track(task));
+                self.instant(tid, ns, "timer", &format!("timer {id} fired"), |args| {
+                    task_args(args, task);
                     args.str("virtual_time", &format!("{at:?}"));
                 });
             }
-            Event::TimerCancelled { timer, by, .. } => {
-                let tid = uses(track(timer));
-                let name = format!("timer {} cancelled", timer.id());
-                let by = who(*by, &self.timers);
-                self.instant(tid, ns, "timer", &name, |args| {
-                    task_args(args, timer);
+            What::TimerCancelled => {
+                let tid = self.uses(track(task));
+                let by = by(&self.timers);
+                self.instant(tid, ns, "timer", &format!("timer {id} cancelled"), |args| {
+                    task_args(args, task);
                     args.str("by", &by);
                 });
             }
-            Event::Ended {
-                task, outcome, by, ..
-            } => {
-                let tid = uses(track(task));
-                let name = format!("end {}: {outcome:?}", task.id());
-                let by = who(*by, &self.timers);
-                self.instant(tid, ns, "end", &name, |args| {
+            What::Ended(outcome) => {
+                let tid = self.uses(track(task));
+                let by = by(&self.timers);
+                self.instant(tid, ns, "end", &format!("end {id}: {outcome:?}"), |args| {
                     task_args(args, task);
                     args.str("outcome", &format!("{outcome:?}")).str("by", &by);
                 });
             }
-            Event::Mark {
-                at,
-                kind,
-                name,
-                args: marked,
-                session,
-                ..
-            } => {
-                let tid = match (session, within) {
-                    (Some(session), _) => SESSIONS.saturating_add(session.as_u64()),
-                    (None, Some(tid)) => tid,
-                    (None, None) => TEST,
-                };
-                let tid = uses(tid);
-                let title = match kind {
-                    InstantKind::Fault => format!("fault: {name}"),
-                    _ => name.clone(),
-                };
-                self.instant(tid, ns, &kind.to_string(), &title, |args| {
-                    for (key, value) in marked {
-                        args.str(key, value);
-                    }
-                    args.str("virtual_time", &format!("{at:?}"));
-                });
-            }
+            What::PollEnd | What::Mark(_) => {}
         }
     }
 }

@@ -3,7 +3,7 @@
 //! `args` every task event carries.
 
 use super::json::Object;
-use super::timeline::{BY_FOREIGN, BY_TEST, Event};
+use super::timeline::{BY_FOREIGN, BY_TEST, Event, What};
 use crate::{TaskKind, TaskMetadata};
 use rustc_hash::FxHashSet;
 use std::fmt::Write;
@@ -54,14 +54,9 @@ pub(super) fn kind_name(kind: TaskKind) -> &'static str {
 
 /// Who caused an event, as the `by` arg says it.
 pub(super) fn by_of(event: &Event) -> Option<u64> {
-    match event {
-        Event::Spawned { by, .. }
-        | Event::Woken { by, .. }
-        | Event::TimerSet { by, .. }
-        | Event::TimerCancelled { by, .. }
-        | Event::Ended { by, .. }
-        | Event::Mark { by, .. } => Some(*by),
-        Event::Poll { .. } | Event::PollEnd { .. } | Event::TimerFired { .. } => None,
+    match event.what {
+        What::Poll(_) | What::PollEnd | What::TimerFired => None,
+        _ => Some(event.by),
     }
 }
 

@@ -1,0 +1,91 @@
+//! Fixed, single-threaded workloads for counting instructions with callgrind (repeatable on a
+//! loaded machine, unlike wall time): what the `tracing` feature and the timeline cost on the
+//! paths every backend shares (the task wrapper's poll, the wake closures), here driven by a
+//! TestScheduler. `e`: 200 seeds of 100 tasks x 10 yields and a timer; `f`: 100,000 spawns;
+//! `y`: 100 tasks x 1,000 yields; `t`: `e` recording the timeline (as the seed harness does).
+//!
+//! ```text
+//! cargo build --release -p native-tests --example instructions [--features tracing]
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/instructions y
+//! TRACE_LEVEL=INFO valgrind ... instructions y   # with a subscriber (feature tracing)
+//! ```
+use native_tests::support::yield_now;
+use scheduler::{ForegroundExecutor, Scheduler, TestScheduler, TestSchedulerConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn seeds(n: u64, timeline: bool) {
+    for seed in 0..n {
+        let test = TestScheduler::new(TestSchedulerConfig {
+            timeline,
+            ..TestSchedulerConfig::with_seed(seed)
+        });
+        let scheduler: Arc<dyn Scheduler> = test.clone();
+        let foreground = ForegroundExecutor::new(scheduler.clone());
+        for _ in 0..50 {
+            foreground
+                .spawn(async {
+                    for _ in 0..10 {
+                        yield_now().await;
+                    }
+                })
+                .detach();
+            scheduler
+                .spawn(async {
+                    for _ in 0..10 {
+                        yield_now().await;
+                    }
+                })
+                .detach();
+        }
+        let timer = scheduler.timer(Duration::from_millis(10));
+        scheduler.spawn(async move { timer.await }).detach();
+        test.run_until_parked();
+        test.advance_clock(Duration::from_millis(10));
+    }
+}
+
+fn spawns(n: usize) {
+    let test = TestScheduler::with_seed(0);
+    let scheduler: Arc<dyn Scheduler> = test.clone();
+    for i in 0..n {
+        scheduler
+            .spawn(async move {
+                std::hint::black_box(i);
+            })
+            .detach();
+    }
+    test.run_until_parked();
+}
+
+fn yields(tasks: usize, each: usize) {
+    let test = TestScheduler::with_seed(0);
+    let scheduler: Arc<dyn Scheduler> = test.clone();
+    for _ in 0..tasks {
+        scheduler
+            .spawn(async move {
+                for _ in 0..each {
+                    yield_now().await;
+                }
+            })
+            .detach();
+    }
+    test.run_until_parked();
+}
+
+fn main() {
+    #[cfg(feature = "tracing")]
+    if let Ok(level) = std::env::var("TRACE_LEVEL") {
+        tracing_subscriber::fmt()
+            .with_max_level(level.parse::<tracing::Level>().unwrap())
+            .with_writer(std::io::sink)
+            .init();
+    }
+    match std::env::args().nth(1).as_deref() {
+        Some("e") => seeds(200, false),
+        Some("t") => seeds(200, true),
+        Some("f") => spawns(100_000),
+        Some("y") => yields(100, 1_000),
+        _ => panic!("e | t | f | y"),
+    }
+}

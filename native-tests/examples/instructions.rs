@@ -39,7 +39,7 @@ fn seeds(n: u64, timeline: bool) {
                 .detach();
         }
         let timer = scheduler.timer(Duration::from_millis(10));
-        scheduler.spawn(async move { timer.await }).detach();
+        scheduler.spawn(timer).detach();
         test.run_until_parked();
         test.advance_clock(Duration::from_millis(10));
     }

@@ -37,12 +37,17 @@ impl Inner {
     }
 
     /// Marks a moment of `session`'s life on the TestScheduler's timeline (its session's
-    /// track), if one is recorded.
-    pub(super) fn mark(&self, session: SessionId, name: &str, args: &[(&str, &dyn Display)]) {
+    /// track), if one is recorded: a [`InstantKind::Note`] (request, response, end) or an
+    /// injected [`InstantKind::Fault`].
+    pub(super) fn mark(
+        &self,
+        kind: InstantKind,
+        session: SessionId,
+        name: &str,
+        args: &[(&str, &dyn Display)],
+    ) {
         if let Some(test) = self.test_scheduler() {
-            session::with(Some(session), || {
-                test.record_instant(InstantKind::Note, name, args)
-            });
+            session::with(Some(session), || test.record_instant(kind, name, args));
         }
     }
 
@@ -75,7 +80,7 @@ impl Inner {
             }
             state.phase = Phase::Responded { at };
         }
-        self.mark(session, "responded", &[]);
+        self.mark(InstantKind::Note, session, "responded", &[]);
         // The supervisor belongs to no session: it is the runtime, not the request.
         let _session = session::enter(None);
         let cutoff = self.scheduler.timer(WAIT_UNTIL_LIMIT);
@@ -126,6 +131,7 @@ impl Inner {
         #[cfg(feature = "tracing")]
         crate::tracing_events::session_ended(session, cancelled);
         self.mark(
+            InstantKind::Note,
             session,
             "session ended",
             &[

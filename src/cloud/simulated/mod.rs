@@ -12,7 +12,7 @@ pub use report::{
 };
 
 use super::{ExecutionContext, LocalFuture, SchedulerRuntime};
-use crate::{Scheduler, SessionId, Task, TaskId, session};
+use crate::{InstantKind, Scheduler, SessionId, Task, TaskId, session};
 use inner::{Inner, register};
 use state::{Sessions, WaitUntilEntry};
 use std::future::Future;
@@ -172,8 +172,12 @@ impl SimulatedExecutionContext {
     {
         let session = self.create_session();
         let location = std::panic::Location::caller();
-        self.inner
-            .mark(session, "request", &[("served_at", &location)]);
+        self.inner.mark(
+            InstantKind::Note,
+            session,
+            "request",
+            &[("served_at", &location)],
+        );
         let future = run_handler(handler, Arc::downgrade(&self.inner), session);
         let task = {
             let _session = session::enter(Some(session));

@@ -20,7 +20,7 @@ step "cargo fmt --check"
 run cargo fmt --all -- --check
 
 step "clippy (native)"
-run cargo clippy --workspace --all-targets --locked -- -D warnings
+run cargo clippy --workspace --all-targets --features native-tests/peers --locked -- -D warnings
 
 step "clippy (wasm32)"
 run cargo clippy -p scheduler --lib --target wasm32-unknown-unknown --locked -- -D warnings

@@ -733,3 +733,45 @@ fn current_is_one_shared_windows_scheduler() {
     assert!(!elsewhere.join().unwrap());
     assert_eq!(scheduler.block(scheduler.spawn(async { 1 + 1 })), 2);
 }
+
+/// Defect 2 (Windows): `run_until` never returned when its future panicked (the task was
+/// detached and its output never arrived). Now the panic reaches the caller. Runs in a child
+/// process: on the old code it hung.
+#[test]
+fn run_until_re_raises_the_panic_of_its_future() {
+    let Some(outcome) = native_tests::child::run(
+        "run_until_re_raises_the_panic_of_its_future",
+        PATIENCE,
+        || {
+            let scheduler = new_scheduler();
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                scheduler.run_until(async { panic!("main future boom") })
+            }));
+            let payload = outcome.expect_err("re-raised");
+            let message = native_tests::support::panic_text(&*payload);
+            assert!(message.contains("main future boom"), "{message}");
+            assert_eq!(scheduler.run_until(async { 5 }).unwrap(), 5);
+        },
+    ) else {
+        return;
+    };
+    outcome.assert_succeeded();
+}
+
+/// Defect 1 (Windows): `spawn_foreground` on a pool thread is refused at the call, naming it,
+/// instead of aborting the process when the main thread polls the task.
+#[test]
+fn spawn_foreground_off_the_main_thread_panics_at_the_call() {
+    let scheduler = new_scheduler();
+    let spawner = dyn_scheduler(&scheduler);
+    let refused = dyn_scheduler(&scheduler).spawn(async move {
+        catch_unwind(AssertUnwindSafe(|| spawner.spawn_foreground(async {}).detach()))
+            .map_err(|payload| native_tests::support::panic_text(&*payload))
+    });
+    let message = scheduler
+        .run_until(refused)
+        .unwrap()
+        .expect_err("refused at the spawn");
+    assert!(message.contains("off the main thread"), "{message}");
+    assert!(message.contains(file!()), "{message}");
+}

@@ -3,9 +3,9 @@
 //! async-task floor, all in the same run.
 //!
 //! ```text
-//! cargo bench -p native-tests --bench native
-//! ROUNDS=7 SCENARIOS=a,d cargo bench -p native-tests --bench native
-//! EXECUTORS=ours SCENARIOS=a cargo bench -p native-tests --bench native   # profiling
+//! cargo bench -p native-tests --bench native --features peers
+//! ROUNDS=7 SCENARIOS=a,d cargo bench -p native-tests --bench native --features peers
+//! EXECUTORS=ours SCENARIOS=a cargo bench -p native-tests --bench native --features peers   # profiling
 //! ```
 //!
 //! One warm-up round (not counted), then `ROUNDS` (default 5, at least 5 recommended) counted

@@ -30,11 +30,13 @@
 
 mod block;
 pub mod cloud;
+mod dedicated;
 mod executor;
 mod handles;
 mod instant;
 mod metadata;
 pub mod platform;
+mod priority;
 mod runnable;
 mod scheduler;
 pub mod session;
@@ -48,9 +50,11 @@ mod timer;
 #[cfg(all(doctest, not(target_arch = "wasm32")))]
 mod readme_doctests;
 
+pub use dedicated::{DedicatedExecutor, DedicatedThread};
 pub use executor::{BackgroundExecutor, ForegroundExecutor};
-pub use instant::Instant;
+pub use instant::{Instant, SystemTime};
 pub use metadata::{SessionId, TaskId, TaskKind, TaskLabel, TaskMetadata};
+pub use priority::Priority;
 pub use runnable::Runnable;
 pub use scheduler::{Scheduler, TaskOutcome, Unparker};
 pub use task::{FallibleTask, Task};

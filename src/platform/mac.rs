@@ -23,9 +23,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The macOS scheduler: GCD's global queues for background work (one per priority band: QoS
-/// user-initiated, default, utility), its main queue for the main
-/// thread (drained by the app's run loop, e.g. `NSApplication`/`CFRunLoop`, or while the main
-/// thread blocks), `dispatch_after` for timers.
+/// user-initiated, default, utility), its main queue for the main thread (drained by the app's
+/// run loop, e.g. `NSApplication`/`CFRunLoop`, or while the main thread blocks),
+/// `dispatch_after` for timers.
 ///
 /// Dropping it (the last `Arc` the app holds; its tasks hold a separate handle, see
 /// [`Scheduler::task_handle`]) makes every block it submitted drop its runnable instead of

@@ -7,7 +7,7 @@ mod thread;
 pub use thread::DedicatedThread;
 
 use crate::task::future::TaskFuture;
-use crate::{Runnable, Scheduler, Task, TaskKind, TaskMetadata, Timer};
+use crate::{Runnable, Scheduler, Task, TaskKind, Timer};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -91,9 +91,11 @@ impl<F: Future> Future for Counted<F> {
 
 /// Spawns `future` (with `metadata`, of realtime priority) on a realtime thread of its own;
 /// gives it back when `scheduler` runs such work itself (then it is queued as a normal task).
+/// Not on wasm32, which has no threads: there a realtime task is queued as a high one.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn spawn_realtime<F>(
     scheduler: &Arc<dyn Scheduler>,
-    metadata: TaskMetadata,
+    metadata: crate::TaskMetadata,
     future: F,
 ) -> Result<Task<F::Output>, F>
 where

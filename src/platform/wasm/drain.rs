@@ -54,6 +54,9 @@ pub(super) struct State {
     pub(super) queue: RunQueue,
     /// A drain is queued, by kind (microtask, macrotask), and has not started yet.
     pending: [bool; 2],
+    /// The pending macrotask drain is a fairness yield (the slice ran out), not only one for
+    /// low work: medium wakes from outside wait for it instead of queueing a microtask.
+    yielding: bool,
     /// A drain is running now.
     draining: bool,
     pub(super) slice: Slice,
@@ -83,6 +86,7 @@ impl Shared {
                 state: RefCell::new(State {
                     queue: RunQueue::new(),
                     pending: [false; 2],
+                    yielding: false,
                     draining: false,
                     slice: Slice::default(),
                     timers: TimerBook::default(),
@@ -170,6 +174,9 @@ impl Shared {
         let low = kind == Kind::Macrotask;
         let batch = self.with_state(|state| {
             state.pending[kind as usize] = false;
+            if low {
+                state.yielding = false;
+            }
             if state.draining {
                 // Unreachable through JS (a callback never runs inside another); refuse to nest.
                 return None;
@@ -260,6 +267,9 @@ impl Shared {
                 None if state.queue.low_len() > 0 => (Kind::Macrotask, true),
                 None => return None,
             };
+            if next == (Kind::Macrotask, false) {
+                state.yielding = true;
+            }
             if state.pending[next.0 as usize] {
                 // A drain of that kind is already queued (a macrotask one, for low work): it
                 // takes over.
@@ -314,8 +324,8 @@ impl State {
     /// Queues `runnable`. Returns the drain the caller must queue, if any (and whether it is
     /// for low work alone); the state then already counts that drain as pending. None while a
     /// drain runs: its end decides. A high runnable gets a microtask drain unless one is
-    /// pending; a medium one unless any drain is pending (a pending macrotask drain is a
-    /// fairness yield, kept); a low one a macrotask drain unless any drain is pending.
+    /// pending; a medium one too, unless a fairness yield is pending (kept: the host's
+    /// macrotasks go first); a low one a macrotask drain unless any drain is pending.
     fn push(&mut self, runnable: Runnable, high_waiting: &Cell<bool>) -> Option<(Kind, bool)> {
         let band = self.queue.push(runnable);
         if band == Band::High {
@@ -325,7 +335,7 @@ impl State {
         let next = match band {
             _ if self.draining => return None,
             Band::High if !micro => (Kind::Microtask, false),
-            Band::Medium if !micro && !macro_ => (Kind::Microtask, false),
+            Band::Medium if !(micro || macro_ && self.yielding) => (Kind::Microtask, false),
             Band::Low if !micro && !macro_ => (Kind::Macrotask, true),
             _ => return None,
         };

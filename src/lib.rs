@@ -31,6 +31,7 @@
 mod block;
 pub mod cloud;
 mod dedicated;
+mod dedicated_thread;
 mod executor;
 mod handles;
 mod instant;
@@ -50,7 +51,8 @@ mod timer;
 #[cfg(all(doctest, not(target_arch = "wasm32")))]
 mod readme_doctests;
 
-pub use dedicated::{DedicatedExecutor, DedicatedThread};
+pub use dedicated::DedicatedExecutor;
+pub use dedicated_thread::DedicatedThread;
 pub use executor::{BackgroundExecutor, ForegroundExecutor};
 pub use instant::{Instant, SystemTime};
 pub use metadata::{SessionId, TaskId, TaskKind, TaskLabel, TaskMetadata};

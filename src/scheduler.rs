@@ -133,7 +133,8 @@ pub trait Scheduler: Any + Send + Sync {
         match DedicatedThread::spawn(realtime) {
             Ok(thread) => Some(thread),
             Err(error) => panic!(
-                "{} cannot start the thread of a dedicated executor or realtime task: {error}",
+                "{} cannot start the thread of a dedicated executor or realtime task: {error} \
+                 (spawn_dedicated needs OS threads; without them, spawn the work as a task)",
                 std::any::type_name::<Self>()
             ),
         }

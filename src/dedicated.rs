@@ -1,11 +1,9 @@
 //! Dedicated executors ([`DedicatedExecutor`], `spawn_dedicated`) and realtime tasks: work on
-//! an OS thread of its own ([`DedicatedThread`]), or, where the scheduler simulates threads
-//! (the [`TestScheduler`](crate::TestScheduler)), on the scheduler itself.
+//! an OS thread of its own ([`DedicatedThread`](crate::DedicatedThread), in
+//! `dedicated_thread.rs`), or, where the scheduler simulates threads (the
+//! [`TestScheduler`](crate::TestScheduler)), on the scheduler itself.
 
-mod thread;
-
-pub use thread::DedicatedThread;
-
+use crate::dedicated_thread::{LiveGuard, ThreadShared};
 use crate::task::future::TaskFuture;
 use crate::{Runnable, Scheduler, Task, TaskKind, Timer};
 use pin_project_lite::pin_project;
@@ -19,7 +17,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread::ThreadId;
 use std::time::Duration;
-use thread::{LiveGuard, ThreadShared};
 
 /// Where the runnables of a dedicated executor (or a realtime task) go.
 #[derive(Clone)]
@@ -279,7 +276,7 @@ pin_project! {
     impl<M, F> PinnedDrop for Root<M, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if this.future.is_some() && *this.thread != Some(std::thread::current().id()) {
+            if this.future.is_some() && *this.thread != Some(this_thread()) {
                 // Never reached through the lanes (see `spawn_dedicated`); dropping `F` here
                 // would touch `!Send` data from another thread.
                 eprintln!("scheduler: a dedicated task was dropped off its thread; aborting");
@@ -287,6 +284,15 @@ pin_project! {
             }
         }
     }
+}
+
+/// The calling thread's id, cached per thread (`thread::current()` clones an `Arc`).
+fn this_thread() -> ThreadId {
+    thread_local! {
+        static ID: ThreadId = std::thread::current().id();
+    }
+    ID.try_with(|id| *id)
+        .unwrap_or_else(|_| std::thread::current().id())
 }
 
 impl<M, F> Future for Root<M, F>
@@ -298,7 +304,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let mut this = self.project();
-        let here = std::thread::current().id();
+        let here = this_thread();
         if let Some((make, scheduler, lane)) = this.make.take() {
             *this.thread = Some(here);
             let executor = DedicatedExecutor {

@@ -21,8 +21,7 @@ fn run_order(config: TestSchedulerConfig, priorities: &[Priority]) -> Vec<Priori
             .detach();
     }
     test.run_until_parked();
-    let order = order.lock().unwrap().clone();
-    order
+    order.lock().unwrap().clone()
 }
 
 /// The share of each priority among `picks`, as (high, medium, low).
@@ -133,8 +132,7 @@ fn a_simulated_dedicated_executor_runs_on_the_test_thread_interleaved_by_the_see
                 dedicated.await;
                 background.await;
             });
-            let order = log.lock().unwrap().clone();
-            order
+            log.lock().unwrap().clone()
         })
         .collect();
     let distinct: std::collections::HashSet<_> = orders.iter().collect();

@@ -1,8 +1,8 @@
 //! The stress binary: millions of tasks (of every priority band) with wakes from other OS
 //! threads, timers, child tasks, foreground work and cancellation mid-flight, on every native
-//! backend that runs here. It
-//! counts drops, not just completions: every future must be dropped exactly once, and no task
-//! may wait for ever (a lost wake-up stalls a wave, which the watchdog reports with the counts).
+//! backend that runs here. It counts drops, not just completions: every future must be dropped
+//! exactly once, and no task may wait for ever (a lost wake-up stalls a wave, which the watchdog
+//! reports with the counts).
 //!
 //! ```text
 //! cargo run --release -p native-tests --bin stress -- [--tasks N] [--wave N] [--backend NAME]...

@@ -17,7 +17,7 @@ use crossbeam_utils::Backoff;
 use parking::Parker;
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 
 /// After this many local runnables a worker looks at the injector first, so work posted from
@@ -53,6 +53,10 @@ struct Shared {
     high: Injector<Runnable>,
     /// Low-priority runnables.
     low: Injector<Runnable>,
+    /// About how many runnables `high` and `low` hold (a hint, kept in step with them): while
+    /// it reads 0, a worker looks for medium work only, at the cost of one load. The sleeping
+    /// handshake does not rely on it (`has_visible_work` looks at the queues themselves).
+    banded: AtomicUsize,
     stealers: Vec<Stealer<Runnable>>,
     /// The parked workers and how to wake them.
     sleepers: Sleepers,
@@ -83,6 +87,7 @@ impl Pool {
             urgent: Injector::new(),
             high: Injector::new(),
             low: Injector::new(),
+            banded: AtomicUsize::new(0),
             stealers: workers.iter().map(Worker::stealer).collect(),
             sleepers: Sleepers::new(unparkers),
             shutdown: AtomicBool::new(false),
@@ -159,11 +164,13 @@ fn push(shared: &Shared, runnable: Runnable) {
         Priority::Medium => {}
         Priority::High | Priority::Realtime => {
             shared.high.push(runnable);
+            shared.banded.fetch_add(1, Ordering::Relaxed);
             shared.sleepers.wake_one();
             return;
         }
         Priority::Low => {
             shared.low.push(runnable);
+            shared.banded.fetch_add(1, Ordering::Relaxed);
             shared.sleepers.wake_one();
             return;
         }
@@ -195,18 +202,32 @@ impl Shared {
         {
             return Some(runnable);
         }
+        if self.banded.load(Ordering::Relaxed) == 0 {
+            return self.find_medium(index, local, ticks);
+        }
         if ticks.is_multiple_of(LOW_TURN)
-            && let Some(runnable) = take(&self.low)
+            && let Some(runnable) = self.take(&self.low)
         {
             return Some(runnable);
         }
         let medium_turn = ticks.is_multiple_of(MEDIUM_TURN);
-        if !medium_turn && let Some(runnable) = take(&self.high) {
+        if !medium_turn && let Some(runnable) = self.take(&self.high) {
             return Some(runnable);
         }
         self.find_medium(index, local, ticks)
-            .or_else(|| take(&self.high))
-            .or_else(|| take(&self.low))
+            .or_else(|| self.take(&self.high))
+            .or_else(|| self.take(&self.low))
+    }
+
+    /// Takes one runnable from a band's queue, if it has any (one load when it is empty).
+    #[inline]
+    fn take(&self, band: &Injector<Runnable>) -> Option<Runnable> {
+        if band.is_empty() {
+            return None;
+        }
+        let runnable = steal_one(band)?;
+        self.banded.fetch_sub(1, Ordering::Relaxed);
+        Some(runnable)
     }
 
     /// Takes medium work: local deque, then injector, then stealing.
@@ -281,16 +302,6 @@ fn fire_due_timers(shared: &Shared) {
         shared
             .timers
             .fire_due(&|runnable| push(shared, runnable), false);
-    }
-}
-
-/// Takes one runnable from a band's queue, if it has any (one load when it is empty).
-#[inline]
-fn take(queue: &Injector<Runnable>) -> Option<Runnable> {
-    if queue.is_empty() {
-        None
-    } else {
-        steal_one(queue)
     }
 }
 

@@ -187,12 +187,18 @@ impl Samples {
         };
         let (ours_median, ours_min, ours_max) = stats(ours);
         let (peer_median, peer_min, peer_max) = stats(peer);
+        let ratio = ours_median / peer_median;
+        // Small ratios keep three significant digits (0.000 says nothing).
+        let ratio = if ratio < 0.01 {
+            format!("{ratio:.2e}")
+        } else {
+            format!("{ratio:.3}")
+        };
         let _ = writeln!(
             report,
             "{id:8} {what}\n         ours {ours_median:10.2} {unit} [{ours_min:.2}-{ours_max:.2}]   \
              peer {peer_median:10.2} {unit} [{peer_min:.2}-{peer_max:.2}]   \
-             ratio ours/peer {:.3}",
-            ours_median / peer_median
+             ratio ours/peer {ratio}"
         );
     }
 }

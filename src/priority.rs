@@ -18,6 +18,8 @@ use std::fmt;
 /// | `WasmScheduler` | high runs first in each microtask drain; low runs only in macrotask drains (`scheduler.postTask` with priority `background` where the host has it) | as High (no threads) |
 /// | `TestScheduler` | a random pick weighted 60/30/10 between bands, deterministic per seed | simulated, as High |
 ///
+/// Foreground tasks carry a priority too (inherited), but a main thread runs its queue in order.
+///
 /// Where the OS refuses a raised priority (no `CAP_SYS_NICE`, an `RLIMIT_RTPRIO` of 0, …) the
 /// realtime thread runs at normal priority after one warning on stderr: never an error.
 ///

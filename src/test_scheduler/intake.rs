@@ -30,8 +30,9 @@ impl Engine {
         };
         if self.on_test_thread() {
             let elapsed = self.elapsed();
+            let running = self.running_task();
             let mut state = self.state("spawn");
-            state.record_spawn(runnable.metadata(), elapsed);
+            state.record_spawn(runnable.metadata(), elapsed, running);
             state.push_ready(runnable);
         } else {
             let metadata = *runnable.metadata();
@@ -120,7 +121,7 @@ impl Engine {
                     Inbound::Timer { delay, runnable } => {
                         state.timers.push(elapsed.saturating_add(delay), runnable)
                     }
-                    Inbound::Spawned(metadata) => state.record_spawn(&metadata, elapsed),
+                    Inbound::Spawned(metadata) => state.record_spawn(&metadata, elapsed, 0),
                     Inbound::Ended(metadata, outcome) => {
                         state.record_end(&metadata, outcome, elapsed)
                     }

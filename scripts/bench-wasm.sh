@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Wasm benchmarks (BENCHMARKS.md wa, wb, wt, ws): WasmScheduler vs wasm_bindgen_futures::spawn_local
+# Wasm benchmarks (BENCHMARKS.md wa, wb, wt, ws, wp): WasmScheduler vs wasm_bindgen_futures::spawn_local
 # in one Node process, interleaved, printing medians and ratios. Not part of scripts/test.sh.
 # Usage: scripts/bench-wasm.sh [ROUNDS]    the benchmark (default 7 rounds; at least 5 are run)
 #        scripts/bench-wasm.sh diagnose   where wb's time goes (floor / scheduler / full path)

@@ -1,8 +1,10 @@
 //! The scheduler's [`Instant`]: `std::time::Instant` natively, a wasm-safe instant on wasm32
-//! (where `std::time::Instant::now()` panics), and deadline arithmetic that never overflows.
+//! (where `std::time::Instant::now()` panics), and deadline arithmetic that never overflows;
+//! and its [`SystemTime`] (the wall clock): `std::time::SystemTime` natively, `Date.now()` on
+//! wasm32.
 
 use std::time::Duration;
-pub use web_time::Instant;
+pub use web_time::{Instant, SystemTime};
 
 /// About a century: what "never" means for a deadline (any real program ends first).
 pub(crate) const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);

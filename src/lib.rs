@@ -30,11 +30,14 @@
 
 mod block;
 pub mod cloud;
+mod dedicated;
+mod dedicated_thread;
 mod executor;
 mod handles;
 mod instant;
 mod metadata;
 pub mod platform;
+mod priority;
 mod runnable;
 mod scheduler;
 pub mod session;
@@ -50,9 +53,12 @@ mod tracing_events;
 #[cfg(all(doctest, not(target_arch = "wasm32")))]
 mod readme_doctests;
 
+pub use dedicated::DedicatedExecutor;
+pub use dedicated_thread::DedicatedThread;
 pub use executor::{BackgroundExecutor, ForegroundExecutor};
-pub use instant::Instant;
+pub use instant::{Instant, SystemTime};
 pub use metadata::{SessionId, TaskId, TaskKind, TaskLabel, TaskMetadata};
+pub use priority::Priority;
 pub use runnable::Runnable;
 pub use scheduler::{Scheduler, TaskOutcome, Unparker};
 pub use task::{FallibleTask, Task};

@@ -1,6 +1,7 @@
 //! Identity of a task: [`TaskId`], [`TaskLabel`], [`SessionId`] and the [`TaskMetadata`] every
 //! [`Runnable`](crate::Runnable) carries.
 
+use crate::Priority;
 use std::fmt;
 use std::num::NonZeroU64;
 use std::panic::Location;
@@ -119,6 +120,9 @@ pub enum TaskKind {
     Foreground,
     /// The internal runnable behind a [`Timer`](crate::Timer); it only wakes the timer.
     Timer,
+    /// Spawned on a dedicated executor (`spawn_dedicated`, [`DedicatedExecutor`](crate::DedicatedExecutor)):
+    /// runs on that executor's own thread only (the test thread under the `TestScheduler`).
+    Dedicated,
 }
 
 /// What every [`Runnable`](crate::Runnable) carries: who it is and where it was spawned.
@@ -129,10 +133,12 @@ pub struct TaskMetadata {
     session: Option<SessionId>,
     location: &'static Location<'static>,
     kind: TaskKind,
+    priority: Priority,
 }
 
 impl TaskMetadata {
-    /// Metadata for a new task. The spawn helpers build this; backends only read it.
+    /// Metadata for a new task, of [`Priority::Medium`] (see [`with_priority`](Self::with_priority)).
+    /// The spawn helpers build this; backends only read it.
     pub fn new(
         id: TaskId,
         label: Option<TaskLabel>,
@@ -146,7 +152,13 @@ impl TaskMetadata {
             session,
             location,
             kind,
+            priority: Priority::Medium,
         }
+    }
+
+    /// The same metadata with `priority`.
+    pub const fn with_priority(self, priority: Priority) -> Self {
+        Self { priority, ..self }
     }
 
     /// The task's id.
@@ -169,14 +181,21 @@ impl TaskMetadata {
         self.location
     }
 
-    /// Background, foreground or timer.
+    /// Background, foreground, timer or dedicated.
     pub fn kind(&self) -> TaskKind {
         self.kind
+    }
+
+    /// The task's priority: given to `spawn_with_priority`, else inherited from the task that
+    /// spawned it, else [`Priority::Medium`].
+    pub fn priority(&self) -> Priority {
+        self.priority
     }
 }
 
 impl fmt::Display for TaskMetadata {
-    /// `task#7 [label indexer] (session#2) spawned at src/app.rs:10:5`
+    /// `task#7 [label indexer] (session#2) spawned at src/app.rs:10:5`; a priority other than
+    /// medium shows too: `task#9 low-priority spawned at src/app.rs:12:5`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.id)?;
         if let Some(label) = self.label {
@@ -185,8 +204,13 @@ impl fmt::Display for TaskMetadata {
         if let Some(session) = self.session {
             write!(f, " ({session})")?;
         }
-        if self.kind == TaskKind::Foreground {
-            f.write_str(" foreground")?;
+        match self.kind {
+            TaskKind::Foreground => f.write_str(" foreground")?,
+            TaskKind::Dedicated => f.write_str(" dedicated")?,
+            TaskKind::Background | TaskKind::Timer => {}
+        }
+        if self.priority != Priority::Medium {
+            write!(f, " {}-priority", self.priority)?;
         }
         write!(f, " spawned at {}", self.location)
     }

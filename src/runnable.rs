@@ -15,8 +15,11 @@ pub type Runnable = async_task::Runnable<TaskMetadata>;
 /// thread but the one that spawned it, which is always the main thread (`spawn_foreground`
 /// refuses to spawn anywhere else). So a foreground runnable is dropped when `on_main_thread`,
 /// and leaked (never run, never dropped) otherwise. Every backend refuses runnables through this.
+/// A dedicated executor's runnable that reaches a scheduler is one the scheduler runs itself on
+/// its one thread (the TestScheduler's test thread, its "main thread"): the same rule.
 pub(crate) fn discard(runnable: Runnable, on_main_thread: bool) {
-    if runnable.metadata().kind() != TaskKind::Foreground || on_main_thread {
+    let kind = runnable.metadata().kind();
+    if !matches!(kind, TaskKind::Foreground | TaskKind::Dedicated) || on_main_thread {
         drop(runnable);
     } else {
         std::mem::forget(runnable);

@@ -1,6 +1,9 @@
 //! The [`Scheduler`] trait: the only thing a backend implements.
 
-use crate::{Instant, Runnable, TaskId, TaskKind, TaskLabel, TaskMetadata, task_ids};
+use crate::{
+    DedicatedThread, Instant, Runnable, SystemTime, TaskId, TaskKind, TaskLabel, TaskMetadata,
+    task_ids,
+};
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,6 +108,36 @@ pub trait Scheduler: Any + Send + Sync {
     /// [`TestScheduler`](crate::TestScheduler) answers with virtual time.
     fn now(&self) -> Instant {
         Instant::now()
+    }
+
+    /// Hook: the wall clock (UTC), for dates and timestamps; [`now`](Self::now) is the one to
+    /// measure time with. The default is the system clock (`Date.now()` on wasm32); the
+    /// [`TestScheduler`](crate::TestScheduler) answers with a fixed instant plus its virtual
+    /// time, which a test can set (see `TestScheduler::set_utc_now`).
+    fn utc_now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    /// Hook: the OS thread for a dedicated executor (`spawn_dedicated`) or, when `realtime`,
+    /// for a [`Priority::Realtime`](crate::Priority::Realtime) task (raised to a realtime OS
+    /// priority where the process may). Called once per dedicated executor or realtime task.
+    ///
+    /// The default starts a [`DedicatedThread`], the same on every desktop backend, and panics
+    /// if it cannot (wasm32 has no threads). `None` means this scheduler runs such work itself,
+    /// through [`schedule`](Self::schedule) and [`schedule_spawned`](Self::schedule_spawned)
+    /// like other runnables: the [`TestScheduler`](crate::TestScheduler) simulates the thread
+    /// on the test thread, so a seed stays deterministic. A scheduler that answers `None` must
+    /// run every runnable on one thread (a dedicated executor's tasks are `!Send`; one polled
+    /// elsewhere panics).
+    fn dedicated_thread(&self, realtime: bool) -> Option<DedicatedThread> {
+        match DedicatedThread::spawn(realtime) {
+            Ok(thread) => Some(thread),
+            Err(error) => panic!(
+                "{} cannot start the thread of a dedicated executor or realtime task: {error} \
+                 (spawn_dedicated needs OS threads; without them, spawn the work as a task)",
+                std::any::type_name::<Self>()
+            ),
+        }
     }
 
     /// Hook: the scheduler that the tasks spawned on `spawned_on` (an `Arc` of this scheduler)

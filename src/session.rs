@@ -5,6 +5,10 @@
 //! lets the cloud layer attribute every task of a request to that request, whichever executor
 //! spawned it.
 //!
+//! The same thread-local cell holds the polled task's [`Priority`] too (one cell, so entering a
+//! task for a poll is one thread-local access): what [`Priority::current`] reads and what a task
+//! spawned there inherits.
+//!
 //! ```
 //! use scheduler::{SessionId, session};
 //! let id = SessionId::from_raw(7);
@@ -13,18 +17,30 @@
 //! assert_eq!(session::current(), None);
 //! ```
 
-use crate::SessionId;
+use crate::{Priority, SessionId, TaskMetadata};
 use std::cell::Cell;
+
+/// The context of the task being polled on a thread (outside tasks: no session, medium).
+#[derive(Clone, Copy)]
+pub(crate) struct Context {
+    pub(crate) session: Option<SessionId>,
+    pub(crate) priority: Priority,
+}
+
+const OUTSIDE: Context = Context {
+    session: None,
+    priority: Priority::Medium,
+};
 
 #[cfg(not(all(target_arch = "wasm32", not(target_feature = "atomics"))))]
 thread_local! {
-    static CURRENT: Cell<Option<SessionId>> = const { Cell::new(None) };
+    static CURRENT: Cell<Context> = const { Cell::new(OUTSIDE) };
 }
 
-/// Runs `f` on this thread's current-session cell.
+/// Runs `f` on this thread's current-context cell.
 #[cfg(not(all(target_arch = "wasm32", not(target_feature = "atomics"))))]
 #[inline]
-fn with_current<R>(f: impl FnOnce(&Cell<Option<SessionId>>) -> R) -> R {
+fn with_current<R>(f: impl FnOnce(&Cell<Context>) -> R) -> R {
     CURRENT.with(f)
 }
 
@@ -32,7 +48,7 @@ fn with_current<R>(f: impl FnOnce(&Cell<Option<SessionId>>) -> R) -> R {
 /// its session, and std's thread-local access costs about 5 ns per poll there (measured with
 /// `scripts/bench-wasm.sh diagnose`).
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
-struct SingleThreadCell(Cell<Option<SessionId>>);
+struct SingleThreadCell(Cell<Context>);
 
 // SAFETY: without the `atomics` target feature, wasm32 code runs on exactly one thread, so the
 // cell is never reached from two threads.
@@ -40,25 +56,43 @@ struct SingleThreadCell(Cell<Option<SessionId>>);
 unsafe impl Sync for SingleThreadCell {}
 
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
-static CURRENT: SingleThreadCell = SingleThreadCell(Cell::new(None));
+static CURRENT: SingleThreadCell = SingleThreadCell(Cell::new(OUTSIDE));
 
-/// Runs `f` on the current-session cell of the only thread.
+/// Runs `f` on the current-context cell of the only thread.
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[inline]
-fn with_current<R>(f: impl FnOnce(&Cell<Option<SessionId>>) -> R) -> R {
+fn with_current<R>(f: impl FnOnce(&Cell<Context>) -> R) -> R {
     f(&CURRENT.0)
 }
 
 /// The session current on this thread, if any.
 pub fn current() -> Option<SessionId> {
-    with_current(Cell::get)
+    with_current(|current| current.get().session)
 }
 
 /// Makes `session` current on this thread and returns the previous one.
 ///
 /// Prefer [`with`], which restores the previous session even if the closure panics.
 pub fn set_current(session: Option<SessionId>) -> Option<SessionId> {
-    with_current(|current| current.replace(session))
+    with_current(|current| {
+        let previous = current.get();
+        current.set(Context {
+            session,
+            ..previous
+        });
+        previous.session
+    })
+}
+
+/// The session and priority current on this thread (one access), for a spawn.
+#[inline]
+pub(crate) fn current_context() -> Context {
+    with_current(Cell::get)
+}
+
+/// The priority of the task being polled on this thread (medium outside tasks).
+pub(crate) fn current_priority() -> Priority {
+    with_current(|current| current.get().priority)
 }
 
 /// Runs `f` with `session` current, then restores the previous session (also on panic).
@@ -78,5 +112,27 @@ pub(crate) fn enter(session: Option<SessionId>) -> SessionGuard {
 impl Drop for SessionGuard {
     fn drop(&mut self) {
         set_current(self.0);
+    }
+}
+
+/// Restores the previous context when dropped.
+pub(crate) struct TaskGuard(Context);
+
+/// Makes the task of `metadata` current (its session and priority) until the returned guard is
+/// dropped: for each poll of a task, and for its drop.
+#[inline]
+pub(crate) fn enter_task(metadata: &TaskMetadata) -> TaskGuard {
+    let context = Context {
+        session: metadata.session(),
+        priority: metadata.priority(),
+    };
+    TaskGuard(with_current(|current| current.replace(context)))
+}
+
+impl Drop for TaskGuard {
+    #[inline]
+    fn drop(&mut self) {
+        let previous = self.0;
+        with_current(|current| current.set(previous));
     }
 }

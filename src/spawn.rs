@@ -2,7 +2,7 @@
 //! to the backend) and a [`Task`] (handed to the caller), with [`TaskMetadata`] attached.
 
 use crate::task::future::{TaskFuture, TaskResult};
-use crate::{Runnable, Scheduler, Task, TaskKind, TaskLabel, TaskMetadata, session};
+use crate::{Priority, Runnable, Scheduler, Task, TaskKind, TaskLabel, TaskMetadata, session};
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
@@ -10,8 +10,9 @@ use std::sync::Arc;
 impl dyn Scheduler {
     /// Spawns `future` on a background thread.
     ///
-    /// The task belongs to the [session](crate::session) current at the call, and records the
-    /// caller's location for panic messages, traces and leak reports.
+    /// The task belongs to the [session](crate::session) current at the call, has the
+    /// [priority](Priority) of the task it is spawned from (medium outside tasks), and records
+    /// the caller's location for panic messages, traces and leak reports.
     ///
     /// ```
     /// use scheduler::{Scheduler, TestScheduler};
@@ -27,7 +28,32 @@ impl dyn Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_background(None, Location::caller(), future)
+        self.spawn_background(None, None, Location::caller(), future)
+    }
+
+    /// Spawns `future` on a background thread with `priority` instead of the inherited one
+    /// (see [`Priority`] for what each backend does with it). [`Priority::Realtime`] runs the
+    /// task on an OS thread of its own at raised OS priority (simulated by the
+    /// [`TestScheduler`](crate::TestScheduler); as `High` on wasm32).
+    ///
+    /// ```
+    /// use scheduler::{Priority, Scheduler, TestScheduler};
+    /// use std::sync::Arc;
+    /// let scheduler: Arc<dyn Scheduler> = TestScheduler::with_seed(0);
+    /// let task = scheduler.spawn_with_priority(Priority::High, async { Priority::current() });
+    /// assert_eq!(scheduler.block(task), Priority::High);
+    /// ```
+    #[track_caller]
+    pub fn spawn_with_priority<F>(
+        self: &Arc<Self>,
+        priority: Priority,
+        future: F,
+    ) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_background(None, Some(priority), Location::caller(), future)
     }
 
     /// Spawns `future` on a background thread, with `label` attached (see
@@ -38,7 +64,7 @@ impl dyn Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_background(Some(label), Location::caller(), future)
+        self.spawn_background(Some(label), None, Location::caller(), future)
     }
 
     /// Spawns a `!Send` future on the main thread.
@@ -57,7 +83,7 @@ impl dyn Scheduler {
         if !self.is_main_thread() {
             off_main_thread(location);
         }
-        let metadata = self.new_metadata(None, TaskKind::Foreground, location);
+        let metadata = self.new_metadata(None, None, TaskKind::Foreground, location);
         let handle = self.task_handle(self);
         let scheduler = handle.clone();
         start(
@@ -73,10 +99,11 @@ impl dyn Scheduler {
         )
     }
 
-    /// `spawn` / `spawn_labeled`, with the caller's location passed in.
+    /// `spawn` / `spawn_labeled` / `spawn_with_priority`, with the caller's location passed in.
     fn spawn_background<F>(
         self: &Arc<Self>,
         label: Option<TaskLabel>,
+        priority: Option<Priority>,
         location: &'static Location<'static>,
         future: F,
     ) -> Task<F::Output>
@@ -84,7 +111,30 @@ impl dyn Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let metadata = self.new_metadata(label, TaskKind::Background, location);
+        let metadata = self.new_metadata(label, priority, TaskKind::Background, location);
+        #[cfg(not(target_arch = "wasm32"))]
+        if metadata.priority() == Priority::Realtime {
+            // Its own thread, unless the scheduler simulates it (then it is queued as below).
+            let future = match crate::dedicated::spawn_realtime(self, metadata, future) {
+                Ok(task) => return task,
+                Err(future) => future,
+            };
+            return self.start_background(metadata, label, future);
+        }
+        self.start_background(metadata, label, future)
+    }
+
+    /// Spawns a background task with `metadata` onto this scheduler's queues.
+    fn start_background<F>(
+        self: &Arc<Self>,
+        metadata: TaskMetadata,
+        label: Option<TaskLabel>,
+        future: F,
+    ) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let handle = self.task_handle(self);
         let scheduler = handle.clone();
         start(
@@ -103,25 +153,24 @@ impl dyn Scheduler {
         )
     }
 
-    fn new_metadata(
+    /// Metadata for a task spawned here now: a fresh id, the current session, and `priority` or
+    /// else the one inherited from the task being polled.
+    pub(crate) fn new_metadata(
         &self,
         label: Option<TaskLabel>,
+        priority: Option<Priority>,
         kind: TaskKind,
         location: &'static Location<'static>,
     ) -> TaskMetadata {
-        TaskMetadata::new(
-            self.next_task_id(),
-            label,
-            session::current(),
-            location,
-            kind,
-        )
+        let context = session::current_context();
+        TaskMetadata::new(self.next_task_id(), label, context.session, location, kind)
+            .with_priority(priority.unwrap_or_else(|| context.priority.inherited()))
     }
 }
 
 /// Hands a new task's first runnable to `scheduler` (the one it was spawned on; its task handle
 /// shares its queues) and wraps the task for the caller.
-fn start<T>(
+pub(crate) fn start<T>(
     scheduler: &dyn Scheduler,
     (runnable, task): (Runnable, async_task::Task<TaskResult<T>, TaskMetadata>),
 ) -> Task<T> {

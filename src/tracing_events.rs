@@ -3,11 +3,11 @@
 //!
 //! - A span per task, `task` (target `scheduler::task`, level TRACE, no parent: it follows from
 //!   the span current at the spawn), made at the spawn and entered for every poll and for the
-//!   drop of its future, with the fields `task.id`, `task.kind` (`background`, `foreground`),
-//!   `task.label`, `task.session`, `spawned_at` (`file:line:col`) and tokio's `loc.file`,
-//!   `loc.line`, `loc.col`.
+//!   drop of its future, with the fields `task.id`, `task.kind` (`background`, `foreground`,
+//!   `dedicated`), `task.label`, `task.session`, `task.priority` (`low`, `medium`, `high`,
+//!   `realtime`), `spawned_at` (`file:line:col`) and tokio's `loc.file`, `loc.line`, `loc.col`.
 //! - Events: `wake` (target `scheduler::task::waker`, TRACE, `op = "waker.wake"`, `task.id`)
-//!   whenever a task is woken; `task ended` (target `scheduler::task`, TRACE, inside the task's
+//!   whenever a task is woken (the schedule functions of `spawn.rs` and of dedicated lanes); `task ended` (target `scheduler::task`, TRACE, inside the task's
 //!   span, `task.id`, `outcome`: `completed`, `panicked`, `cancelled`); `task panicked and
 //!   nobody awaited it` (ERROR, the task's fields and `panic`); `session ended` (target
 //!   `scheduler::session`, DEBUG, `session`, `tasks_cancelled`) from the Worker's session end
@@ -36,7 +36,7 @@ pub(crate) fn task_span(task: &TaskMetadata) -> Span {
         task.kind = kind(task.kind()),
         task.label = task.label().and_then(|label| label.name()),
         task.session = task.session().map(SessionId::as_u64),
-        // task.priority: added here once TaskMetadata carries a priority.
+        task.priority = task.priority().name(),
         spawned_at = %location,
         loc.file = location.file(),
         loc.line = location.line(),
@@ -124,5 +124,6 @@ fn kind(kind: TaskKind) -> &'static str {
         TaskKind::Background => "background",
         TaskKind::Foreground => "foreground",
         TaskKind::Timer => "timer",
+        TaskKind::Dedicated => "dedicated",
     }
 }

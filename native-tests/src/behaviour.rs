@@ -13,7 +13,12 @@
 //!
 //! Bodies only use the public API (`Arc<dyn Scheduler>`, the executors, `Task`, `Timer`), never
 //! thread timing, so they pass on a deterministic scheduler and on real threads alike. Delays are
-//! a few milliseconds so the suite takes well under a second of real time per backend.
+//! a few milliseconds so the suite takes well under a second of real time per backend. The
+//! bodies for priorities, dedicated executors and the clock are in `behaviour/priorities.rs`.
+
+mod priorities;
+
+pub use priorities::*;
 
 use futures::FutureExt as _;
 use futures::channel::{mpsc, oneshot};
@@ -70,6 +75,12 @@ macro_rules! behaviour_tests {
             block_with_timeout_times_out_and_returns_the_future,
             executors_api_round_trip,
             dropped_timer_never_fires,
+            priority_is_inherited_unless_given,
+            realtime_task_runs_and_its_children_are_high,
+            low_priority_work_progresses_under_high_priority_load,
+            dedicated_executor_runs_local_tasks_in_order_off_the_main_thread,
+            dropping_a_dedicated_root_task_cancels_it,
+            utc_now_moves_with_the_clock,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

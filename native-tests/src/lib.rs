@@ -2,9 +2,12 @@
 //!
 //! [`support`] has small shared helpers; [`child`] runs a scenario in a child process (for
 //! misuse that would abort or hang); [`behaviour`] holds the test bodies every scheduler backend must pass, generic over a small
-//! [`behaviour::Harness`]; each backend runs them with [`behaviour_tests!`].
+//! [`behaviour::Harness`]; each backend runs them with [`behaviour_tests!`]. [`threads`] has the
+//! bodies only backends with real threads can run (dedicated threads that block or end,
+//! realtime threads).
 
 pub mod behaviour;
 pub mod child;
 pub mod exploration;
 pub mod support;
+pub mod threads;

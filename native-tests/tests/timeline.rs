@@ -214,6 +214,7 @@ fn a_run_writes_a_timeline_that_loads() {
     assert_eq!(track, "background");
     assert_eq!(args["virtual_time"], "16ms");
     assert_eq!(args["label"], "indexer");
+    assert_eq!(args["priority"], "medium");
     assert!(
         args["spawned_at"]
             .as_str()

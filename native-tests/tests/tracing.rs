@@ -152,6 +152,7 @@ fn test_scheduler_tasks_have_spans_and_events() {
     let (fields, entered) = task_span(&record, id);
     assert_eq!(fields["task.kind"], "background");
     assert_eq!(fields["task.label"], "indexer");
+    assert_eq!(fields["task.priority"], "medium");
     assert_eq!(fields["task.session"], session.as_u64().to_string());
     let location = format!("native-tests/tests/tracing.rs:{line}:");
     assert!(fields["spawned_at"].starts_with(&location), "{fields:?}");

@@ -765,8 +765,10 @@ fn spawn_foreground_off_the_main_thread_panics_at_the_call() {
     let scheduler = new_scheduler();
     let spawner = dyn_scheduler(&scheduler);
     let refused = dyn_scheduler(&scheduler).spawn(async move {
-        catch_unwind(AssertUnwindSafe(|| spawner.spawn_foreground(async {}).detach()))
-            .map_err(|payload| native_tests::support::panic_text(&*payload))
+        catch_unwind(AssertUnwindSafe(|| {
+            spawner.spawn_foreground(async {}).detach()
+        }))
+        .map_err(|payload| native_tests::support::panic_text(&*payload))
     });
     let message = scheduler
         .run_until(refused)

@@ -31,9 +31,10 @@ unset DISPLAY WAYLAND_DISPLAY
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=/usr/lib/wine/wine64
 # Stop this prefix's wineserver however the run ends (never `wineserver -p`: it would linger).
 trap '/usr/lib/wine/wineserver64 -k >/dev/null 2>&1 || true' EXIT
-# The backend's own tests, plus the shared behaviour suite on it once that file exists.
+# The backend's own tests, the shared behaviour suite on it, and its priority tests.
 tests=(--test windows_backend)
 [ -f native-tests/tests/windows_behaviour.rs ] && tests+=(--test windows_behaviour)
+tests+=(--test windows_priorities)
 # One test at a time: the timer-order test must not share the 2 cores with a million tasks.
 cargo test --locked --target x86_64-pc-windows-gnu -p native-tests "${tests[@]}" \
   -- --test-threads=1

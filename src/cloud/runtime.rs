@@ -1,6 +1,6 @@
 //! [`PlatformRuntime`]: timers, the clock and local spawning, as a Worker handler sees them.
 
-use crate::{Instant, Scheduler, Task};
+use crate::{Instant, Scheduler, SystemTime, Task};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,13 @@ pub trait PlatformRuntime {
 
     /// The platform's clock.
     fn now(&self) -> Instant;
+
+    /// The platform's wall clock (UTC), for timestamps and dates. The default reads the system
+    /// clock (`Date.now()` in a Worker); [`SchedulerRuntime`] asks its scheduler, so in
+    /// simulation it is the `TestScheduler`'s fixed instant plus virtual time.
+    fn utc_now(&self) -> SystemTime {
+        SystemTime::now()
+    }
 
     /// Spawns a local (`!Send`) subtask. It belongs to the current request's session.
     #[track_caller]
@@ -75,6 +82,10 @@ impl PlatformRuntime for SchedulerRuntime {
 
     fn now(&self) -> Instant {
         self.scheduler.now()
+    }
+
+    fn utc_now(&self) -> SystemTime {
+        self.scheduler.utc_now()
     }
 
     #[track_caller]

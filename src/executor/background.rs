@@ -1,6 +1,6 @@
 //! [`BackgroundExecutor`]: spawns `Send` work on background threads.
 
-use crate::{Instant, Scheduler, Task, TaskLabel, Timer};
+use crate::{DedicatedExecutor, Instant, Priority, Scheduler, SystemTime, Task, TaskLabel, Timer};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -48,6 +48,29 @@ impl BackgroundExecutor {
         self.scheduler.spawn(future)
     }
 
+    /// Spawns `future` with `priority` instead of the inherited one (see [`Priority`]).
+    #[track_caller]
+    pub fn spawn_with_priority<F>(&self, priority: Priority, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.scheduler.spawn_with_priority(priority, future)
+    }
+
+    /// Runs `!Send` work on a dedicated executor: an OS thread of its own with a local queue,
+    /// where it may block (see `spawn_dedicated` on `dyn Scheduler`). `make` runs on that thread
+    /// and returns the root future; dropping the returned task cancels it.
+    #[track_caller]
+    pub fn spawn_dedicated<M, F>(&self, make: M) -> Task<F::Output>
+    where
+        M: FnOnce(DedicatedExecutor) -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        self.scheduler.spawn_dedicated(make)
+    }
+
     /// Spawns `future` with `label` attached.
     #[track_caller]
     pub fn spawn_labeled<F>(&self, label: TaskLabel, future: F) -> Task<F::Output>
@@ -84,9 +107,14 @@ impl BackgroundExecutor {
         self.scheduler.num_cpus()
     }
 
-    /// The scheduler's clock.
+    /// The scheduler's clock (monotonic).
     pub fn now(&self) -> Instant {
         self.scheduler.now()
+    }
+
+    /// The scheduler's wall clock (UTC; see [`Scheduler::utc_now`]).
+    pub fn utc_now(&self) -> SystemTime {
+        self.scheduler.utc_now()
     }
 
     /// Whether the caller runs on the main thread.

@@ -1,6 +1,6 @@
 //! [`ForegroundExecutor`]: spawns `!Send` work on the main thread.
 
-use crate::{Instant, Scheduler, SessionId, Task, Timer, session};
+use crate::{Instant, Scheduler, SessionId, SystemTime, Task, Timer, session};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -93,9 +93,14 @@ impl ForegroundExecutor {
         self.scheduler.block_with_timeout(timeout, future)
     }
 
-    /// The scheduler's clock.
+    /// The scheduler's clock (monotonic).
     pub fn now(&self) -> Instant {
         self.scheduler.now()
+    }
+
+    /// The scheduler's wall clock (UTC; see [`Scheduler::utc_now`]).
+    pub fn utc_now(&self) -> SystemTime {
+        self.scheduler.utc_now()
     }
 }
 

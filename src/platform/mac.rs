@@ -1,6 +1,11 @@
 //! [`GcdScheduler`]: the production scheduler on macOS, on Grand Central Dispatch (the
-//! `dispatch` crate): the global queue for background work, `dispatch_after` for timers, and the
-//! shared main-thread queue (`platform/main_thread.rs`) notified through GCD's main queue.
+//! `dispatch` crate): the global queues for background work, `dispatch_after` for timers, and
+//! the shared main-thread queue (`platform/main_thread.rs`) notified through GCD's main queue.
+//!
+//! Priorities pick the global queue: `dispatch` 0.2 names them by the legacy
+//! `DISPATCH_QUEUE_PRIORITY_*` values, which GCD maps to QoS classes: high is user-initiated,
+//! default is default, low is utility. (Realtime tasks get a thread of their own, raised to QoS
+//! user-interactive; see `platform/thread_priority.rs`.)
 //!
 //! Everything that is not a GCD call lives in shared, tested code: the main-thread queue, the
 //! parker, the drop-or-leak rule, panic containment. What is left here is a thin layer of
@@ -10,16 +15,17 @@ use crate::handles::{self, Role};
 use crate::platform::desktop::desktop_scheduler_methods;
 use crate::platform::main_thread::{BATCH, MainLoop, MainThreadQueue};
 use crate::runnable::run_contained;
-use crate::{Runnable, Scheduler};
+use crate::{Priority, Runnable, Scheduler};
 use dispatch::{Queue, QueuePriority};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// The macOS scheduler: GCD's global queue for background work, its main queue for the main
-/// thread (drained by the app's run loop, e.g. `NSApplication`/`CFRunLoop`, or while the main
-/// thread blocks), `dispatch_after` for timers.
+/// The macOS scheduler: GCD's global queues for background work (one per priority band: QoS
+/// user-initiated, default, utility), its main queue for the main thread (drained by the app's
+/// run loop, e.g. `NSApplication`/`CFRunLoop`, or while the main thread blocks),
+/// `dispatch_after` for timers.
 ///
 /// Dropping it (the last `Arc` the app holds; its tasks hold a separate handle, see
 /// [`Scheduler::task_handle`]) makes every block it submitted drop its runnable instead of
@@ -35,7 +41,8 @@ pub struct GcdScheduler {
 
 /// What both handles and the submitted blocks share.
 struct GcdQueues {
-    background: Queue,
+    /// The global queues by band: QoS user-initiated (high), default (medium), utility (low).
+    background: [Queue; 3],
     /// Cleared when the scheduler is dropped: blocks then drop their runnables, and wakes are
     /// refused.
     alive: AtomicBool,
@@ -59,6 +66,16 @@ impl MainLoop for GcdMainQueue {
 }
 
 impl GcdQueues {
+    /// The global queue of `runnable`'s priority.
+    fn queue_for(&self, runnable: &Runnable) -> &Queue {
+        let band = match runnable.metadata().priority() {
+            Priority::High | Priority::Realtime => 0,
+            Priority::Medium => 1,
+            Priority::Low => 2,
+        };
+        &self.background[band]
+    }
+
     fn is_alive(&self) -> bool {
         self.alive.load(Ordering::Acquire)
     }
@@ -75,10 +92,14 @@ impl GcdQueues {
 }
 
 impl GcdScheduler {
-    /// A scheduler on the default-priority global queue and the main queue.
+    /// A scheduler on the global queues (one per priority band) and the main queue.
     pub fn new() -> Arc<Self> {
         let queues = Arc::new(GcdQueues {
-            background: Queue::global(QueuePriority::Default),
+            background: [
+                Queue::global(QueuePriority::High),
+                Queue::global(QueuePriority::Default),
+                Queue::global(QueuePriority::Low),
+            ],
             alive: AtomicBool::new(true),
             main: MainThreadQueue::new(GcdMainQueue(Queue::main())),
         });
@@ -101,14 +122,16 @@ impl Scheduler for GcdScheduler {
     fn schedule(&self, runnable: Runnable) {
         let queues = &self.queues;
         if queues.is_alive() {
-            queues.background.exec_async(queues.block(runnable));
+            let queue = queues.queue_for(&runnable);
+            queue.exec_async(queues.block(runnable));
         }
     }
 
     fn schedule_after(&self, delay: Duration, runnable: Runnable) {
         let queues = &self.queues;
         if queues.is_alive() {
-            queues.background.exec_after(delay, queues.block(runnable));
+            let queue = queues.queue_for(&runnable);
+            queue.exec_after(delay, queues.block(runnable));
         }
     }
 

@@ -30,6 +30,8 @@ mod desktop;
 mod main_thread;
 #[cfg(not(target_arch = "wasm32"))]
 mod parker;
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) mod thread_priority;
 
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod linux;

@@ -1,5 +1,5 @@
-//! The wrapper every spawned future runs inside: it makes the task's session current while the
-//! future is polled and while it is dropped, catches panics so they reach whoever awaits the
+//! The wrapper every spawned future runs inside: it makes the task's session and priority
+//! current while the future is polled and while it is dropped, catches panics so they reach whoever awaits the
 //! task, and tells the scheduler once when the task ends (completed, panicked or cancelled).
 
 use super::panic::Panicked;
@@ -38,7 +38,7 @@ pin_project! {
     impl<F> PinnedDrop for TaskFuture<F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            let _session = session::enter(this.metadata.session());
+            let _context = session::enter_task(this.metadata);
             #[cfg(feature = "tracing")]
             let _span = crate::tracing_events::enter(this.span);
             // Dropped in place, inside the session: whatever its destructor spawns belongs to
@@ -73,7 +73,7 @@ impl<F: Future> Future for TaskFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _session = session::enter(this.metadata.session());
+        let _context = session::enter_task(this.metadata);
         #[cfg(feature = "tracing")]
         let _span = crate::tracing_events::enter(this.span);
         let inner = this

@@ -94,6 +94,7 @@ mod tests {
             session: None,
             location: format!("src/lib.rs:{id}:1"),
             kind: TaskKind::Background,
+            priority: crate::Priority::Medium,
         }
     }
 

@@ -1,14 +1,22 @@
 //! [`Chooser`]: which candidate the ready queue hands out at each tick, per
 //! [`Strategy`], and the record of those choices that a replay file keeps.
 //!
-//! The default strategy stays on the hot path's shape: one enum match, one draw, no allocation
-//! and no closure call unless choices are being recorded (only under the seed harness). The
-//! other strategies take `task_of`, which names the task behind each candidate.
+//! The default strategy stays on the hot path's shape: one enum match, one draw (two when
+//! candidates of several priorities are ready: the band, weighted, then the candidate; see
+//! `bands.rs`), no allocation and no closure call unless choices are being recorded (only under
+//! the seed harness). The other strategies take `task_of`, which names the task behind each
+//! candidate.
+//!
+//! Task priorities only weight the random strategy. PCT and the exhaustive search choose among
+//! all the candidates, whatever their priority: no production backend guarantees an order
+//! between bands (low work still progresses under high load, by design), so every order they
+//! explore can happen, and PCT's bound on finding a bug of depth `d` needs every candidate.
 
+use super::bands::{self, Lens};
 use super::context::Directions;
 use super::exhaustive::Exhaustive;
 use super::pct::Pct;
-use super::rng::{Rng, pick};
+use super::rng::Rng;
 use super::strategy::Strategy;
 
 pub(super) struct Chooser {
@@ -64,20 +72,21 @@ impl Chooser {
         }
     }
 
-    /// The index of the candidate to run among `len` (at least one); `task_of(index)` is the
-    /// id of the task behind a candidate.
+    /// The flat index (bands concatenated, high first) of the candidate to run among `lens`
+    /// per priority band (at least one in all); `task_of(index)` is the id of the task behind a
+    /// candidate.
     #[inline]
     pub(super) fn choose(
         &mut self,
         rng: &mut Rng,
-        len: usize,
+        lens: Lens,
         task_of: impl Fn(usize) -> u64,
     ) -> usize {
         let index = match &mut self.mode {
-            Mode::Random => pick(rng, len),
-            mode => choose_in(mode, rng, len, &task_of),
+            Mode::Random => bands::pick_weighted(rng, lens),
+            mode => choose_in(mode, rng, lens, &task_of),
         };
-        if len > 1 {
+        if bands::total(lens) > 1 {
             self.choice_points += 1;
             if let Some(record) = &mut self.record {
                 record.push(task_of(index));
@@ -136,13 +145,14 @@ impl Chooser {
     }
 }
 
-fn choose_in(mode: &mut Mode, rng: &mut Rng, len: usize, task_of: &impl Fn(usize) -> u64) -> usize {
+fn choose_in(mode: &mut Mode, rng: &mut Rng, lens: Lens, task_of: &impl Fn(usize) -> u64) -> usize {
+    let len = bands::total(lens);
     match mode {
-        Mode::Random => pick(rng, len),
+        Mode::Random => bands::pick_weighted(rng, lens),
         Mode::Pct(pct) => pct.choose(len, task_of),
         Mode::Exhaustive(search) => search.choose(len),
         Mode::Replay(replay) => {
-            let own = choose_in(&mut replay.inner, rng, len, task_of);
+            let own = choose_in(&mut replay.inner, rng, lens, task_of);
             let tick = replay.ticks;
             replay.ticks += 1;
             if len == 1 {

@@ -3,7 +3,7 @@
 
 use super::handle::TestScheduler;
 use super::trace::TraceEvent;
-use crate::{TaskId, TaskLabel, TaskMetadata};
+use crate::{SystemTime, TaskId, TaskLabel, TaskMetadata};
 use std::future::Future;
 use std::ops::{Range, RangeInclusive};
 use std::sync::atomic::Ordering;
@@ -47,6 +47,24 @@ impl TestScheduler {
                 Poll::Pending
             }
         })
+    }
+
+    /// Sets the fake wall clock ([`utc_now`](crate::Scheduler::utc_now)) to `now`; it moves on
+    /// with virtual time from there. For testing date rollovers, expiry, time zones:
+    ///
+    /// ```
+    /// use scheduler::{Scheduler, TestScheduler};
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let test = TestScheduler::with_seed(0);
+    /// let midnight = SystemTime::UNIX_EPOCH + TestScheduler::UTC_START; // 2026-01-01T00:00Z
+    /// assert_eq!(test.utc_now(), midnight);
+    /// test.set_utc_now(midnight - Duration::from_secs(1)); // 2025-12-31T23:59:59Z
+    /// test.advance_clock(Duration::from_secs(1));
+    /// assert_eq!(test.utc_now(), midnight);
+    /// ```
+    pub fn set_utc_now(&self, now: SystemTime) {
+        self.engine.set_utc_now(now);
     }
 
     /// Makes tasks spawned with `label` run only when nothing else can (before the clock jumps

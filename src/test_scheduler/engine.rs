@@ -16,7 +16,7 @@ use super::state::State;
 use super::strategy::Strategy;
 use super::timeline::{Timeline, What};
 use super::timer_queue::TimerQueue;
-use crate::{Instant, Runnable, TaskId, TaskKind, block};
+use crate::{Instant, Runnable, SystemTime, TaskId, TaskKind, block};
 use rand::{RngExt, SeedableRng};
 use rustc_hash::FxHashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -37,6 +37,8 @@ pub(super) struct Engine {
     epoch: Instant,
     /// Virtual time since creation, in nanoseconds (readable from any thread).
     elapsed_nanos: AtomicU64,
+    /// The wall clock: this UTC instant at this virtual elapsed time (`set_utc_now` moves it).
+    utc: Mutex<(SystemTime, Duration)>,
     pub(super) allow_parking: AtomicBool,
     /// Whether the runnable being run on the test thread is a background one: the test thread
     /// is "the main thread" only while it runs foreground work or the test itself.
@@ -95,6 +97,7 @@ impl Engine {
                     ticks: 0,
                     cancelled: FxHashSet::default(),
                     graveyard: Vec::new(),
+                    dedicated: Default::default(),
                 },
             ),
             inbox: Inbox::default(),
@@ -104,6 +107,7 @@ impl Engine {
             next_session_id: AtomicU64::new(1),
             epoch: epoch(),
             elapsed_nanos: AtomicU64::new(0),
+            utc: Mutex::new((utc_start(), Duration::ZERO)),
             allow_parking: AtomicBool::new(config.allow_parking),
             running_background: AtomicBool::new(false),
             running_task: AtomicU64::new(0),
@@ -122,12 +126,30 @@ impl Engine {
         crate::instant::deadline_after(self.epoch, self.elapsed())
     }
 
+    /// The fake wall clock: [`UTC_START`](super::TestScheduler::UTC_START) (or the instant a
+    /// test set) plus the virtual time since.
+    pub(super) fn utc_now(&self) -> SystemTime {
+        let (at, elapsed) = *self.utc.lock().unwrap_or_else(PoisonError::into_inner);
+        at + self.elapsed().saturating_sub(elapsed)
+    }
+
+    /// Makes the fake wall clock read `now` at the current virtual time.
+    pub(super) fn set_utc_now(&self, now: SystemTime) {
+        *self.utc.lock().unwrap_or_else(PoisonError::into_inner) = (now, self.elapsed());
+    }
+
     pub(super) fn next_task_id(&self) -> TaskId {
         TaskId::from_raw(self.next_task_id.fetch_add(1, Ordering::Relaxed))
     }
 
     pub(super) fn next_session_id(&self) -> u64 {
         self.next_session_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The id of the task whose runnable the test thread runs now (0: none).
+    #[inline]
+    pub(super) fn running_task(&self) -> u64 {
+        self.running_task.load(Ordering::Relaxed)
     }
 
     pub(super) fn is_main_thread(&self) -> bool {
@@ -169,12 +191,6 @@ impl Engine {
             self.record(|timeline| timeline.record_plain(at, 0, What::PollEnd));
         }
         true
-    }
-
-    /// The task being polled on the test thread (0: none): who caused what is recorded now.
-    #[inline]
-    pub(super) fn running(&self) -> u64 {
-        self.running_task.load(Ordering::Relaxed)
     }
 
     /// Runs `record` on the timeline, if one is kept (test thread only).
@@ -385,6 +401,11 @@ pub(super) fn current_thread_id() -> ThreadId {
     }
     ID.try_with(|id| *id)
         .unwrap_or_else(|_| std::thread::current().id())
+}
+
+/// Where every TestScheduler's wall clock starts: 2026-01-01T00:00:00Z.
+fn utc_start() -> SystemTime {
+    SystemTime::UNIX_EPOCH + super::TestScheduler::UTC_START
 }
 
 /// The fixed anchor of every TestScheduler's virtual clock. `Instant` has no constructor that

@@ -49,6 +49,11 @@ pub struct TestScheduler {
 }
 
 impl TestScheduler {
+    /// Where the fake wall clock ([`utc_now`](Scheduler::utc_now)) of every TestScheduler
+    /// starts, since the Unix epoch: 2026-01-01T00:00:00Z. It moves with virtual time, and
+    /// [`set_utc_now`](Self::set_utc_now) moves it.
+    pub const UTC_START: Duration = Duration::from_secs(1_767_225_600);
+
     /// A scheduler configured by `config`. The calling thread becomes its test (main) thread.
     ///
     /// Created while the seed harness ([`many`](Self::many), [`run_seeds`](super::run_seeds))

@@ -19,7 +19,7 @@ impl Engine {
         if self.on_test_thread() {
             let mut state = self.state("schedule");
             state.timeline(|timeline| {
-                let (at, by) = (self.elapsed_nanos(), self.running());
+                let (at, by) = (self.elapsed_nanos(), self.running_task());
                 timeline.record(at, by, runnable.metadata(), What::Woken);
             });
             state.push_ready(runnable);
@@ -36,11 +36,12 @@ impl Engine {
         };
         if self.on_test_thread() {
             let elapsed = self.elapsed();
+            let running = self.running_task();
             let mut state = self.state("spawn");
-            state.record_spawn(runnable.metadata(), elapsed);
+            state.record_spawn(runnable.metadata(), elapsed, running);
             state.timeline(|timeline| {
-                let (at, by) = (self.elapsed_nanos(), self.running());
-                timeline.record(at, by, runnable.metadata(), What::Spawned);
+                let at = self.elapsed_nanos();
+                timeline.record(at, running, runnable.metadata(), What::Spawned);
             });
             state.push_ready(runnable);
         } else {
@@ -60,7 +61,7 @@ impl Engine {
             let at = self.elapsed();
             let mut state = self.state("schedule_after");
             state.timeline(|timeline| {
-                let (now, by) = (self.elapsed_nanos(), self.running());
+                let (now, by) = (self.elapsed_nanos(), self.running_task());
                 let delay = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
                 timeline.record(now, by, runnable.metadata(), What::TimerSet(delay));
             });
@@ -80,7 +81,7 @@ impl Engine {
             let mut state = self.state("task_ended");
             state.record_end(metadata, outcome, elapsed);
             state.timeline(|timeline| {
-                let (at, by) = (self.elapsed_nanos(), self.running());
+                let (at, by) = (self.elapsed_nanos(), self.running_task());
                 timeline.record(at, by, metadata, What::Ended(outcome));
             });
         } else {
@@ -98,7 +99,7 @@ impl Engine {
             // destructor.
             let removed = self.state("timer_cancelled").timers.cancel(timer.id());
             if removed.is_some() {
-                let (at, by) = (self.elapsed_nanos(), self.running());
+                let (at, by) = (self.elapsed_nanos(), self.running_task());
                 self.record(|timeline| timeline.record(at, by, timer, What::TimerCancelled));
             }
             drop(removed);
@@ -149,7 +150,7 @@ impl Engine {
                     Inbound::Timer { delay, runnable } => {
                         state.timers.push(elapsed.saturating_add(delay), runnable)
                     }
-                    Inbound::Spawned(metadata) => state.record_spawn(&metadata, elapsed),
+                    Inbound::Spawned(metadata) => state.record_spawn(&metadata, elapsed, 0),
                     Inbound::Ended(metadata, outcome) => {
                         state.record_end(&metadata, outcome, elapsed)
                     }

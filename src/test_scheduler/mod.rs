@@ -11,7 +11,8 @@
 //! `scheduler_impl.rs` (the [`Scheduler`] impl), `engine.rs` (progress) and `state.rs` (the
 //! state and its bookkeeping), `intake.rs` (what comes in: spawns, wakes, timers, ends, other
 //! threads), and the data structures (`ready_queue`, `timer_queue`, `registry`, `inbox`,
-//! `owner_cell`, `rng`); exploration: `strategy.rs` ([`Strategy`]), `choice.rs` (the choice at
+//! `owner_cell`, `rng`, `bands` (priority bands and the weighted pick)); exploration:
+//! `strategy.rs` ([`Strategy`]), `choice.rs` (the choice at
 //! each tick), `pct.rs`, `exhaustive.rs`, `draws.rs` (random values, recorded and replayed);
 //! the seed harness: `harness.rs`, `harness_env.rs`, `schedules.rs`, `context.rs` (what the
 //! schedulers of one seed are asked to do), `replay_file.rs`, `check.rs` (the determinism
@@ -19,6 +20,7 @@
 //! record), `timeline_json.rs` (the Chrome trace JSON, via `json.rs`), `timeline_control.rs`
 //! (the test's calls).
 
+mod bands;
 mod cancel;
 mod check;
 mod choice;

@@ -1,10 +1,12 @@
 //! The runnables a [`TestScheduler`](super::TestScheduler) can run now.
 //!
-//! Background runnables are picked at random; foreground runnables keep FIFO order within their
-//! session while sessions interleave at random; deprioritized runnables wait until nothing else
-//! is ready. Every operation is O(1): a random pick is a swap-remove from a `Vec`, never an
-//! insertion into the middle of a queue.
+//! Background runnables are picked at random, weighted by priority band (`bands.rs`);
+//! foreground runnables keep FIFO order within their session, and a dedicated executor's
+//! runnables within that executor, while these lanes interleave at random; deprioritized
+//! runnables wait until nothing else is ready. Every operation is O(1): a random pick is a
+//! swap-remove from a `Vec`, never an insertion into the middle of a queue.
 
+use super::bands::{self, Bands};
 use super::choice::Chooser;
 use super::rng::Rng;
 use crate::{Runnable, SessionId, TaskKind};
@@ -15,42 +17,56 @@ use std::collections::VecDeque;
 enum Entry {
     /// A runnable that can be picked on its own.
     Runnable(Runnable),
-    /// The head of the foreground session queue at this index of `sessions`.
-    Session(usize),
+    /// The head of the FIFO lane at this index of `lanes` (in the band of that head).
+    Lane(usize),
 }
 
-/// The task id of a session queue's head (the only one of its runnables that may run next).
-fn session_head(queue: &SessionQueue) -> u64 {
-    queue
-        .runnables
+/// Which FIFO lane a runnable waits in.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(super) enum LaneKey {
+    /// The foreground runnables of a session (or of no session).
+    Session(Option<SessionId>),
+    /// The runnables of one simulated dedicated executor (keyed by its root task's id).
+    Dedicated(u64),
+}
+
+/// The task id of a lane's head (the only one of its runnables that may run next).
+fn lane_head(lane: &Lane) -> u64 {
+    lane.runnables
         .front()
         .map_or(0, |runnable| runnable.metadata().id().as_u64())
 }
 
-/// A foreground session's runnables, in the order they were scheduled.
-struct SessionQueue {
-    session: Option<SessionId>,
+/// The band of a runnable's priority.
+#[inline]
+fn band(runnable: &Runnable) -> usize {
+    bands::band_of(runnable.metadata().priority())
+}
+
+/// A lane's runnables, in the order they were scheduled.
+struct Lane {
+    key: LaneKey,
     runnables: VecDeque<Runnable>,
 }
 
 pub(super) struct ReadyQueue {
     order: Order,
-    /// Foreground queues of the sessions that have runnables queued; a queue that empties is
-    /// released (its slot reused), so a long simulation of many sessions stays small.
-    sessions: Vec<SessionQueue>,
-    session_index: FxHashMap<Option<SessionId>, usize>,
-    /// Released slots of `sessions`.
-    free_sessions: Vec<usize>,
-    /// The last session looked up: most pushes come from the session that just ran.
-    last_session: Option<(Option<SessionId>, usize)>,
+    /// FIFO lanes that have runnables queued; a lane that empties is released (its slot
+    /// reused), so a long simulation of many sessions stays small.
+    lanes: Vec<Lane>,
+    lane_index: FxHashMap<LaneKey, usize>,
+    /// Released slots of `lanes`.
+    free_lanes: Vec<usize>,
+    /// The last lane looked up: most pushes come from the lane that just ran.
+    last_lane: Option<(LaneKey, usize)>,
     deprioritized: Vec<Runnable>,
     len: usize,
 }
 
 enum Order {
-    /// Random picks among entries (the default).
-    Random(Vec<Entry>),
-    /// Oldest first, across kinds and sessions.
+    /// Random picks among entries, weighted by band (the default).
+    Random(Bands<Entry>),
+    /// Oldest first, across kinds, lanes and priorities.
     Fifo(VecDeque<Runnable>),
 }
 
@@ -59,14 +75,14 @@ impl ReadyQueue {
     pub(super) fn new(randomize: bool) -> Self {
         Self {
             order: if randomize {
-                Order::Random(Vec::new())
+                Order::Random(Bands::default())
             } else {
                 Order::Fifo(VecDeque::new())
             },
-            sessions: Vec::new(),
-            session_index: FxHashMap::default(),
-            free_sessions: Vec::new(),
-            last_session: None,
+            lanes: Vec::new(),
+            lane_index: FxHashMap::default(),
+            free_lanes: Vec::new(),
+            last_lane: None,
             deprioritized: Vec::new(),
             len: 0,
         }
@@ -76,23 +92,31 @@ impl ReadyQueue {
         self.len
     }
 
-    pub(super) fn push(&mut self, runnable: Runnable, deprioritized: bool) {
+    /// Queues `runnable`; `dedicated` is the lane of a dedicated executor's runnable.
+    pub(super) fn push(&mut self, runnable: Runnable, deprioritized: bool, dedicated: u64) {
         self.len += 1;
         if deprioritized {
             self.deprioritized.push(runnable);
             return;
         }
-        let foreground = runnable.metadata().kind() == TaskKind::Foreground;
-        match &mut self.order {
-            Order::Fifo(queue) => queue.push_back(runnable),
-            Order::Random(entries) if !foreground => entries.push(Entry::Runnable(runnable)),
-            Order::Random(_) => {
-                let index = self.session_queue(runnable.metadata().session());
-                let queue = &mut self.sessions[index].runnables;
+        let metadata = runnable.metadata();
+        let lane = match metadata.kind() {
+            TaskKind::Foreground => Some(LaneKey::Session(metadata.session())),
+            TaskKind::Dedicated => Some(LaneKey::Dedicated(dedicated)),
+            TaskKind::Background | TaskKind::Timer => None,
+        };
+        match (&mut self.order, lane) {
+            (Order::Fifo(queue), _) => queue.push_back(runnable),
+            (Order::Random(entries), None) => {
+                entries.push(band(&runnable), Entry::Runnable(runnable))
+            }
+            (Order::Random(_), Some(key)) => {
+                let index = self.lane_queue(key);
+                let queue = &mut self.lanes[index].runnables;
                 if queue.is_empty()
                     && let Order::Random(entries) = &mut self.order
                 {
-                    entries.push(Entry::Session(index));
+                    entries.push(band(&runnable), Entry::Lane(index));
                 }
                 queue.push_back(runnable);
             }
@@ -100,31 +124,47 @@ impl ReadyQueue {
     }
 
     /// Takes the next runnable: the one `chooser` picks among the ready candidates (by default
-    /// a random one), or among the deprioritized ones if none is ready.
+    /// at random, weighted by band), or among the deprioritized ones if none is ready.
     #[inline]
     pub(super) fn pop(&mut self, rng: &mut Rng, chooser: &mut Chooser) -> Option<Runnable> {
-        let sessions = &mut self.sessions;
+        let lanes = &mut self.lanes;
         let runnable = match &mut self.order {
             Order::Fifo(queue) => queue.pop_front(),
-            Order::Random(entries) if entries.is_empty() => None,
             Order::Random(entries) => {
-                let index = chooser.choose(rng, entries.len(), |index| match &entries[index] {
-                    Entry::Runnable(runnable) => runnable.metadata().id().as_u64(),
-                    Entry::Session(session) => session_head(&sessions[*session]),
-                });
-                match entries[index] {
-                    Entry::Runnable(_) => match entries.swap_remove(index) {
-                        Entry::Runnable(runnable) => Some(runnable),
-                        Entry::Session(_) => unreachable!("entry changed under us"),
-                    },
-                    Entry::Session(session) => {
-                        let queue = &mut sessions[session].runnables;
-                        let runnable = queue.pop_front();
-                        if queue.is_empty() {
-                            entries.swap_remove(index);
-                            self.release_session(session);
+                let lens = entries.lens();
+                if bands::total(lens) == 0 {
+                    None
+                } else {
+                    let flat = chooser.choose(rng, lens, |flat| {
+                        let (from, index) = bands::locate(lens, flat);
+                        match entries.get(from, index) {
+                            Entry::Runnable(runnable) => runnable.metadata().id().as_u64(),
+                            Entry::Lane(lane) => lane_head(&lanes[*lane]),
                         }
-                        runnable
+                    });
+                    let (from, index) = bands::locate(lens, flat);
+                    match *entries.get(from, index) {
+                        Entry::Runnable(_) => match entries.swap_remove(from, index) {
+                            Entry::Runnable(runnable) => Some(runnable),
+                            Entry::Lane(_) => unreachable!("entry changed under us"),
+                        },
+                        Entry::Lane(lane) => {
+                            let queue = &mut lanes[lane].runnables;
+                            let runnable = queue.pop_front();
+                            match queue.front().map(band) {
+                                None => {
+                                    entries.swap_remove(from, index);
+                                    self.release_lane(lane);
+                                }
+                                // The lane's new head has another priority: its entry moves.
+                                Some(next) if next != from => {
+                                    entries.swap_remove(from, index);
+                                    entries.push(next, Entry::Lane(lane));
+                                }
+                                Some(_) => {}
+                            }
+                            runnable
+                        }
                     }
                 }
             }
@@ -134,7 +174,7 @@ impl ReadyQueue {
                 None
             } else {
                 let deprioritized = &self.deprioritized;
-                let index = chooser.choose(rng, deprioritized.len(), |index| {
+                let index = chooser.choose(rng, [0, deprioritized.len(), 0], |index| {
                     deprioritized[index].metadata().id().as_u64()
                 });
                 Some(self.deprioritized.swap_remove(index))
@@ -161,29 +201,26 @@ impl ReadyQueue {
                 *queue = alive;
             }
             Order::Random(entries) => {
-                let mut kept = Vec::with_capacity(entries.len());
                 let mut released = Vec::new();
-                for entry in entries.drain(..) {
+                for (from, entry) in entries.take_all() {
                     match entry {
                         Entry::Runnable(runnable) if doomed(&runnable) => removed.push(runnable),
-                        Entry::Session(index) => {
-                            let queue = &mut self.sessions[index].runnables;
+                        Entry::Lane(index) => {
+                            let queue = &mut self.lanes[index].runnables;
                             let (dead, alive): (VecDeque<_>, VecDeque<_>) =
                                 queue.drain(..).partition(|runnable| doomed(runnable));
                             removed.extend(dead);
                             *queue = alive;
-                            if queue.is_empty() {
-                                released.push(index);
-                            } else {
-                                kept.push(Entry::Session(index));
+                            match queue.front() {
+                                None => released.push(index),
+                                Some(head) => entries.push(band(head), Entry::Lane(index)),
                             }
                         }
-                        entry => kept.push(entry),
+                        entry => entries.push(from, entry),
                     }
                 }
-                *entries = kept;
                 for index in released {
-                    self.release_session(index);
+                    self.release_lane(index);
                 }
             }
         }
@@ -197,51 +234,51 @@ impl ReadyQueue {
         removed
     }
 
-    /// Index of `session`'s queue in `sessions`, creating it on first use.
-    fn session_queue(&mut self, session: Option<SessionId>) -> usize {
-        if let Some((last, index)) = self.last_session
-            && last == session
+    /// Index of `key`'s lane in `lanes`, creating it on first use.
+    fn lane_queue(&mut self, key: LaneKey) -> usize {
+        if let Some((last, index)) = self.last_lane
+            && last == key
         {
             return index;
         }
-        let index = match self.session_index.get(&session) {
+        let index = match self.lane_index.get(&key) {
             Some(&index) => index,
             None => {
-                let index = match self.free_sessions.pop() {
+                let index = match self.free_lanes.pop() {
                     Some(index) => {
-                        self.sessions[index].session = session;
+                        self.lanes[index].key = key;
                         index
                     }
                     None => {
-                        self.sessions.push(SessionQueue {
-                            session,
+                        self.lanes.push(Lane {
+                            key,
                             runnables: VecDeque::new(),
                         });
-                        self.sessions.len() - 1
+                        self.lanes.len() - 1
                     }
                 };
-                self.session_index.insert(session, index);
+                self.lane_index.insert(key, index);
                 index
             }
         };
-        self.last_session = Some((session, index));
+        self.last_lane = Some((key, index));
         index
     }
 
-    /// Gives the emptied queue at `index` back for reuse by another session.
-    fn release_session(&mut self, index: usize) {
-        let session = self.sessions[index].session;
-        self.session_index.remove(&session);
-        self.free_sessions.push(index);
-        if self.last_session.is_some_and(|(_, last)| last == index) {
-            self.last_session = None;
+    /// Gives the emptied lane at `index` back for reuse by another lane.
+    fn release_lane(&mut self, index: usize) {
+        let key = self.lanes[index].key;
+        self.lane_index.remove(&key);
+        self.free_lanes.push(index);
+        if self.last_lane.is_some_and(|(_, last)| last == index) {
+            self.last_lane = None;
         }
     }
 
-    /// How many session queues are held (for the tests of their release).
+    /// How many lanes are held (for the tests of their release).
     #[cfg(test)]
     fn session_slots(&self) -> usize {
-        self.session_index.len()
+        self.lane_index.len()
     }
 
     /// Removes every runnable, for dropping outside the scheduler's lock.
@@ -249,20 +286,20 @@ impl ReadyQueue {
         let mut all = Vec::with_capacity(self.len);
         match &mut self.order {
             Order::Fifo(queue) => all.extend(queue.drain(..)),
-            Order::Random(entries) => {
-                all.extend(entries.drain(..).filter_map(|entry| match entry {
+            Order::Random(entries) => all.extend(entries.take_all().into_iter().filter_map(
+                |(_, entry)| match entry {
                     Entry::Runnable(runnable) => Some(runnable),
-                    Entry::Session(_) => None,
-                }))
-            }
+                    Entry::Lane(_) => None,
+                },
+            )),
         }
-        for session in &mut self.sessions {
-            all.extend(session.runnables.drain(..));
+        for lane in &mut self.lanes {
+            all.extend(lane.runnables.drain(..));
         }
-        self.sessions.clear();
-        self.session_index.clear();
-        self.free_sessions.clear();
-        self.last_session = None;
+        self.lanes.clear();
+        self.lane_index.clear();
+        self.free_lanes.clear();
+        self.last_lane = None;
         all.append(&mut self.deprioritized);
         self.len = 0;
         all
@@ -302,8 +339,8 @@ mod tests {
         let mut rng = Rng::seed_from_u64(1);
         let mut chooser = Chooser::new(Default::default(), 1, &Default::default());
         for session in 0..sessions {
-            queue.push(foreground(session * 2, session), false);
-            queue.push(foreground(session * 2 + 1, session), false);
+            queue.push(foreground(session * 2, session), false, 0);
+            queue.push(foreground(session * 2 + 1, session), false, 0);
         }
         assert_eq!(queue.session_slots(), sessions as usize);
         let mut order = Vec::new();
@@ -321,14 +358,14 @@ mod tests {
             0,
             "every emptied session was released"
         );
-        assert!(queue.sessions.len() <= sessions as usize);
+        assert!(queue.lanes.len() <= sessions as usize);
         for session in sessions..2 * sessions {
-            queue.push(foreground(session * 2, session), false);
+            queue.push(foreground(session * 2, session), false, 0);
             assert!(queue.pop(&mut rng, &mut chooser).is_some());
         }
         assert_eq!(queue.session_slots(), 0);
         assert_eq!(
-            queue.sessions.len(),
+            queue.lanes.len(),
             sessions as usize,
             "slots were reused, not added"
         );

@@ -1,7 +1,10 @@
 //! The [`Scheduler`] impl of [`TestScheduler`]: every call goes to its engine.
 
 use super::handle::TestScheduler;
-use crate::{Instant, Runnable, Scheduler, TaskId, TaskMetadata, TaskOutcome, Unparker};
+use crate::{
+    DedicatedThread, Instant, Runnable, Scheduler, SystemTime, TaskId, TaskMetadata, TaskOutcome,
+    Unparker,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +27,19 @@ impl Scheduler for TestScheduler {
     /// The virtual clock.
     fn now(&self) -> Instant {
         self.engine.now()
+    }
+
+    /// A fake wall clock: [`UTC_START`](TestScheduler::UTC_START) (2026-01-01T00:00:00Z), or
+    /// what the test [set](TestScheduler::set_utc_now), plus the virtual time since. It never
+    /// reads the system clock.
+    fn utc_now(&self) -> SystemTime {
+        self.engine.utc_now()
+    }
+
+    /// No thread: a dedicated executor's tasks (and a realtime task) run on the test thread,
+    /// FIFO per executor and interleaved with the rest by the seed.
+    fn dedicated_thread(&self, _realtime: bool) -> Option<DedicatedThread> {
+        None
     }
 
     /// Queued with the others; a [deprioritized](TestScheduler::deprioritize) label makes it

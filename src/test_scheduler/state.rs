@@ -10,8 +10,8 @@ use super::rng::Rng;
 use super::timeline::{Timeline, What};
 use super::timer_queue::TimerQueue;
 use super::trace::TraceEvent;
-use crate::{Runnable, TaskId, TaskLabel, TaskMetadata, TaskOutcome};
-use rustc_hash::FxHashSet;
+use crate::{Runnable, TaskId, TaskKind, TaskLabel, TaskMetadata, TaskOutcome};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
@@ -45,12 +45,27 @@ pub(super) struct State {
     /// Runnables of cancelled tasks, dropped at the next tick (outside the state borrow and
     /// outside whatever code woke them).
     pub(super) graveyard: Vec<Runnable>,
+    /// The lane (its root task's id) of each live task of a simulated dedicated executor.
+    pub(super) dedicated: FxHashMap<u64, u64>,
 }
 
 impl State {
+    /// A task was spawned, while task `running` ran on the test thread (0: none). A dedicated
+    /// executor's task joins the lane of the dedicated task that spawned it, or (its root)
+    /// opens its own.
     #[inline]
-    pub(super) fn record_spawn(&mut self, metadata: &TaskMetadata, elapsed: Duration) {
+    pub(super) fn record_spawn(
+        &mut self,
+        metadata: &TaskMetadata,
+        elapsed: Duration,
+        running: u64,
+    ) {
         self.live.insert(*metadata);
+        if metadata.kind() == TaskKind::Dedicated {
+            let id = metadata.id().as_u64();
+            let lane = self.dedicated.get(&running).copied().unwrap_or(id);
+            self.dedicated.insert(id, lane);
+        }
         self.chooser.task_spawned(metadata.id().as_u64());
         if self.recording && self.tracing() {
             self.push_event(TraceEvent::Spawned {
@@ -69,6 +84,9 @@ impl State {
     ) {
         self.live.remove(metadata.id());
         self.chooser.task_ended(metadata.id().as_u64());
+        if metadata.kind() == TaskKind::Dedicated {
+            self.dedicated.remove(&metadata.id().as_u64());
+        }
         if !self.cancelled.is_empty() {
             self.cancelled.remove(&metadata.id());
         }
@@ -87,11 +105,17 @@ impl State {
             self.graveyard.push(runnable);
             return;
         }
-        let deprioritized = runnable
-            .metadata()
+        let metadata = runnable.metadata();
+        let deprioritized = metadata
             .label()
             .is_some_and(|label| self.deprioritized.contains(&label));
-        self.ready.push(runnable, deprioritized);
+        let lane = if metadata.kind() == TaskKind::Dedicated {
+            let id = metadata.id().as_u64();
+            self.dedicated.get(&id).copied().unwrap_or(id)
+        } else {
+            0
+        };
+        self.ready.push(runnable, deprioritized, lane);
     }
 
     /// Recomputes [`recording`](Self::recording) after a trace or the timeline was turned on.

@@ -40,7 +40,7 @@ impl TestScheduler {
         if !self.engine.on_test_thread() {
             return; // the timeline belongs to the test thread
         }
-        let (at, by) = (self.engine.elapsed_nanos(), self.engine.running());
+        let (at, by) = (self.engine.elapsed_nanos(), self.engine.running_task());
         self.engine.drain_inbox();
         self.engine.record(|timeline| {
             let mark = Mark {
@@ -61,7 +61,8 @@ impl TestScheduler {
     /// recorded. The record is kept (call it again later for a longer one).
     ///
     /// One process, this scheduler; one track per session and per executor without a session
-    /// (`test code`, `timers`, `background`, `foreground (main thread)`); a slice per poll on
+    /// (`test code`, `timers`, `background`, `foreground (main thread)`, `dedicated
+    /// executors`); a slice per poll on
     /// the virtual clock, stretched by 1 µs per recorded event so that polls, which take no
     /// virtual time, have a width; spawn → first-poll flow arrows; instants for wakes, timers,
     /// task ends and marks.

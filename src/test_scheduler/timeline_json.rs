@@ -1,7 +1,7 @@
 //! A recorded [`Timeline`] as a Chrome trace event file (the JSON object form that Perfetto's
 //! UI and `chrome://tracing` open). One process per `TestScheduler`; in it one track (thread)
 //! per session and per executor without a session: `test code`, `timers`, `background`,
-//! `foreground (main thread)`, `session#N`.
+//! `foreground (main thread)`, `dedicated executors`, `session#N`.
 //!
 //! **Layout.** Polls take no virtual time, so the file's clock is the virtual clock *stretched*:
 //! event `i` of the record is drawn at `virtual time + (i + 1) µs`. Every event gets its own

@@ -14,6 +14,7 @@ pub(super) const TEST: u64 = 1;
 pub(super) const TIMERS: u64 = 2;
 pub(super) const BACKGROUND: u64 = 3;
 pub(super) const FOREGROUND: u64 = 4;
+pub(super) const DEDICATED: u64 = 5;
 pub(super) const SESSIONS: u64 = 100;
 
 /// The track (thread id) of a task: its session's, else its executor's.
@@ -23,6 +24,7 @@ pub(super) fn track(task: &TaskMetadata) -> u64 {
         (None, TaskKind::Background) => BACKGROUND,
         (None, TaskKind::Foreground) => FOREGROUND,
         (None, TaskKind::Timer) => TIMERS,
+        (None, TaskKind::Dedicated) => DEDICATED,
     }
 }
 
@@ -32,6 +34,7 @@ pub(super) fn track_name(tid: u64) -> String {
         TIMERS => "timers".into(),
         BACKGROUND => "background".into(),
         FOREGROUND => "foreground (main thread)".into(),
+        DEDICATED => "dedicated executors".into(),
         _ => format!("session#{}", tid - SESSIONS),
     }
 }
@@ -49,6 +52,7 @@ pub(super) fn kind_name(kind: TaskKind) -> &'static str {
         TaskKind::Background => "background",
         TaskKind::Foreground => "foreground",
         TaskKind::Timer => "timer",
+        TaskKind::Dedicated => "dedicated",
     }
 }
 
@@ -72,7 +76,8 @@ pub(super) fn who(by: u64, timers: &FxHashSet<u64>) -> String {
 
 pub(super) fn task_args(args: &mut Object<'_>, task: &TaskMetadata) {
     args.num("task", task.id().as_u64())
-        .str("kind", kind_name(task.kind()));
+        .str("kind", kind_name(task.kind()))
+        .str("priority", task.priority().name());
     if let Some(label) = task.label() {
         args.str("label", &label.to_string());
     }

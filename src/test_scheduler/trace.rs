@@ -47,8 +47,10 @@ pub struct TaskSummary {
     pub session: Option<u64>,
     /// `file:line:column` of the spawn call.
     pub location: String,
-    /// Background, foreground or timer.
+    /// Background, foreground, timer or dedicated.
     pub kind: crate::TaskKind,
+    /// The task's priority.
+    pub priority: crate::Priority,
 }
 
 impl From<&TaskMetadata> for TaskSummary {
@@ -59,6 +61,7 @@ impl From<&TaskMetadata> for TaskSummary {
             session: metadata.session().map(|session| session.as_u64()),
             location: metadata.location().to_string(),
             kind: metadata.kind(),
+            priority: metadata.priority(),
         }
     }
 }
@@ -66,6 +69,9 @@ impl From<&TaskMetadata> for TaskSummary {
 impl fmt::Display for TaskSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "task#{} {:?}", self.id, self.kind)?;
+        if self.priority != crate::Priority::Medium {
+            write!(f, " {}-priority", self.priority)?;
+        }
         if let Some(label) = self.label {
             write!(f, " [{label}]")?;
         }

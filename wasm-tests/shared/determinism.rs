@@ -265,5 +265,118 @@ pub fn assert_same_seed_same_trace() {
 // started firing timers that are already due (the workload's zero-length timers used to wait for
 // `advance_clock`). With that one change undone, the previous value still came out. It stayed the
 // same when the exploration strategies arrived (the random strategy's choices did not change).
+// It stayed the same again when task priorities arrived: with every task medium the weighted
+// pick is the one uniform draw it was (and the canonical text leaves the priority out).
 //
 // EXPECTED_PCT_HASH: recorded 2026-12-01 with the PCT strategy's introduction.
+
+// ---------------------------------------------------------------------------------------------
+// Priorities, dedicated executors and the UTC clock: a second workload with its own recorded
+// hash (kept below everything above, so the first workload's spawn locations do not move).
+
+/// The canonical text of one event with the task's priority (the first workload's text leaves
+/// it out, so that hash did not change when priorities arrived).
+pub fn canonical_with_priority(event: &TraceEvent) -> String {
+    let task = match event {
+        TraceEvent::Spawned { task, .. }
+        | TraceEvent::Ran { task, .. }
+        | TraceEvent::Ended { task, .. } => task,
+    };
+    format!("{} p={}", canonical(event), task.priority)
+}
+
+/// Mixed priorities (inherited and given), a simulated dedicated executor with local tasks, a
+/// simulated realtime task, timers and the fake UTC clock, on `TestScheduler::with_seed(seed)`.
+pub fn run_priority_workload(seed: u64) -> (Vec<String>, Vec<String>) {
+    use scheduler::Priority;
+    let test = TestScheduler::with_seed(seed);
+    test.enable_trace();
+    let background = test.background();
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let log = {
+        let output = output.clone();
+        move |line: String| output.lock().unwrap().push(line)
+    };
+    let mut tasks = Vec::new();
+    for (index, priority) in [Priority::Low, Priority::Medium, Priority::High]
+        .into_iter()
+        .cycle()
+        .take(9)
+        .enumerate()
+    {
+        let (test, executor, log) = (test.clone(), background.clone(), log.clone());
+        tasks.push(background.spawn_with_priority(priority, async move {
+            test.simulate_random_delay().await;
+            let child = executor.spawn(async { Priority::current() }).await;
+            if index % 4 == 0 {
+                executor.timer(Duration::from_millis(index as u64)).await;
+            }
+            log(format!("{index} {priority} child {child}"));
+        }));
+    }
+    let dedicated = background.spawn_dedicated({
+        let log = log.clone();
+        move |executor| async move {
+            let locals: Vec<_> = (0..3)
+                .map(|i| {
+                    let log = log.clone();
+                    executor.spawn(async move { log(format!("local {i}")) })
+                })
+                .collect();
+            futures::future::join_all(locals).await;
+            executor.timer(Duration::from_millis(7)).await;
+        }
+    });
+    let realtime = background.spawn_with_priority(Priority::Realtime, {
+        let (executor, log) = (background.clone(), log.clone());
+        async move {
+            let child = executor.spawn(async { Priority::current() }).await;
+            log(format!("realtime child {child}"));
+        }
+    });
+    test.set_utc_now(scheduler::SystemTime::UNIX_EPOCH + Duration::from_secs(1_798_761_599));
+    test.advance_clock(Duration::from_millis(20));
+    background.block(futures::future::join_all(tasks));
+    background.block(dedicated);
+    background.block(realtime);
+    let utc = test
+        .utc_now()
+        .duration_since(scheduler::SystemTime::UNIX_EPOCH)
+        .unwrap();
+    log(format!("utc {}ms", utc.as_millis()));
+    let trace = test
+        .take_trace()
+        .iter()
+        .map(canonical_with_priority)
+        .collect();
+    let output = output.lock().unwrap().clone();
+    (trace, output)
+}
+
+/// The hash of [`run_priority_workload`] over [`SEEDS`], recorded once (on x86_64 Linux; wasm32
+/// printed the same) and asserted on every target. Like the first workload's, it moves with any
+/// line added above the workload (its spawn locations are in the trace).
+pub const EXPECTED_PRIORITY_HASH: u64 = 0xd261_0817_4371_090a;
+
+/// The combined hash of the priority workload over [`SEEDS`].
+pub fn combined_priority_hash() -> u64 {
+    let mut combined = Fnv1a::new();
+    for seed in SEEDS {
+        let (trace, output) = run_priority_workload(seed);
+        let mut hash = Fnv1a::new();
+        for line in trace.iter().chain(&output) {
+            hash.write_str(line);
+        }
+        combined.write(&hash.finish().to_le_bytes());
+    }
+    combined.finish()
+}
+
+/// Asserts that this target's priority-workload hash is the recorded one.
+pub fn assert_recorded_priority_hash(target: &str) {
+    let combined = combined_priority_hash();
+    assert_eq!(
+        combined, EXPECTED_PRIORITY_HASH,
+        "priority trace hash on {target}: {combined:#018x}"
+    );
+}

@@ -1,7 +1,9 @@
-//! The wasm benchmarks of BENCHMARKS.md (wa, wb, wt, ws): the WasmScheduler against
+//! The wasm benchmarks of BENCHMARKS.md (wa, wb, wt, ws, and wp in `bench_priority.rs`): the
+//! WasmScheduler against
 //! `wasm_bindgen_futures::spawn_local` in the same run, interleaved round by round, printing
 //! medians, min-max and ratios (ours / peer). Not part of the test run: `scripts/bench-wasm.sh`.
 
+use crate::bench_priority::{wp_ours, wp_peer};
 use crate::support::{js_sleep, yield_times};
 use futures::channel::oneshot;
 use scheduler::platform::wasm::WasmScheduler;
@@ -52,6 +54,13 @@ pub async fn run_benchmarks(rounds: u32) -> String {
         let ours = ws_ours(&scheduler).await;
         let peer = ws_peer().await;
         samples.record(counted, "ws", ours, peer);
+        let (ours_p50, ours_p99) = wp_ours(&scheduler, true).await;
+        let (flat_p50, flat_p99) = wp_ours(&scheduler, false).await;
+        let (peer_p50, peer_p99) = wp_peer().await;
+        samples.record(counted, "wp p50", ours_p50, peer_p50);
+        samples.record(counted, "wp p99", ours_p99, peer_p99);
+        samples.record(counted, "wp p50/np", ours_p50, flat_p50);
+        samples.record(counted, "wp p99/np", ours_p99, flat_p99);
     }
     samples.print(
         &mut report,
@@ -83,12 +92,33 @@ pub async fn run_benchmarks(rounds: u32) -> String {
         "ws: the peer's spinner stops by itself after {WS_PEER_CAP:?}; a peer figure near that \
          cap means its timer never fired while the task kept waking itself (starved)."
     );
+    for (id, what) in [
+        (
+            "wp p50",
+            "high-priority task under a 100,000-task low flood: p50 spawn-to-run",
+        ),
+        (
+            "wp p99",
+            "high-priority task under a 100,000-task low flood: p99 spawn-to-run",
+        ),
+        (
+            "wp p50/np",
+            "the same, peer = WasmScheduler without priorities: p50",
+        ),
+        (
+            "wp p99/np",
+            "the same, peer = WasmScheduler without priorities: p99",
+        ),
+    ] {
+        samples.print(&mut report, id, "us", what);
+    }
     report
 }
 
 /// Runs one scenario `rounds` times, ours then the peer, on a scheduler whose time slice is
 /// `slice_ms`, and returns the raw figures (for profiling; `run_benchmarks` is the benchmark).
-/// Besides `wa`, `wb`, `wt` and `ws`: `wb-ours` / `wb-peer` (one side only), and the
+/// Besides `wa`, `wb`, `wt`, `ws` and `wp` (ours against ours without priorities; `wp-peer`:
+/// against spawn_local): `wb-ours` / `wb-peer` (one side only), and the
 /// diagnostics `wb-floor` (bare async-task on a thread-local queue) and `wb-nowrap` (the
 /// WasmScheduler fed by async-task runnables without the core's `TaskFuture` wrapper).
 #[wasm_bindgen]
@@ -111,7 +141,12 @@ pub async fn run_scenario(name: String, rounds: u32, slice_ms: u32) -> String {
             "wb-weak" => (wb_weak(&scheduler).await, wb_peer().await),
             "wt" => (wt_ours(&scheduler).await.1, wt_peer().await.1),
             "ws" => (ws_ours(&scheduler).await, ws_peer().await),
-            other => return format!("unknown scenario {other:?}: use wa, wb, wt or ws"),
+            "wp" => (
+                wp_ours(&scheduler, true).await.1,
+                wp_ours(&scheduler, false).await.1,
+            ),
+            "wp-peer" => (wp_ours(&scheduler, true).await.1, wp_peer().await.1),
+            other => return format!("unknown scenario {other:?}: use wa, wb, wt, ws or wp"),
         };
         let wasm = scheduler
             .downcast_ref::<WasmScheduler>()
@@ -152,12 +187,18 @@ impl Samples {
         };
         let (ours_median, ours_min, ours_max) = stats(ours);
         let (peer_median, peer_min, peer_max) = stats(peer);
+        let ratio = ours_median / peer_median;
+        // Small ratios keep three significant digits (0.000 says nothing).
+        let ratio = if ratio < 0.01 {
+            format!("{ratio:.2e}")
+        } else {
+            format!("{ratio:.3}")
+        };
         let _ = writeln!(
             report,
             "{id:8} {what}\n         ours {ours_median:10.2} {unit} [{ours_min:.2}-{ours_max:.2}]   \
              peer {peer_median:10.2} {unit} [{peer_min:.2}-{peer_max:.2}]   \
-             ratio ours/peer {:.3}",
-            ours_median / peer_median
+             ratio ours/peer {ratio}"
         );
     }
 }

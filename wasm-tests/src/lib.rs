@@ -5,6 +5,8 @@
 #[cfg(target_arch = "wasm32")]
 pub mod bench;
 #[cfg(target_arch = "wasm32")]
+mod bench_priority;
+#[cfg(target_arch = "wasm32")]
 pub mod console_capture;
 #[cfg(target_arch = "wasm32")]
 pub mod support;

@@ -21,3 +21,8 @@ fn the_same_seed_gives_the_same_trace_and_different_seeds_differ() {
 fn pct_trace_hash_matches_the_value_recorded_for_every_target() {
     determinism::assert_recorded_pct_hash("wasm32");
 }
+
+#[wasm_bindgen_test]
+fn priority_trace_hash_matches_the_value_recorded_for_every_target() {
+    determinism::assert_recorded_priority_hash("wasm32");
+}

@@ -1,5 +1,5 @@
-//! `GET /stats`: the WasmScheduler's task counters (in total and per running session) and the
-//! `wait_until` counters of the isolate, as JSON.
+//! `GET /stats`: the WasmScheduler's task counters (in total, per priority and per running
+//! session) and the `wait_until` counters of the isolate, as JSON.
 
 use crate::http::json_response;
 use crate::isolate;
@@ -29,10 +29,16 @@ pub fn respond(request: &Request) -> Result<Response> {
             entry
         })
         .collect();
+    let priorities: serde_json::Map<String, Value> = scheduler
+        .priorities
+        .iter()
+        .map(|(priority, counters)| (priority.name().to_owned(), counters_json(counters)))
+        .collect();
     json_response(
         200,
         &json!({
             "tasks": counters_json(&scheduler.total),
+            "priorities": priorities,
             "sessions": sessions,
             "queued": scheduler.queued,
             "routed_wakes": workerd.routed_wakes(),

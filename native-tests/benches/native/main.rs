@@ -1,6 +1,7 @@
-//! Native benchmarks (BENCHMARKS.md scenarios a, b, c, d, m, plus mp: m paced): LinuxScheduler against tokio
+//! Native benchmarks (BENCHMARKS.md scenarios a, b, c, d, m, plus mp: m paced, and p:
+//! high-priority latency under a low-priority flood): LinuxScheduler against tokio
 //! multi-thread (2 workers), tokio current_thread, async-executor (2 threads) and the bare
-//! async-task floor, all in the same run.
+//! async-task floor, all in the same run (p: against itself without priorities, and tokio).
 //!
 //! ```text
 //! cargo bench -p native-tests --bench native --features peers
@@ -17,6 +18,8 @@
 mod executors;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod main_thread;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+mod priority;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod report;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
@@ -37,6 +40,8 @@ const TOKIO_CT: &str = "tokio current_thread";
 const ASYNC_EXEC: &str = "async-executor (2 thr)";
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 const FLOOR: &str = "bare async-task (2 thr)";
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+const OURS_FLAT: &str = "LinuxScheduler, no priority";
 
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 fn main() {
@@ -45,7 +50,7 @@ fn main() {
         .map(|value| value.parse().expect("ROUNDS must be a number"))
         .unwrap_or(5);
     let selected: Vec<String> = std::env::var("SCENARIOS")
-        .unwrap_or_else(|_| "a,b,c,d,m,mp".to_owned())
+        .unwrap_or_else(|_| "a,b,c,d,m,mp,p".to_owned())
         .split(',')
         .map(|s| s.trim().to_owned())
         .collect();
@@ -132,6 +137,30 @@ fn main() {
                 }
             }
         }
+        if wants("p") {
+            let with = priority::Ours {
+                scheduler: ours.0.clone(),
+                priorities: true,
+            };
+            let without = priority::Ours {
+                scheduler: ours.0.clone(),
+                priorities: false,
+            };
+            let tokio = priority::Tokio(tokio_mt.0.clone());
+            let runners: [(&str, &dyn priority::Spawner); 3] =
+                [(OURS, &with), (OURS_FLAT, &without), (TOKIO_MT, &tokio)];
+            for (name, spawner) in runners
+                .into_iter()
+                .filter(|(name, _)| runs(name) || (only_ours && *name == OURS_FLAT))
+            {
+                let run = priority::run(spawner);
+                if counted {
+                    samples.push("p", name, "p50 us", run.p50_us);
+                    samples.push("p", name, "p99 us", run.p99_us);
+                    samples.push("p", name, "flood ms", run.flood_ms);
+                }
+            }
+        }
     }
 
     println!(
@@ -154,6 +183,11 @@ fn main() {
         (
             "mp",
             "main thread, 5,000 tasks posted one per 20 us (paced: latency without backlog)",
+            "",
+        ),
+        (
+            "p",
+            "10,000 high-priority tasks (one per 50 us) while 1,000,000 low-priority tasks flood the pool: spawn-to-start latency",
             "",
         ),
     ];

@@ -47,6 +47,10 @@ impl Samples {
                 let (min, max) = min_max(values);
                 let ratio = match our_median {
                     Some(_) if name == ours => "-".to_owned(),
+                    // Small ratios keep three significant digits (0.00x says nothing).
+                    Some(ours) if median > 0.0 && ours / median < 0.01 => {
+                        format!("{:.2e}x", ours / median)
+                    }
                     Some(ours) if median > 0.0 => format!("{:.2}x", ours / median),
                     _ => "n/a".to_owned(),
                 };

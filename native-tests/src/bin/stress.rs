@@ -1,7 +1,8 @@
-//! The stress binary: millions of tasks with wakes from other OS threads, timers, child tasks,
-//! foreground work and cancellation mid-flight, on every native backend that runs here. It
-//! counts drops, not just completions: every future must be dropped exactly once, and no task
-//! may wait for ever (a lost wake-up stalls a wave, which the watchdog reports with the counts).
+//! The stress binary: millions of tasks (of every priority band) with wakes from other OS
+//! threads, timers, child tasks, foreground work and cancellation mid-flight, on every native
+//! backend that runs here. It counts drops, not just completions: every future must be dropped
+//! exactly once, and no task may wait for ever (a lost wake-up stalls a wave, which the watchdog
+//! reports with the counts).
 //!
 //! ```text
 //! cargo run --release -p native-tests --bin stress -- [--tasks N] [--wave N] [--backend NAME]...
@@ -12,7 +13,7 @@
 
 use futures::channel::oneshot;
 use native_tests::support::yield_now;
-use scheduler::{Scheduler, Task, TestScheduler, TestSchedulerConfig};
+use scheduler::{Priority, Scheduler, Task, TestScheduler, TestSchedulerConfig};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -184,13 +185,13 @@ fn run(scheduler: Arc<dyn Scheduler>, counters: &Arc<Counters>, tasks: u64, wave
                 })
             } else {
                 let guard = DropGuard(counters.clone());
-                scheduler.spawn(task_body(
-                    index,
-                    scheduler.clone(),
-                    counters.clone(),
-                    woken,
-                    guard,
-                ))
+                // All three priority bands (children inherit theirs).
+                let priority =
+                    [Priority::Low, Priority::Medium, Priority::High][(index % 3) as usize];
+                scheduler.spawn_with_priority(
+                    priority,
+                    task_body(index, scheduler.clone(), counters.clone(), woken, guard),
+                )
             };
             counters.spawned.fetch_add(1, Ordering::Relaxed);
             if index % 16 == 5 {

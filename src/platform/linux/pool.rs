@@ -1,21 +1,34 @@
 //! The background thread pool: named worker threads fed by a global injector queue plus one
 //! local work-stealing deque per worker (crossbeam-deque), with spin-then-park idling.
+//!
+//! Priorities: medium work takes that path; high and low work have one global queue each.
+//! A worker serves high first, then medium, then low, with a bounded-starvation rule
+//! (`Shared::find_work`): every [`MEDIUM_TURN`]th run takes medium before high, and every
+//! [`LOW_TURN`]th run takes low first. With all three bands waiting, a worker's runs split
+//! 60/30/10 (the weights of [`Priority`](crate::Priority)); a low runnable waits at most
+//! [`LOW_TURN`] runs of each worker, however much high work keeps coming.
 
 use super::sleepers::Sleepers;
 use super::timers::TimerQueue;
-use crate::Runnable;
 use crate::runnable::run_contained;
+use crate::{Priority, Runnable};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::Backoff;
 use parking::Parker;
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 
 /// After this many local runnables a worker looks at the injector first, so work posted from
 /// outside the pool is not starved by tasks that keep rescheduling themselves locally.
 const INJECTOR_CHECK_INTERVAL: u32 = 61;
+
+/// Every this many runs, a worker takes medium work before high work.
+const MEDIUM_TURN: u32 = 3;
+
+/// Every this many runs, a worker takes low work before anything else but timers.
+const LOW_TURN: u32 = 10;
 
 static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -36,6 +49,14 @@ struct Shared {
     /// Tasks woken by due timers: every worker takes these before anything else, so a timer is
     /// not late by the length of the backlog queued before it fired.
     urgent: Injector<Runnable>,
+    /// High-priority (and realtime, if one lands here) runnables.
+    high: Injector<Runnable>,
+    /// Low-priority runnables.
+    low: Injector<Runnable>,
+    /// About how many runnables `high` and `low` hold (a hint, kept in step with them): while
+    /// it reads 0, a worker looks for medium work only, at the cost of one load. The sleeping
+    /// handshake does not rely on it (`has_visible_work` looks at the queues themselves).
+    banded: AtomicUsize,
     stealers: Vec<Stealer<Runnable>>,
     /// The parked workers and how to wake them.
     sleepers: Sleepers,
@@ -64,6 +85,9 @@ impl Pool {
             id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
             injector: Injector::new(),
             urgent: Injector::new(),
+            high: Injector::new(),
+            low: Injector::new(),
+            banded: AtomicUsize::new(0),
             stealers: workers.iter().map(Worker::stealer).collect(),
             sleepers: Sleepers::new(unparkers),
             shutdown: AtomicBool::new(false),
@@ -109,8 +133,9 @@ impl PoolHandle {
         self.0.sleepers.workers()
     }
 
-    /// Queues `runnable`: on the caller's local deque if the caller is a worker of this pool,
-    /// on the shared injector otherwise; then wakes a parked worker if there is one.
+    /// Queues `runnable`: a high or low one on its band's queue; a medium one on the caller's
+    /// local deque if the caller is a worker of this pool, on the shared injector otherwise.
+    /// Then wakes a parked worker if there is one.
     ///
     /// Once the pool is shutting down, runnables are dropped instead: a queued runnable holds
     /// the handle that queued it (through its task's schedule function), so keeping it would be
@@ -135,6 +160,21 @@ fn push(shared: &Shared, runnable: Runnable) {
         shared.sleepers.wake_one();
         return;
     }
+    match runnable.metadata().priority() {
+        Priority::Medium => {}
+        Priority::High | Priority::Realtime => {
+            shared.high.push(runnable);
+            shared.banded.fetch_add(1, Ordering::Relaxed);
+            shared.sleepers.wake_one();
+            return;
+        }
+        Priority::Low => {
+            shared.low.push(runnable);
+            shared.banded.fetch_add(1, Ordering::Relaxed);
+            shared.sleepers.wake_one();
+            return;
+        }
+    }
     let mut pending = Some(runnable);
     // `try_with` fails only while this thread's locals are being destroyed: then the
     // injector takes the runnable.
@@ -153,13 +193,45 @@ fn push(shared: &Shared, runnable: Runnable) {
 }
 
 impl Shared {
-    /// Takes the next runnable for worker `index`: local deque, then injector, then stealing.
+    /// Takes the next runnable for worker `index` (`ticks` runs so far): due timers' tasks, then
+    /// high, medium and low work, except that every `LOW_TURN`th run takes low work first and
+    /// every `MEDIUM_TURN`th run takes medium work before high (bounded starvation).
     fn find_work(&self, index: usize, local: &Worker<Runnable>, ticks: u32) -> Option<Runnable> {
         if !self.urgent.is_empty()
             && let Some(runnable) = steal_one(&self.urgent)
         {
             return Some(runnable);
         }
+        if self.banded.load(Ordering::Relaxed) == 0 {
+            return self.find_medium(index, local, ticks);
+        }
+        if ticks.is_multiple_of(LOW_TURN)
+            && let Some(runnable) = self.take(&self.low)
+        {
+            return Some(runnable);
+        }
+        let medium_turn = ticks.is_multiple_of(MEDIUM_TURN);
+        if !medium_turn && let Some(runnable) = self.take(&self.high) {
+            return Some(runnable);
+        }
+        self.find_medium(index, local, ticks)
+            .or_else(|| self.take(&self.high))
+            .or_else(|| self.take(&self.low))
+    }
+
+    /// Takes one runnable from a band's queue, if it has any (one load when it is empty).
+    #[inline]
+    fn take(&self, band: &Injector<Runnable>) -> Option<Runnable> {
+        if band.is_empty() {
+            return None;
+        }
+        let runnable = steal_one(band)?;
+        self.banded.fetch_sub(1, Ordering::Relaxed);
+        Some(runnable)
+    }
+
+    /// Takes medium work: local deque, then injector, then stealing.
+    fn find_medium(&self, index: usize, local: &Worker<Runnable>, ticks: u32) -> Option<Runnable> {
         // The periodic check takes one runnable, not a batch: a batch would go to the back of
         // this worker's deque, behind its backlog, which is what the check is meant to skip.
         if ticks.is_multiple_of(INJECTOR_CHECK_INTERVAL)
@@ -207,13 +279,17 @@ impl Shared {
 
     /// Drops every runnable in the shared queues without running it.
     fn drain_injector(&self) {
-        while let Some(runnable) = steal_one(&self.urgent).or_else(|| steal_one(&self.injector)) {
-            drop(runnable);
+        for queue in [&self.urgent, &self.high, &self.injector, &self.low] {
+            while let Some(runnable) = steal_one(queue) {
+                drop(runnable);
+            }
         }
     }
 
     fn has_visible_work(&self) -> bool {
         !self.urgent.is_empty()
+            || !self.high.is_empty()
+            || !self.low.is_empty()
             || !self.injector.is_empty()
             || self.stealers.iter().any(|stealer| !stealer.is_empty())
     }

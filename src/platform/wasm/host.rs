@@ -1,6 +1,7 @@
 //! The JS host's scheduling primitives, detected once: a microtask queue (`queueMicrotask`, or a
-//! resolved promise), a macrotask queue (`scheduler.postTask`, `setImmediate`, or
-//! `setTimeout(0)`), timeouts, and `console.error`.
+//! resolved promise), a macrotask queue (`scheduler.postTask`, with the priority
+//! `background` for low-priority work, `setImmediate`, or `setTimeout(0)`), timeouts, and
+//! `console.error`.
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -23,6 +24,8 @@ extern "C" {
     fn post_task_property(this: &TaskScheduler) -> JsValue;
     #[wasm_bindgen(method, js_name = postTask)]
     fn post_task(this: &TaskScheduler, callback: &Function) -> JsValue;
+    #[wasm_bindgen(method, js_name = postTask)]
+    fn post_task_with(this: &TaskScheduler, callback: &Function, options: &JsValue) -> JsValue;
 
     /// Anything with a `then` method (a resolved promise here).
     type Thenable;
@@ -50,7 +53,8 @@ enum Microtasks {
 
 /// How the host runs a callback after pending timers and I/O had their turn.
 enum Macrotasks {
-    PostTask(TaskScheduler),
+    /// `scheduler.postTask`, and its options `{ priority: "background" }` for low work.
+    PostTask(TaskScheduler, JsValue),
     SetImmediate,
     SetTimeout,
 }
@@ -77,7 +81,14 @@ impl Host {
                 .post_task_property()
                 .is_function()
         {
-            Macrotasks::PostTask(scheduler.unchecked_into())
+            let background = js_sys::Object::new();
+            // Setting a property on a fresh plain object cannot fail.
+            let _ = js_sys::Reflect::set(
+                &background,
+                &JsValue::from_str("priority"),
+                &JsValue::from_str("background"),
+            );
+            Macrotasks::PostTask(scheduler.unchecked_into(), background.into())
         } else if global.set_immediate_property().is_function() {
             Macrotasks::SetImmediate
         } else {
@@ -99,11 +110,16 @@ impl Host {
         }
     }
 
-    /// Runs `callback` in a macrotask, so that due timers and I/O callbacks get a turn first.
-    pub(super) fn queue_macrotask(&self, callback: &Function) {
+    /// Runs `callback` in a macrotask, so that due timers and I/O callbacks get a turn first;
+    /// for `low` work at the host's background priority where it has one (`postTask`).
+    pub(super) fn queue_macrotask(&self, callback: &Function, low: bool) {
         match &self.macrotasks {
-            Macrotasks::PostTask(scheduler) => {
-                scheduler.post_task(callback);
+            Macrotasks::PostTask(scheduler, background) => {
+                if low {
+                    scheduler.post_task_with(callback, background);
+                } else {
+                    scheduler.post_task(callback);
+                }
             }
             Macrotasks::SetImmediate => {
                 set_immediate(callback);
@@ -117,7 +133,7 @@ impl Host {
     /// Which macrotask primitive was detected: `"postTask"`, `"setImmediate"` or `"setTimeout"`.
     pub(super) fn macrotask_kind(&self) -> &'static str {
         match self.macrotasks {
-            Macrotasks::PostTask(_) => "postTask",
+            Macrotasks::PostTask(..) => "postTask",
             Macrotasks::SetImmediate => "setImmediate",
             Macrotasks::SetTimeout => "setTimeout",
         }

@@ -1,11 +1,13 @@
-//! The WasmScheduler's queue of ready runnables, fair across sessions.
+//! The WasmScheduler's queue of ready runnables, fair across sessions, in priority bands.
 //!
-//! Each session has its own FIFO lane (tasks without a session share one more lane). Lanes with
-//! work take turns, one runnable at a time, so a burst of tasks from one request cannot starve
-//! another request's tasks; within a lane, runnables run in the order they were scheduled.
-//! Every operation is O(1) except removing a session's runnables.
+//! Medium runnables: each session has its own FIFO lane (tasks without a session share one more
+//! lane). Lanes with work take turns, one runnable at a time, so a burst of tasks from one
+//! request cannot starve another request's tasks; within a lane, runnables run in the order they
+//! were scheduled. High (and realtime) runnables wait in one FIFO queue that every drain serves
+//! first; low ones in one FIFO queue that only macrotask drains serve (see `drain.rs`). Every
+//! operation is O(1) except removing a session's runnables.
 
-use crate::{Runnable, SessionId, TaskId};
+use crate::{Priority, Runnable, SessionId, TaskId};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
@@ -24,10 +26,26 @@ pub(super) struct RunQueue {
     free: Vec<usize>,
     /// Lanes that hold runnables, in turn order.
     turns: VecDeque<usize>,
+    /// Medium runnables in the lanes.
     len: usize,
     /// Whether any task with a session was spawned; until then every runnable goes to the
     /// no-session lane without reading its metadata.
     session_lanes: bool,
+    /// High and realtime runnables, first in every drain.
+    high: VecDeque<Runnable>,
+    /// Low runnables, for macrotask drains.
+    low: VecDeque<Runnable>,
+    /// Whether any task of another priority than medium was spawned; until then every runnable
+    /// goes to the lanes without reading its priority.
+    priority_bands: bool,
+}
+
+/// Where [`RunQueue::push`] put a runnable.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Band {
+    High,
+    Medium,
+    Low,
 }
 
 impl RunQueue {
@@ -42,16 +60,36 @@ impl RunQueue {
             turns: VecDeque::new(),
             len: 0,
             session_lanes: false,
+            high: VecDeque::new(),
+            low: VecDeque::new(),
+            priority_bands: false,
         }
     }
 
-    /// How many runnables are queued.
+    /// How many runnables are queued, in every band.
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.len + self.high.len() + self.low.len()
     }
 
-    pub(super) fn is_empty(&self) -> bool {
-        self.len == 0
+    /// How many high and medium runnables are queued (what a microtask drain runs).
+    pub(super) fn urgent_len(&self) -> usize {
+        self.len + self.high.len()
+    }
+
+    /// Whether high runnables are queued.
+    pub(super) fn has_high(&self) -> bool {
+        !self.high.is_empty()
+    }
+
+    /// How many low runnables are queued.
+    pub(super) fn low_len(&self) -> usize {
+        self.low.len()
+    }
+
+    /// Routes runnables by priority from now on. Called before the first runnable of a task
+    /// with another priority than medium is pushed.
+    pub(super) fn use_priority_bands(&mut self) {
+        self.priority_bands = true;
     }
 
     /// Routes runnables by session from now on. Called before the first runnable of a task
@@ -60,9 +98,22 @@ impl RunQueue {
         self.session_lanes = true;
     }
 
-    /// Queues `runnable` at the back of its session's lane.
+    /// Queues `runnable` at the back of its band (a medium one: of its session's lane).
     #[inline]
-    pub(super) fn push(&mut self, runnable: Runnable) {
+    pub(super) fn push(&mut self, runnable: Runnable) -> Band {
+        if self.priority_bands {
+            match runnable.metadata().priority() {
+                Priority::Medium => {}
+                Priority::High | Priority::Realtime => {
+                    self.high.push_back(runnable);
+                    return Band::High;
+                }
+                Priority::Low => {
+                    self.low.push_back(runnable);
+                    return Band::Low;
+                }
+            }
+        }
         let session = if self.session_lanes {
             runnable.metadata().session()
         } else {
@@ -78,9 +129,28 @@ impl RunQueue {
         }
         runnables.push_back(runnable);
         self.len += 1;
+        Band::Medium
     }
 
-    /// Takes the front runnable of the lane whose turn it is.
+    /// Takes the oldest high runnable.
+    pub(super) fn pop_high(&mut self) -> Option<Runnable> {
+        self.high.pop_front()
+    }
+
+    /// Takes the oldest low runnable.
+    pub(super) fn pop_low(&mut self) -> Option<Runnable> {
+        self.low.pop_front()
+    }
+
+    /// Takes the next runnable by priority: high, then medium (lanes in turn), then, when
+    /// `low` allows it, low.
+    pub(super) fn pop_by_priority(&mut self, low: bool) -> Option<Runnable> {
+        self.pop_high()
+            .or_else(|| self.pop())
+            .or_else(|| if low { self.pop_low() } else { None })
+    }
+
+    /// Takes the front runnable of the medium lane whose turn it is.
     pub(super) fn pop(&mut self) -> Option<Runnable> {
         let lane = *self.turns.front()?;
         let runnables = &mut self.lanes[lane].runnables;
@@ -97,7 +167,7 @@ impl RunQueue {
         runnable
     }
 
-    /// If one lane holds all the queued runnables, moves its first `max` runnables to the empty
+    /// If one lane holds all the queued medium runnables, moves its first `max` runnables to the empty
     /// `batch` (whose buffer the caller keeps for reuse; when they all fit, the two buffers are
     /// simply swapped) and returns `true`. Otherwise (several sessions take turns) returns
     /// `false`: the caller pops one runnable at a time, so that lanes woken meanwhile get their
@@ -128,11 +198,19 @@ impl RunQueue {
         session: SessionId,
         mut remove: impl FnMut(TaskId) -> bool,
     ) -> Vec<Runnable> {
+        let mut removed = Vec::new();
+        for band in [&mut self.high, &mut self.low] {
+            let (doomed, kept): (VecDeque<_>, VecDeque<_>) = band.drain(..).partition(|runnable| {
+                runnable.metadata().session() == Some(session) && remove(runnable.metadata().id())
+            });
+            removed.extend(doomed);
+            *band = kept;
+        }
         let Some(&lane) = self.lane_of.get(&session) else {
-            return Vec::new();
+            return removed;
         };
         let runnables = &mut self.lanes[lane].runnables;
-        let mut removed = Vec::new();
+        let removed_before = removed.len();
         let mut kept = VecDeque::with_capacity(runnables.len());
         for runnable in runnables.drain(..) {
             if remove(runnable.metadata().id()) {
@@ -142,7 +220,7 @@ impl RunQueue {
             }
         }
         *runnables = kept;
-        self.len -= removed.len();
+        self.len -= removed.len() - removed_before;
         if self.lanes[lane].runnables.is_empty() {
             self.turns.retain(|&turn| turn != lane);
             self.release(lane);
@@ -152,10 +230,12 @@ impl RunQueue {
 
     /// Removes every runnable, for dropping outside the scheduler's state.
     pub(super) fn take_all(&mut self) -> Vec<Runnable> {
-        let mut all = Vec::with_capacity(self.len);
+        let mut all = Vec::with_capacity(self.len());
+        all.extend(self.high.drain(..));
         for lane in &mut self.lanes {
             all.extend(lane.runnables.drain(..));
         }
+        all.extend(self.low.drain(..));
         self.turns.clear();
         self.len = 0;
         all

@@ -2,7 +2,7 @@
 //! doomed by an ended session.
 
 use super::stats::{SchedulerStats, TaskCounters};
-use crate::{SessionId, TaskId, TaskMetadata, TaskOutcome};
+use crate::{Priority, SessionId, TaskId, TaskMetadata, TaskOutcome};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 
@@ -18,6 +18,8 @@ struct Session {
 pub(super) struct SessionBook {
     next_session: u64,
     total: TaskCounters,
+    /// Per priority, by `Priority as usize`.
+    by_priority: [TaskCounters; 4],
     sessions: FxHashMap<SessionId, Session>,
     /// Tasks of ended sessions that must not run again: their runnable is dropped when it is
     /// scheduled.
@@ -33,6 +35,7 @@ impl SessionBook {
 
     pub(super) fn task_spawned(&mut self, metadata: &TaskMetadata) {
         self.total.spawned += 1;
+        self.by_priority[metadata.priority() as usize].spawned += 1;
         if let Some(session) = metadata.session() {
             let entry = self.sessions.entry(session).or_default();
             entry.counters.spawned += 1;
@@ -42,6 +45,7 @@ impl SessionBook {
 
     pub(super) fn task_ended(&mut self, metadata: &TaskMetadata, outcome: TaskOutcome) {
         self.total.record_end(outcome);
+        self.by_priority[metadata.priority() as usize].record_end(outcome);
         let Some(session) = metadata.session() else {
             return;
         };
@@ -103,8 +107,14 @@ impl SessionBook {
             .map(|(&id, entry)| (id, entry.counters))
             .collect();
         sessions.sort_by_key(|&(id, _)| id);
+        let priorities = Priority::ALL
+            .into_iter()
+            .map(|priority| (priority, self.by_priority[priority as usize]))
+            .filter(|(_, counters)| counters.spawned > 0)
+            .collect();
         SchedulerStats {
             total: self.total,
+            priorities,
             sessions,
             ..SchedulerStats::default()
         }

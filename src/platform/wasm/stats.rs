@@ -1,7 +1,7 @@
 //! What the WasmScheduler reports about its tasks: [`TaskCounters`], [`SchedulerStats`] and
 //! [`SessionEnd`].
 
-use crate::{SessionId, TaskMetadata, TaskOutcome};
+use crate::{Priority, SessionId, TaskMetadata, TaskOutcome};
 
 /// How many tasks were spawned and how they ended (timers are not tasks and are not counted).
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -38,10 +38,13 @@ impl TaskCounters {
 pub struct SchedulerStats {
     /// Every task of the scheduler, with or without a session.
     pub total: TaskCounters,
+    /// The same per [`Priority`] (lowest first), for every priority a task was spawned with.
+    pub priorities: Vec<(Priority, TaskCounters)>,
     /// Per session, ordered by id: every session that has running tasks or has not been ended
     /// with [`WasmScheduler::end_session`](super::WasmScheduler::end_session).
     pub sessions: Vec<(SessionId, TaskCounters)>,
-    /// Runnables waiting in the queue now (not counting the batch a drain is running).
+    /// Runnables waiting in the queue now, in every priority band (not counting the batch a
+    /// drain is running).
     pub queued: usize,
     /// Timers (JS timeouts) pending now.
     pub pending_timers: usize,

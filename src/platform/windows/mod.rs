@@ -1,6 +1,7 @@
 //! [`WindowsScheduler`]: the production scheduler on Windows.
 //!
-//! - `schedule`: Win32 thread-pool work ([`work_pool`]);
+//! - `schedule`: Win32 thread-pool work ([`work_pool`]), one work object per priority band,
+//!   with thread-pool callback priorities high / normal / low;
 //! - `schedule_after`: Win32 thread-pool timers ([`timers`]), closed early when a `Timer` is
 //!   dropped;
 //! - `schedule_foreground`: the shared main-thread queue (`platform/main_thread.rs`), drained by
@@ -25,7 +26,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 use timers::TimerPool;
-use work_pool::WorkQueue;
+use work_pool::Bands;
 
 /// The Windows scheduler: Win32 thread pool for background work and timers, plus a main-thread
 /// queue that the main thread's Win32 message loop drains.
@@ -74,7 +75,7 @@ impl fmt::Debug for WindowsScheduler {
 
 /// The queues, shared by both handles and the thread-pool callbacks.
 struct Queues {
-    work: Arc<WorkQueue>,
+    work: Bands,
     timers: Arc<TimerPool>,
     main: Arc<MainQueue>,
 }
@@ -86,7 +87,7 @@ impl WindowsScheduler {
     /// window (out of resources).
     pub fn new() -> io::Result<Arc<Self>> {
         let queues = Arc::new(Queues {
-            work: WorkQueue::new()?,
+            work: Bands::new()?,
             timers: Arc::new(TimerPool::default()),
             main: main_queue::new_main_queue()?,
         });

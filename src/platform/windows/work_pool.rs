@@ -1,5 +1,11 @@
-//! Background work on the Win32 thread pool: one thread-pool work object, submitted once per
-//! runnable, fed from a lock-free queue.
+//! Background work on the Win32 thread pool: one thread-pool work object per priority band,
+//! submitted once per runnable, fed from a lock-free queue of its own.
+//!
+//! Priorities: each band's work object is created with a callback environment whose
+//! `CallbackPriority` is `TP_CALLBACK_PRIORITY_HIGH`, `_NORMAL` or `_LOW` (what
+//! `SetThreadpoolCallbackPriority` sets; it and `InitializeThreadpoolEnvironment` are inline
+//! functions of the Windows headers, so the environment is filled in here), so the pool runs
+//! pending high callbacks before normal ones, and those before low ones ([`Bands`]).
 //!
 //! The runnables live in our queue, not in the callbacks' context, so shutdown never depends on
 //! the pool telling us about cancelled callbacks: a callback pops one runnable and runs it, or
@@ -15,8 +21,8 @@
 //! the drop).
 
 use super::error::win32_error;
-use crate::Runnable;
 use crate::runnable::run_contained;
+use crate::{Priority, Runnable};
 use crossbeam_queue::SegQueue;
 use std::ffi::c_void;
 use std::io;
@@ -24,8 +30,57 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use windows_sys::Win32::System::Threading::{
     CloseThreadpoolWork, CreateThreadpoolWork, PTP_CALLBACK_INSTANCE, PTP_WORK,
-    SubmitThreadpoolWork,
+    SubmitThreadpoolWork, TP_CALLBACK_ENVIRON_V3, TP_CALLBACK_PRIORITY, TP_CALLBACK_PRIORITY_HIGH,
+    TP_CALLBACK_PRIORITY_LOW, TP_CALLBACK_PRIORITY_NORMAL,
 };
+
+/// The background queues, one per priority band: high (and realtime, should one land here),
+/// normal (medium), low.
+pub(super) struct Bands([Arc<WorkQueue>; 3]);
+
+impl Bands {
+    /// Creates the three queues and their work objects.
+    pub(super) fn new() -> io::Result<Self> {
+        let mut made = Vec::with_capacity(3);
+        for priority in [
+            TP_CALLBACK_PRIORITY_HIGH,
+            TP_CALLBACK_PRIORITY_NORMAL,
+            TP_CALLBACK_PRIORITY_LOW,
+        ] {
+            match WorkQueue::new(priority) {
+                Ok(queue) => made.push(queue),
+                Err(error) => {
+                    // Close the work objects already made.
+                    for queue in &made {
+                        queue.shut_down();
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        let [high, normal, low]: [Arc<WorkQueue>; 3] = made
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("three bands were made"));
+        Ok(Self([high, normal, low]))
+    }
+
+    /// Queues `runnable` on its priority's band.
+    pub(super) fn schedule(&self, runnable: Runnable) {
+        let band = match runnable.metadata().priority() {
+            Priority::High | Priority::Realtime => 0,
+            Priority::Medium => 1,
+            Priority::Low => 2,
+        };
+        self.0[band].schedule(runnable);
+    }
+
+    /// Shuts every band down (see [`WorkQueue::shut_down`]).
+    pub(super) fn shut_down(&self) {
+        for queue in &self.0 {
+            queue.shut_down();
+        }
+    }
+}
 
 /// The background queue, shared by the scheduler, its tasks and the pool's callbacks.
 pub(super) struct WorkQueue {
@@ -38,8 +93,8 @@ pub(super) struct WorkQueue {
 }
 
 impl WorkQueue {
-    /// Creates the queue and its thread-pool work object.
-    pub(super) fn new() -> io::Result<Arc<Self>> {
+    /// Creates the queue and its thread-pool work object, whose callbacks run at `priority`.
+    pub(super) fn new(priority: TP_CALLBACK_PRIORITY) -> io::Result<Arc<Self>> {
         let shared = Arc::new(Self {
             queue: SegQueue::new(),
             shut_down: AtomicBool::new(false),
@@ -47,15 +102,19 @@ impl WorkQueue {
             work: AtomicIsize::new(0),
         });
         let context = Arc::into_raw(shared.clone());
+        // What `InitializeThreadpoolEnvironment` then `SetThreadpoolCallbackPriority` make: the
+        // default process pool, no cleanup group, the given callback priority.
+        let environment = TP_CALLBACK_ENVIRON_V3 {
+            Version: 3,
+            CallbackPriority: priority,
+            Size: std::mem::size_of::<TP_CALLBACK_ENVIRON_V3>() as u32,
+            ..Default::default()
+        };
         // SAFETY: `work_callback` matches PTP_WORK_CALLBACK; `context` stays valid for as long
-        // as callbacks can run (see the module comment); a null environment means the default
-        // process pool.
+        // as callbacks can run (see the module comment); `environment` is a valid version-3
+        // callback environment for the duration of the call (the pool copies what it needs).
         let work = unsafe {
-            CreateThreadpoolWork(
-                Some(work_callback),
-                context as *mut c_void,
-                std::ptr::null(),
-            )
+            CreateThreadpoolWork(Some(work_callback), context as *mut c_void, &environment)
         };
         if work == 0 {
             let error = win32_error("CreateThreadpoolWork");

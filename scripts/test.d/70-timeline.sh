@@ -26,7 +26,7 @@ cargo test --locked -p native-tests --features tracing --test tracing
 echo "--> tracing: the README example (tracing-subscriber's fmt layer)"
 out=$(cargo run --locked -q -p native-tests --features tracing --example tracing 2>&1)
 echo "$out"
-grep -q 'task{task.id=1 task.kind="background" spawned_at=native-tests/examples/tracing.rs:' <<<"$out" ||
+grep -q 'task{task.id=1 task.kind="background" task.priority="medium" spawned_at=native-tests/examples/tracing.rs:' <<<"$out" ||
   fail "no task span in the fmt output"
 grep -q 'task ended task.id=1 outcome="completed"' <<<"$out" || fail "no task-ended event"
 

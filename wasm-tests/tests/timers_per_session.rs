@@ -52,6 +52,10 @@ async fn a_timeout_fires_every_due_timer_of_its_own_session_in_deadline_order() 
     // The timers are made up front, so their deadlines are fixed before any fires. The expected
     // order comes from those deadlines (ties in creation order), not from assuming that making
     // them took no time: on a loaded machine the 6 ms timer may be due before the 1 ms one.
+    // `Timer::deadline` and the scheduler's own deadline are two reads of the clock a few calls
+    // apart; a first timer made while the browser still compiles that path (lazily) can be
+    // milliseconds apart in the two, so one timer is made and dropped first.
+    drop(session::with(Some(a), || scheduler.timer(Duration::from_millis(1))));
     let timers: Vec<_> = [6u64, 3, 3, 1]
         .into_iter()
         .map(|millis| session::with(Some(a), || scheduler.timer(Duration::from_millis(millis))))

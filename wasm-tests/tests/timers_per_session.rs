@@ -55,7 +55,9 @@ async fn a_timeout_fires_every_due_timer_of_its_own_session_in_deadline_order() 
     // `Timer::deadline` and the scheduler's own deadline are two reads of the clock a few calls
     // apart; a first timer made while the browser still compiles that path (lazily) can be
     // milliseconds apart in the two, so one timer is made and dropped first.
-    drop(session::with(Some(a), || scheduler.timer(Duration::from_millis(1))));
+    drop(session::with(Some(a), || {
+        scheduler.timer(Duration::from_millis(1))
+    }));
     let timers: Vec<_> = [6u64, 3, 3, 1]
         .into_iter()
         .map(|millis| session::with(Some(a), || scheduler.timer(Duration::from_millis(millis))))

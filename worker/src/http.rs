@@ -1,7 +1,7 @@
 //! The HTTP edge of the ingest routes: the checks that come before the handler (content type,
 //! body size, UTF-8) and the mapping of its `IngestResponse` onto a `worker::Response`.
 
-use crate::ingest::{EventStore, IngestService};
+use crate::ingest::{EventStore, IngestResponse, IngestService};
 use scheduler::cloud::ExecutionContext;
 use scheduler::cloud::PlatformRuntime;
 use serde_json::json;
@@ -45,11 +45,36 @@ impl IngestRequest {
         S: EventStore + 'static,
         C: ExecutionContext,
     {
-        let response = service
-            .route(ctx, self.method.as_ref(), path, &self.body)
-            .await;
-        json_response(response.status, &response.body)
+        to_response(&self.respond(service, ctx, path).await)
     }
+
+    /// The handler's answer to the request on ingest route `path`. A `POST /events` is answered
+    /// within the first poll (the handler registers its `wait_until` work and returns).
+    pub async fn respond<R, S, C>(
+        &self,
+        service: &IngestService<R, S>,
+        ctx: &C,
+        path: &str,
+    ) -> IngestResponse
+    where
+        R: PlatformRuntime + 'static,
+        S: EventStore + 'static,
+        C: ExecutionContext,
+    {
+        service
+            .route(ctx, self.method.as_ref(), path, &self.body)
+            .await
+    }
+
+    /// The request body (empty unless it is a `POST`).
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+}
+
+/// The handler's answer as a `worker::Response`.
+pub fn to_response(response: &IngestResponse) -> Result<Response> {
+    json_response(response.status, &response.body)
 }
 
 /// A value, or the 4xx response that answers the request instead.

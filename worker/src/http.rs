@@ -19,7 +19,8 @@ pub struct IngestRequest {
 
 impl IngestRequest {
     /// Reads `request`: its method, and for a `POST` its body after the content-type and size
-    /// checks. A request that fails them is answered here (415, 413 or 400).
+    /// checks. A request that fails them, or whose body breaks off (its client went away), is
+    /// answered here (415, 413 or 400).
     pub async fn read(mut request: Request) -> Result<Rejectable<Self>> {
         let method = request.method();
         let body = if method == Method::Post {
@@ -102,7 +103,22 @@ async fn read_event_body(request: &mut Request) -> Result<Rejectable<String>> {
     if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
         return Ok(Err(too_large()?));
     }
-    let bytes = request.bytes().await?;
+    let bytes = match request.bytes().await {
+        Ok(bytes) => bytes,
+        // The body broke off: its client went away mid-upload. Nobody reads this answer, but
+        // the Worker must not throw either (an uncaught error is a 500 and an exception in the
+        // logs for every client that hangs up while sending).
+        Err(error) => {
+            return Ok(Err(json_response(
+                400,
+                &json!({
+                    "status": "rejected",
+                    "field": "body",
+                    "error": format!("invalid event: field `body` could not be read: {error}"),
+                }),
+            )?));
+        }
+    };
     if bytes.len() > MAX_BODY_BYTES {
         return Ok(Err(too_large()?));
     }

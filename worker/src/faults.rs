@@ -286,7 +286,9 @@ impl<S: EventStore> EventStore for InjectingStore<S> {
             Some(faults) => {
                 let decision = faults.decide(Operation::Put);
                 let what = format!("put {key}");
-                faults.apply(decision, &what, self.inner.put(key, value)).await
+                faults
+                    .apply(decision, &what, self.inner.put(key, value))
+                    .await
             }
         }
     }
@@ -362,15 +364,25 @@ mod tests {
         let share = |count: usize, of: usize| count as f64 / of as f64;
         let failed_gets = first.iter().step_by(2).filter(|d| d.fail).count();
         let failed_puts = first.iter().skip(1).step_by(2).filter(|d| d.fail).count();
-        assert!((share(failed_gets, 10_000) - 0.1).abs() < 0.02, "{failed_gets}");
-        assert!((share(failed_puts, 10_000) - 0.2).abs() < 0.02, "{failed_puts}");
+        assert!(
+            (share(failed_gets, 10_000) - 0.1).abs() < 0.02,
+            "{failed_gets}"
+        );
+        assert!(
+            (share(failed_puts, 10_000) - 0.2).abs() < 0.02,
+            "{failed_puts}"
+        );
         let stalls: Vec<Duration> = first
             .iter()
             .flat_map(|d| d.stall_before.into_iter().chain(d.stall_after))
             .collect();
         let not_failed = first.iter().filter(|d| !d.fail).count();
         assert!((share(stalls.len(), not_failed) - 0.3).abs() < 0.02);
-        assert!(stalls.iter().all(|stall| (100..=7000).contains(&stall.as_millis())));
+        assert!(
+            stalls
+                .iter()
+                .all(|stall| (100..=7000).contains(&stall.as_millis()))
+        );
         assert!(first.iter().all(|d| !(d.fail && d.stall_before.is_some())));
     }
 

@@ -31,6 +31,8 @@ cleanup() {
       tail -n 40 "$work/wrangler.log"
     fi
   fi
+  # FAULT_LOG_COPY=path keeps the server log for a closer look.
+  if [ -n "${FAULT_LOG_COPY:-}" ] && [ -f "$work/wrangler.log" ]; then cp "$work/wrangler.log" "$FAULT_LOG_COPY"; fi
   rm -rf "$work"
   exit "$status"
 }

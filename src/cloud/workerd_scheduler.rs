@@ -19,12 +19,12 @@
 //!
 //! workerd defers the reaction of a promise resolved from another request's context to the
 //! promise's own context, but not always: under sustained load (after some thousands of
-//! requests, in `wrangler dev` with workerd 2026-07) the reactions start to run in the
-//! resolving request's context. So the reaction checks where it runs (a [`ContextProbe`]
-//! created with the anchor) and, in the wrong context, leaves the runnables parked. Each
-//! session also has a *tick*: an interval armed in its own context when it is created, which
-//! every [`TICK`] hands over whatever a reaction could not (and re-arms the anchor there). A
-//! timer always runs in the context that armed it. The tick also keeps the request alive
+//! requests; seen with wrangler 4.164 and workerd 2026-11-17) the reactions start to run in the
+//! resolving request's context. So the reaction checks where it runs (with a `ContextProbe`
+//! made with the anchor) and, in the wrong context, leaves the runnables parked. Each session
+//! also has a *tick*: an interval armed in its own context when the session is created, which
+//! every `TICK` (50 ms) hands over whatever a reaction could not, and re-arms the anchor there
+//! (a timer always runs in the context that armed it). The tick also keeps the request alive
 //! while it waits for another request (workerd cancels a request with nothing pending in its
 //! context as hung), and it stops itself, in its own context, once the session is forgotten.
 
@@ -67,7 +67,7 @@ extern "C" {
 }
 
 /// How often a session's tick runs (see the module docs).
-pub const TICK: Duration = Duration::from_millis(50);
+const TICK: Duration = Duration::from_millis(50);
 
 /// An I/O object (a response body stream) of the context it was made in. Using it from another
 /// request's context throws ("Cannot perform I/O on behalf of a different request"): that is

@@ -56,49 +56,6 @@ struct Request {
     pending: Cell<usize>,
     responded: Cell<bool>,
     ended: RefCell<Option<SessionEnd>>,
-    /// Armed while `wait_until` work is pending (see [`KeepAlive`]).
-    keep_alive: RefCell<Option<KeepAlive>>,
-}
-
-/// An interval in the request's own I/O context while its `wait_until` work is pending.
-///
-/// workerd cancels a request as hung ("the Workers runtime canceled this request because it
-/// detected that your Worker's code had hung") when nothing in its context is pending: no I/O,
-/// no timer. A request whose `wait_until` task waits for another request (a lock the other
-/// holds, a channel it fills) is in exactly that state, although it will make progress. The
-/// interval tells workerd the request is still alive; it does nothing else.
-struct KeepAlive {
-    handle: JsValue,
-    _tick: Closure<dyn FnMut()>,
-}
-
-/// How often the keep-alive interval fires.
-const KEEP_ALIVE_MILLIS: f64 = 1000.0;
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = setInterval)]
-    fn set_interval(callback: &Function, millis: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearInterval)]
-    fn clear_interval(handle: &JsValue);
-}
-
-impl KeepAlive {
-    /// Arms the interval in the current context (call it in the request's context).
-    fn start() -> Self {
-        let tick = Closure::new(|| {});
-        let handle = set_interval(tick.as_ref().unchecked_ref(), KEEP_ALIVE_MILLIS);
-        Self {
-            handle,
-            _tick: tick,
-        }
-    }
-}
-
-impl Drop for KeepAlive {
-    fn drop(&mut self) {
-        clear_interval(&self.handle);
-    }
 }
 
 /// What every [`CloudflareExecutionContext`] of this isolate did so far: requests, ended
@@ -171,7 +128,6 @@ impl CloudflareExecutionContext {
                 pending: Cell::new(0),
                 responded: Cell::new(false),
                 ended: RefCell::default(),
-                keep_alive: RefCell::default(),
             }),
         }
     }
@@ -259,10 +215,6 @@ impl Request {
     {
         CloudflareStats::update(|stats| stats.wait_until_registered += 1);
         self.pending.set(self.pending.get() + 1);
-        if self.keep_alive.borrow().is_none() {
-            // Registered from the request's handler or its tasks: its own context.
-            *self.keep_alive.borrow_mut() = Some(KeepAlive::start());
-        }
         let (promise, functions) = settled_promise();
         let mut settle = Settle {
             functions: Some(functions),
@@ -276,9 +228,6 @@ impl Request {
                 // The work task has ended (and the scheduler counted it) once its handle is ready.
                 let outcome = work.fallible().await;
                 request.pending.set(request.pending.get() - 1);
-                if request.pending.get() == 0 {
-                    drop(request.keep_alive.take());
-                }
                 match outcome {
                     Some(Ok(())) => settle.resolve(),
                     Some(Err(error)) => settle.reject(&error),

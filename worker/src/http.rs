@@ -1,7 +1,7 @@
 //! The HTTP edge of the ingest routes: the checks that come before the handler (content type,
 //! body size, UTF-8) and the mapping of its `IngestResponse` onto a `worker::Response`.
 
-use crate::ingest::{EventStore, IngestService};
+use crate::ingest::{EventStore, IngestResponse, IngestService};
 use scheduler::cloud::ExecutionContext;
 use scheduler::cloud::PlatformRuntime;
 use serde_json::json;
@@ -19,7 +19,8 @@ pub struct IngestRequest {
 
 impl IngestRequest {
     /// Reads `request`: its method, and for a `POST` its body after the content-type and size
-    /// checks. A request that fails them is answered here (415, 413 or 400).
+    /// checks. A request that fails them, or whose body breaks off (its client went away), is
+    /// answered here (415, 413 or 400).
     pub async fn read(mut request: Request) -> Result<Rejectable<Self>> {
         let method = request.method();
         let body = if method == Method::Post {
@@ -45,11 +46,36 @@ impl IngestRequest {
         S: EventStore + 'static,
         C: ExecutionContext,
     {
-        let response = service
-            .route(ctx, self.method.as_ref(), path, &self.body)
-            .await;
-        json_response(response.status, &response.body)
+        to_response(&self.respond(service, ctx, path).await)
     }
+
+    /// The handler's answer to the request on ingest route `path`. A `POST /events` is answered
+    /// within the first poll (the handler registers its `wait_until` work and returns).
+    pub async fn respond<R, S, C>(
+        &self,
+        service: &IngestService<R, S>,
+        ctx: &C,
+        path: &str,
+    ) -> IngestResponse
+    where
+        R: PlatformRuntime + 'static,
+        S: EventStore + 'static,
+        C: ExecutionContext,
+    {
+        service
+            .route(ctx, self.method.as_ref(), path, &self.body)
+            .await
+    }
+
+    /// The request body (empty unless it is a `POST`).
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+}
+
+/// The handler's answer as a `worker::Response`.
+pub fn to_response(response: &IngestResponse) -> Result<Response> {
+    json_response(response.status, &response.body)
 }
 
 /// A value, or the 4xx response that answers the request instead.
@@ -77,7 +103,22 @@ async fn read_event_body(request: &mut Request) -> Result<Rejectable<String>> {
     if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
         return Ok(Err(too_large()?));
     }
-    let bytes = request.bytes().await?;
+    let bytes = match request.bytes().await {
+        Ok(bytes) => bytes,
+        // The body broke off: its client went away mid-upload. Nobody reads this answer, but
+        // the Worker must not throw either (an uncaught error is a 500 and an exception in the
+        // logs for every client that hangs up while sending).
+        Err(error) => {
+            return Ok(Err(json_response(
+                400,
+                &json!({
+                    "status": "rejected",
+                    "field": "body",
+                    "error": format!("invalid event: field `body` could not be read: {error}"),
+                }),
+            )?));
+        }
+    };
     if bytes.len() > MAX_BODY_BYTES {
         return Ok(Err(too_large()?));
     }

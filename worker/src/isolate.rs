@@ -1,6 +1,8 @@
-//! What lives as long as the isolate: the scheduler and the two ingest services (ours and the
-//! benchmark peer's), each created on first use.
+//! What lives as long as the isolate: the scheduler, the store fault injector (off unless
+//! `/debug/faults` sets a plan) and the two ingest services (ours and the benchmark peer's),
+//! each created on first use.
 
+use crate::faults::{FaultInjector, InjectingStore};
 use crate::ids::IsolateIds;
 use crate::ingest::IngestService;
 use crate::kv_store::KvEventStore;
@@ -8,6 +10,7 @@ use crate::peer::SpawnLocalScheduler;
 use scheduler::cloud::{SchedulerRuntime, WorkerdScheduler};
 use scheduler::platform::wasm::{WasmScheduler, WasmSchedulerConfig};
 use std::cell::OnceCell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use worker::{Env, Result};
@@ -15,8 +18,8 @@ use worker::{Env, Result};
 /// The KV namespace binding (see wrangler.toml).
 pub const KV_BINDING: &str = "EVENTS";
 
-/// The ingest service on the WasmScheduler.
-pub type Service = IngestService<SchedulerRuntime, KvEventStore>;
+/// The ingest service on the WasmScheduler, its KV calls through the fault injector.
+pub type Service = IngestService<SchedulerRuntime, InjectingStore<KvEventStore>>;
 
 /// The scheduler's tuning inside workerd. Each request has its own I/O context, and a callback
 /// runs in the context of the request that armed it. The default configuration yields to a
@@ -39,6 +42,7 @@ thread_local! {
         WorkerdScheduler::new(WasmScheduler::with_config(workerd_config()));
     static SERVICE: OnceCell<Service> = const { OnceCell::new() };
     static PEER_SERVICE: OnceCell<Service> = const { OnceCell::new() };
+    static FAULTS: Rc<FaultInjector> = FaultInjector::new(scheduler());
 }
 
 /// The isolate's scheduler: every request is a session of it.
@@ -46,17 +50,23 @@ pub fn scheduler() -> Arc<WorkerdScheduler> {
     SCHEDULER.with(Arc::clone)
 }
 
-/// The ingest service of the main routes; its counters are shared by every request.
+/// The isolate's store fault injector (see [`crate::faults`]); it applies to the main routes.
+pub fn faults() -> Rc<FaultInjector> {
+    FAULTS.with(Rc::clone)
+}
+
+/// The ingest service of the main routes; its counters are shared by every request. Its KV
+/// calls go through the fault injector.
 pub fn service(env: &Env) -> Result<Service> {
     let runtime = SchedulerRuntime::new(scheduler());
-    cached(&SERVICE, env, runtime, "")
+    cached(&SERVICE, env, runtime, "", Some(faults()))
 }
 
 /// The same handler for the `/peer` routes, its subtasks on `spawn_local`; it keeps its KV
-/// entries under `peer/` so its counters never race with the main routes'.
+/// entries under `peer/` so its counters never race with the main routes'. No faults.
 pub fn peer_service(env: &Env) -> Result<Service> {
     let runtime = SchedulerRuntime::new(Arc::new(SpawnLocalScheduler));
-    cached(&PEER_SERVICE, env, runtime, "peer/")
+    cached(&PEER_SERVICE, env, runtime, "peer/", None)
 }
 
 fn cached(
@@ -64,11 +74,13 @@ fn cached(
     env: &Env,
     runtime: SchedulerRuntime,
     key_prefix: &'static str,
+    faults: Option<Rc<FaultInjector>>,
 ) -> Result<Service> {
     if let Some(service) = cell.with(|cell| cell.get().cloned()) {
         return Ok(service);
     }
-    let store = KvEventStore::new(env.kv(KV_BINDING)?, key_prefix);
+    let kv = KvEventStore::new(env.kv(KV_BINDING)?, key_prefix);
+    let store = InjectingStore::new(kv, faults);
     let service = IngestService::new(runtime, store, IsolateIds::new());
     Ok(cell.with(|cell| cell.get_or_init(|| service).clone()))
 }

@@ -19,12 +19,19 @@
 //! - `/peer/…` → the same handler on plain `wasm_bindgen_futures::spawn_local` (benchmark peer).
 //! - `GET /debug/leak` → leaks a task on purpose; `GET /debug/stored` → how many summaries KV
 //!   holds; `GET /debug/handoff?key=K[&value=V]` → one request waits for a value another hands
-//!   over (a cross-request wake) (all only with `DEBUG_ROUTES = "true"`).
+//!   over (a cross-request wake); `/debug/faults` → the KV fault plan ([`faults`]);
+//!   `/debug/accepted?type=T` → the ids of accepted events of a type (all only with
+//!   `DEBUG_ROUTES = "true"`).
 
 #![warn(missing_docs)]
 
+pub mod faults;
 pub mod ingest;
 
+#[cfg(target_arch = "wasm32")]
+mod accepted;
+#[cfg(target_arch = "wasm32")]
+mod fault_route;
 #[cfg(target_arch = "wasm32")]
 mod handoff;
 #[cfg(target_arch = "wasm32")]
@@ -62,7 +69,13 @@ async fn fetch(request: Request, env: Env, context: Context) -> Result<Response>
         .var("DEBUG_ROUTES")
         .is_ok_and(|value| value.to_string() == "true");
     if path == "/debug/stored" {
-        return stored::respond(&env, debug_routes).await;
+        return stored::respond(&request, &env, debug_routes).await;
+    }
+    if path == "/debug/faults" {
+        return fault_route::respond(request, debug_routes).await;
+    }
+    if path == "/debug/accepted" {
+        return accepted::respond(&request, debug_routes);
     }
     if path == "/debug/handoff" {
         let url = request.url()?;
@@ -89,6 +102,13 @@ async fn fetch(request: Request, env: Env, context: Context) -> Result<Response>
     let ctx = CloudflareExecutionContext::new(isolate::scheduler(), context);
     let served = ctx.clone();
     served
-        .serve(async move { ingest.serve(&service, &ctx, &path).await })
+        .serve(async move {
+            let response = ingest.respond(&service, &ctx, &path).await;
+            if let Some(id) = response.accepted_id() {
+                // In the poll that accepted the event: recorded even if the client goes away.
+                accepted::record(ingest.body(), id);
+            }
+            http::to_response(&response)
+        })
         .await
 }

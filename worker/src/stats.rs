@@ -42,6 +42,7 @@ pub fn respond(request: &Request) -> Result<Response> {
             "sessions": sessions,
             "queued": scheduler.queued,
             "routed_wakes": workerd.routed_wakes(),
+            "misplaced_reactions": workerd.misplaced_reactions(),
             "pending_timers": scheduler.pending_timers,
             "requests": cloud.requests,
             "sessions_ended": cloud.sessions_ended,
@@ -55,8 +56,22 @@ pub fn respond(request: &Request) -> Result<Response> {
             },
             "ingest_failures": isolate::ingest_failures(),
             "counter_increments_pending": isolate::pending_count_increments(),
+            "wasm_memory_bytes": wasm_memory_bytes(),
         }),
     )
+}
+
+/// The size of the module's linear memory (it only grows).
+fn wasm_memory_bytes() -> f64 {
+    use wasm_bindgen::JsCast;
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map_or(0.0, |memory| {
+            memory
+                .buffer()
+                .unchecked_into::<js_sys::ArrayBuffer>()
+                .byte_length() as f64
+        })
 }
 
 fn counters_json(counters: &TaskCounters) -> Value {

@@ -1,28 +1,42 @@
 //! `GET /debug/stored`: how many event summaries KV holds, for the main routes and for the
 //! `/peer` routes (by listing the `event:` and `peer/event:` keys). The load benchmark compares
-//! them with the 202 answers. Served only with `DEBUG_ROUTES = "true"`.
+//! them with the 202 answers. With `?ids=true`, also the ids of the main routes' summaries (the
+//! fault suite checks them one by one). Served only with `DEBUG_ROUTES = "true"`.
 
 use crate::http::json_response;
 use crate::isolate::KV_BINDING;
 use serde_json::json;
-use worker::{Env, KvStore, Response, Result};
+use worker::{Env, KvStore, Request, Response, Result};
 
 /// Counts the stored summaries (404 when debug routes are disabled).
-pub async fn respond(env: &Env, enabled: bool) -> Result<Response> {
+pub async fn respond(request: &Request, env: &Env, enabled: bool) -> Result<Response> {
     if !enabled {
         return json_response(
             404,
             &json!({ "status": "not_found", "error": "debug routes are disabled (DEBUG_ROUTES)" }),
         );
     }
+    let with_ids = request
+        .url()?
+        .query_pairs()
+        .any(|(name, value)| name == "ids" && value == "true");
     let kv = env.kv(KV_BINDING)?;
-    let ours = count_keys(&kv, "event:").await?;
-    let peer = count_keys(&kv, "peer/event:").await?;
-    json_response(200, &json!({ "ours": ours, "peer": peer }))
+    let ours = list_keys(&kv, "event:").await?;
+    let peer = list_keys(&kv, "peer/event:").await?;
+    let mut body = json!({ "ours": ours.len(), "peer": peer.len() });
+    if with_ids {
+        let ids: Vec<&str> = ours
+            .iter()
+            .map(|key| key.strip_prefix("event:").unwrap_or(key))
+            .collect();
+        body["ids"] = json!(ids);
+    }
+    json_response(200, &body)
 }
 
-async fn count_keys(kv: &KvStore, prefix: &str) -> Result<u64> {
-    let mut count = 0;
+/// Every key under `prefix`.
+async fn list_keys(kv: &KvStore, prefix: &str) -> Result<Vec<String>> {
+    let mut keys = Vec::new();
     let mut cursor = None;
     loop {
         let mut list = kv.list().prefix(prefix.to_string());
@@ -30,13 +44,13 @@ async fn count_keys(kv: &KvStore, prefix: &str) -> Result<u64> {
             list = list.cursor(cursor);
         }
         let page = list.execute().await?;
-        count += page.keys.len() as u64;
+        keys.extend(page.keys.into_iter().map(|key| key.name));
         if page.list_complete {
-            return Ok(count);
+            return Ok(keys);
         }
         cursor = match page.cursor {
             Some(cursor) => Some(cursor),
-            None => return Ok(count),
+            None => return Ok(keys),
         };
     }
 }

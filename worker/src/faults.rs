@@ -1,0 +1,472 @@
+//! Store faults injected on purpose, for the "Worker under faults" suite
+//! (`scripts/test.d/70-worker-faults.sh`): [`InjectingStore`] wraps an [`EventStore`] (Workers
+//! KV in the Worker) and, following a [`FaultPlan`], makes a share of its calls fail or stall.
+//!
+//! In the Worker the plan is set per isolate through `POST /debug/faults`, which is served only
+//! with `DEBUG_ROUTES = "true"`; until then (and always in a deployment without debug routes)
+//! the plan is off and every call goes straight to the store. The handler (`ingest/`) is not
+//! touched: it sees a store that misbehaves.
+//!
+//! What a call can do, decided when it starts, from one seeded generator (the same seed gives
+//! the same sequence of decisions; which call gets which decision depends on the order the
+//! host runs them in):
+//! - **fail**: nothing reaches the store; the call returns a [`StoreError`] naming the key and
+//!   saying "injected failure";
+//! - **stall before**: the call waits, then reaches the store. Given up on while waiting (the
+//!   handler gives up after [`STORE_TIMEOUT`]), it never reaches the store;
+//! - **stall after**: the call reaches the store at once, then its answer waits. Given up on
+//!   while waiting, its write has landed although the caller never hears so (a lost answer).
+//!
+//! A write that lands *after* the caller gave up on it (KV's eventual consistency across
+//! isolates) is not injected: the handler documents counts under it as best-effort.
+
+use crate::ingest::{EventStore, STORE_TIMEOUT, StoreError};
+use scheduler::Scheduler;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest stall a plan may ask for.
+pub const MAX_STALL: Duration = Duration::from_secs(60);
+
+/// Which faults to inject, and how often. All rates are probabilities per store call; the
+/// default plan injects nothing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultPlan {
+    /// Seeds the generator that decides each call's fault.
+    pub seed: u64,
+    /// The share of `get`s that fail.
+    pub get_failure: f64,
+    /// The share of `put`s that fail.
+    pub put_failure: f64,
+    /// The share of calls (not failed) that stall.
+    pub stall: f64,
+    /// The shortest stall, in milliseconds.
+    pub stall_min_ms: u64,
+    /// The longest stall, in milliseconds (at most [`MAX_STALL`]).
+    pub stall_max_ms: u64,
+    /// The share of stalls that come after the call reached the store (its answer is late)
+    /// rather than before.
+    pub stall_after: f64,
+}
+
+impl FaultPlan {
+    /// Checks the rates (0 to 1) and the stall range.
+    pub fn validate(&self) -> Result<(), String> {
+        let rates = [
+            ("get_failure", self.get_failure),
+            ("put_failure", self.put_failure),
+            ("stall", self.stall),
+            ("stall_after", self.stall_after),
+        ];
+        for (name, rate) in rates {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("`{name}` must be between 0 and 1, found {rate}"));
+            }
+        }
+        if self.stall_min_ms > self.stall_max_ms {
+            return Err(format!(
+                "`stall_min_ms` ({}) must not exceed `stall_max_ms` ({})",
+                self.stall_min_ms, self.stall_max_ms
+            ));
+        }
+        if Duration::from_millis(self.stall_max_ms) > MAX_STALL {
+            return Err(format!(
+                "`stall_max_ms` must be at most {} ms, found {}",
+                MAX_STALL.as_millis(),
+                self.stall_max_ms
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the plan injects anything.
+    pub fn is_active(&self) -> bool {
+        self.get_failure > 0.0 || self.put_failure > 0.0 || self.stall > 0.0
+    }
+}
+
+/// What the injector did since its plan was set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FaultCounts {
+    /// `get`s seen.
+    pub gets: u64,
+    /// `put`s seen.
+    pub puts: u64,
+    /// `get`s failed on purpose.
+    pub failed_gets: u64,
+    /// `put`s failed on purpose.
+    pub failed_puts: u64,
+    /// Calls stalled before reaching the store.
+    pub stalls_before: u64,
+    /// Calls stalled after reaching the store (their answer was late).
+    pub stalls_after: u64,
+    /// Stalls at least [`STORE_TIMEOUT`] long (the handler gives up on the call).
+    pub stalls_over_timeout: u64,
+}
+
+/// A per-isolate (per-test) fault plan, its generator and its counts. Shared (`Rc`) by the
+/// stores it applies to and the route that sets it.
+pub struct FaultInjector {
+    scheduler: Arc<dyn Scheduler>,
+    state: RefCell<State>,
+}
+
+struct State {
+    plan: FaultPlan,
+    random: SplitMix64,
+    counts: FaultCounts,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Operation {
+    Get,
+    Put,
+}
+
+/// One call's fate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Decision {
+    fail: bool,
+    stall_before: Option<Duration>,
+    stall_after: Option<Duration>,
+}
+
+impl FaultInjector {
+    /// An injector with no plan (nothing injected); stalls wait on `scheduler`'s timers.
+    pub fn new(scheduler: Arc<dyn Scheduler>) -> Rc<Self> {
+        Rc::new(Self {
+            scheduler,
+            state: RefCell::new(State {
+                plan: FaultPlan::default(),
+                random: SplitMix64(0),
+                counts: FaultCounts::default(),
+            }),
+        })
+    }
+
+    /// Follows `plan` from now on: the generator restarts from its seed and the counts from 0.
+    pub fn set_plan(&self, plan: FaultPlan) -> Result<(), String> {
+        plan.validate()?;
+        *self.state.borrow_mut() = State {
+            random: SplitMix64(plan.seed),
+            plan,
+            counts: FaultCounts::default(),
+        };
+        Ok(())
+    }
+
+    /// Stops injecting; the counts so far are kept.
+    pub fn turn_off(&self) {
+        self.state.borrow_mut().plan = FaultPlan::default();
+    }
+
+    /// The current plan.
+    pub fn plan(&self) -> FaultPlan {
+        self.state.borrow().plan.clone()
+    }
+
+    /// What was injected since the plan was set.
+    pub fn counts(&self) -> FaultCounts {
+        self.state.borrow().counts
+    }
+
+    fn decide(&self, operation: Operation) -> Decision {
+        let mut state = self.state.borrow_mut();
+        let State {
+            plan,
+            random,
+            counts,
+        } = &mut *state;
+        let failure = match operation {
+            Operation::Get => {
+                counts.gets += 1;
+                plan.get_failure
+            }
+            Operation::Put => {
+                counts.puts += 1;
+                plan.put_failure
+            }
+        };
+        if !plan.is_active() {
+            return Decision::default();
+        }
+        if random.chance(failure) {
+            match operation {
+                Operation::Get => counts.failed_gets += 1,
+                Operation::Put => counts.failed_puts += 1,
+            }
+            return Decision {
+                fail: true,
+                ..Decision::default()
+            };
+        }
+        if !random.chance(plan.stall) {
+            return Decision::default();
+        }
+        let millis = random.between(plan.stall_min_ms, plan.stall_max_ms);
+        let stall = Duration::from_millis(millis);
+        if stall >= STORE_TIMEOUT {
+            counts.stalls_over_timeout += 1;
+        }
+        if random.chance(plan.stall_after) {
+            counts.stalls_after += 1;
+            Decision {
+                stall_after: Some(stall),
+                ..Decision::default()
+            }
+        } else {
+            counts.stalls_before += 1;
+            Decision {
+                stall_before: Some(stall),
+                ..Decision::default()
+            }
+        }
+    }
+
+    /// Runs `call` (which reaches the store only when first polled) as `decision` says.
+    async fn apply<T>(
+        &self,
+        decision: Decision,
+        what: &str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        if let Some(stall) = decision.stall_before {
+            self.scheduler.timer(stall).await;
+        }
+        if decision.fail {
+            return Err(StoreError(format!("KV {what}: injected failure")));
+        }
+        let output = call.await;
+        if let Some(stall) = decision.stall_after {
+            self.scheduler.timer(stall).await;
+        }
+        output
+    }
+}
+
+/// An [`EventStore`] that injects the faults of a [`FaultInjector`] into `S`'s calls; without
+/// an injector (or with its plan off) it is `S`.
+pub struct InjectingStore<S> {
+    inner: S,
+    faults: Option<Rc<FaultInjector>>,
+}
+
+impl<S> InjectingStore<S> {
+    /// `inner`, with the faults of `faults` (none if `None`).
+    pub fn new(inner: S, faults: Option<Rc<FaultInjector>>) -> Self {
+        Self { inner, faults }
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: EventStore> EventStore for InjectingStore<S> {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match &self.faults {
+            None => self.inner.get(key).await,
+            Some(faults) => {
+                let decision = faults.decide(Operation::Get);
+                let what = format!("get {key}");
+                faults.apply(decision, &what, self.inner.get(key)).await
+            }
+        }
+    }
+
+    async fn put(&self, key: &str, value: String) -> Result<(), StoreError> {
+        match &self.faults {
+            None => self.inner.put(key, value).await,
+            Some(faults) => {
+                let decision = faults.decide(Operation::Put);
+                let what = format!("put {key}");
+                faults
+                    .apply(decision, &what, self.inner.put(key, value))
+                    .await
+            }
+        }
+    }
+}
+
+/// SplitMix64: small, fast, and the same sequence on every target for a seed.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A uniform value in `[0, 1)`.
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// True with probability `rate` (never for 0, always for 1).
+    fn chance(&mut self, rate: f64) -> bool {
+        rate > 0.0 && self.unit() < rate
+    }
+
+    /// A uniform value in `[low, high]`.
+    fn between(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next_u64() % (high - low + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::MemoryStore;
+    use scheduler::TestScheduler;
+
+    fn plan(seed: u64) -> FaultPlan {
+        FaultPlan {
+            seed,
+            get_failure: 0.1,
+            put_failure: 0.2,
+            stall: 0.3,
+            stall_min_ms: 100,
+            stall_max_ms: 7000,
+            stall_after: 0.5,
+        }
+    }
+
+    fn decisions(plan: FaultPlan, calls: usize) -> Vec<Decision> {
+        let test = TestScheduler::with_seed(0);
+        let faults = FaultInjector::new(test);
+        faults.set_plan(plan).unwrap();
+        (0..calls)
+            .map(|n| {
+                let operation = if n % 2 == 0 {
+                    Operation::Get
+                } else {
+                    Operation::Put
+                };
+                faults.decide(operation)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_seed_gives_the_same_decisions_and_the_rates_hold() {
+        let first = decisions(plan(7), 20_000);
+        assert_eq!(first, decisions(plan(7), 20_000));
+        assert_ne!(first, decisions(plan(8), 20_000));
+        let share = |count: usize, of: usize| count as f64 / of as f64;
+        let failed_gets = first.iter().step_by(2).filter(|d| d.fail).count();
+        let failed_puts = first.iter().skip(1).step_by(2).filter(|d| d.fail).count();
+        assert!(
+            (share(failed_gets, 10_000) - 0.1).abs() < 0.02,
+            "{failed_gets}"
+        );
+        assert!(
+            (share(failed_puts, 10_000) - 0.2).abs() < 0.02,
+            "{failed_puts}"
+        );
+        let stalls: Vec<Duration> = first
+            .iter()
+            .flat_map(|d| d.stall_before.into_iter().chain(d.stall_after))
+            .collect();
+        let not_failed = first.iter().filter(|d| !d.fail).count();
+        assert!((share(stalls.len(), not_failed) - 0.3).abs() < 0.02);
+        assert!(
+            stalls
+                .iter()
+                .all(|stall| (100..=7000).contains(&stall.as_millis()))
+        );
+        assert!(first.iter().all(|d| !(d.fail && d.stall_before.is_some())));
+    }
+
+    #[test]
+    fn off_or_without_an_injector_every_call_reaches_the_store() {
+        let test = TestScheduler::with_seed(1);
+        let faults = FaultInjector::new(test.clone());
+        let store = InjectingStore::new(MemoryStore::new(), Some(faults.clone()));
+        let plain = InjectingStore::new(MemoryStore::new(), None);
+        test.block(async {
+            for n in 0..100 {
+                store.put(&format!("k{n}"), "v".into()).await.unwrap();
+                plain.put(&format!("k{n}"), "v".into()).await.unwrap();
+            }
+        });
+        assert_eq!(store.inner().len(), 100);
+        assert_eq!(plain.inner().len(), 100);
+        let counts = faults.counts();
+        assert_eq!((counts.puts, counts.failed_puts), (100, 0));
+        assert_eq!(test.elapsed(), Duration::ZERO);
+    }
+
+    #[test]
+    fn an_injected_failure_writes_nothing_and_a_stall_after_lands_the_write() {
+        let test = TestScheduler::with_seed(2);
+        let faults = FaultInjector::new(test.clone());
+        let store = InjectingStore::new(MemoryStore::new(), Some(faults.clone()));
+        faults
+            .set_plan(FaultPlan {
+                put_failure: 1.0,
+                ..FaultPlan::default()
+            })
+            .unwrap();
+        let error = test.block(store.put("event:a", "v".into())).unwrap_err();
+        assert_eq!(error.0, "KV put event:a: injected failure");
+        assert!(store.inner().is_empty());
+        faults
+            .set_plan(FaultPlan {
+                stall: 1.0,
+                stall_min_ms: 6000,
+                stall_max_ms: 6000,
+                stall_after: 1.0,
+                ..FaultPlan::default()
+            })
+            .unwrap();
+        // Given up on after 1 s: the write has landed all the same.
+        let scheduler: Arc<dyn Scheduler> = test.clone();
+        let put = store.put("event:b", "v".into());
+        let given_up = test.block(async {
+            let put = std::pin::pin!(put);
+            let limit = std::pin::pin!(scheduler.timer(Duration::from_secs(1)));
+            matches!(
+                futures::future::select(put, limit).await,
+                futures::future::Either::Right(_)
+            )
+        });
+        assert!(given_up);
+        assert_eq!(store.inner().len(), 1);
+        let counts = faults.counts();
+        assert_eq!((counts.stalls_after, counts.stalls_over_timeout), (1, 1));
+        faults.turn_off();
+        assert!(!faults.plan().is_active());
+        assert_eq!(faults.counts(), counts);
+    }
+
+    #[test]
+    fn a_bad_plan_is_refused() {
+        let faults = FaultInjector::new(TestScheduler::with_seed(0));
+        for bad in [
+            FaultPlan {
+                stall: 1.5,
+                ..FaultPlan::default()
+            },
+            FaultPlan {
+                stall_min_ms: 10,
+                stall_max_ms: 5,
+                ..FaultPlan::default()
+            },
+            FaultPlan {
+                stall_max_ms: 61_000,
+                ..FaultPlan::default()
+            },
+        ] {
+            assert!(faults.set_plan(bad).is_err());
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! update whenever two requests overlap. The store sometimes fails a write once and the
 //! handler retries; each failure is marked as a fault on the timeline. The seed harness finds a
 //! failing seed, writes its replay file and its timeline (a Chrome trace / Perfetto JSON file)
-//! side by side, and prints both; `scripts/test.d/70-timeline.sh` renders it (README screenshot).
+//! side by side, and prints both; `scripts/test.d/80-timeline.sh` renders it (README screenshot).
 //!
 //! ```text
 //! cargo run --example timeline            # fails, printing the seed, the replay command and the timeline path

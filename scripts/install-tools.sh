@@ -11,7 +11,7 @@ WASM_PACK_VERSION=0.15.1
 NODE_VERSION=22.23.3
 WRANGLER_VERSION=4.164.0
 BINARYEN_VERSION=132.0.0
-# The timeline checks (scripts/test.d/70-timeline.sh): a JSON-schema validator, a viewer of the
+# The timeline checks (scripts/test.d/80-timeline.sh): a JSON-schema validator, a viewer of the
 # Chrome trace format, and the driver of Debian's Chromium.
 TIMELINE_NPM="playwright-core@1.65.1 ajv@8.20.0 speedscope@1.25.0"
 mkdir -p "$TOOLS_DIR"

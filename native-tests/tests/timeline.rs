@@ -2,7 +2,7 @@
 //! one that parses, whose slices nest per track, whose flows join a spawn to the first poll,
 //! and whose tracks, slices and instants say what happened; a failing seed writes it next to its
 //! replay file and prints its path; recording it leaves the trace (and so the cross-target
-//! hash) alone. `scripts/test.d/70-timeline.sh` also checks the file against a JSON schema of
+//! hash) alone. `scripts/test.d/80-timeline.sh` also checks the file against a JSON schema of
 //! the format and renders it in headless Chromium.
 
 use native_tests::child;

@@ -2,7 +2,7 @@
 //! task's id, kind, label, session and spawn location) and events for wakes, task ends with
 //! their outcome, panics nobody awaited and session ends, on the TestScheduler and the
 //! LinuxScheduler. Built only with `--features tracing` (of native-tests, which enables
-//! `scheduler/tracing`): `scripts/test.d/70-timeline.sh` runs it; the default build has no
+//! `scheduler/tracing`): `scripts/test.d/80-timeline.sh` runs it; the default build has no
 //! `tracing` at all.
 #![cfg(feature = "tracing")]
 

@@ -235,6 +235,7 @@ impl FaultInjector {
         what: &str,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        self.mark(&decision, what);
         if let Some(stall) = decision.stall_before {
             self.scheduler.timer(stall).await;
         }
@@ -246,6 +247,24 @@ impl FaultInjector {
             self.scheduler.timer(stall).await;
         }
         output
+    }
+}
+
+impl FaultInjector {
+    /// In a simulation (a `TestScheduler`), marks an injected fault on its timeline, so a failing
+    /// seed's timeline file shows it; nothing in the Worker.
+    fn mark(&self, decision: &Decision, what: &str) {
+        let Some(test) = self.scheduler.downcast_ref::<scheduler::TestScheduler>() else {
+            return;
+        };
+        let fault = match (decision.fail, decision.stall_before, decision.stall_after) {
+            (true, _, _) => "injected failure".to_string(),
+            (_, Some(stall), _) => format!("stalled {stall:?} before the store"),
+            (_, _, Some(stall)) => format!("stalled {stall:?} after the store"),
+            _ => return,
+        };
+        let name = format!("KV {what}: {fault}");
+        test.record_instant(scheduler::InstantKind::Fault, &name, &[]);
     }
 }
 

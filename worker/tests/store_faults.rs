@@ -309,3 +309,21 @@ fn random_store_faults_never_lose_or_double_count_an_event() {
         assert_all_completed(&outcomes);
     });
 }
+
+/// Each injected fault is marked on the TestScheduler's timeline (and so in the timeline file a
+/// failing seed writes next to its replay file).
+#[test]
+fn an_injected_fault_is_marked_on_the_timeline() {
+    let test = TestScheduler::new(scheduler::TestSchedulerConfig {
+        timeline: true,
+        ..scheduler::TestSchedulerConfig::with_seed(1)
+    });
+    let store = FaultyStore::new(test.clone()).count_puts([Fault::Fail]);
+    let put = scheduler_worker::ingest::EventStore::put(&store, "count:click", "1".into());
+    assert!(test.block(put).is_err());
+    let timeline = test.timeline_json();
+    assert!(
+        timeline.contains(r#""name":"fault: KV put count:click: Fail""#),
+        "{timeline}"
+    );
+}

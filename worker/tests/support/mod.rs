@@ -103,7 +103,11 @@ impl EventStore for FaultyStore {
     }
 
     async fn put(&self, key: &str, value: String) -> Result<(), StoreError> {
-        match self.next_fault(key) {
+        let fault = self.next_fault(key);
+        if fault != Fault::None {
+            mark_fault(&self.scheduler, key, fault);
+        }
+        match fault {
             Fault::None => self.inner.put(key, value).await,
             Fault::Fail => Err(StoreError(format!("{key}: injected failure"))),
             Fault::StallThenLand(stall) => {
@@ -117,6 +121,15 @@ impl EventStore for FaultyStore {
             }
             Fault::Hang => std::future::pending().await,
         }
+    }
+}
+
+/// Marks an injected fault on the TestScheduler's timeline (written with a failing seed's replay
+/// file), on the track of the request whose task does the `put`.
+fn mark_fault(scheduler: &Arc<dyn Scheduler>, key: &str, fault: Fault) {
+    if let Some(test) = scheduler.downcast_ref::<scheduler::TestScheduler>() {
+        let name = format!("KV put {key}: {fault:?}");
+        test.record_instant(scheduler::InstantKind::Fault, &name, &[("key", &key)]);
     }
 }
 

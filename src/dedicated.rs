@@ -4,7 +4,9 @@
 //! [`TestScheduler`](crate::TestScheduler)), on the scheduler itself.
 
 use crate::dedicated_thread::{LiveGuard, ThreadShared};
-use crate::task::build::{build, build_local};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::task::build::build;
+use crate::task::build::build_local;
 use crate::task::future::TaskFuture;
 use crate::{Runnable, Scheduler, Task, TaskKind, Timer};
 use pin_project_lite::pin_project;

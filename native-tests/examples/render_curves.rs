@@ -1,6 +1,7 @@
 //! Renders cost-curve CSV files (the format of `benches/curves/mod.rs`) as SVG charts: each
 //! `DIR/NAME.csv` becomes `DIR/NAME.svg`, and both are copied to `$CHARTS_DIR` when it is set
-//! (relative to the repository root). `scripts/bench-wasm.sh` and `scripts/bench-worker.sh`
+//! (relative to the repository root). Prints each chart as a table too: the medians at every
+//! x, and the first series over each other one. `scripts/bench-wasm.sh` and `scripts/bench-worker.sh`
 //! call it for the curves they measure outside Rust's bench harness.
 //!
 //! ```text
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
                     failed = true;
                     continue;
                 }
+                print_table(&chart);
                 println!("chart: {}", out.display());
                 if let Some(dir) = curves::charts_dir() {
                     let copied = std::fs::create_dir_all(&dir)
@@ -65,4 +67,48 @@ fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The chart as a table: one row per x, one column per series (median [min-max]), and the
+/// first series over each other one.
+fn print_table(chart: &curves::Chart) {
+    println!(
+        "{} — {} against {}",
+        chart.title, chart.y_label, chart.x_label
+    );
+    let Some(first) = chart.series.first() else {
+        return;
+    };
+    let mut xs: Vec<f64> = chart
+        .series
+        .iter()
+        .flat_map(|series| series.points.iter().map(|point| point.x))
+        .collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    print!("  {:>8}", chart.x_label);
+    for series in &chart.series {
+        print!(" {:>30}", series.name);
+    }
+    println!();
+    for x in xs {
+        print!("  {:>8}", curves::short(x));
+        let ours = chart.median_at(&first.name, x);
+        for series in &chart.series {
+            let Some(point) = series.points.iter().find(|point| point.x == x) else {
+                print!(" {:>30}", "-");
+                continue;
+            };
+            let spread = format!("{:.1} [{:.1}-{:.1}]", point.median, point.min, point.max);
+            let cell = match ours {
+                Some(ours) if series.name != first.name && point.median > 0.0 => {
+                    format!("{spread} {}", curves::ratio(ours / point.median))
+                }
+                _ => spread,
+            };
+            print!(" {cell:>30}");
+        }
+        println!();
+    }
+    println!("  (after a peer's figures: {} / that peer)", first.name);
 }

@@ -199,10 +199,19 @@ impl Chart {
             root.fill(&WHITE).map_err(|e| e.to_string())?;
             let x = padded(self.values(|p| [p.x, p.x]), self.log_x, 0.02);
             let y = padded(self.values(|p| [p.min, p.max]), self.log_y, 0.08);
+            // Ticks: at every measured x; on a log y axis at 1-2-5 (or finer) steps.
+            let mut xs = self.values(|p| [p.x, p.x]);
+            xs.sort_by(f64::total_cmp);
+            xs.dedup();
+            let y_ticks = log_ticks(&y);
             match (self.log_x, self.log_y) {
-                (true, true) => self.draw(&root, x.log_scale(), y.log_scale()),
-                (true, false) => self.draw(&root, x.log_scale(), y),
-                (false, true) => self.draw(&root, x, y.log_scale()),
+                (true, true) => self.draw(
+                    &root,
+                    x.log_scale().with_key_points(xs),
+                    y.log_scale().with_key_points(y_ticks),
+                ),
+                (true, false) => self.draw(&root, x.log_scale().with_key_points(xs), y),
+                (false, true) => self.draw(&root, x, y.log_scale().with_key_points(y_ticks)),
                 (false, false) => self.draw(&root, x, y),
             }?;
             root.present().map_err(|e| e.to_string())?;
@@ -358,6 +367,31 @@ fn padded(values: Vec<f64>, log: bool, pad: f64) -> Range<f64> {
         let span = (high - low.min(0.0)).max(1e-9);
         low.min(0.0)..high + span * pad
     }
+}
+
+/// Tick values for a log axis over `range`: 1, 2, 5 times the powers of ten inside it, or a
+/// finer series when that gives fewer than four.
+fn log_ticks(range: &Range<f64>) -> Vec<f64> {
+    let in_range = |steps: &[f64]| -> Vec<f64> {
+        let (low, high) = (range.start.max(1e-9), range.end);
+        let mut ticks = Vec::new();
+        let mut decade = 10f64.powf(low.log10().floor());
+        while decade <= high {
+            for step in steps {
+                let tick = decade * step;
+                if tick >= low && tick <= high {
+                    ticks.push(tick);
+                }
+            }
+            decade *= 10.0;
+        }
+        ticks
+    };
+    let coarse = in_range(&[1.0, 2.0, 5.0]);
+    if coarse.len() >= 4 {
+        return coarse;
+    }
+    in_range(&[1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0])
 }
 
 /// 1000 -> "1k", 2500000 -> "2.5M", 0.25 -> "0.25".

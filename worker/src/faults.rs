@@ -1,6 +1,12 @@
-//! Store faults injected on purpose, for the "Worker under faults" suite
-//! (`scripts/test.d/70-worker-faults.sh`): [`InjectingStore`] wraps an [`EventStore`] (Workers
-//! KV in the Worker) and, following a [`FaultPlan`], makes a share of its calls fail or stall.
+//! Store faults injected on purpose: [`InjectingStore`] wraps an [`EventStore`] (Workers KV in
+//! the Worker, a [`MemoryStore`](crate::ingest::MemoryStore) in simulation) and asks a
+//! [`FaultPoints`] before each call what to do: proceed, fail, stall before the call, or stall
+//! its answer. Two sources decide, through the same wrapper:
+//! - in the Worker, for the "Worker under faults" suite (`scripts/test.d/70-worker-faults.sh`),
+//!   a [`FaultInjector`] following a [`FaultPlan`] (its own seeded generator);
+//! - in simulation, the `SimulatedExecutionContext`'s fault points
+//!   ([`InjectingStore::with_fault_points`]), drawn from the `TestScheduler`'s seed with the
+//!   rates of its `SimulationFaults`.
 //!
 //! In the Worker the plan is set per isolate through `POST /debug/faults`, which is served only
 //! with `DEBUG_ROUTES = "true"`; until then (and always in a deployment without debug routes)
@@ -22,6 +28,7 @@
 
 use crate::ingest::{EventStore, STORE_TIMEOUT, StoreError};
 use scheduler::Scheduler;
+use scheduler::cloud::{FaultAction, FaultPoint, FaultPoints};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::future::Future;
@@ -122,20 +129,6 @@ struct State {
     counts: FaultCounts,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Operation {
-    Get,
-    Put,
-}
-
-/// One call's fate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Decision {
-    fail: bool,
-    stall_before: Option<Duration>,
-    stall_after: Option<Duration>,
-}
-
 impl FaultInjector {
     /// An injector with no plan (nothing injected); stalls wait on `scheduler`'s timers.
     pub fn new(scheduler: Arc<dyn Scheduler>) -> Rc<Self> {
@@ -175,38 +168,34 @@ impl FaultInjector {
         self.state.borrow().counts
     }
 
-    fn decide(&self, operation: Operation) -> Decision {
+    /// The fate of one call (`get` or `put`), by the plan; counted.
+    fn decide_call(&self, get: bool) -> FaultAction {
         let mut state = self.state.borrow_mut();
         let State {
             plan,
             random,
             counts,
         } = &mut *state;
-        let failure = match operation {
-            Operation::Get => {
-                counts.gets += 1;
-                plan.get_failure
-            }
-            Operation::Put => {
-                counts.puts += 1;
-                plan.put_failure
-            }
+        let failure = if get {
+            counts.gets += 1;
+            plan.get_failure
+        } else {
+            counts.puts += 1;
+            plan.put_failure
         };
         if !plan.is_active() {
-            return Decision::default();
+            return FaultAction::Proceed;
         }
         if random.chance(failure) {
-            match operation {
-                Operation::Get => counts.failed_gets += 1,
-                Operation::Put => counts.failed_puts += 1,
+            if get {
+                counts.failed_gets += 1;
+            } else {
+                counts.failed_puts += 1;
             }
-            return Decision {
-                fail: true,
-                ..Decision::default()
-            };
+            return FaultAction::Fail;
         }
         if !random.chance(plan.stall) {
-            return Decision::default();
+            return FaultAction::Proceed;
         }
         let millis = random.between(plan.stall_min_ms, plan.stall_max_ms);
         let stall = Duration::from_millis(millis);
@@ -215,70 +204,102 @@ impl FaultInjector {
         }
         if random.chance(plan.stall_after) {
             counts.stalls_after += 1;
-            Decision {
-                stall_after: Some(stall),
-                ..Decision::default()
-            }
+            FaultAction::StallAnswer(stall)
         } else {
             counts.stalls_before += 1;
-            Decision {
-                stall_before: Some(stall),
-                ..Decision::default()
-            }
+            FaultAction::Stall(stall)
         }
     }
 
-    /// Runs `call` (which reaches the store only when first polled) as `decision` says.
-    async fn apply<T>(
-        &self,
-        decision: Decision,
-        what: &str,
-        call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        self.mark(&decision, what);
-        if let Some(stall) = decision.stall_before {
-            self.scheduler.timer(stall).await;
-        }
-        if decision.fail {
-            return Err(StoreError(format!("KV {what}: injected failure")));
-        }
-        let output = call.await;
-        if let Some(stall) = decision.stall_after {
-            self.scheduler.timer(stall).await;
-        }
-        output
-    }
-}
-
-impl FaultInjector {
     /// In a simulation (a `TestScheduler`), marks an injected fault on its timeline, so a failing
     /// seed's timeline file shows it; nothing in the Worker.
-    fn mark(&self, decision: &Decision, what: &str) {
+    fn mark(&self, action: FaultAction, what: &str) {
         let Some(test) = self.scheduler.downcast_ref::<scheduler::TestScheduler>() else {
             return;
         };
-        let fault = match (decision.fail, decision.stall_before, decision.stall_after) {
-            (true, _, _) => "injected failure".to_string(),
-            (_, Some(stall), _) => format!("stalled {stall:?} before the store"),
-            (_, _, Some(stall)) => format!("stalled {stall:?} after the store"),
-            _ => return,
+        let fault = match action {
+            FaultAction::Fail => "injected failure".to_string(),
+            FaultAction::Stall(stall) => format!("stalled {stall:?} before the store"),
+            FaultAction::StallAnswer(stall) => format!("stalled {stall:?} after the store"),
+            FaultAction::Proceed => return,
         };
         let name = format!("KV {what}: {fault}");
         test.record_instant(scheduler::InstantKind::Fault, &name, &[]);
     }
 }
 
-/// An [`EventStore`] that injects the faults of a [`FaultInjector`] into `S`'s calls; without
-/// an injector (or with its plan off) it is `S`.
+impl FaultPoints for FaultInjector {
+    /// Store calls follow the plan (`get`s by `get_failure`, every other operation by
+    /// `put_failure`); every other point proceeds.
+    fn decide(&self, point: FaultPoint<'_>) -> FaultAction {
+        let FaultPoint::Store { operation, key } = point else {
+            return FaultAction::Proceed;
+        };
+        let action = self.decide_call(operation == "get");
+        self.mark(action, &format!("{operation} {key}"));
+        action
+    }
+}
+
+/// Runs `call` (which reaches the store only when first polled) as `action` says; stalls wait
+/// on `scheduler`'s timers.
+async fn apply<T>(
+    scheduler: &Arc<dyn Scheduler>,
+    action: FaultAction,
+    what: &str,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match action {
+        FaultAction::Proceed => call.await,
+        FaultAction::Fail => Err(StoreError(format!("KV {what}: injected failure"))),
+        FaultAction::Stall(stall) => {
+            scheduler.timer(stall).await;
+            call.await
+        }
+        FaultAction::StallAnswer(stall) => {
+            let output = call.await;
+            scheduler.timer(stall).await;
+            output
+        }
+    }
+}
+
+/// An [`EventStore`] that injects faults into `S`'s calls: before each, it asks its
+/// [`FaultPoints`] with [`FaultPoint::Store`] (`operation` `"get"` or `"put"`, the key) and
+/// applies the answer. Without fault points (or with a plan that is off) it is `S`.
 pub struct InjectingStore<S> {
     inner: S,
-    faults: Option<Rc<FaultInjector>>,
+    faults: Option<Injection>,
+}
+
+/// Who decides, and the scheduler whose timers stall.
+struct Injection {
+    points: Rc<dyn FaultPoints>,
+    scheduler: Arc<dyn Scheduler>,
 }
 
 impl<S> InjectingStore<S> {
-    /// `inner`, with the faults of `faults` (none if `None`).
+    /// `inner`, with the faults of the Worker's `faults` plan (none if `None`).
     pub fn new(inner: S, faults: Option<Rc<FaultInjector>>) -> Self {
+        let faults = faults.map(|injector| Injection {
+            scheduler: injector.scheduler.clone(),
+            points: injector,
+        });
         Self { inner, faults }
+    }
+
+    /// `inner`, with the faults `points` decides (a `SimulatedExecutionContext`'s
+    /// `fault_points()` in simulation); stalls wait on `scheduler`'s timers.
+    pub fn with_fault_points(
+        inner: S,
+        points: impl FaultPoints + 'static,
+        scheduler: Arc<dyn Scheduler>,
+    ) -> Self {
+        let points = Rc::new(points);
+        Self {
+            inner,
+            faults: Some(Injection { points, scheduler }),
+        }
     }
 
     /// The wrapped store.
@@ -292,9 +313,12 @@ impl<S: EventStore> EventStore for InjectingStore<S> {
         match &self.faults {
             None => self.inner.get(key).await,
             Some(faults) => {
-                let decision = faults.decide(Operation::Get);
+                let action = faults.points.decide(FaultPoint::Store {
+                    operation: "get",
+                    key,
+                });
                 let what = format!("get {key}");
-                faults.apply(decision, &what, self.inner.get(key)).await
+                apply(&faults.scheduler, action, &what, self.inner.get(key)).await
             }
         }
     }
@@ -303,11 +327,13 @@ impl<S: EventStore> EventStore for InjectingStore<S> {
         match &self.faults {
             None => self.inner.put(key, value).await,
             Some(faults) => {
-                let decision = faults.decide(Operation::Put);
+                let action = faults.points.decide(FaultPoint::Store {
+                    operation: "put",
+                    key,
+                });
                 let what = format!("put {key}");
-                faults
-                    .apply(decision, &what, self.inner.put(key, value))
-                    .await
+                let call = self.inner.put(key, value);
+                apply(&faults.scheduler, action, &what, call).await
             }
         }
     }
@@ -359,18 +385,14 @@ mod tests {
         }
     }
 
-    fn decisions(plan: FaultPlan, calls: usize) -> Vec<Decision> {
+    fn decisions(plan: FaultPlan, calls: usize) -> Vec<FaultAction> {
         let test = TestScheduler::with_seed(0);
         let faults = FaultInjector::new(test);
         faults.set_plan(plan).unwrap();
         (0..calls)
             .map(|n| {
-                let operation = if n % 2 == 0 {
-                    Operation::Get
-                } else {
-                    Operation::Put
-                };
-                faults.decide(operation)
+                let operation = if n % 2 == 0 { "get" } else { "put" };
+                faults.decide(FaultPoint::Store { operation, key: "k" })
             })
             .collect()
     }
@@ -381,8 +403,9 @@ mod tests {
         assert_eq!(first, decisions(plan(7), 20_000));
         assert_ne!(first, decisions(plan(8), 20_000));
         let share = |count: usize, of: usize| count as f64 / of as f64;
-        let failed_gets = first.iter().step_by(2).filter(|d| d.fail).count();
-        let failed_puts = first.iter().skip(1).step_by(2).filter(|d| d.fail).count();
+        let fail = |d: &&FaultAction| **d == FaultAction::Fail;
+        let failed_gets = first.iter().step_by(2).filter(fail).count();
+        let failed_puts = first.iter().skip(1).step_by(2).filter(fail).count();
         assert!(
             (share(failed_gets, 10_000) - 0.1).abs() < 0.02,
             "{failed_gets}"
@@ -393,16 +416,18 @@ mod tests {
         );
         let stalls: Vec<Duration> = first
             .iter()
-            .flat_map(|d| d.stall_before.into_iter().chain(d.stall_after))
+            .filter_map(|d| match d {
+                FaultAction::Stall(stall) | FaultAction::StallAnswer(stall) => Some(*stall),
+                _ => None,
+            })
             .collect();
-        let not_failed = first.iter().filter(|d| !d.fail).count();
+        let not_failed = first.iter().filter(|d| !fail(d)).count();
         assert!((share(stalls.len(), not_failed) - 0.3).abs() < 0.02);
         assert!(
             stalls
                 .iter()
                 .all(|stall| (100..=7000).contains(&stall.as_millis()))
         );
-        assert!(first.iter().all(|d| !(d.fail && d.stall_before.is_some())));
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub(super) use flush::Flush;
 pub(super) use job::Job;
 use job::maybe_counted;
 
-use super::STORE_TIMEOUT;
+use super::{FailureLog, STORE_TIMEOUT};
 use scheduler::Instant;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -53,8 +53,6 @@ const LEASE_MARGIN: Duration = Duration::from_secs(1);
 /// The clock the book judges deadlines and leases by (the runtime's).
 pub(super) type Clock = Rc<dyn Fn() -> Instant>;
 
-/// Failures of background processing, one line per event: `"evt-000003: …"`.
-pub(super) type FailureLog = Rc<RefCell<Vec<String>>>;
 
 /// Pending counter increments, who writes them, and who waits for them.
 pub(super) struct CounterBook {
@@ -239,7 +237,7 @@ impl CounterBook {
         ticket.0.status.set(status);
         if status != Status::Counted {
             let line = format!("{}: {why}", ticket.0.event);
-            self.failures.borrow_mut().push(line);
+            self.failures.record(line);
         }
     }
 

@@ -52,7 +52,7 @@ fn one_flusher_at_a_time_and_unwritten_increments_come_back() {
         (view.status(), view2.status()),
         (Status::Counted, Status::Counted)
     );
-    assert!(failures.borrow().is_empty());
+    assert!(failures.lines().is_empty());
 }
 
 /// A round cancelled after its write was issued: `base` 0, `written` 1. The next round reads
@@ -73,7 +73,7 @@ fn after_a_write_in_doubt(found: u64) -> (Status, Option<u64>, Vec<String>) {
     assert_eq!(flush.next_round(t0).as_deref(), Some("click"));
     let written = flush.read(found, t0);
     let status = first.status();
-    let failures = failures.borrow().clone();
+    let failures = failures.lines().clone();
     (status, written, failures)
 }
 
@@ -136,7 +136,7 @@ fn an_expired_lease_is_taken_over_and_its_holder_can_no_longer_settle_anything()
         (first.status(), second.status()),
         (Status::Counted, Status::Counted)
     );
-    assert!(failures.borrow().is_empty());
+    assert!(failures.lines().is_empty());
 }
 
 #[test]
@@ -147,7 +147,7 @@ fn a_job_leaving_with_its_increment_unwritten_withdraws_it_and_says_why() {
     job.give_up("the store is too slow".to_string());
     assert_eq!(book.pending(), 0);
     assert_eq!(
-        *failures.borrow(),
+        *failures.lines(),
         ["e1: not counted: the store is too slow"]
     );
     // Dropped (cut off) while its write is in doubt: it may be counted, and says so.
@@ -159,7 +159,7 @@ fn a_job_leaving_with_its_increment_unwritten_withdraws_it_and_says_why() {
     drop(flush);
     drop(job);
     assert_eq!(
-        failures.borrow()[1],
+        failures.lines()[1],
         "e2: may not be counted: its wait_until work ended before count:view was written; the \
          write that carried it was never confirmed"
     );
@@ -176,7 +176,7 @@ fn increments_nobody_is_left_to_write_fail_when_the_last_job_leaves() {
     flush.next_round(t0);
     // The rider's job ends while its increment is in the flusher's round: left to the flusher.
     drop(rider);
-    assert!(failures.borrow().is_empty());
+    assert!(failures.lines().is_empty());
     // The round's read times out: both increments wait again; the flusher stops and leaves.
     flush.timed_out();
     assert_eq!(book.pending(), 2);
@@ -184,7 +184,7 @@ fn increments_nobody_is_left_to_write_fail_when_the_last_job_leaves() {
     clock.set(t0 + BUDGET);
     flusher.give_up("out of time".to_string());
     assert_eq!(
-        *failures.borrow(),
+        *failures.lines(),
         [
             "e1: not counted: out of time",
             "e2: not counted: no request was left to write count:click",

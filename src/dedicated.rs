@@ -4,6 +4,9 @@
 //! [`TestScheduler`](crate::TestScheduler)), on the scheduler itself.
 
 use crate::dedicated_thread::{LiveGuard, ThreadShared};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::task::build::build;
+use crate::task::build::build_local;
 use crate::task::future::TaskFuture;
 use crate::{Runnable, Scheduler, Task, TaskKind, Timer};
 use pin_project_lite::pin_project;
@@ -108,17 +111,13 @@ where
     let lane = Lane::Thread(shared);
     let handle = scheduler.task_handle(scheduler);
     let schedule = lane.clone();
-    let (runnable, task) = async_task::Builder::new().metadata(metadata).spawn(
-        move |metadata| {
-            TaskFuture::new(
-                Counted {
-                    inner: future,
-                    guard,
-                },
-                *metadata,
-                handle,
-            )
+    let (runnable, task) = build(
+        metadata,
+        Counted {
+            inner: future,
+            guard,
         },
+        handle,
         move |runnable| schedule.schedule(runnable),
     );
     lane.first(&**scheduler, runnable);
@@ -188,7 +187,7 @@ impl dyn Scheduler {
             async_task::Builder::new()
                 .metadata(metadata)
                 .spawn_unchecked(
-                    move |metadata| TaskFuture::new(root, *metadata, handle),
+                    move |metadata| TaskFuture::new(root, metadata, handle),
                     move |runnable| schedule.schedule(runnable),
                 )
         };
@@ -222,17 +221,13 @@ impl DedicatedExecutor {
         let guard = self.lane.guard();
         let handle = self.scheduler.task_handle(&self.scheduler);
         let schedule = self.lane.clone();
-        let (runnable, task) = async_task::Builder::new().metadata(metadata).spawn_local(
-            move |metadata| {
-                TaskFuture::new(
-                    Counted {
-                        inner: future,
-                        guard,
-                    },
-                    *metadata,
-                    handle,
-                )
+        let (runnable, task) = build_local(
+            metadata,
+            Counted {
+                inner: future,
+                guard,
             },
+            handle,
             move |runnable| schedule.schedule(runnable),
         );
         self.lane.first(&*self.scheduler, runnable);

@@ -5,7 +5,7 @@ use crate::Priority;
 use std::fmt;
 use std::num::NonZeroU64;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// Identifies one task for the life of its scheduler.
 ///
@@ -45,16 +45,25 @@ impl fmt::Display for TaskId {
 /// assert_ne!(a, b);
 /// assert_eq!(b.to_string(), "indexer");
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct TaskLabel {
-    id: NonZeroU64,
+#[derive(Clone, Copy)]
+pub struct TaskLabel(&'static LabelInfo);
+
+/// What a label is: made once per label and kept for the process's life, so a label is one
+/// pointer (8 bytes in every task's metadata, also as `Option<TaskLabel>`).
+#[derive(Debug)]
+struct LabelInfo {
+    id: u64,
     name: Option<&'static str>,
 }
 
-static NEXT_LABEL: AtomicU64 = AtomicU64::new(1);
+/// Every label ever made, in creation order. A label's id is one more than its index. Keeping
+/// them here also keeps them reachable from a static, so leak checkers (Miri, Valgrind) see
+/// labels as the process-lifetime values they are rather than as leaks.
+static ALL_LABELS: Mutex<Vec<&'static LabelInfo>> = Mutex::new(Vec::new());
 
 impl TaskLabel {
-    /// A new label, different from every other label in the process.
+    /// A new label, different from every other label in the process. Labels are meant to be
+    /// made once per kind of work (each keeps 24 bytes for the life of the process).
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         Self::make(None)
@@ -66,48 +75,78 @@ impl TaskLabel {
     }
 
     fn make(name: Option<&'static str>) -> Self {
-        let raw = NEXT_LABEL.fetch_add(1, Ordering::Relaxed);
-        Self {
-            id: NonZeroU64::new(raw).expect("label counter overflowed"),
-            name,
-        }
+        let mut all = ALL_LABELS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let id = all.len() as u64 + 1;
+        let info: &'static LabelInfo = Box::leak(Box::new(LabelInfo { id, name }));
+        all.push(info);
+        Self(info)
     }
 
     /// The name given to [`TaskLabel::named`], if any.
     pub fn name(&self) -> Option<&'static str> {
-        self.name
+        self.0.name
+    }
+}
+
+impl PartialEq for TaskLabel {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for TaskLabel {}
+
+impl std::hash::Hash for TaskLabel {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state);
+    }
+}
+
+impl fmt::Debug for TaskLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.name {
+            Some(name) => write!(f, "TaskLabel({name:?})"),
+            None => write!(f, "TaskLabel(#{})", self.0.id),
+        }
     }
 }
 
 impl fmt::Display for TaskLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name {
+        match self.0.name {
             Some(name) => f.write_str(name),
-            None => write!(f, "label#{}", self.id),
+            None => write!(f, "label#{}", self.0.id),
         }
     }
 }
 
 /// Identifies a session: one simulated or real request in the cloud, or one foreground "app" in
 /// a test. Tasks spawned while a session is current belong to it (see [`crate::session`]).
+///
+/// Session ids start at 1 (`Option<SessionId>` then takes no more room than the id).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct SessionId(u64);
+pub struct SessionId(NonZeroU64);
 
 impl SessionId {
-    /// Wraps a raw id. Whoever creates sessions numbers them.
+    /// Wraps a raw id. Whoever creates sessions numbers them, from 1; panics on 0.
     pub const fn from_raw(raw: u64) -> Self {
-        Self(raw)
+        match NonZeroU64::new(raw) {
+            Some(raw) => Self(raw),
+            None => panic!("session ids start at 1"),
+        }
     }
 
     /// The raw number behind this id.
     pub const fn as_u64(self) -> u64 {
-        self.0
+        self.0.get()
     }
 }
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "session#{}", self.0)
+        write!(f, "session#{}", self.0.get())
     }
 }
 
@@ -213,5 +252,31 @@ impl fmt::Display for TaskMetadata {
             write!(f, " {}-priority", self.priority)?;
         }
         write!(f, " spawned at {}", self.location)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every task carries its metadata once, in its header: it stays small.
+    #[test]
+    fn metadata_is_small() {
+        assert_eq!(std::mem::size_of::<Option<TaskLabel>>(), 8);
+        assert_eq!(std::mem::size_of::<Option<SessionId>>(), 8);
+        assert!(
+            std::mem::size_of::<TaskMetadata>() <= 40,
+            "{}",
+            std::mem::size_of::<TaskMetadata>()
+        );
+    }
+
+    #[test]
+    fn labels_are_unique_and_keep_their_names() {
+        let (a, b) = (TaskLabel::named("a"), TaskLabel::named("a"));
+        assert_ne!(a, b, "two labels with one name are still two labels");
+        assert_eq!(a, a);
+        assert_eq!((a.name(), a.to_string()), (Some("a"), "a".to_string()));
+        assert!(TaskLabel::new().to_string().starts_with("label#"));
     }
 }

@@ -1,7 +1,8 @@
 //! The spawn helpers on `dyn Scheduler`: a future becomes a [`Runnable`](crate::Runnable) (handed
 //! to the backend) and a [`Task`] (handed to the caller), with [`TaskMetadata`] attached.
 
-use crate::task::future::{TaskFuture, TaskResult};
+use crate::task::build::{build, build_local};
+use crate::task::future::TaskResult;
 use crate::{Priority, Runnable, Scheduler, Task, TaskKind, TaskLabel, TaskMetadata, session};
 use std::future::Future;
 use std::panic::Location;
@@ -88,14 +89,11 @@ impl dyn Scheduler {
         let scheduler = handle.clone();
         start(
             &**self,
-            async_task::Builder::new().metadata(metadata).spawn_local(
-                |metadata| TaskFuture::new(future, *metadata, handle),
-                move |runnable: Runnable| {
-                    #[cfg(feature = "tracing")]
-                    crate::tracing_events::wake(runnable.metadata());
-                    scheduler.schedule_foreground(runnable)
-                },
-            ),
+            build_local(metadata, future, handle, move |runnable: Runnable| {
+                #[cfg(feature = "tracing")]
+                crate::tracing_events::wake(runnable.metadata());
+                scheduler.schedule_foreground(runnable)
+            }),
         )
     }
 
@@ -119,18 +117,13 @@ impl dyn Scheduler {
                 Ok(task) => return task,
                 Err(future) => future,
             };
-            return self.start_background(metadata, label, future);
+            return self.start_background(metadata, future);
         }
-        self.start_background(metadata, label, future)
+        self.start_background(metadata, future)
     }
 
     /// Spawns a background task with `metadata` onto this scheduler's queues.
-    fn start_background<F>(
-        self: &Arc<Self>,
-        metadata: TaskMetadata,
-        label: Option<TaskLabel>,
-        future: F,
-    ) -> Task<F::Output>
+    fn start_background<F>(self: &Arc<Self>, metadata: TaskMetadata, future: F) -> Task<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -139,17 +132,15 @@ impl dyn Scheduler {
         let scheduler = handle.clone();
         start(
             &**self,
-            async_task::Builder::new().metadata(metadata).spawn(
-                |metadata| TaskFuture::new(future, *metadata, handle),
-                move |runnable: Runnable| {
-                    #[cfg(feature = "tracing")]
-                    crate::tracing_events::wake(runnable.metadata());
-                    match label {
-                        None => scheduler.schedule(runnable),
-                        Some(label) => scheduler.schedule_labeled(runnable, label),
-                    }
-                },
-            ),
+            build(metadata, future, handle, move |runnable: Runnable| {
+                #[cfg(feature = "tracing")]
+                crate::tracing_events::wake(runnable.metadata());
+                // The label is read from the header rather than kept in this closure.
+                match runnable.metadata().label() {
+                    None => scheduler.schedule(runnable),
+                    Some(label) => scheduler.schedule_labeled(runnable, label),
+                }
+            }),
         )
     }
 

@@ -73,6 +73,39 @@ fn yields(tasks: usize, each: usize) {
     test.run_until_parked();
 }
 
+/// The bare async-task floor of `f`: spawn_local into a thread-local Vec, random swap-remove.
+fn floor_spawns(n: usize) {
+    use std::cell::RefCell;
+    thread_local! {
+        static QUEUE: RefCell<Vec<async_task::Runnable>> = const { RefCell::new(Vec::new()) };
+    }
+    for i in 0..n {
+        let (runnable, task) = async_task::spawn_local(
+            async move {
+                std::hint::black_box(i);
+            },
+            |runnable| QUEUE.with(|queue| queue.borrow_mut().push(runnable)),
+        );
+        runnable.schedule();
+        task.detach();
+    }
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while let Some(runnable) = QUEUE.with(|queue| {
+        let mut queue = queue.borrow_mut();
+        if queue.is_empty() {
+            return None;
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        let index = ((u128::from(r) * queue.len() as u128) >> 64) as usize;
+        Some(queue.swap_remove(index))
+    }) {
+        runnable.run();
+    }
+}
+
 fn main() {
     #[cfg(feature = "tracing")]
     if let Ok(level) = std::env::var("TRACE_LEVEL") {
@@ -86,6 +119,7 @@ fn main() {
         Some("t") => seeds(200, true),
         Some("f") => spawns(100_000),
         Some("y") => yields(100, 1_000),
+        Some("floor-f") => floor_spawns(100_000),
         _ => panic!("e | t | f | y"),
     }
 }

@@ -148,7 +148,7 @@ fn foreground_tasks_keep_fifo_order_within_a_session_while_sessions_interleave()
         let test = TestScheduler::with_seed(seed);
         let scheduler: Arc<dyn Scheduler> = test.clone();
         let log = new_log();
-        for session in 0..3 {
+        for session in 1..=3 {
             let executor =
                 ForegroundExecutor::for_session(scheduler.clone(), SessionId::from_raw(session));
             for i in 0..10 {
@@ -161,7 +161,7 @@ fn foreground_tasks_keep_fifo_order_within_a_session_while_sessions_interleave()
         test.run_until_parked();
         let log = entries(&log);
         assert_eq!(log.len(), 30);
-        for session in 0..3 {
+        for session in 1..=3 {
             let mine: Vec<String> = log
                 .iter()
                 .filter(|entry| entry.starts_with(&format!("{session}:")))

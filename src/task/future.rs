@@ -21,12 +21,14 @@ type TaskSpan = ();
 pub(crate) type TaskResult<T> = Result<T, Box<Panicked>>;
 
 pin_project! {
-    pub(crate) struct TaskFuture<F> {
+    /// `'a` is the task's own life: the metadata is borrowed from the task's header (see
+    /// `task::build`), which outlives the future.
+    pub(crate) struct TaskFuture<'a, F> {
         // `None` once dropped in place (see `PinnedDrop`), so the future's destructor runs inside
         // the task's session like its polls.
         #[pin]
         inner: Option<F>,
-        metadata: TaskMetadata,
+        metadata: &'a TaskMetadata,
         // The scheduler's task handle (see `Scheduler::task_handle`): end reports and unobserved
         // panics go there.
         scheduler: Arc<dyn Scheduler>,
@@ -35,7 +37,7 @@ pin_project! {
         span: TaskSpan,
     }
 
-    impl<F> PinnedDrop for TaskFuture<F> {
+    impl<'a, F> PinnedDrop for TaskFuture<'a, F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             let _context = session::enter_task(this.metadata);
@@ -53,12 +55,12 @@ pin_project! {
     }
 }
 
-impl<F> TaskFuture<F> {
-    pub(crate) fn new(inner: F, metadata: TaskMetadata, scheduler: Arc<dyn Scheduler>) -> Self {
+impl<'a, F> TaskFuture<'a, F> {
+    pub(crate) fn new(inner: F, metadata: &'a TaskMetadata, scheduler: Arc<dyn Scheduler>) -> Self {
         Self {
             inner: Some(inner),
             #[cfg(feature = "tracing")]
-            span: crate::tracing_events::task_span(&metadata),
+            span: crate::tracing_events::task_span(metadata),
             #[cfg(not(feature = "tracing"))]
             span: (),
             metadata,
@@ -68,7 +70,7 @@ impl<F> TaskFuture<F> {
     }
 }
 
-impl<F: Future> Future for TaskFuture<F> {
+impl<F: Future> Future for TaskFuture<'_, F> {
     type Output = TaskResult<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -84,7 +86,7 @@ impl<F: Future> Future for TaskFuture<F> {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(output)) => (Ok(output), TaskOutcome::Completed),
             Err(payload) => {
-                let panicked = Panicked::new(payload, *this.metadata, this.scheduler.clone());
+                let panicked = Panicked::new(payload, **this.metadata, this.scheduler.clone());
                 (Err(panicked), TaskOutcome::Panicked)
             }
         };

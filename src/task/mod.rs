@@ -1,6 +1,7 @@
 //! [`Task`]: the handle to a spawned future; [`future`] is the wrapper every spawned future runs
 //! in, and [`panic`] what a panicking task leaves behind.
 
+pub(crate) mod build;
 pub(crate) mod future;
 pub(crate) mod panic;
 

@@ -42,6 +42,10 @@ pub(super) fn total(lens: Lens) -> usize {
 /// A candidate's flat index (bands concatenated in order), drawn with the band weights.
 #[inline]
 pub(super) fn pick_weighted(rng: &mut Rng, lens: Lens) -> usize {
+    // The common case first: every ready task is medium (the same draw as the general path).
+    if lens[0] == 0 && lens[2] == 0 {
+        return pick(rng, lens[1]);
+    }
     let occupied = lens.iter().filter(|&&len| len > 0).count();
     if occupied <= 1 {
         // One band: one uniform draw over it (the flat index of its first candidate is the sum

@@ -267,7 +267,9 @@ impl Engine {
     /// `block` inside a background task leaves it a background task.
     fn run(&self, runnable: Runnable) {
         let background = runnable.metadata().kind() != TaskKind::Foreground;
-        let previous = self.running_background.swap(background, Ordering::Relaxed);
+        // Only the test thread writes these: a load and a store, not a (locked) swap.
+        let previous = self.running_background.load(Ordering::Relaxed);
+        self.running_background.store(background, Ordering::Relaxed);
         let previous_task = self.running_task.load(Ordering::Relaxed);
         self.running_task
             .store(runnable.metadata().id().as_u64(), Ordering::Relaxed);

@@ -12,6 +12,7 @@ use super::config::TestSchedulerConfig;
 use super::context::{self, Plan, Report};
 use super::handle::TestScheduler;
 use super::harness_env::{Env, cargo_command, shell_word, test_name};
+use super::quiet;
 use super::replay_file::{self, ReplayFile};
 use super::schedules::Schedules;
 use super::strategy::Strategy;
@@ -25,8 +26,10 @@ impl TestScheduler {
     /// Runs the async test body `test` once per seed, each time on a fresh `TestScheduler` of
     /// that seed, and returns the outputs in seed order. Seeds are `0..iterations`, or
     /// `0..ITERATIONS` when that environment variable is set, or only `SEED` when that is set.
-    /// When a seed fails, writes its schedule to a replay file under the target directory and
-    /// prints the seed and the exact command that reruns it, then re-raises the panic.
+    /// When a seed fails, runs it once more, quietly, recording its choices and its timeline (a
+    /// passing seed records neither), writes them to a replay file and a timeline file under
+    /// the target directory, prints the seed and the exact command that reruns it, then
+    /// re-raises the first run's panic.
     /// `STRATEGY=random|pct[:depth[:steps]]|exhaustive` picks the strategy, `REPLAY=<file>`
     /// reruns a recorded schedule, `CHECK_DETERMINISM=1` runs every seed twice and fails where
     /// the two traces differ.
@@ -71,8 +74,9 @@ impl TestScheduler {
 pub const DEFAULT_ITERATIONS: u64 = 100;
 
 /// Runs `test` once per seed: seeds `0..ITERATIONS` (environment variable, default 100), or only
-/// `SEED` when that is set. When a seed fails, writes a replay file and prints the seed and the
-/// exact command that reruns it, then re-raises the panic. The environment of
+/// `SEED` when that is set. When a seed fails, runs it once more (quietly, recording), writes a
+/// replay file and prints the seed and the exact command that reruns it, then re-raises the
+/// panic: so a failing seed's body runs twice. The environment of
 /// [`TestScheduler::many`] (`STRATEGY`, `REPLAY`, `CHECK_DETERMINISM`) applies to every
 /// `TestScheduler` that `test` creates on this thread.
 ///
@@ -102,13 +106,17 @@ fn run<R>(iterations: u64, check: bool, mut body: impl FnMut(u64) -> R) -> Vec<R
     assert!(limit > 0, "ITERATIONS must be at least 1");
     let mut outputs = Vec::new();
     while schedules.number < limit {
+        // A passing schedule records only what the determinism check compares: recording its
+        // choices and its timeline would cost every seed (the timeline ~40% of the scheduler's
+        // instructions). A failing one is run again, recording both (a schedule replays
+        // exactly), for the replay file and the timeline file.
         let plan = Plan {
             strategy: replay.map(|(_, file)| file.strategy).or(env.strategy),
             prefix: schedules.prefix.clone(),
             replay: replay.map_or_else(Vec::new, |(_, file)| file.schedulers.clone()),
-            record: true,
+            record: false,
             audit: check,
-            timeline: env.timeline,
+            timeline: false,
         };
         let seed = schedules.seed;
         let (outcome, reports) = context::within(plan.clone(), || body(seed));
@@ -116,8 +124,18 @@ fn run<R>(iterations: u64, check: bool, mut body: impl FnMut(u64) -> R) -> Vec<R
             Ok(output) => output,
             Err(panic) => {
                 let message = panic_message(&panic);
+                let recording = Plan {
+                    record: true,
+                    timeline: env.timeline,
+                    ..plan.clone()
+                };
+                let (again, recorded) = quiet::rerun(|| context::within(recording, || body(seed)));
+                let (reports, note) = match again {
+                    Err(_) => (recorded, ""),
+                    Ok(_) => (reports, NOT_REPEATED),
+                };
                 let hint = failure_hint(&schedules, &env, &reports, test.as_deref(), message);
-                eprintln!("\n{hint}\n");
+                eprintln!("\n{hint}{note}\n");
                 resume_unwind(panic);
             }
         };
@@ -143,6 +161,11 @@ fn run<R>(iterations: u64, check: bool, mut body: impl FnMut(u64) -> R) -> Vec<R
     }
     outputs
 }
+
+/// Printed when a failing schedule passed when it was run again to record it.
+const NOT_REPEATED: &str = "\nnote: this schedule passed when it was run again to record its \
+    choices and timeline, so the body also depends on something outside the scheduler (state \
+    kept between seeds, the wall clock, the file system): the replay file may not reproduce it";
 
 fn audits(reports: &[Report]) -> Vec<Vec<super::trace::TraceEvent>> {
     reports.iter().map(|report| report.audit.clone()).collect()

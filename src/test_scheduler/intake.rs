@@ -2,7 +2,7 @@
 //! timers, ends and unobserved panics, from the test thread directly or from other OS threads
 //! through the inbox; and closing, when the scheduler is dropped.
 
-use super::engine::Engine;
+use super::engine::{Engine, current_thread_id};
 use super::inbox::Inbound;
 use super::report;
 use super::timeline::{BY_FOREIGN, Timeline, What};
@@ -16,8 +16,8 @@ impl Engine {
         let Some(runnable) = self.refuse_if_closed(runnable) else {
             return;
         };
-        if self.on_test_thread() {
-            let mut state = self.state("schedule");
+        // One thread-id read decides and borrows (the hot path of every wake).
+        if let Some(mut state) = self.state.borrow_if_owner(current_thread_id(), "schedule") {
             state.timeline(|timeline| {
                 let (at, by) = (self.elapsed_nanos(), self.running_task());
                 timeline.record(at, by, runnable.metadata(), What::Woken);
@@ -34,10 +34,9 @@ impl Engine {
         let Some(runnable) = self.refuse_if_closed(runnable) else {
             return;
         };
-        if self.on_test_thread() {
+        if let Some(mut state) = self.state.borrow_if_owner(current_thread_id(), "spawn") {
             let elapsed = self.elapsed();
             let running = self.running_task();
-            let mut state = self.state("spawn");
             state.record_spawn(runnable.metadata(), elapsed, running);
             state.timeline(|timeline| {
                 let at = self.elapsed_nanos();
@@ -76,9 +75,11 @@ impl Engine {
         if self.closed.load(Ordering::Relaxed) {
             return;
         }
-        if self.on_test_thread() {
+        if let Some(mut state) = self
+            .state
+            .borrow_if_owner(current_thread_id(), "task_ended")
+        {
             let elapsed = self.elapsed();
-            let mut state = self.state("task_ended");
             state.record_end(metadata, outcome, elapsed);
             state.timeline(|timeline| {
                 let (at, by) = (self.elapsed_nanos(), self.running_task());

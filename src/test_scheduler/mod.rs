@@ -38,6 +38,7 @@ mod intake;
 mod json;
 mod owner_cell;
 mod pct;
+mod quiet;
 mod ready_queue;
 mod registry;
 mod replay_file;

@@ -61,6 +61,20 @@ impl<T> OwnerCell<T> {
     }
 }
 
+impl<T> OwnerCell<T> {
+    /// Exclusive access if `current` is the owner thread (`None` on any other thread).
+    ///
+    /// Panics if a borrow is already alive (re-entrancy).
+    #[inline]
+    pub(super) fn borrow_if_owner(
+        &self,
+        current: ThreadId,
+        what: &str,
+    ) -> Option<OwnerGuard<'_, T>> {
+        (current == self.owner).then(|| self.borrow_mut(current, what))
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn wrong_thread(what: &str) -> ! {

@@ -317,7 +317,7 @@ mod tests {
         let metadata = TaskMetadata::new(
             TaskId::from_raw(id),
             None,
-            Some(SessionId::from_raw(session)),
+            Some(SessionId::from_raw(session + 1)),
             Location::caller(),
             TaskKind::Foreground,
         );

@@ -21,7 +21,27 @@ pub(super) struct Registry {
 }
 
 impl Registry {
+    #[inline]
     pub(super) fn insert(&mut self, metadata: TaskMetadata) {
+        let id = metadata.id().as_u64();
+        // The common case: the next id (ids are handed out in order).
+        if id >= self.base && (id - self.base) as usize == self.metadata.len() {
+            let index = self.metadata.len();
+            if index.is_multiple_of(WORD as usize) {
+                self.live_bits.push_back(1);
+            } else {
+                let (word, bit) = (index / WORD as usize, index % WORD as usize);
+                self.live_bits[word] |= 1 << bit;
+            }
+            self.metadata.push_back(Some(metadata));
+            self.live += 1;
+            return;
+        }
+        self.insert_anywhere(metadata);
+    }
+
+    #[cold]
+    fn insert_anywhere(&mut self, metadata: TaskMetadata) {
         let id = metadata.id().as_u64();
         while id < self.base {
             // Registered after its block was dropped (only possible with out-of-order spawns
@@ -47,15 +67,20 @@ impl Registry {
         self.metadata[index] = Some(metadata);
     }
 
+    #[inline]
     pub(super) fn remove(&mut self, id: TaskId) {
         let Some((word, bit)) = self.position(id) else {
             return;
         };
-        if self.live_bits[word] & (1 << bit) != 0 {
-            self.live_bits[word] &= !(1 << bit);
+        let bits = &mut self.live_bits[word];
+        if *bits & (1 << bit) != 0 {
+            *bits &= !(1 << bit);
             self.live -= 1;
+            // Only an emptied first block lets the front move.
+            if word == 0 && *bits == 0 {
+                self.compact();
+            }
         }
-        self.compact();
     }
 
     pub(super) fn contains(&self, id: TaskId) -> bool {

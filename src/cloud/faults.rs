@@ -7,7 +7,7 @@
 //! - A store the app wraps asks [`FaultPoints::decide`] with [`FaultPoint::Store`] before each
 //!   call and applies the [`FaultAction`] (fail it, stall it, stall its answer).
 //! - [`PlatformRuntime::subrequest`](super::PlatformRuntime::subrequest) asks with
-//!   [`FaultPoint::Subrequest`] and delays the outgoing call when told to stall.
+//!   [`FaultPoint::Subrequest`] and delays its answer when told to stall.
 //! - [`PlatformRuntime::buggify`](super::PlatformRuntime::buggify) asks with
 //!   [`FaultPoint::Buggify`]: a point users put in their own code, true when a fault should
 //!   be injected there.
@@ -30,7 +30,7 @@ pub enum FaultPoint<'a> {
         key: &'a str,
     },
     /// An outgoing call to another service (a `fetch`): the answer may be
-    /// [`FaultAction::Stall`] (a slow subrequest).
+    /// [`FaultAction::Stall`] (a slow subrequest: its answer comes that much later).
     Subrequest {
         /// What is called (a URL, a service name).
         target: &'a str,

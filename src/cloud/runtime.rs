@@ -66,18 +66,20 @@ pub trait PlatformRuntime {
     }
 
     /// An outgoing call to another service (`target`, e.g. a URL), made by awaiting `request`.
-    /// In simulation with faults on it may be slow: told to [stall](FaultAction::Stall), it
-    /// waits that long before the call starts. Otherwise it is `request` as is.
+    /// In simulation with faults on it may be slow: told to [stall](FaultAction::Stall), its
+    /// answer comes that much later (the stall starts when `request` is done, so a call whose
+    /// timer already runs is slowed by the whole stall). Otherwise it is `request` as is.
     fn subrequest<F: Future>(&self, target: &str, request: F) -> impl Future<Output = F::Output> {
         let stall = match self.fault_point(FaultPoint::Subrequest { target }) {
-            FaultAction::Stall(stall) | FaultAction::StallAnswer(stall) => Some(self.delay(stall)),
+            FaultAction::Stall(stall) | FaultAction::StallAnswer(stall) => Some(stall),
             FaultAction::Proceed | FaultAction::Fail => None,
         };
         async move {
+            let output = request.await;
             if let Some(stall) = stall {
-                stall.await;
+                self.delay(stall).await;
             }
-            request.await
+            output
         }
     }
 }

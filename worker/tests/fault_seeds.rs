@@ -50,7 +50,7 @@ fn faults() -> SimulationFaults {
     }
 }
 
-const WAVES: usize = 3;
+const WAVES: usize = 6;
 const REQUESTS_PER_WAVE: usize = 8;
 
 /// The store the Worker's KV stands for, counting the puts that landed on each key.
@@ -88,6 +88,7 @@ struct Totals {
     seeds: u64,
     requests: u64,
     accepted: u64,
+    stored_exactly_once: u64,
     counted_exactly_once: u64,
     failures_recorded: u64,
     may_not_be_counted: u64,
@@ -308,7 +309,12 @@ fn check_the_promise(sim: &Sim, requests: &[Request], workerd: &AbandoningContex
                         .unwrap_or_else(|| panic!("{id}: counted, no summary stored")),
                 )
                 .unwrap();
-                assert_eq!((summary.id.as_str(), summary.kind.as_str()), (id.as_str(), kind.as_str()));
+                assert_eq!(
+                    (summary.id.as_str(), summary.kind.as_str()),
+                    (id.as_str(), kind.as_str())
+                );
+                assert_eq!(landed.get(&key), Some(&1), "{id}: stored once");
+                totals.stored_exactly_once += 1;
                 *sure += 1;
                 totals.counted_exactly_once += 1;
             }
@@ -358,6 +364,7 @@ fn every_accepted_event_is_counted_once_or_its_failure_recorded_under_every_faul
         all.seeds += seed_totals.seeds;
         all.requests += seed_totals.requests;
         all.accepted += seed_totals.accepted;
+        all.stored_exactly_once += seed_totals.stored_exactly_once;
         all.counted_exactly_once += seed_totals.counted_exactly_once;
         all.failures_recorded += seed_totals.failures_recorded;
         all.may_not_be_counted += seed_totals.may_not_be_counted;
@@ -366,21 +373,30 @@ fn every_accepted_event_is_counted_once_or_its_failure_recorded_under_every_faul
         all.failed_by_reset += seed_totals.failed_by_reset;
         all.faults += seed_totals.faults;
     });
+    // Every accepted event has exactly one fate: nothing is lost.
+    let lost = all.accepted - all.counted_exactly_once - all.failures_recorded - all.killed_by_reset;
     println!(
-        "{} seeds, {} requests: {}\n\
-         {} events answered 202: {} stored and counted exactly once, {} failures recorded \
-         ({} of them \"may not be counted\"), {} killed by an isolate reset (reported by the \
-         platform); requests failed: {} client disconnects, {} by an isolate reset",
+        "{} seeds, {} requests\n\
+         faults injected: {}\n\
+         events accepted (202): {}\n\
+         stored and counted exactly once: {} (summaries stored exactly once: {})\n\
+         failures recorded by the handler: {} (of them \"may not be counted\": {})\n\
+         failures recorded by the platform (wait_until killed by an isolate reset): {}\n\
+         lost: {lost}\n\
+         requests without an answer: {} client disconnects, {} isolate resets",
         all.seeds,
         all.requests,
         all.faults,
         all.accepted,
         all.counted_exactly_once,
+        all.stored_exactly_once,
         all.failures_recorded,
         all.may_not_be_counted,
         all.killed_by_reset,
         all.disconnected,
         all.failed_by_reset,
     );
+    assert_eq!(lost, 0);
+    assert_eq!(all.stored_exactly_once, all.counted_exactly_once);
     assert!(all.faults.total() > 0 || all.seeds < 10);
 }

@@ -36,7 +36,8 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
             unsettled.armed = false;
             let budget = super::PROCESSING_BUDGET - STORE_TIMEOUT;
             let why = format!(
-                "not stored or counted: its summary was not ready within {budget:?} of the                  response (a stage's subrequest was too slow)"
+                "not stored or counted: its summary was not ready within {budget:?} of the \
+                 response (a stage's subrequest was too slow)"
             );
             return self.record(id, &why);
         };
@@ -116,7 +117,8 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
             if now >= deadline {
                 let budget = super::PROCESSING_BUDGET;
                 job.give_up(format!(
-                    "{} could not be written within {budget:?} of the response",
+                    "{} could not be written within {budget:?} of the \
+                 response",
                     count_key(kind)
                 ));
                 return;
@@ -167,6 +169,10 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
                 // In simulation, now and then: the isolate is busy elsewhere between the read
                 // and the write (another request's CPU-bound work).
                 runtime.delay(BUGGIFY_PAUSE).await;
+            }
+            // The lease must outlive the write: renewed now, or lost while we were away.
+            if !flush.renew(runtime.now()) {
+                return;
             }
             let key = count_key(&kind);
             match self

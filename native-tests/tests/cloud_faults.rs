@@ -211,7 +211,10 @@ fn an_isolate_reset_loses_isolate_state_and_fails_every_request_in_flight() {
         assert_eq!(ctx.block(third).unwrap(), "never sent");
         assert_eq!(hits.get().get(), 1);
     });
-    assert!(killed_jobs.get() > 0, "no wait_until job was in flight at a reset");
+    assert!(
+        killed_jobs.get() > 0,
+        "no wait_until job was in flight at a reset"
+    );
 }
 
 /// What the app's store wrapper does with the answer at a store call (as the Worker's
@@ -284,13 +287,21 @@ fn store_faults_fail_or_stall_past_the_deadline() {
             FaultAction::StallAnswer(Duration::from_secs(8)),
             (None, true),
         ),
-        (SimulationFaults::default(), FaultAction::Proceed, (Some(()), true)),
+        (
+            SimulationFaults::default(),
+            FaultAction::Proceed,
+            (Some(()), true),
+        ),
     ];
     for (faults, action, outcome) in cases {
         ctx.set_faults(faults);
         assert_eq!(points.decide(put), action);
         let start = ctx.elapsed();
-        assert_eq!(ctx.block(store_call(&runtime, action)), outcome, "{action:?}");
+        assert_eq!(
+            ctx.block(store_call(&runtime, action)),
+            outcome,
+            "{action:?}"
+        );
         // A stall runs past the 5 s deadline: the caller gave up at 5 s.
         let waited = ctx.elapsed() - start;
         let expected = if action.is_fault() && action != FaultAction::Fail {
@@ -318,10 +329,7 @@ fn a_slow_subrequest_is_delayed_by_the_drawn_time() {
         let call = runtime.delay(millis(100));
         ctx.block(runtime.subrequest("https://api.example/", call));
         let took = ctx.elapsed();
-        assert!(
-            (millis(1_100)..=millis(3_100)).contains(&took),
-            "{took:?}"
-        );
+        assert!((millis(1_100)..=millis(3_100)).contains(&took), "{took:?}");
         assert_eq!(ctx.fault_counts().slow_subrequests, 1);
         // Off: the call as is.
         ctx.set_faults(SimulationFaults::default());
@@ -371,6 +379,8 @@ fn one_seed_run_twice_gives_the_same_trace_and_the_same_faults() {
     }
     assert!(kinds > 0, "faults were injected");
     // Another seed, other faults: the comparison can fail.
-    let records: Vec<_> = (0..20).map(|seed| workload(seed, faults(), true).3).collect();
+    let records: Vec<_> = (0..20)
+        .map(|seed| workload(seed, faults(), true).3)
+        .collect();
     assert!(records.windows(2).any(|pair| pair[0] != pair[1]));
 }

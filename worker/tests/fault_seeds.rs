@@ -17,8 +17,7 @@
 mod support;
 
 use scheduler::cloud::{
-    RequestFailure, SchedulerRuntime, SimulatedExecutionContext, SimulationFaults,
-    WaitUntilOutcome,
+    RequestFailure, SchedulerRuntime, SimulatedExecutionContext, SimulationFaults, WaitUntilOutcome,
 };
 use scheduler::{Scheduler, SessionId, TestScheduler, run_seeds};
 use scheduler_worker::faults::InjectingStore;
@@ -160,11 +159,8 @@ impl Sim {
                 };
                 // The request body arrives over this long (a client may hang up meanwhile).
                 let upload = Duration::from_millis(self.test.random_range(0..100));
-                let (runtime, service, workerd) = (
-                    self.ctx.runtime(),
-                    self.service.clone(),
-                    workerd.clone(),
-                );
+                let (runtime, service, workerd) =
+                    (self.ctx.runtime(), self.service.clone(), workerd.clone());
                 let request = self.ctx.serve(async move {
                     scheduler::cloud::PlatformRuntime::delay(&runtime, upload).await;
                     let service = service.get();
@@ -246,7 +242,11 @@ fn check_the_promise(sim: &Sim, requests: &[Request], workerd: &AbandoningContex
         faults: sim.ctx.fault_counts(),
         ..Totals::default()
     };
-    assert_eq!(workerd.abandoned(), 0, "a wait_until job ran into the 30 s limit");
+    assert_eq!(
+        workerd.abandoned(),
+        0,
+        "a wait_until job ran into the 30 s limit"
+    );
     // Per type: events counted for sure, and events that may or may not be.
     let mut expected: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut accepted_ids = Vec::new();
@@ -348,7 +348,9 @@ fn check_the_promise(sim: &Sim, requests: &[Request], workerd: &AbandoningContex
     }
     for line in &failures {
         assert!(
-            accepted_ids.iter().any(|id| line.starts_with(&format!("{id}: "))),
+            accepted_ids
+                .iter()
+                .any(|id| line.starts_with(&format!("{id}: "))),
             "a failure of no accepted event: {line}"
         );
     }
@@ -374,7 +376,8 @@ fn every_accepted_event_is_counted_once_or_its_failure_recorded_under_every_faul
         all.faults += seed_totals.faults;
     });
     // Every accepted event has exactly one fate: nothing is lost.
-    let lost = all.accepted - all.counted_exactly_once - all.failures_recorded - all.killed_by_reset;
+    let lost =
+        all.accepted - all.counted_exactly_once - all.failures_recorded - all.killed_by_reset;
     println!(
         "{} seeds, {} requests\n\
          faults injected: {}\n\

@@ -23,7 +23,8 @@ use std::time::Duration;
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimulationFaults {
-    /// Per store call ([`FaultPoint::Store`]): the share that fails without reaching the store.
+    /// Per store call ([`FaultPoint::Store`](crate::cloud::FaultPoint::Store)): the share that
+    /// fails without reaching the store.
     pub store_failure: f64,
     /// Per store call not failed: the share that stalls for a time drawn from
     /// [`store_stall_time`](Self::store_stall_time) (past the app's deadline when that is long).
@@ -32,7 +33,7 @@ pub struct SimulationFaults {
     /// sometimes past the 30 s `wait_until` limit).
     pub store_stall_time: RangeInclusive<Duration>,
     /// Per store stall: the share that comes after the call took effect (its answer is late:
-    /// [`FaultAction::StallAnswer`]) rather than before it.
+    /// [`FaultAction::StallAnswer`](crate::cloud::FaultAction::StallAnswer)) rather than before it.
     pub lost_answer: f64,
     /// Per [subrequest](crate::cloud::PlatformRuntime::subrequest): the share that is slow, by
     /// a time drawn from [`subrequest_delay`](Self::subrequest_delay).
@@ -48,7 +49,8 @@ pub struct SimulationFaults {
     /// The latest a client disconnects, after its request started (default 1 s).
     pub disconnect_within: Duration,
     /// Per request: the share that resets the isolate at a time drawn from
-    /// `0..=reset_within` after the request started. Every request in flight then fails (see
+    /// `0..=reset_within` after the request started (if the simulation still runs then; a
+    /// reset is counted when it happens). Every request in flight then fails (see
     /// [`reset_isolate`](super::SimulatedExecutionContext::reset_isolate)).
     pub isolate_reset: f64,
     /// The latest a reset comes, after the request that drew it started (default 30 s).

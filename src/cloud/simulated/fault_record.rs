@@ -92,9 +92,8 @@ impl fmt::Display for FaultCounts {
     /// `41 faults: 12 store failures, 9 store stalls, 5 slow subrequests, 6 client disconnects,
     /// 1 isolate reset, 8 buggify`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plural = |n: u64, one: &str, many: &str| {
-            format!("{n} {}", if n == 1 { one } else { many })
-        };
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         write!(
             f,
             "{}: {}, {}, {}, {}, {}, {} buggify",
@@ -102,7 +101,11 @@ impl fmt::Display for FaultCounts {
             plural(self.store_failures, "store failure", "store failures"),
             plural(self.store_stalls, "store stall", "store stalls"),
             plural(self.slow_subrequests, "slow subrequest", "slow subrequests"),
-            plural(self.client_disconnects, "client disconnect", "client disconnects"),
+            plural(
+                self.client_disconnects,
+                "client disconnect",
+                "client disconnects"
+            ),
             plural(self.isolate_resets, "isolate reset", "isolate resets"),
             self.buggify
         )

@@ -66,7 +66,7 @@ impl Inner {
     pub(super) fn draw_time(&self, range: &RangeInclusive<Duration>) -> Duration {
         let low = range.start().as_millis() as u64;
         let high = range.end().as_millis() as u64;
-        Duration::from_millis(self.seeded().random_range(low..high + 1))
+        Duration::from_millis(self.seeded().random_range(low..high.saturating_add(1)))
     }
 
     fn seeded(&self) -> &TestScheduler {
@@ -196,10 +196,10 @@ impl super::SimulatedExecutionContext {
     /// timer of its client's disconnect.
     pub(super) fn draw_request_faults(&self) -> RequestFaults {
         let config = self.inner.fault_config();
-        let reset_after = self
-            .inner
-            .chance(config.isolate_reset)
-            .then(|| self.inner.draw_time(&(Duration::ZERO..=config.reset_within)));
+        let reset_after = self.inner.chance(config.isolate_reset).then(|| {
+            self.inner
+                .draw_time(&(Duration::ZERO..=config.reset_within))
+        });
         let disconnect = self.inner.chance(config.client_disconnect).then(|| {
             let after = self
                 .inner

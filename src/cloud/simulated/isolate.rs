@@ -126,7 +126,12 @@ impl Inner {
             }
         }
         for &session in &in_flight {
-            self.mark(InstantKind::Fault, session, "killed by an isolate reset", &[]);
+            self.mark(
+                InstantKind::Fault,
+                session,
+                "killed by an isolate reset",
+                &[],
+            );
             self.end_session(session, WaitUntilOutcome::IsolateReset);
         }
         // The handlers see they were killed at their next poll, and end without running on.

@@ -10,13 +10,13 @@ mod report;
 mod state;
 mod tracked;
 
-pub use fault_record::{FaultCounts, FaultKind, InjectedFault};
 pub use fault_config::SimulationFaults;
+pub use fault_record::{FaultCounts, FaultKind, InjectedFault};
 pub use faults::SimulatedFaultPoints;
 pub use isolate::IsolateState;
 pub use report::{
-    DanglingState, DanglingTask, RequestFailed, RequestFailure, SessionCleanupError,
-    SessionReport, WaitUntilOutcome, WaitUntilReport,
+    DanglingState, DanglingTask, RequestFailed, RequestFailure, SessionCleanupError, SessionReport,
+    WaitUntilOutcome, WaitUntilReport,
 };
 
 use super::{ExecutionContext, LocalFuture, SchedulerRuntime};

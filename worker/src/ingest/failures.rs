@@ -28,8 +28,11 @@ use std::rc::Rc;
 #[derive(Clone, Default)]
 pub struct FailureLog {
     lines: Rc<RefCell<Vec<String>>>,
-    forward: Option<Rc<dyn Fn(&str)>>,
+    forward: Option<Forward>,
 }
+
+/// Where a forwarding log hands each line.
+type Forward = Rc<dyn Fn(&str)>;
 
 impl FailureLog {
     /// A log kept in memory only.

@@ -3,7 +3,9 @@
 //! store the summary and the per-type counter.
 
 use super::counters::CounterBook;
-use super::{Event, EventIds, EventStore, FailureLog, IngestResponse, PROCESSING_BUDGET, StoreError};
+use super::{
+    Event, EventIds, EventStore, FailureLog, IngestResponse, PROCESSING_BUDGET, StoreError,
+};
 use scheduler::cloud::{ExecutionContext, PlatformRuntime};
 use serde_json::json;
 use std::rc::Rc;

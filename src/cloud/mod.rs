@@ -6,13 +6,18 @@
 //! - [`PlatformRuntime`]: `delay`, the clock, local spawning; [`SchedulerRuntime`] implements
 //!   it over any scheduler.
 //! - [`SimulatedExecutionContext`]: one session per simulated request over a
-//!   [`TestScheduler`](crate::TestScheduler), reproducing the Workers rules.
+//!   [`TestScheduler`](crate::TestScheduler), reproducing the Workers rules, with seeded faults
+//!   on request ([`SimulationFaults`]: store failures and stalls, slow subrequests, client
+//!   disconnects, isolate resets, `buggify`).
+//! - [`FaultPoints`]: where handler code asks whether to inject a fault ([`FaultPoint`],
+//!   [`FaultAction`]).
 //!
 #![doc = include_str!("testing_worker_handlers.md")]
 
 #[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
 mod cloudflare;
 mod execution_context;
+mod faults;
 mod runtime;
 mod simulated;
 #[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
@@ -21,10 +26,12 @@ mod workerd_scheduler;
 #[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
 pub use cloudflare::{CloudflareExecutionContext, CloudflareStats};
 pub use execution_context::{ExecutionContext, LocalFuture};
+pub use faults::{FaultAction, FaultPoint, FaultPoints};
 pub use runtime::{PlatformRuntime, SchedulerRuntime};
 pub use simulated::{
-    DanglingState, DanglingTask, RequestFailed, SessionCleanupError, SessionReport,
-    SimulatedExecutionContext, SimulatedRequest, WAIT_UNTIL_LIMIT, WaitUntilOutcome,
+    DanglingState, DanglingTask, FaultCounts, FaultKind, InjectedFault, IsolateState,
+    RequestFailed, RequestFailure, SessionCleanupError, SessionReport, SimulatedExecutionContext,
+    SimulatedFaultPoints, SimulatedRequest, SimulationFaults, WAIT_UNTIL_LIMIT, WaitUntilOutcome,
     WaitUntilReport,
 };
 #[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]

@@ -4,7 +4,7 @@
 
 use crate::faults::{FaultInjector, InjectingStore};
 use crate::ids::IsolateIds;
-use crate::ingest::IngestService;
+use crate::ingest::{FailureLog, IngestService};
 use crate::kv_store::KvEventStore;
 use crate::peer::SpawnLocalScheduler;
 use scheduler::cloud::{SchedulerRuntime, WorkerdScheduler};
@@ -81,7 +81,12 @@ fn cached(
     }
     let kv = KvEventStore::new(env.kv(KV_BINDING)?, key_prefix);
     let store = InjectingStore::new(kv, faults);
-    let service = IngestService::new(runtime, store, IsolateIds::new());
+    // Each failure is also written to the Worker's log (Workers Logs) as it is recorded: the
+    // in-memory list (`/stats`) is lost with the isolate, the log line is not.
+    let failures = FailureLog::forwarding(|line| {
+        worker::console_log!("ingest failure: {line}");
+    });
+    let service = IngestService::with_failure_log(runtime, store, IsolateIds::new(), failures);
     Ok(cell.with(|cell| cell.get_or_init(|| service).clone()))
 }
 

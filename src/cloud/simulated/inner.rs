@@ -1,6 +1,7 @@
 //! The shared state of a [`SimulatedExecutionContext`](super::SimulatedExecutionContext): its
 //! sessions, and what happens to one over its life (responded, settled, ended, cut off).
 
+use super::fault_config::FaultState;
 use super::report::WaitUntilOutcome;
 use super::state::{Phase, Sessions};
 use crate::{Instant, InstantKind, Scheduler, SessionId, TestScheduler, session};
@@ -20,6 +21,10 @@ pub(crate) struct Inner {
     pub(super) sessions: Mutex<Sessions>,
     /// Session ids of this context when its scheduler is not a [`TestScheduler`].
     pub(super) next_session: AtomicU64,
+    /// The faults to inject and what was injected.
+    pub(super) faults: Mutex<FaultState>,
+    /// The current isolate's number (0, then one more per reset).
+    pub(super) isolate: AtomicU64,
 }
 
 impl Inner {
@@ -90,8 +95,19 @@ impl Inner {
             .detach();
     }
 
-    /// Ends the session: cuts off unsettled `wait_until` jobs and cancels leftover tasks.
-    fn end_session(&self, session: SessionId) {
+    /// Keeps the waker of `session`'s handler, waiting, so an isolate reset can wake it.
+    pub(super) fn handler_waiting(&self, session: SessionId, waker: &Waker) {
+        if let Some(state) = self.lock().get_mut(session) {
+            match &mut state.handler_waker {
+                Some(known) if known.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+        }
+    }
+
+    /// Ends the session: unsettled `wait_until` jobs get `unsettled` (a cut-off, or an isolate
+    /// reset) and are cancelled, and leftover tasks are cancelled.
+    pub(super) fn end_session(&self, session: SessionId, unsettled: WaitUntilOutcome) {
         let live = self.test_scheduler().map(TestScheduler::live_tasks);
         let at = self.elapsed();
         let (handles, dangling, wakers, cut_off) = {
@@ -101,14 +117,15 @@ impl Inner {
             };
             let responded_at = match state.phase {
                 Phase::Ended { .. } => return,
-                Phase::Responded { at } => at,
-                Phase::Handling => at,
+                Phase::Responded { at } => Some(at),
+                Phase::Handling if state.killed => None,
+                Phase::Handling => Some(at),
             };
             let mut handles = Vec::new();
             let mut cut_off = 0;
             for entry in &mut state.wait_until {
                 if entry.outcome.is_none() {
-                    entry.outcome = Some((WaitUntilOutcome::CutOff, at));
+                    entry.outcome = Some((unsettled.clone(), at));
                     cut_off += 1;
                 }
                 handles.extend(entry.handle.take());
@@ -170,7 +187,7 @@ async fn supervise(inner: Weak<Inner>, session: SessionId, cutoff: crate::Timer)
     // Either way the session ends now; on a cut-off, `end_session` cancels what is left.
     let _ = select(std::pin::pin!(settled), cutoff).await;
     if let Some(inner) = inner.upgrade() {
-        inner.end_session(session);
+        inner.end_session(session, WaitUntilOutcome::CutOff);
     }
 }
 

@@ -1,13 +1,21 @@
 //! [`SimulatedExecutionContext`]: Worker request sessions replayed deterministically over a
 //! [`TestScheduler`](crate::TestScheduler).
 
+mod fault_config;
+mod fault_record;
+mod faults;
 mod inner;
+mod isolate;
 mod report;
 mod state;
 mod tracked;
 
+pub use fault_config::SimulationFaults;
+pub use fault_record::{FaultCounts, FaultKind, InjectedFault};
+pub use faults::SimulatedFaultPoints;
+pub use isolate::IsolateState;
 pub use report::{
-    DanglingState, DanglingTask, RequestFailed, SessionCleanupError, SessionReport,
+    DanglingState, DanglingTask, RequestFailed, RequestFailure, SessionCleanupError, SessionReport,
     WaitUntilOutcome, WaitUntilReport,
 };
 
@@ -21,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tracked::{TrackedWaitUntil, run_handler};
+use tracked::{Handler, TrackedWaitUntil};
 
 pub use inner::WAIT_UNTIL_LIMIT;
 
@@ -105,6 +113,8 @@ impl SimulatedExecutionContext {
                 start,
                 sessions: Mutex::new(Sessions::default()),
                 next_session: AtomicU64::new(1),
+                faults: Mutex::default(),
+                isolate: AtomicU64::new(0),
             }),
         }
     }
@@ -115,8 +125,14 @@ impl SimulatedExecutionContext {
     }
 
     /// A [`PlatformRuntime`](super::PlatformRuntime) over the same scheduler, for handler code.
+    /// Its fault points ([`buggify`](super::PlatformRuntime::buggify),
+    /// [`subrequest`](super::PlatformRuntime::subrequest)) ask this context's
+    /// [`fault_points`](Self::fault_points).
     pub fn runtime(&self) -> SchedulerRuntime {
-        SchedulerRuntime::new(self.inner.scheduler.clone())
+        SchedulerRuntime::with_fault_points(
+            self.inner.scheduler.clone(),
+            Arc::new(self.fault_points()),
+        )
     }
 
     /// Virtual time since the context was created.
@@ -178,7 +194,16 @@ impl SimulatedExecutionContext {
             "request",
             &[("served_at", &location)],
         );
-        let future = run_handler(handler, Arc::downgrade(&self.inner), session);
+        let faults = self.draw_request_faults();
+        if let Some(after) = faults.reset_after {
+            isolate::schedule_reset(&self.inner, after);
+        }
+        let future = Handler::new(
+            handler,
+            Arc::downgrade(&self.inner),
+            session,
+            faults.disconnect,
+        );
         let task = {
             let _session = session::enter(Some(session));
             self.inner.scheduler.spawn_foreground(future)

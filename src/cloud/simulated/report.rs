@@ -1,6 +1,7 @@
 //! What a simulated session reports: how each `wait_until` job ended, which tasks leaked, how a
 //! request failed.
 
+use super::fault_record::InjectedFault;
 use crate::{SessionId, TaskMetadata};
 use std::error::Error;
 use std::fmt;
@@ -18,6 +19,8 @@ pub enum WaitUntilOutcome {
     CutOff,
     /// Dropped before it finished for another reason (its scheduler shut down).
     Cancelled,
+    /// Cancelled by an isolate reset (a simulated fault): the isolate running it was lost.
+    IsolateReset,
 }
 
 impl fmt::Display for WaitUntilOutcome {
@@ -29,6 +32,7 @@ impl fmt::Display for WaitUntilOutcome {
                 f.write_str("cut off: still running 30 s after the response, so it was cancelled")
             }
             Self::Cancelled => f.write_str("cancelled before it finished"),
+            Self::IsolateReset => f.write_str("killed by an isolate reset"),
         }
     }
 }
@@ -146,25 +150,46 @@ impl fmt::Display for SessionCleanupError {
 
 impl Error for SessionCleanupError {}
 
-/// A simulated request whose handler panicked. Only its own session fails.
+/// Why a simulated request failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestFailure {
+    /// The handler panicked.
+    Panicked,
+    /// The client disconnected while the handler ran (an injected fault): the handler's future
+    /// was dropped; its `wait_until` work went on.
+    ClientDisconnected,
+    /// The isolate was reset while the request was in flight (an injected fault).
+    IsolateReset,
+}
+
+/// A simulated request that produced no response: its handler panicked, its client
+/// disconnected, or its isolate was reset. Only its own session fails.
 #[derive(Clone, Debug)]
 pub struct RequestFailed {
     /// The request's session.
     pub session: SessionId,
-    /// The panic message.
+    /// Why it failed.
+    pub cause: RequestFailure,
+    /// The panic message, or what happened.
     pub message: String,
-    /// Whether the handler had called `pass_through_on_exception`: the Workers runtime would
-    /// then forward the request to the origin instead of answering with an error.
+    /// Whether the handler had called `pass_through_on_exception` (and panicked): the Workers
+    /// runtime would then forward the request to the origin instead of answering with an error.
     pub passed_through: bool,
 }
 
 impl fmt::Display for RequestFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the handler of {} panicked: {}",
-            self.session, self.message
-        )?;
+        match self.cause {
+            RequestFailure::Panicked => write!(
+                f,
+                "the handler of {} panicked: {}",
+                self.session, self.message
+            )?,
+            RequestFailure::ClientDisconnected | RequestFailure::IsolateReset => {
+                write!(f, "{} failed: {}", self.session, self.message)?;
+            }
+        }
         if self.passed_through {
             f.write_str(" (passed through to the origin)")?;
         }
@@ -192,4 +217,9 @@ pub struct SessionReport {
     /// Tasks cancelled when the session ended because they were neither finished nor
     /// registered with `wait_until`.
     pub cancelled_at_end: Vec<TaskMetadata>,
+    /// The faults injected into the session, in order (see
+    /// [`SimulationFaults`](super::SimulationFaults)).
+    pub faults: Vec<InjectedFault>,
+    /// Whether an isolate reset killed the session while it was in flight.
+    pub killed_by_isolate_reset: bool,
 }

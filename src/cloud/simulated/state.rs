@@ -2,6 +2,7 @@
 //! one [`SessionState`] per simulated request. Plain data; never wakes, spawns or drops tasks
 //! (its callers do that after releasing the lock).
 
+use super::fault_record::InjectedFault;
 use super::report::{SessionReport, WaitUntilOutcome, WaitUntilReport};
 use crate::{SessionId, Task, TaskId, TaskMetadata};
 use std::collections::BTreeMap;
@@ -15,9 +16,11 @@ pub(super) enum Phase {
     Handling,
     /// The response is out; `wait_until` work may still run (30 s at most).
     Responded { at: Duration },
-    /// Every `wait_until` job settled or was cut off; leftover tasks were cancelled.
+    /// Every `wait_until` job settled or was cut off (or the isolate was reset); leftover
+    /// tasks were cancelled.
     Ended {
-        responded_at: Duration,
+        /// `None`: killed by an isolate reset before it responded.
+        responded_at: Option<Duration>,
         at: Duration,
     },
 }
@@ -43,6 +46,12 @@ pub(super) struct SessionState {
     pub(super) cancelled_at_end: Vec<TaskMetadata>,
     /// Futures waiting for the session to settle or end.
     pub(super) waiters: Vec<Waker>,
+    /// The handler's task, waiting: woken when an isolate reset kills the session.
+    pub(super) handler_waker: Option<Waker>,
+    /// Killed by an isolate reset.
+    pub(super) killed: bool,
+    /// The faults injected into this session.
+    pub(super) faults: Vec<InjectedFault>,
 }
 
 impl SessionState {
@@ -55,6 +64,9 @@ impl SessionState {
             wait_until: Vec::new(),
             cancelled_at_end: Vec::new(),
             waiters: Vec::new(),
+            handler_waker: None,
+            killed: false,
+            faults: Vec::new(),
         }
     }
 
@@ -122,7 +134,7 @@ impl SessionState {
         let (responded_at, ended_at) = match self.phase {
             Phase::Handling => (None, None),
             Phase::Responded { at } => (Some(at), None),
-            Phase::Ended { responded_at, at } => (Some(responded_at), Some(at)),
+            Phase::Ended { responded_at, at } => (responded_at, Some(at)),
         };
         SessionReport {
             session,
@@ -138,6 +150,8 @@ impl SessionState {
                 })
                 .collect(),
             cancelled_at_end: self.cancelled_at_end.clone(),
+            faults: self.faults.clone(),
+            killed_by_isolate_reset: self.killed,
         }
     }
 }
@@ -161,6 +175,15 @@ impl Sessions {
 
     pub(super) fn get_mut(&mut self, session: SessionId) -> Option<&mut SessionState> {
         self.sessions.get_mut(&session)
+    }
+
+    /// The sessions not ended yet (in flight), in order.
+    pub(super) fn in_flight(&self) -> Vec<SessionId> {
+        self.sessions
+            .iter()
+            .filter(|(_, state)| !state.is_ended())
+            .map(|(session, _)| *session)
+            .collect()
     }
 
     /// The session, or a panic naming the misuse.

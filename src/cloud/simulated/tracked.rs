@@ -1,13 +1,13 @@
 //! The wrappers around a simulated request's own futures: a `wait_until` job reports how it
-//! ended; a handler turns a panic into a failed request and produces the response when it
-//! ends, however it ends.
+//! ended; a handler turns a panic into a failed request, is dropped when its client disconnects
+//! or its isolate is reset, and produces the response when it ends, however it ends.
 
+use super::fault_record::FaultKind;
 use super::inner::Inner;
-use super::report::{RequestFailed, WaitUntilOutcome};
-use crate::SessionId;
+use super::report::{RequestFailed, RequestFailure, WaitUntilOutcome};
 use crate::cloud::LocalFuture;
 use crate::task::panic::panic_message;
-use futures::FutureExt;
+use crate::{SessionId, Timer};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -74,15 +74,15 @@ impl Future for TrackedWaitUntil {
 impl Drop for TrackedWaitUntil {
     fn drop(&mut self) {
         if !self.done {
-            // Cancelled: by a cut-off (already recorded, so this changes nothing) or by the
-            // scheduler shutting down.
+            // Cancelled: by a cut-off or an isolate reset (already recorded, so this changes
+            // nothing) or by the scheduler shutting down.
             self.settle(WaitUntilOutcome::Cancelled);
         }
     }
 }
 
-/// Produces the session's response when dropped: when the handler returns, panics or is
-/// cancelled.
+/// Produces the session's response when dropped: when the handler returns, panics, is
+/// cancelled, or is dropped by a fault.
 struct RespondOnDrop {
     inner: Weak<Inner>,
     session: SessionId,
@@ -96,28 +96,101 @@ impl Drop for RespondOnDrop {
     }
 }
 
-/// The future `serve` spawns for a handler.
-pub(super) async fn run_handler<F: Future>(
-    handler: F,
+/// The future `serve` spawns for a handler: runs it, turning a panic into a failed request;
+/// drops it when its client disconnects (the `disconnect` timer fired first) or when an isolate
+/// reset killed its session.
+pub(super) struct Handler<F: Future> {
+    handler: Option<Pin<Box<F>>>,
     inner: Weak<Inner>,
     session: SessionId,
-) -> Result<F::Output, RequestFailed> {
-    let _respond = RespondOnDrop {
-        inner: inner.clone(),
-        session,
-    };
-    match AssertUnwindSafe(handler).catch_unwind().await {
-        Ok(output) => Ok(output),
-        Err(payload) => {
-            let message = panic_message(&payload).to_string();
-            let passed_through = inner
-                .upgrade()
-                .is_some_and(|inner| inner.record_handler_panic(session, &message));
-            Err(RequestFailed {
+    disconnect: Option<Timer>,
+    _respond: RespondOnDrop,
+}
+
+impl<F: Future> Handler<F> {
+    pub(super) fn new(
+        handler: F,
+        inner: Weak<Inner>,
+        session: SessionId,
+        disconnect: Option<Timer>,
+    ) -> Self {
+        Self {
+            handler: Some(Box::pin(handler)),
+            _respond: RespondOnDrop {
+                inner: inner.clone(),
                 session,
-                message,
-                passed_through,
-            })
+            },
+            inner,
+            session,
+            disconnect,
+        }
+    }
+
+    /// Drops the handler (in its session: the task's poll entered it) and fails the request.
+    fn fail(&mut self, cause: RequestFailure, message: String) -> Poll<<Self as Future>::Output> {
+        self.handler = None;
+        Poll::Ready(Err(RequestFailed {
+            session: self.session,
+            cause,
+            message,
+            passed_through: false,
+        }))
+    }
+}
+
+impl<F: Future> Future for Handler<F> {
+    type Output = Result<F::Output, RequestFailed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let inner = this.inner.upgrade();
+        let session = this.session;
+        if inner.as_ref().is_some_and(|inner| inner.killed(session)) {
+            let message = "the isolate was reset while the request was in flight".to_string();
+            return this.fail(RequestFailure::IsolateReset, message);
+        }
+        if let Some(timer) = &mut this.disconnect
+            && Pin::new(timer).poll(cx).is_ready()
+        {
+            this.disconnect = None;
+            let poll = this.fail(
+                RequestFailure::ClientDisconnected,
+                "the client disconnected while the handler ran; the handler was dropped".into(),
+            );
+            if let Some(inner) = &inner {
+                let what = "the handler was dropped mid-request".to_string();
+                inner.injected(FaultKind::ClientDisconnect, Some(session), what);
+            }
+            return poll;
+        }
+        let handler = this
+            .handler
+            .as_mut()
+            .expect("a simulated request's handler is not polled after it ended");
+        match catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => {
+                this.handler = None;
+                Poll::Ready(Ok(output))
+            }
+            Ok(Poll::Pending) => {
+                if let Some(inner) = &inner {
+                    inner.handler_waiting(session, cx.waker());
+                }
+                Poll::Pending
+            }
+            Err(payload) => {
+                this.handler = None;
+                let message = panic_message(&payload).to_string();
+                let passed_through = inner
+                    .as_ref()
+                    .is_some_and(|inner| inner.record_handler_panic(session, &message));
+                Poll::Ready(Err(RequestFailed {
+                    session,
+                    cause: RequestFailure::Panicked,
+                    message,
+                    passed_through,
+                }))
+            }
         }
     }
 }

@@ -17,6 +17,9 @@ use std::time::Duration;
 /// The longest a counter round takes: a read and a write, each bounded by [`STORE_TIMEOUT`].
 const ROUND: Duration = Duration::from_secs(2 * STORE_TIMEOUT.as_secs());
 
+/// How long a `buggify` point in a counter round pauses (never in a Worker).
+const BUGGIFY_PAUSE: Duration = Duration::from_secs(2);
+
 impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> {
     /// Processes event `id`: summary, then counter, by `deadline`. Whatever goes wrong is
     /// recorded in the failures, naming the event.
@@ -26,7 +29,18 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
             id,
             armed: true,
         };
-        let summary = self.summarize(id, event).await;
+        // The summary's stages call other services: bounded, so that its put still fits
+        // before the deadline however slow they are.
+        let ready_by = deadline - STORE_TIMEOUT;
+        let Some(summary) = self.by(ready_by, self.summarize(id, event)).await else {
+            unsettled.armed = false;
+            let budget = super::PROCESSING_BUDGET - STORE_TIMEOUT;
+            let why = format!(
+                "not stored or counted: its summary was not ready within {budget:?} of the \
+                 response (a stage's subrequest was too slow)"
+            );
+            return self.record(id, &why);
+        };
         let text = serde_json::to_string(&summary).expect("a summary always serializes");
         let key = event_key(id);
         let stored = self.within(self.inner.store.put(&key, text)).await;
@@ -42,13 +56,17 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
     async fn summarize(&self, id: &str, event: Event) -> EventSummary {
         let runtime = &self.inner.runtime;
         let values: Rc<[f64]> = event.values.into();
-        let stage = |delay: Duration| {
+        // Each stage stands for a call to another service (a subrequest), its delay the call.
+        let stage = |name: &'static str, delay: Duration| {
             let runtime = runtime.clone();
-            async move { runtime.delay(delay).await }
+            async move {
+                let call = runtime.delay(delay);
+                runtime.subrequest(name, call).await;
+            }
         };
         let totals = runtime.spawn({
             let (wait, values) = (
-                stage(TOTALS_DELAY_PER_VALUE * values.len() as u32),
+                stage("stage totals", TOTALS_DELAY_PER_VALUE * values.len() as u32),
                 values.clone(),
             );
             async move {
@@ -57,14 +75,14 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
             }
         });
         let histogram = runtime.spawn({
-            let (wait, values) = (stage(HISTOGRAM_DELAY), values.clone());
+            let (wait, values) = (stage("stage histogram", HISTOGRAM_DELAY), values.clone());
             async move {
                 wait.await;
                 summary::histogram(&values)
             }
         });
         let spread = runtime.spawn({
-            let (wait, values) = (stage(SPREAD_DELAY), values.clone());
+            let (wait, values) = (stage("stage spread", SPREAD_DELAY), values.clone());
             async move {
                 wait.await;
                 summary::spread(&values)
@@ -99,7 +117,8 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
             if now >= deadline {
                 let budget = super::PROCESSING_BUDGET;
                 job.give_up(format!(
-                    "{} could not be written within {budget:?} of the response",
+                    "{} could not be written within {budget:?} of the \
+                 response",
                     count_key(kind)
                 ));
                 return;
@@ -146,6 +165,15 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
             let Some(written) = flush.read(value, runtime.now()) else {
                 continue;
             };
+            if runtime.buggify() {
+                // In simulation, now and then: the isolate is busy elsewhere between the read
+                // and the write (another request's CPU-bound work).
+                runtime.delay(BUGGIFY_PAUSE).await;
+            }
+            // The lease must outlive the write: renewed now, or lost while we were away.
+            if !flush.renew(runtime.now()) {
+                return;
+            }
             let key = count_key(&kind);
             match self
                 .within(self.inner.store.put(&key, written.to_string()))
@@ -163,7 +191,17 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
 
     /// `future`'s output, or `None` if it takes longer than [`STORE_TIMEOUT`] (it is dropped).
     async fn within<T>(&self, future: impl Future<Output = T>) -> Option<T> {
-        let limit = self.inner.runtime.delay(STORE_TIMEOUT);
+        self.limited(STORE_TIMEOUT, future).await
+    }
+
+    /// `future`'s output, or `None` if it is not ready by `instant` (it is dropped).
+    async fn by<T>(&self, instant: Instant, future: impl Future<Output = T>) -> Option<T> {
+        let left = instant.saturating_duration_since(self.inner.runtime.now());
+        self.limited(left, future).await
+    }
+
+    async fn limited<T>(&self, limit: Duration, future: impl Future<Output = T>) -> Option<T> {
+        let limit = self.inner.runtime.delay(limit);
         match select(pin!(future), pin!(limit)).await {
             Either::Left((output, _)) => Some(output),
             Either::Right(_) => None,
@@ -172,10 +210,7 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
 
     /// Records a failure of event `id`.
     fn record(&self, id: &str, why: &str) {
-        self.inner
-            .failures
-            .borrow_mut()
-            .push(format!("{id}: {why}"));
+        self.inner.failures.record(format!("{id}: {why}"));
     }
 }
 

@@ -22,6 +22,7 @@
 mod background;
 mod counters;
 mod event;
+mod failures;
 mod ids;
 mod response;
 mod service;
@@ -29,6 +30,7 @@ mod store;
 mod summary;
 
 pub use event::{Event, MAX_TYPE_LEN, MAX_USER_LEN, MAX_VALUES, ValidationError};
+pub use failures::FailureLog;
 pub use ids::{EventIds, SequentialIds};
 pub use response::IngestResponse;
 pub use service::{IngestService, count_key, event_key};

@@ -2,8 +2,10 @@
 //! "accepted" at once, then under `wait_until` fan out to three timed stages, aggregate, and
 //! store the summary and the per-type counter.
 
-use super::counters::{CounterBook, FailureLog};
-use super::{Event, EventIds, EventStore, IngestResponse, PROCESSING_BUDGET, StoreError};
+use super::counters::CounterBook;
+use super::{
+    Event, EventIds, EventStore, FailureLog, IngestResponse, PROCESSING_BUDGET, StoreError,
+};
 use scheduler::cloud::{ExecutionContext, PlatformRuntime};
 use serde_json::json;
 use std::rc::Rc;
@@ -53,14 +55,26 @@ impl<R, S> Clone for IngestService<R, S> {
 }
 
 impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> {
-    /// A service over `runtime` and `store`, naming events with `ids`.
+    /// A service over `runtime` and `store`, naming events with `ids`; its failures are kept
+    /// in memory only (see [`with_failure_log`](Self::with_failure_log)).
     pub fn new(runtime: R, store: S, ids: impl EventIds + 'static) -> Self {
+        Self::with_failure_log(runtime, store, ids, FailureLog::new())
+    }
+
+    /// A service that records its failures in `failures`: in a Worker, a log that forwards
+    /// each line out of the isolate ([`FailureLog::forwarding`]), so that an isolate reset
+    /// cannot lose them.
+    pub fn with_failure_log(
+        runtime: R,
+        store: S,
+        ids: impl EventIds + 'static,
+        failures: FailureLog,
+    ) -> Self {
         let runtime = Rc::new(runtime);
         let clock = {
             let runtime = runtime.clone();
             Rc::new(move || runtime.now())
         };
-        let failures = FailureLog::default();
         Self {
             inner: Rc::new(Inner {
                 runtime,
@@ -86,9 +100,10 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
     /// Failures of background processing so far, one line per event that was accepted but not
     /// (or maybe not) stored and counted: `"evt-000003: store error: …"`, `"evt-000004: not
     /// counted: …"`, `"evt-000005: may not be counted: …"`. The response was already sent, so
-    /// they are kept here for logs, `/stats` and tests.
+    /// they are kept here for logs, `/stats` and tests — in this isolate's memory: a log that
+    /// forwards them ([`with_failure_log`](Self::with_failure_log)) keeps them past a reset.
     pub fn failures(&self) -> Vec<String> {
-        self.inner.failures.borrow().clone()
+        self.inner.failures.lines()
     }
 
     /// `POST /events`: validates `body`; answers 400 naming the bad field (storing nothing), or

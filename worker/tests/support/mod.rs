@@ -135,7 +135,9 @@ fn mark_fault(scheduler: &Arc<dyn Scheduler>, key: &str, fault: Fault) {
 
 /// A [`SimulatedExecutionContext`] that treats cut-off work as workerd does: when the 30 s
 /// limit cuts a `wait_until` job off, its future is abandoned — never polled again, and never
-/// dropped (no destructor runs) — because the request's I/O context is gone.
+/// dropped (no destructor runs) — because the request's I/O context is gone. (A job killed by
+/// an isolate reset is dropped as usual: the simulation runs its destructors in the dead
+/// isolate, where `in_reset_isolate` tells the outside world to ignore them.)
 #[derive(Clone)]
 pub struct AbandoningContext {
     inner: SimulatedExecutionContext,
@@ -172,6 +174,7 @@ impl ExecutionContext for AbandoningContext {
         self.inner.wait_until_boxed(Box::pin(Abandonable {
             future: Some(future),
             graveyard: self.graveyard.clone(),
+            ctx: self.inner.clone(),
         }));
     }
 
@@ -180,10 +183,11 @@ impl ExecutionContext for AbandoningContext {
     }
 }
 
-/// A job that, dropped before it completed, moves its future to the graveyard.
+/// A job that, dropped before it completed (cut off), moves its future to the graveyard.
 struct Abandonable {
     future: Option<LocalFuture>,
     graveyard: Rc<RefCell<Vec<LocalFuture>>>,
+    ctx: SimulatedExecutionContext,
 }
 
 impl Future for Abandonable {
@@ -203,7 +207,9 @@ impl Future for Abandonable {
 
 impl Drop for Abandonable {
     fn drop(&mut self) {
-        if let Some(future) = self.future.take() {
+        if let Some(future) = self.future.take()
+            && !self.ctx.in_reset_isolate()
+        {
             self.graveyard.borrow_mut().push(future);
         }
     }

@@ -98,6 +98,19 @@ impl<'a> Flush<'a> {
         .flatten()
     }
 
+    /// Renews the lease just before the round's write is issued, so that it outlives the
+    /// write's own time-out: between the read and the write the holder may have been kept
+    /// from running (the isolate busy elsewhere), and a write issued on a lease about to
+    /// expire could land after a new holder's, with an older value. `false` if the lease was
+    /// taken over meanwhile: the write must not be issued (the new holder settles the round as
+    /// a write in doubt, from the counter's value).
+    pub(in crate::ingest) fn renew(&mut self, now: Instant) -> bool {
+        self.with_lease(|state, _| {
+            lease_of(state).expires = now + STORE_TIMEOUT + LEASE_MARGIN;
+        })
+        .is_some()
+    }
+
     /// The round's write was confirmed: its increments are counted.
     pub(in crate::ingest) fn written(&mut self) {
         self.with_lease(|state, book| {

@@ -66,8 +66,21 @@ impl CounterBook {
                 self.settle(ticket, Status::Failed, &format!("not counted: {why}"));
             } else if state.in_doubt(ticket) {
                 self.settle(ticket, Status::Doubtful, &maybe_counted(why));
+            } else if let Some(flight) = state.lease.as_mut().and_then(|l| l.flight.as_mut()) {
+                // In the live lease holder's round. The holder belongs to another request,
+                // which may die (an isolate reset runs nothing more): the ticket's fate is
+                // recorded now, not left to it. Before the round's write is computed the
+                // ticket leaves the round; after, it may be counted.
+                let before = flight.tickets.len();
+                if flight.put.is_none() {
+                    flight.tickets.retain(|other| !other.is(ticket));
+                }
+                if flight.tickets.len() < before {
+                    self.settle(ticket, Status::Failed, &format!("not counted: {why}"));
+                } else {
+                    self.settle(ticket, Status::Doubtful, &maybe_counted(why));
+                }
             }
-            // Otherwise it is in the live lease holder's round: the holder settles it.
         }
         let writers_left = state.jobs.values().any(|deadline| *deadline > now);
         if !writers_left && state.lease.is_none() {

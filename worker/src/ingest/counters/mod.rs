@@ -20,8 +20,14 @@
 //!   counted); the value it had read means it did not (its tickets are written again, with the
 //!   new ones); anything else cannot be told apart (its tickets fail as "may not be counted").
 //! - A job that reaches its deadline, or is dropped, with its ticket still waiting withdraws it
-//!   and records why (a ticket in doubt is recorded as "may not be counted"). When the last job
-//!   leaves, whatever nobody is left to write fails the same way.
+//!   and records why (a ticket in doubt is recorded as "may not be counted"). A ticket in the
+//!   running round is taken out of it while the round's write is not computed yet, and is
+//!   "may not be counted" after: its fate never waits on another request's job, which may die
+//!   with its isolate. When the last job leaves, whatever nobody is left to write fails the
+//!   same way.
+//! - A holder renews its lease just before each write (so the lease outlives the write's own
+//!   time-out, however long the holder was kept from running since its read) and does not
+//!   write if the lease was taken over: a late write never lands after a newer holder's.
 //!
 //! Within one isolate this is exact. Across isolates sharing an eventually consistent store
 //! (Workers KV, no compare-and-swap) a read-modify-write counter stays best-effort, and a
@@ -37,7 +43,7 @@ pub(super) use flush::Flush;
 pub(super) use job::Job;
 use job::maybe_counted;
 
-use super::STORE_TIMEOUT;
+use super::{FailureLog, STORE_TIMEOUT};
 use scheduler::Instant;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -52,9 +58,6 @@ const LEASE_MARGIN: Duration = Duration::from_secs(1);
 
 /// The clock the book judges deadlines and leases by (the runtime's).
 pub(super) type Clock = Rc<dyn Fn() -> Instant>;
-
-/// Failures of background processing, one line per event: `"evt-000003: …"`.
-pub(super) type FailureLog = Rc<RefCell<Vec<String>>>;
 
 /// Pending counter increments, who writes them, and who waits for them.
 pub(super) struct CounterBook {
@@ -239,7 +242,7 @@ impl CounterBook {
         ticket.0.status.set(status);
         if status != Status::Counted {
             let line = format!("{}: {why}", ticket.0.event);
-            self.failures.borrow_mut().push(line);
+            self.failures.record(line);
         }
     }
 

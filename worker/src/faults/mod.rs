@@ -1,6 +1,12 @@
-//! Store faults injected on purpose, for the "Worker under faults" suite
-//! (`scripts/test.d/70-worker-faults.sh`): [`InjectingStore`] wraps an [`EventStore`] (Workers
-//! KV in the Worker) and, following a [`FaultPlan`], makes a share of its calls fail or stall.
+//! Store faults injected on purpose: [`InjectingStore`] wraps an [`EventStore`] (Workers KV in
+//! the Worker, a [`MemoryStore`](crate::ingest::MemoryStore) in simulation) and asks a
+//! [`FaultPoints`] before each call what to do: proceed, fail, stall before the call, or stall
+//! its answer. Two sources decide, through the same wrapper:
+//! - in the Worker, for the "Worker under faults" suite (`scripts/test.d/70-worker-faults.sh`),
+//!   a [`FaultInjector`] following a [`FaultPlan`] (its own seeded generator);
+//! - in simulation, the `SimulatedExecutionContext`'s fault points
+//!   ([`InjectingStore::with_fault_points`]), drawn from the `TestScheduler`'s seed with the
+//!   rates of its `SimulationFaults`.
 //!
 //! In the Worker the plan is set per isolate through `POST /debug/faults`, which is served only
 //! with `DEBUG_ROUTES = "true"`; until then (and always in a deployment without debug routes)
@@ -22,6 +28,7 @@
 
 use crate::ingest::{EventStore, STORE_TIMEOUT, StoreError};
 use scheduler::Scheduler;
+use scheduler::cloud::{FaultAction, FaultPoint, FaultPoints};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::future::Future;
@@ -122,20 +129,6 @@ struct State {
     counts: FaultCounts,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Operation {
-    Get,
-    Put,
-}
-
-/// One call's fate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Decision {
-    fail: bool,
-    stall_before: Option<Duration>,
-    stall_after: Option<Duration>,
-}
-
 impl FaultInjector {
     /// An injector with no plan (nothing injected); stalls wait on `scheduler`'s timers.
     pub fn new(scheduler: Arc<dyn Scheduler>) -> Rc<Self> {
@@ -175,38 +168,34 @@ impl FaultInjector {
         self.state.borrow().counts
     }
 
-    fn decide(&self, operation: Operation) -> Decision {
+    /// The fate of one call (`get` or `put`), by the plan; counted.
+    fn decide_call(&self, get: bool) -> FaultAction {
         let mut state = self.state.borrow_mut();
         let State {
             plan,
             random,
             counts,
         } = &mut *state;
-        let failure = match operation {
-            Operation::Get => {
-                counts.gets += 1;
-                plan.get_failure
-            }
-            Operation::Put => {
-                counts.puts += 1;
-                plan.put_failure
-            }
+        let failure = if get {
+            counts.gets += 1;
+            plan.get_failure
+        } else {
+            counts.puts += 1;
+            plan.put_failure
         };
         if !plan.is_active() {
-            return Decision::default();
+            return FaultAction::Proceed;
         }
         if random.chance(failure) {
-            match operation {
-                Operation::Get => counts.failed_gets += 1,
-                Operation::Put => counts.failed_puts += 1,
+            if get {
+                counts.failed_gets += 1;
+            } else {
+                counts.failed_puts += 1;
             }
-            return Decision {
-                fail: true,
-                ..Decision::default()
-            };
+            return FaultAction::Fail;
         }
         if !random.chance(plan.stall) {
-            return Decision::default();
+            return FaultAction::Proceed;
         }
         let millis = random.between(plan.stall_min_ms, plan.stall_max_ms);
         let stall = Duration::from_millis(millis);
@@ -215,70 +204,102 @@ impl FaultInjector {
         }
         if random.chance(plan.stall_after) {
             counts.stalls_after += 1;
-            Decision {
-                stall_after: Some(stall),
-                ..Decision::default()
-            }
+            FaultAction::StallAnswer(stall)
         } else {
             counts.stalls_before += 1;
-            Decision {
-                stall_before: Some(stall),
-                ..Decision::default()
-            }
+            FaultAction::Stall(stall)
         }
     }
 
-    /// Runs `call` (which reaches the store only when first polled) as `decision` says.
-    async fn apply<T>(
-        &self,
-        decision: Decision,
-        what: &str,
-        call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        self.mark(&decision, what);
-        if let Some(stall) = decision.stall_before {
-            self.scheduler.timer(stall).await;
-        }
-        if decision.fail {
-            return Err(StoreError(format!("KV {what}: injected failure")));
-        }
-        let output = call.await;
-        if let Some(stall) = decision.stall_after {
-            self.scheduler.timer(stall).await;
-        }
-        output
-    }
-}
-
-impl FaultInjector {
     /// In a simulation (a `TestScheduler`), marks an injected fault on its timeline, so a failing
     /// seed's timeline file shows it; nothing in the Worker.
-    fn mark(&self, decision: &Decision, what: &str) {
+    fn mark(&self, action: FaultAction, what: &str) {
         let Some(test) = self.scheduler.downcast_ref::<scheduler::TestScheduler>() else {
             return;
         };
-        let fault = match (decision.fail, decision.stall_before, decision.stall_after) {
-            (true, _, _) => "injected failure".to_string(),
-            (_, Some(stall), _) => format!("stalled {stall:?} before the store"),
-            (_, _, Some(stall)) => format!("stalled {stall:?} after the store"),
-            _ => return,
+        let fault = match action {
+            FaultAction::Fail => "injected failure".to_string(),
+            FaultAction::Stall(stall) => format!("stalled {stall:?} before the store"),
+            FaultAction::StallAnswer(stall) => format!("stalled {stall:?} after the store"),
+            FaultAction::Proceed => return,
         };
         let name = format!("KV {what}: {fault}");
         test.record_instant(scheduler::InstantKind::Fault, &name, &[]);
     }
 }
 
-/// An [`EventStore`] that injects the faults of a [`FaultInjector`] into `S`'s calls; without
-/// an injector (or with its plan off) it is `S`.
+impl FaultPoints for FaultInjector {
+    /// Store calls follow the plan (`get`s by `get_failure`, every other operation by
+    /// `put_failure`); every other point proceeds.
+    fn decide(&self, point: FaultPoint<'_>) -> FaultAction {
+        let FaultPoint::Store { operation, key } = point else {
+            return FaultAction::Proceed;
+        };
+        let action = self.decide_call(operation == "get");
+        self.mark(action, &format!("{operation} {key}"));
+        action
+    }
+}
+
+/// Runs `call` (which reaches the store only when first polled) as `action` says; stalls wait
+/// on `scheduler`'s timers.
+async fn apply<T>(
+    scheduler: &Arc<dyn Scheduler>,
+    action: FaultAction,
+    what: &str,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match action {
+        FaultAction::Proceed => call.await,
+        FaultAction::Fail => Err(StoreError(format!("KV {what}: injected failure"))),
+        FaultAction::Stall(stall) => {
+            scheduler.timer(stall).await;
+            call.await
+        }
+        FaultAction::StallAnswer(stall) => {
+            let output = call.await;
+            scheduler.timer(stall).await;
+            output
+        }
+    }
+}
+
+/// An [`EventStore`] that injects faults into `S`'s calls: before each, it asks its
+/// [`FaultPoints`] with [`FaultPoint::Store`] (`operation` `"get"` or `"put"`, the key) and
+/// applies the answer. Without fault points (or with a plan that is off) it is `S`.
 pub struct InjectingStore<S> {
     inner: S,
-    faults: Option<Rc<FaultInjector>>,
+    faults: Option<Injection>,
+}
+
+/// Who decides, and the scheduler whose timers stall.
+struct Injection {
+    points: Rc<dyn FaultPoints>,
+    scheduler: Arc<dyn Scheduler>,
 }
 
 impl<S> InjectingStore<S> {
-    /// `inner`, with the faults of `faults` (none if `None`).
+    /// `inner`, with the faults of the Worker's `faults` plan (none if `None`).
     pub fn new(inner: S, faults: Option<Rc<FaultInjector>>) -> Self {
+        let faults = faults.map(|injector| Injection {
+            scheduler: injector.scheduler.clone(),
+            points: injector,
+        });
         Self { inner, faults }
+    }
+
+    /// `inner`, with the faults `points` decides (a `SimulatedExecutionContext`'s
+    /// `fault_points()` in simulation); stalls wait on `scheduler`'s timers.
+    pub fn with_fault_points(
+        inner: S,
+        points: impl FaultPoints + 'static,
+        scheduler: Arc<dyn Scheduler>,
+    ) -> Self {
+        let points = Rc::new(points);
+        Self {
+            inner,
+            faults: Some(Injection { points, scheduler }),
+        }
     }
 
     /// The wrapped store.
@@ -292,9 +313,12 @@ impl<S: EventStore> EventStore for InjectingStore<S> {
         match &self.faults {
             None => self.inner.get(key).await,
             Some(faults) => {
-                let decision = faults.decide(Operation::Get);
+                let action = faults.points.decide(FaultPoint::Store {
+                    operation: "get",
+                    key,
+                });
                 let what = format!("get {key}");
-                faults.apply(decision, &what, self.inner.get(key)).await
+                apply(&faults.scheduler, action, &what, self.inner.get(key)).await
             }
         }
     }
@@ -303,11 +327,13 @@ impl<S: EventStore> EventStore for InjectingStore<S> {
         match &self.faults {
             None => self.inner.put(key, value).await,
             Some(faults) => {
-                let decision = faults.decide(Operation::Put);
+                let action = faults.points.decide(FaultPoint::Store {
+                    operation: "put",
+                    key,
+                });
                 let what = format!("put {key}");
-                faults
-                    .apply(decision, &what, self.inner.put(key, value))
-                    .await
+                let call = self.inner.put(key, value);
+                apply(&faults.scheduler, action, &what, call).await
             }
         }
     }
@@ -342,150 +368,4 @@ impl SplitMix64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ingest::MemoryStore;
-    use scheduler::TestScheduler;
-
-    fn plan(seed: u64) -> FaultPlan {
-        FaultPlan {
-            seed,
-            get_failure: 0.1,
-            put_failure: 0.2,
-            stall: 0.3,
-            stall_min_ms: 100,
-            stall_max_ms: 7000,
-            stall_after: 0.5,
-        }
-    }
-
-    fn decisions(plan: FaultPlan, calls: usize) -> Vec<Decision> {
-        let test = TestScheduler::with_seed(0);
-        let faults = FaultInjector::new(test);
-        faults.set_plan(plan).unwrap();
-        (0..calls)
-            .map(|n| {
-                let operation = if n % 2 == 0 {
-                    Operation::Get
-                } else {
-                    Operation::Put
-                };
-                faults.decide(operation)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_seed_gives_the_same_decisions_and_the_rates_hold() {
-        let first = decisions(plan(7), 20_000);
-        assert_eq!(first, decisions(plan(7), 20_000));
-        assert_ne!(first, decisions(plan(8), 20_000));
-        let share = |count: usize, of: usize| count as f64 / of as f64;
-        let failed_gets = first.iter().step_by(2).filter(|d| d.fail).count();
-        let failed_puts = first.iter().skip(1).step_by(2).filter(|d| d.fail).count();
-        assert!(
-            (share(failed_gets, 10_000) - 0.1).abs() < 0.02,
-            "{failed_gets}"
-        );
-        assert!(
-            (share(failed_puts, 10_000) - 0.2).abs() < 0.02,
-            "{failed_puts}"
-        );
-        let stalls: Vec<Duration> = first
-            .iter()
-            .flat_map(|d| d.stall_before.into_iter().chain(d.stall_after))
-            .collect();
-        let not_failed = first.iter().filter(|d| !d.fail).count();
-        assert!((share(stalls.len(), not_failed) - 0.3).abs() < 0.02);
-        assert!(
-            stalls
-                .iter()
-                .all(|stall| (100..=7000).contains(&stall.as_millis()))
-        );
-        assert!(first.iter().all(|d| !(d.fail && d.stall_before.is_some())));
-    }
-
-    #[test]
-    fn off_or_without_an_injector_every_call_reaches_the_store() {
-        let test = TestScheduler::with_seed(1);
-        let faults = FaultInjector::new(test.clone());
-        let store = InjectingStore::new(MemoryStore::new(), Some(faults.clone()));
-        let plain = InjectingStore::new(MemoryStore::new(), None);
-        test.block(async {
-            for n in 0..100 {
-                store.put(&format!("k{n}"), "v".into()).await.unwrap();
-                plain.put(&format!("k{n}"), "v".into()).await.unwrap();
-            }
-        });
-        assert_eq!(store.inner().len(), 100);
-        assert_eq!(plain.inner().len(), 100);
-        let counts = faults.counts();
-        assert_eq!((counts.puts, counts.failed_puts), (100, 0));
-        assert_eq!(test.elapsed(), Duration::ZERO);
-    }
-
-    #[test]
-    fn an_injected_failure_writes_nothing_and_a_stall_after_lands_the_write() {
-        let test = TestScheduler::with_seed(2);
-        let faults = FaultInjector::new(test.clone());
-        let store = InjectingStore::new(MemoryStore::new(), Some(faults.clone()));
-        faults
-            .set_plan(FaultPlan {
-                put_failure: 1.0,
-                ..FaultPlan::default()
-            })
-            .unwrap();
-        let error = test.block(store.put("event:a", "v".into())).unwrap_err();
-        assert_eq!(error.0, "KV put event:a: injected failure");
-        assert!(store.inner().is_empty());
-        faults
-            .set_plan(FaultPlan {
-                stall: 1.0,
-                stall_min_ms: 6000,
-                stall_max_ms: 6000,
-                stall_after: 1.0,
-                ..FaultPlan::default()
-            })
-            .unwrap();
-        // Given up on after 1 s: the write has landed all the same.
-        let scheduler: Arc<dyn Scheduler> = test.clone();
-        let put = store.put("event:b", "v".into());
-        let given_up = test.block(async {
-            let put = std::pin::pin!(put);
-            let limit = std::pin::pin!(scheduler.timer(Duration::from_secs(1)));
-            matches!(
-                futures::future::select(put, limit).await,
-                futures::future::Either::Right(_)
-            )
-        });
-        assert!(given_up);
-        assert_eq!(store.inner().len(), 1);
-        let counts = faults.counts();
-        assert_eq!((counts.stalls_after, counts.stalls_over_timeout), (1, 1));
-        faults.turn_off();
-        assert!(!faults.plan().is_active());
-        assert_eq!(faults.counts(), counts);
-    }
-
-    #[test]
-    fn a_bad_plan_is_refused() {
-        let faults = FaultInjector::new(TestScheduler::with_seed(0));
-        for bad in [
-            FaultPlan {
-                stall: 1.5,
-                ..FaultPlan::default()
-            },
-            FaultPlan {
-                stall_min_ms: 10,
-                stall_max_ms: 5,
-                ..FaultPlan::default()
-            },
-            FaultPlan {
-                stall_max_ms: 61_000,
-                ..FaultPlan::default()
-            },
-        ] {
-            assert!(faults.set_plan(bad).is_err());
-        }
-    }
-}
+mod tests;

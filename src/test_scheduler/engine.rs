@@ -1,8 +1,9 @@
 //! The simulation engine behind a [`TestScheduler`](super::TestScheduler): its state, its
-//! clock, and how it makes progress (ticks, timers, blocking). What comes in (spawns, wakes,
+//! clock (`clock.rs`), and how it makes progress (ticks, timers, blocking). What comes in (spawns, wakes,
 //! timers, ends, work from other threads) is in `intake.rs`.
 
 use super::choice::Chooser;
+use super::clock::VirtualClock;
 use super::config::TestSchedulerConfig;
 use super::context::{Directions, Recording, Report};
 use super::draws::Draws;
@@ -20,7 +21,7 @@ use crate::{Instant, Runnable, SystemTime, TaskId, TaskKind, block};
 use rand::{RngExt, SeedableRng};
 use rustc_hash::FxHashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::thread::ThreadId;
 use std::time::Duration;
 
@@ -34,11 +35,8 @@ pub(super) struct Engine {
     pub(super) strategy: Strategy,
     next_task_id: AtomicU64,
     next_session_id: AtomicU64,
-    epoch: Instant,
-    /// Virtual time since creation, in nanoseconds (readable from any thread).
-    elapsed_nanos: AtomicU64,
-    /// The wall clock: this UTC instant at this virtual elapsed time (`set_utc_now` moves it).
-    utc: Mutex<(SystemTime, Duration)>,
+    /// Virtual time and the fake wall clock (readable from any thread).
+    clock: VirtualClock,
     pub(super) allow_parking: AtomicBool,
     /// Whether the runnable being run on the test thread is a background one: the test thread
     /// is "the main thread" only while it runs foreground work or the test itself.
@@ -105,9 +103,7 @@ impl Engine {
             strategy: config.strategy,
             next_task_id: AtomicU64::new(1),
             next_session_id: AtomicU64::new(1),
-            epoch: epoch(),
-            elapsed_nanos: AtomicU64::new(0),
-            utc: Mutex::new((utc_start(), Duration::ZERO)),
+            clock: VirtualClock::new(),
             allow_parking: AtomicBool::new(config.allow_parking),
             running_background: AtomicBool::new(false),
             running_task: AtomicU64::new(0),
@@ -119,23 +115,21 @@ impl Engine {
     }
 
     pub(super) fn elapsed(&self) -> Duration {
-        Duration::from_nanos(self.elapsed_nanos.load(Ordering::Relaxed))
+        self.clock.elapsed()
     }
 
     pub(super) fn now(&self) -> Instant {
-        crate::instant::deadline_after(self.epoch, self.elapsed())
+        self.clock.now()
     }
 
-    /// The fake wall clock: [`UTC_START`](super::TestScheduler::UTC_START) (or the instant a
-    /// test set) plus the virtual time since.
+    /// The fake wall clock (see `clock.rs`).
     pub(super) fn utc_now(&self) -> SystemTime {
-        let (at, elapsed) = *self.utc.lock().unwrap_or_else(PoisonError::into_inner);
-        at + self.elapsed().saturating_sub(elapsed)
+        self.clock.utc_now()
     }
 
     /// Makes the fake wall clock read `now` at the current virtual time.
     pub(super) fn set_utc_now(&self, now: SystemTime) {
-        *self.utc.lock().unwrap_or_else(PoisonError::into_inner) = (now, self.elapsed());
+        self.clock.set_utc_now(now)
     }
 
     pub(super) fn next_task_id(&self) -> TaskId {
@@ -202,7 +196,7 @@ impl Engine {
     /// Virtual time since creation, in nanoseconds.
     #[inline]
     pub(super) fn elapsed_nanos(&self) -> u64 {
-        self.elapsed_nanos.load(Ordering::Relaxed)
+        self.clock.elapsed_nanos()
     }
 
     pub(super) fn run_until_parked(&self) {
@@ -215,7 +209,7 @@ impl Engine {
         while self.fire_next_timer(target) {
             self.run_until_parked();
         }
-        self.advance_to(target);
+        self.clock.advance_to(target);
     }
 
     /// A number drawn from the seeded generator (or a replay file), keyed by the running task.
@@ -257,11 +251,6 @@ impl Engine {
         self.state.is_owner(current_thread_id())
     }
 
-    fn advance_to(&self, elapsed: Duration) {
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.elapsed_nanos.fetch_max(nanos, Ordering::Relaxed);
-    }
-
     /// Runs `runnable` on the test thread; while it runs, `is_main_thread` says whether it is
     /// foreground work. The previous value comes back afterwards (also on a panic), so a nested
     /// `block` inside a background task leaves it a background task.
@@ -294,7 +283,7 @@ impl Engine {
         }) else {
             return false;
         };
-        self.advance_to(deadline);
+        self.clock.advance_to(deadline);
         self.run(runnable);
         true
     }
@@ -316,7 +305,7 @@ impl Engine {
                 Some(deadline) => {
                     let remaining = deadline.saturating_sub(self.elapsed());
                     if !crate::sync::park_timeout(&parker, remaining) {
-                        self.advance_to(deadline);
+                        self.clock.advance_to(deadline);
                         return Step::ReachedDeadline;
                     }
                 }
@@ -325,7 +314,7 @@ impl Engine {
         }
         match deadline {
             Some(deadline) => {
-                self.advance_to(deadline);
+                self.clock.advance_to(deadline);
                 Step::ReachedDeadline
             }
             None => Step::Deadlocked,
@@ -403,17 +392,4 @@ pub(super) fn current_thread_id() -> ThreadId {
     }
     ID.try_with(|id| *id)
         .unwrap_or_else(|_| std::thread::current().id())
-}
-
-/// Where every TestScheduler's wall clock starts: 2026-01-01T00:00:00Z.
-fn utc_start() -> SystemTime {
-    SystemTime::UNIX_EPOCH + super::TestScheduler::UTC_START
-}
-
-/// The fixed anchor of every TestScheduler's virtual clock. `Instant` has no constructor that
-/// does not read a clock, so the clock is read exactly once per process, here; only differences
-/// from it are ever observable, and those are purely virtual.
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
 }

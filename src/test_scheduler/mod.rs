@@ -24,6 +24,7 @@ mod bands;
 mod cancel;
 mod check;
 mod choice;
+mod clock;
 mod config;
 mod context;
 mod control;

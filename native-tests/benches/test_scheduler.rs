@@ -27,11 +27,12 @@ mod curves;
 
 use curves::{Chart, Targets, ratio};
 use native_tests::support::yield_now;
-use scheduler::{ForegroundExecutor, Scheduler, TestScheduler, TestSchedulerConfig};
+use native_tests::workloads;
+use scheduler::{Scheduler, TestScheduler, TestSchedulerConfig};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const SEEDS: u64 = 5_000;
 /// The sizes of the f curve; sizes above 1M run once, after the rounds.
@@ -140,37 +141,7 @@ fn curve_sample(count: usize, run: impl Fn(usize) -> f64) -> f64 {
 
 /// Scenario e's body for one seed.
 fn many_seeds_body(seed: u64) {
-    let test = TestScheduler::with_seed(seed);
-    let scheduler: Arc<dyn Scheduler> = test.clone();
-    let foreground = ForegroundExecutor::new(scheduler.clone());
-    for _ in 0..50 {
-        foreground
-            .spawn(async {
-                for _ in 0..10 {
-                    yield_now().await;
-                }
-            })
-            .detach();
-        scheduler
-            .spawn(async {
-                for _ in 0..10 {
-                    yield_now().await;
-                }
-            })
-            .detach();
-    }
-    let fired = Arc::new(AtomicBool::new(false));
-    let timer = scheduler.timer(Duration::from_millis(10));
-    let flag = fired.clone();
-    scheduler
-        .spawn(async move {
-            timer.await;
-            flag.store(true, Ordering::Relaxed);
-        })
-        .detach();
-    test.run_until_parked();
-    test.advance_clock(Duration::from_millis(10));
-    assert!(fired.load(Ordering::Relaxed));
+    assert!(workloads::many_seeds_body(&TestScheduler::with_seed(seed)));
 }
 
 /// Seeds per second over `SEEDS` seeds.

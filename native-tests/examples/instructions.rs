@@ -10,9 +10,9 @@
 //! TRACE_LEVEL=INFO valgrind ... instructions y   # with a subscriber (feature tracing)
 //! ```
 use native_tests::support::yield_now;
-use scheduler::{ForegroundExecutor, Scheduler, TestScheduler, TestSchedulerConfig};
+use native_tests::workloads;
+use scheduler::{Scheduler, TestScheduler, TestSchedulerConfig};
 use std::sync::Arc;
-use std::time::Duration;
 
 fn seeds(n: u64, timeline: bool) {
     for seed in 0..n {
@@ -20,28 +20,7 @@ fn seeds(n: u64, timeline: bool) {
             timeline,
             ..TestSchedulerConfig::with_seed(seed)
         });
-        let scheduler: Arc<dyn Scheduler> = test.clone();
-        let foreground = ForegroundExecutor::new(scheduler.clone());
-        for _ in 0..50 {
-            foreground
-                .spawn(async {
-                    for _ in 0..10 {
-                        yield_now().await;
-                    }
-                })
-                .detach();
-            scheduler
-                .spawn(async {
-                    for _ in 0..10 {
-                        yield_now().await;
-                    }
-                })
-                .detach();
-        }
-        let timer = scheduler.timer(Duration::from_millis(10));
-        scheduler.spawn(timer).detach();
-        test.run_until_parked();
-        test.advance_clock(Duration::from_millis(10));
+        assert!(workloads::many_seeds_body(&test));
     }
 }
 

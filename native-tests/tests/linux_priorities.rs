@@ -4,36 +4,12 @@
 #![cfg(any(target_os = "linux", target_os = "freebsd"))]
 
 use futures::future::join_all;
-use native_tests::behaviour::Harness;
+use native_tests::harnesses::LinuxHarness;
 use native_tests::{child, threads};
 use scheduler::platform::LinuxScheduler;
 use scheduler::{Priority, Scheduler, Task};
-use std::future::Future;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
-
-/// A fresh `LinuxScheduler` whose main thread is the test thread (as in `linux_backend.rs`).
-struct LinuxHarness(Arc<LinuxScheduler>);
-
-impl LinuxHarness {
-    fn new() -> Self {
-        Self(LinuxScheduler::new().expect("start the scheduler's threads"))
-    }
-}
-
-impl Harness for LinuxHarness {
-    fn scheduler(&self) -> Arc<dyn Scheduler> {
-        self.0.clone()
-    }
-
-    fn run<F>(&self, future: F) -> F::Output
-    where
-        F: Future + 'static,
-        F::Output: 'static,
-    {
-        self.0.run_until(future).expect("calloop event loop")
-    }
-}
 
 /// One worker, blocked while 30 tasks of each band are queued (interleaved), then released:
 /// it serves high first, medium every third run, low every tenth, so a low task never waits

@@ -4,39 +4,12 @@
 #![cfg(windows)]
 
 use native_tests::behaviour::Harness;
+use native_tests::harnesses::WindowsHarness;
 use native_tests::threads;
-use scheduler::platform::WindowsScheduler;
-use scheduler::{Priority, Scheduler, Task};
-use std::future::Future;
+use scheduler::{Priority, Task};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-/// A fresh `WindowsScheduler` whose main thread is the test's thread (as in
-/// `windows_behaviour.rs`).
-struct WindowsHarness(Arc<WindowsScheduler>);
-
-impl WindowsHarness {
-    fn new() -> Self {
-        Self(WindowsScheduler::new().expect("create WindowsScheduler"))
-    }
-}
-
-impl Harness for WindowsHarness {
-    fn scheduler(&self) -> Arc<dyn Scheduler> {
-        self.0.clone()
-    }
-
-    fn run<F>(&self, future: F) -> F::Output
-    where
-        F: Future + 'static,
-        F::Output: 'static,
-    {
-        self.0
-            .run_until(future)
-            .expect("WM_QUIT arrived before the future completed")
-    }
-}
 
 /// Keeps a thread busy for `duration` (a stand-in for work).
 fn spin(duration: Duration) {

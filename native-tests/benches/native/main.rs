@@ -76,6 +76,17 @@ fn main() {
     let tokio_ct = Tokio::current_thread();
     let async_exec = AsyncExec::with_threads(2);
     let floor = Floor::with_threads(2);
+    // The executors of scenarios a to d, ours first (only ours with EXECUTORS=ours).
+    let runners: Vec<(&str, &dyn Runner)> = [
+        (OURS, &ours as &dyn Runner),
+        (TOKIO_MT, &tokio_mt),
+        (TOKIO_CT, &tokio_ct),
+        (ASYNC_EXEC, &async_exec),
+        (FLOOR, &floor),
+    ]
+    .into_iter()
+    .filter(|(name, _)| runs(name))
+    .collect();
 
     let curve_max: u64 = std::env::var("A_CURVE_MAX")
         .ok()
@@ -101,14 +112,7 @@ fn main() {
             if !wants(id) {
                 continue;
             }
-            let runners: [(&str, &dyn Runner); 5] = [
-                (OURS, &ours),
-                (TOKIO_MT, &tokio_mt),
-                (TOKIO_CT, &tokio_ct),
-                (ASYNC_EXEC, &async_exec),
-                (FLOOR, &floor),
-            ];
-            for (name, runner) in runners.into_iter().filter(|(name, _)| runs(name)) {
+            for &(name, runner) in &runners {
                 let value = scenario(runner);
                 if counted {
                     samples.push(id, name, "", value);
@@ -127,14 +131,7 @@ fn main() {
                 if size > 1_000_000 || (size == scenarios::A_TASKS && wants("a")) {
                     continue;
                 }
-                let runners: [(&str, &dyn Runner); 5] = [
-                    (OURS, &ours),
-                    (TOKIO_MT, &tokio_mt),
-                    (TOKIO_CT, &tokio_ct),
-                    (ASYNC_EXEC, &async_exec),
-                    (FLOOR, &floor),
-                ];
-                for (name, runner) in runners.into_iter().filter(|(name, _)| runs(name)) {
+                for &(name, runner) in &runners {
                     let batches = (100_000 / size).max(1);
                     let runs: Vec<f64> = (0..batches)
                         .map(|_| runner.spawn_and_await_n(size))
@@ -149,14 +146,7 @@ fn main() {
             }
         }
         if wants("d") {
-            let runners: [(&str, &dyn Runner); 5] = [
-                (OURS, &ours),
-                (TOKIO_MT, &tokio_mt),
-                (TOKIO_CT, &tokio_ct),
-                (ASYNC_EXEC, &async_exec),
-                (FLOOR, &floor),
-            ];
-            for (name, runner) in runners.into_iter().filter(|(name, _)| runs(name)) {
+            for &(name, runner) in &runners {
                 let run = runner.timers();
                 if counted {
                     samples.push("d", name, "wall ms", run.wall_ms);
@@ -218,14 +208,7 @@ fn main() {
 
     if wants("a-curve") {
         for &size in curve_sizes.iter().filter(|&&size| size > 1_000_000) {
-            let runners: [(&str, &dyn Runner); 5] = [
-                (OURS, &ours),
-                (TOKIO_MT, &tokio_mt),
-                (TOKIO_CT, &tokio_ct),
-                (ASYNC_EXEC, &async_exec),
-                (FLOOR, &floor),
-            ];
-            for (name, runner) in runners.into_iter().filter(|(name, _)| runs(name)) {
+            for &(name, runner) in &runners {
                 eprintln!("a at {size} tasks on {name} (once)");
                 let value = runner.spawn_and_await_n(size);
                 curve.entry((size, name)).or_default().push(value);

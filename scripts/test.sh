@@ -26,11 +26,11 @@ step "clippy (native)"
 run cargo clippy --workspace --all-targets --features native-tests/peers --locked -- -D warnings
 
 step "clippy (wasm32)"
-run cargo clippy -p scheduler --lib --target wasm32-unknown-unknown --locked -- -D warnings
+run cargo clippy -p tandem-scheduler --lib --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "docs with warnings denied (native; wasm32 with the cloudflare feature)"
 run env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
-run env RUSTDOCFLAGS="-D warnings" cargo doc -p scheduler --no-deps --locked \
+run env RUSTDOCFLAGS="-D warnings" cargo doc -p tandem-scheduler --no-deps --locked \
   --target wasm32-unknown-unknown --features cloudflare
 
 step "cargo test --workspace"

@@ -15,7 +15,7 @@ fn example_binary() -> PathBuf {
     let binary = profile_dir.join("examples").join("desktop");
     assert!(
         binary.exists(),
-        "{} is missing: run the whole package's tests (`cargo test -p scheduler` or \
+        "{} is missing: run the whole package's tests (`cargo test -p tandem-scheduler` or \
          `cargo test --workspace`), which build the examples first",
         binary.display()
     );

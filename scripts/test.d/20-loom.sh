@@ -9,4 +9,4 @@ cd "$(dirname "$0")/../.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 target="${CARGO_TARGET_DIR:-$PWD/target}/loom"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$target" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}" \
-  cargo test --locked -p scheduler --lib --release loom_
+  cargo test --locked -p tandem-scheduler --lib --release loom_

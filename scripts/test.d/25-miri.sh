@@ -15,6 +15,6 @@ clone_key=$(pwd | cksum | cut -d' ' -f1)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/scheduler-target}/miri-$clone_key"
 export ITERATIONS="${ITERATIONS:-2}"
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-isolation-error=warn-nobacktrace}"
-cargo +nightly miri test --locked -p scheduler --lib
+cargo +nightly miri test --locked -p tandem-scheduler --lib
 cargo +nightly miri test --locked -p native-tests \
   --test task_lifecycle --test executors --test seed_harness

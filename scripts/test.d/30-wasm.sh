@@ -20,7 +20,7 @@ if [ "$lock_version" != "$cli_version" ]; then
 fi
 
 echo "--> clippy (wasm32, all targets): scheduler, wasm-tests"
-cargo clippy -p scheduler -p wasm-tests --target wasm32-unknown-unknown --all-targets --locked \
+cargo clippy -p tandem-scheduler -p wasm-tests --target wasm32-unknown-unknown --all-targets --locked \
   -- -D warnings
 
 # --lib --tests: wasm32 doctests report "ok" without running, so they are never run here.

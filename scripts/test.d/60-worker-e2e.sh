@@ -9,7 +9,7 @@ scripts/install-tools.sh worker
 source scripts/lib/worker-env.sh
 
 echo "-- clippy (wasm32): scheduler --features cloudflare, scheduler-worker"
-cargo clippy -p scheduler -p scheduler-worker --features scheduler/cloudflare \
+cargo clippy -p tandem-scheduler -p scheduler-worker --features tandem-scheduler/cloudflare \
   --target wasm32-unknown-unknown --locked -- -D warnings
 
 echo "-- build the Worker"

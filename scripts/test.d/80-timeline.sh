@@ -31,9 +31,9 @@ grep -q 'task{task.id=1 task.kind="background" task.priority="medium" spawned_at
 grep -q 'task ended task.id=1 outcome="completed"' <<<"$out" || fail "no task-ended event"
 
 echo "--> clippy with the tracing feature (native; wasm32, where the Worker's session end emits it)"
-cargo clippy --locked --workspace --all-targets --features scheduler/tracing,native-tests/tracing \
+cargo clippy --locked --workspace --all-targets --features tandem-scheduler/tracing,native-tests/tracing \
   -- -D warnings
-cargo clippy --locked -p scheduler --lib --target wasm32-unknown-unknown --features tracing \
+cargo clippy --locked -p tandem-scheduler --lib --target wasm32-unknown-unknown --features tracing \
   -- -D warnings
 
 clean_env=(env -u SEED -u ITERATIONS -u STRATEGY -u REPLAY -u CHECK_DETERMINISM -u TIMELINE

@@ -79,7 +79,7 @@ pub(super) fn test_name() -> Option<String> {
 }
 
 /// `cargo test -p native-tests --test core -- name --exact`: the command that runs only the
-/// test on this thread (`cargo run -p scheduler --example timeline` from an example).
+/// test on this thread (`cargo run -p tandem-scheduler --example timeline` from an example).
 pub(super) fn cargo_command() -> String {
     if let Some(example) = example_name() {
         let mut command = "cargo run".to_string();
@@ -119,8 +119,12 @@ fn test_target() -> Option<String> {
     if hash.len() != 16 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    let package = std::env::var("CARGO_PKG_NAME").ok()?.replace('-', "_");
-    Some(if name == package {
+    let package = std::env::var("CARGO_PKG_NAME").ok()?;
+    // A package's unit tests are named after its library: the package name with `_` for `-`,
+    // or, for this crate, its `[lib] name` (`scheduler`, package `tandem-scheduler`).
+    let is_lib = name == package.replace('-', "_")
+        || (package == env!("CARGO_PKG_NAME") && name == env!("CARGO_CRATE_NAME"));
+    Some(if is_lib {
         " --lib".to_string()
     } else {
         format!(" --test {name}")
@@ -166,7 +170,7 @@ mod tests {
         assert!(command.starts_with("cargo test"), "{command}");
         // Unit tests of this crate run from a `scheduler-<hash>` binary: the command says --lib.
         if std::env::var("CARGO_PKG_NAME").is_ok() {
-            assert!(command.contains(" -p scheduler --lib"), "{command}");
+            assert!(command.contains(" -p tandem-scheduler --lib"), "{command}");
         }
         if let Some(name) = test_name() {
             assert!(

@@ -4,7 +4,7 @@
 //! [`TestScheduler`](crate::TestScheduler)), on the scheduler itself.
 
 use crate::dedicated_thread::{LiveGuard, ThreadShared};
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(wasm))]
 use crate::task::build::build;
 use crate::task::build::build_local;
 use crate::task::future::TaskFuture;
@@ -94,7 +94,7 @@ impl<F: Future> Future for Counted<F> {
 /// Spawns `future` (with `metadata`, of realtime priority) on a realtime thread of its own;
 /// gives it back when `scheduler` runs such work itself (then it is queued as a normal task).
 /// Not on wasm32, which has no threads: there a realtime task is queued as a high one.
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(wasm))]
 pub(crate) fn spawn_realtime<F>(
     scheduler: &Arc<dyn Scheduler>,
     metadata: crate::TaskMetadata,

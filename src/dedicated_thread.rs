@@ -66,7 +66,7 @@ impl DedicatedThread {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(wasm))]
 fn start(shared: Arc<ThreadShared>, parker: parking::Parker, realtime: bool) -> io::Result<()> {
     let kind = if realtime { "realtime" } else { "dedicated" };
     let number = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
@@ -76,7 +76,7 @@ fn start(shared: Arc<ThreadShared>, parker: parking::Parker, realtime: bool) -> 
     Ok(())
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(wasm)]
 fn start(_shared: Arc<ThreadShared>, _parker: parking::Parker, _realtime: bool) -> io::Result<()> {
     let _ = &NEXT_THREAD;
     Err(io::Error::new(
@@ -86,11 +86,11 @@ fn start(_shared: Arc<ThreadShared>, _parker: parking::Parker, _realtime: bool) 
 }
 
 /// The thread's body: run what is queued, sleep while nothing is, end when no task is left.
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(wasm))]
 fn run(shared: &ThreadShared, parker: &parking::Parker, realtime: bool) {
     let _ = shared.thread.set(std::thread::current().id());
     if realtime {
-        crate::platform::thread_priority::raise_to_realtime();
+        crate::platform::desktop::thread_priority::raise_to_realtime();
     }
     loop {
         let next = shared.lock().pop_front();

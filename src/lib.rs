@@ -50,7 +50,7 @@ mod timer;
 #[cfg(feature = "tracing")]
 mod tracing_events;
 
-#[cfg(all(doctest, not(target_arch = "wasm32")))]
+#[cfg(all(doctest, not(wasm)))]
 mod readme_doctests;
 
 pub use dedicated::DedicatedExecutor;

@@ -34,7 +34,7 @@ pub(crate) fn discard(runnable: Runnable, on_main_thread: bool) {
 /// task, or [`Scheduler::unobserved_panic`](crate::Scheduler::unobserved_panic)), so this only
 /// fires for a panic outside the future's poll, such as in its destructor. It is reported on
 /// stderr with the task's metadata; the thread keeps running.
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(wasm))]
 pub(crate) fn run_contained(runnable: Runnable) {
     let metadata = *runnable.metadata();
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runnable.run())).is_err() {

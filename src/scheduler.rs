@@ -201,11 +201,11 @@ pub trait Scheduler: Any + Send + Sync {
 
 /// Available parallelism, at least 1 (always 1 on wasm32).
 fn default_num_cpus() -> usize {
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(wasm)]
     {
         1
     }
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(not(wasm))]
     {
         std::thread::available_parallelism().map_or(1, usize::from)
     }

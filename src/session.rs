@@ -32,13 +32,13 @@ const OUTSIDE: Context = Context {
     priority: Priority::Medium,
 };
 
-#[cfg(not(all(target_arch = "wasm32", not(target_feature = "atomics"))))]
+#[cfg(not(all(wasm, not(target_feature = "atomics"))))]
 thread_local! {
     static CURRENT: Cell<Context> = const { Cell::new(OUTSIDE) };
 }
 
 /// Runs `f` on this thread's current-context cell.
-#[cfg(not(all(target_arch = "wasm32", not(target_feature = "atomics"))))]
+#[cfg(not(all(wasm, not(target_feature = "atomics"))))]
 #[inline]
 fn with_current<R>(f: impl FnOnce(&Cell<Context>) -> R) -> R {
     CURRENT.with(f)
@@ -47,19 +47,19 @@ fn with_current<R>(f: impl FnOnce(&Cell<Context>) -> R) -> R {
 /// On wasm32 without atomics the only thread's cell is a plain static: every task poll enters
 /// its session, and std's thread-local access costs about 5 ns per poll there (measured with
 /// `scripts/bench-wasm.sh diagnose`).
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[cfg(all(wasm, not(target_feature = "atomics")))]
 struct SingleThreadCell(Cell<Context>);
 
 // SAFETY: without the `atomics` target feature, wasm32 code runs on exactly one thread, so the
 // cell is never reached from two threads.
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[cfg(all(wasm, not(target_feature = "atomics")))]
 unsafe impl Sync for SingleThreadCell {}
 
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[cfg(all(wasm, not(target_feature = "atomics")))]
 static CURRENT: SingleThreadCell = SingleThreadCell(Cell::new(OUTSIDE));
 
 /// Runs `f` on the current-context cell of the only thread.
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[cfg(all(wasm, not(target_feature = "atomics")))]
 #[inline]
 fn with_current<R>(f: impl FnOnce(&Cell<Context>) -> R) -> R {
     f(&CURRENT.0)

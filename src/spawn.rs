@@ -110,7 +110,7 @@ impl dyn Scheduler {
         F::Output: Send + 'static,
     {
         let metadata = self.new_metadata(label, priority, TaskKind::Background, location);
-        #[cfg(not(target_arch = "wasm32"))]
+        #[cfg(not(wasm))]
         if metadata.priority() == Priority::Realtime {
             // Its own thread, unless the scheduler simulates it (then it is queued as below).
             let future = match crate::dedicated::spawn_realtime(self, metadata, future) {

@@ -14,16 +14,18 @@
 //!
 #![doc = include_str!("testing_worker_handlers.md")]
 
-#[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
+#[cfg(workerd)]
 mod cloudflare;
 mod execution_context;
 mod faults;
 mod runtime;
 mod simulated;
-#[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
-mod workerd_scheduler;
 
-#[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
+/// The backend the Worker runs on; it lives with the wasm backend
+/// ([`platform::wasm::WorkerdScheduler`](crate::platform::wasm::WorkerdScheduler)).
+#[cfg(workerd)]
+pub use crate::platform::wasm::WorkerdScheduler;
+#[cfg(workerd)]
 pub use cloudflare::{CloudflareExecutionContext, CloudflareStats};
 pub use execution_context::{ExecutionContext, LocalFuture};
 pub use faults::{FaultAction, FaultPoint, FaultPoints};
@@ -34,8 +36,6 @@ pub use simulated::{
     SimulatedFaultPoints, SimulatedRequest, SimulationFaults, WAIT_UNTIL_LIMIT, WaitUntilOutcome,
     WaitUntilReport,
 };
-#[cfg(all(target_arch = "wasm32", feature = "cloudflare"))]
-pub use workerd_scheduler::WorkerdScheduler;
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,7 @@
 
 use crate::handles::{self, Role};
 use crate::platform::desktop::desktop_scheduler_methods;
-use crate::platform::main_thread::{BATCH, MainLoop, MainThreadQueue};
+use crate::platform::desktop::main_thread::{BATCH, MainLoop, MainThreadQueue};
 use crate::runnable::run_contained;
 use crate::{Priority, Runnable, Scheduler};
 use dispatch::{Queue, QueuePriority};

@@ -23,7 +23,7 @@ pub use calloop_loop::MainThreadSource;
 
 use crate::handles::{self, Role};
 use crate::platform::desktop::desktop_scheduler_methods;
-use crate::platform::main_thread::BATCH;
+use crate::platform::desktop::main_thread::BATCH;
 use crate::{Runnable, Scheduler, Task, TaskMetadata};
 use calloop_loop::{CalloopLoop, MainQueue};
 use pool::{Pool, PoolHandle};

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The `SCHED_FIFO` priority of realtime threads (1..=99; above every normal thread, below
 /// the kernel's own realtime threads).
-#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+#[cfg(linux_like)]
 const FIFO_PRIORITY: i32 = 10;
 
 /// Raises the calling thread's priority, or warns (once per process) that it could not.
@@ -30,21 +30,16 @@ fn warn_once(error: &io::Error) {
     }
 }
 
-#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+#[cfg(linux_like)]
 const WHAT: &str = "SCHED_FIFO";
 #[cfg(windows)]
 const WHAT: &str = "THREAD_PRIORITY_TIME_CRITICAL";
 #[cfg(target_os = "macos")]
 const WHAT: &str = "QoS user-interactive";
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    windows,
-    target_os = "macos"
-)))]
+#[cfg(not(desktop))]
 const WHAT: &str = "a realtime priority";
 
-#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+#[cfg(linux_like)]
 fn raise() -> io::Result<()> {
     // SAFETY: `sched_param` is a plain C struct of integers, for which all zeroes is valid.
     let mut param: libc::sched_param = unsafe { std::mem::zeroed() };
@@ -90,12 +85,7 @@ fn raise() -> io::Result<()> {
     }
 }
 
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    windows,
-    target_os = "macos"
-)))]
+#[cfg(not(desktop))]
 fn raise() -> io::Result<()> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,

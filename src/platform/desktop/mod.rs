@@ -1,13 +1,23 @@
-//! What the desktop backends (Linux, Windows, macOS) share in their `Scheduler` impls: the main
+//! What the desktop backends (Linux, Windows, macOS) share: the main-thread queue
+//! (`main_thread.rs`), the per-thread parker (`parker.rs`), raising a thread to realtime priority
+//! (`thread_priority.rs`, also used by dedicated threads on any native target), and the methods
+//! of their `Scheduler` impls built on those: the main
 //! thread (posting foreground work, knowing the main thread), parking (a main thread runs its
 //! foreground work while it waits) and the task handle. Each backend expands
 //! [`desktop_scheduler_methods!`] inside its `impl Scheduler`, naming where its main-thread queue
 //! and its [`Role`](crate::handles::Role) are; it writes only what really differs: background
 //! work and timers.
 
+#[cfg(desktop)]
+pub(crate) mod main_thread;
+#[cfg(desktop)]
+pub(crate) mod parker;
+pub(crate) mod thread_priority;
+
 /// Expands to `schedule_foreground`, `park`, `unparker`, `is_main_thread` and `task_handle`
 /// inside a desktop backend's `impl Scheduler`. `main` is the path (from `self`) of its
 /// `Arc<MainThreadQueue<_>>`, `role` the path of its `Role`.
+#[cfg(desktop)]
 macro_rules! desktop_scheduler_methods {
     (main: $($main:ident).+, role: $($role:ident).+) => {
         fn schedule_foreground(&self, runnable: $crate::Runnable) {
@@ -20,7 +30,7 @@ macro_rules! desktop_scheduler_methods {
         }
 
         fn unparker(&self) -> $crate::Unparker {
-            $crate::platform::parker::unparker()
+            $crate::platform::desktop::parker::unparker()
         }
 
         fn is_main_thread(&self) -> bool {
@@ -38,4 +48,5 @@ macro_rules! desktop_scheduler_methods {
     };
 }
 
+#[cfg(desktop)]
 pub(crate) use desktop_scheduler_methods;

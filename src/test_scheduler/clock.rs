@@ -39,7 +39,7 @@ impl VirtualClock {
 
     /// The epoch plus virtual time.
     pub(super) fn now(&self) -> Instant {
-        crate::instant::deadline_after(self.epoch, self.elapsed())
+        crate::scheduler::deadline_after(self.epoch, self.elapsed())
     }
 
     /// The fake wall clock: [`UTC_START`](super::TestScheduler::UTC_START) (or the instant a

@@ -5,7 +5,7 @@ use super::config::TestSchedulerConfig;
 use super::context;
 use super::engine::Engine;
 use super::strategy::Strategy;
-use crate::handles::{self, Role};
+use crate::scheduler::{Role, handle_pair};
 use crate::{BackgroundExecutor, ForegroundExecutor, Scheduler, Task, Timer};
 use std::fmt;
 use std::future::Future;
@@ -64,7 +64,7 @@ impl TestScheduler {
         let directions = context::directions(&mut config);
         let engine = Arc::new(Engine::new(config, directions));
         context::register(&engine);
-        handles::pair(|role| Self {
+        handle_pair(|role| Self {
             engine: engine.clone(),
             role,
         })

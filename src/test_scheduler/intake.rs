@@ -6,7 +6,8 @@ use super::engine::{Engine, current_thread_id};
 use super::inbox::Inbound;
 use super::report;
 use super::timeline::{BY_FOREIGN, Timeline, What};
-use crate::{Runnable, TaskMetadata, TaskOutcome, runnable};
+use crate::task::runnable;
+use crate::{Runnable, TaskMetadata, TaskOutcome};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 

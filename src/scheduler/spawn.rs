@@ -113,7 +113,7 @@ impl dyn Scheduler {
         #[cfg(not(wasm))]
         if metadata.priority() == Priority::Realtime {
             // Its own thread, unless the scheduler simulates it (then it is queued as below).
-            let future = match crate::dedicated::spawn_realtime(self, metadata, future) {
+            let future = match super::dedicated::spawn_realtime(self, metadata, future) {
                 Ok(task) => return task,
                 Err(future) => future,
             };

@@ -3,7 +3,7 @@
 //! `dedicated_thread.rs`), or, where the scheduler simulates threads (the
 //! [`TestScheduler`](crate::TestScheduler)), on the scheduler itself.
 
-use crate::dedicated_thread::{LiveGuard, ThreadShared};
+use crate::scheduler::{LiveGuard, ThreadShared};
 #[cfg(not(wasm))]
 use crate::task::build::build;
 use crate::task::build::build_local;

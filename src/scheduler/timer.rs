@@ -1,6 +1,6 @@
 //! [`Timer`]: a future that completes after a delay, built on [`Scheduler::schedule_after`].
 
-use crate::instant::deadline_after;
+use crate::scheduler::deadline_after;
 use crate::{Instant, Scheduler, TaskKind, TaskMetadata, session};
 use std::future::Future;
 use std::panic::Location;

@@ -1,12 +1,26 @@
-//! The [`Scheduler`] trait: the only thing a backend implements.
+//! The [`Scheduler`] trait, the only thing a backend implements, and everything generic built
+//! once above it: the spawn helpers on `dyn Scheduler` (`spawn.rs`), the one blocking loop
+//! (`block.rs`), [`Timer`] (`timer.rs`), work on a thread of its own (`dedicated.rs`:
+//! `spawn_dedicated`, realtime tasks; `dedicated_thread.rs`: the thread the
+//! [`dedicated_thread`](Scheduler::dedicated_thread) hook hands out), a backend's two handles
+//! ([`Role`]) and deadlines that never overflow ([`deadline_after`]).
 
-use crate::{
-    DedicatedThread, Instant, Runnable, SystemTime, TaskId, TaskKind, TaskLabel, TaskMetadata,
-    task_ids,
-};
+pub(crate) mod block;
+mod dedicated;
+mod dedicated_thread;
+pub(crate) mod spawn;
+mod timer;
+
+pub use dedicated::DedicatedExecutor;
+pub use dedicated_thread::DedicatedThread;
+pub(crate) use dedicated_thread::{LiveGuard, ThreadShared};
+pub use timer::Timer;
+
+use crate::{Runnable, TaskId, TaskKind, TaskLabel, TaskMetadata};
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
+pub use web_time::{Instant, SystemTime};
 
 /// Wakes a thread blocked in [`Scheduler::park`].
 pub use parking::Unparker;
@@ -157,7 +171,7 @@ pub trait Scheduler: Any + Send + Sync {
     /// one counter; the [`TestScheduler`](crate::TestScheduler) numbers its own, so a seed gives
     /// the same ids on every run.
     fn next_task_id(&self) -> TaskId {
-        task_ids::next()
+        crate::task::next_unique_task_id()
     }
 
     /// Hook: how many tasks can make progress at once (the `num_cpus` helper reports it).
@@ -223,4 +237,62 @@ impl dyn Scheduler {
     pub fn downcast_ref<T: Scheduler>(&self) -> Option<&T> {
         (self as &dyn Any).downcast_ref::<T>()
     }
+}
+
+// ---- handles -------------------------------------------------------------------------------------
+// A backend's two handles: the owning one the app holds, whose drop shuts the backend down, and
+// the one its tasks hold (see [`Scheduler::task_handle`]). Both are the same type over the same
+// shared queues; only their [`Role`] differs.
+
+/// Which of a backend's two handles a value is.
+pub(crate) enum Role<S> {
+    /// The handle the app holds; it keeps the handle its tasks get.
+    Owner(Arc<S>),
+    /// The handle tasks hold: dropping it shuts nothing down.
+    Tasks,
+}
+
+impl<S: Scheduler> Role<S> {
+    /// What `Scheduler::task_handle` returns for a handle of this role.
+    pub(crate) fn task_handle(&self, spawned_on: &Arc<dyn Scheduler>) -> Arc<dyn Scheduler> {
+        match self {
+            Role::Owner(tasks) => tasks.clone(),
+            Role::Tasks => spawned_on.clone(),
+        }
+    }
+
+    /// Whether this is the owning handle.
+    pub(crate) fn is_owner(&self) -> bool {
+        matches!(self, Role::Owner(_))
+    }
+
+    /// For a backend's `Drop`: whether this was the owning handle (it must shut the backend
+    /// down). Releases the task handle it kept.
+    pub(crate) fn release(&mut self) -> bool {
+        matches!(std::mem::replace(self, Role::Tasks), Role::Owner(_))
+    }
+}
+
+/// Builds a backend's two handles over shared parts: `make` is called once for the tasks'
+/// handle, then once for the owning handle, which is returned.
+pub(crate) fn handle_pair<S: Scheduler>(mut make: impl FnMut(Role<S>) -> S) -> Arc<S> {
+    let tasks = Arc::new(make(Role::Tasks));
+    Arc::new(make(Role::Owner(tasks)))
+}
+
+// ---- instant -------------------------------------------------------------------------------------
+// The scheduler's [`Instant`]: `std::time::Instant` natively, a wasm-safe instant on wasm32
+// (where `std::time::Instant::now()` panics), and deadline arithmetic that never overflows;
+// and its [`SystemTime`] (the wall clock): `std::time::SystemTime` natively, `Date.now()` on
+// wasm32.
+
+/// About a century: what "never" means for a deadline (any real program ends first).
+pub(crate) const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `now + delay`, or about a century from `now` when that is not representable (a delay of
+/// `Duration::MAX` means "never"; adding it to an `Instant` would panic).
+pub(crate) fn deadline_after(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay.min(NEVER))
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 60 * 60)))
+        .unwrap_or(now)
 }

@@ -8,8 +8,8 @@
 //! The deadline of `block_with_timeout` is checked on every turn, on the scheduler's clock.
 
 use crate::Scheduler;
-use crate::instant::deadline_after;
 use crate::scheduler::Unparker;
+use crate::scheduler::deadline_after;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::{Pin, pin};

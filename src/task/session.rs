@@ -90,9 +90,15 @@ pub(crate) fn current_context() -> Context {
     with_current(Cell::get)
 }
 
-/// The priority of the task being polled on this thread (medium outside tasks).
-pub(crate) fn current_priority() -> Priority {
-    with_current(|current| current.get().priority)
+impl Priority {
+    /// The priority of the task being polled on this thread; [`Medium`](Priority::Medium)
+    /// outside any task. This is what a task spawned here inherits (a realtime task's
+    /// children inherit [`High`](Priority::High)).
+    ///
+    /// (Defined here, beside the thread's current-context cell it reads.)
+    pub fn current() -> Priority {
+        with_current(|current| current.get().priority)
+    }
 }
 
 /// Runs `f` with `session` current, then restores the previous session (also on panic).

@@ -12,7 +12,7 @@
 //! - [`FaultPoints`]: where handler code asks whether to inject a fault ([`FaultPoint`],
 //!   [`FaultAction`]).
 //!
-#![doc = include_str!("testing_worker_handlers.md")]
+#![doc = include_str!("../../docs/cloud.md")]
 
 #[cfg(workerd)]
 mod cloudflare;
@@ -36,18 +36,3 @@ pub use simulated::{
     SimulatedFaultPoints, SimulatedRequest, SimulationFaults, WAIT_UNTIL_LIMIT, WaitUntilOutcome,
     WaitUntilReport,
 };
-
-#[cfg(test)]
-mod tests {
-    /// The README section is this module's guide, word for word (both run as doctests).
-    #[test]
-    fn readme_carries_the_cloud_guide() {
-        let readme = include_str!("../../README.md");
-        let guide = include_str!("testing_worker_handlers.md");
-        assert!(
-            readme.contains(guide),
-            "README.md's \"Testing Worker handlers natively\" section differs from \
-             src/cloud/testing_worker_handlers.md; copy the file into the README"
-        );
-    }
-}

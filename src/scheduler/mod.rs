@@ -16,7 +16,7 @@ pub use dedicated_thread::DedicatedThread;
 pub(crate) use dedicated_thread::{LiveGuard, ThreadShared};
 pub use timer::Timer;
 
-use crate::{Runnable, TaskId, TaskKind, TaskLabel, TaskMetadata};
+use crate::{Runnable, TaskId, TaskKind, TaskMetadata};
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,13 +83,6 @@ pub enum TaskOutcome {
 pub trait Scheduler: Any + Send + Sync {
     /// Runs `runnable` soon, on any background thread.
     fn schedule(&self, runnable: Runnable);
-
-    /// Like [`schedule`](Self::schedule), for a task spawned with a label. Production schedulers
-    /// ignore the label.
-    fn schedule_labeled(&self, runnable: Runnable, label: TaskLabel) {
-        let _ = label;
-        self.schedule(runnable);
-    }
 
     /// Runs `runnable` on the main thread. Schedulers without a main thread keep this default,
     /// which panics with a message naming the task.
@@ -183,11 +176,9 @@ pub trait Scheduler: Any + Send + Sync {
     /// [`TestScheduler`](crate::TestScheduler)'s registry, the wasm session counters) record it
     /// here and queue it in one step; the default only routes it by kind, like a wake.
     fn schedule_spawned(&self, runnable: Runnable) {
-        let metadata = *runnable.metadata();
-        match (metadata.kind(), metadata.label()) {
-            (TaskKind::Foreground, _) => self.schedule_foreground(runnable),
-            (_, Some(label)) => self.schedule_labeled(runnable, label),
-            (_, None) => self.schedule(runnable),
+        match runnable.metadata().kind() {
+            TaskKind::Foreground => self.schedule_foreground(runnable),
+            _ => self.schedule(runnable),
         }
     }
 

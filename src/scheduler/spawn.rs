@@ -135,11 +135,7 @@ impl dyn Scheduler {
             build(metadata, future, handle, move |runnable: Runnable| {
                 #[cfg(feature = "tracing")]
                 crate::tracing_events::wake(runnable.metadata());
-                // The label is read from the header rather than kept in this closure.
-                match runnable.metadata().label() {
-                    None => scheduler.schedule(runnable),
-                    Some(label) => scheduler.schedule_labeled(runnable, label),
-                }
+                scheduler.schedule(runnable);
             }),
         )
     }

@@ -12,9 +12,8 @@
 //! draw 2 0..10 4 0 7            values task 2 drew from 0..10, in order (task 0: no task)
 //! ```
 
-use super::context::Recording;
-use super::draws::Draw;
-use super::strategy::Strategy;
+use crate::test_scheduler::explore::draws::Draw;
+use crate::test_scheduler::explore::{Recording, Strategy};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -24,17 +23,17 @@ const PER_LINE: usize = 24;
 
 /// A failing schedule, as written to and read from a replay file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct ReplayFile {
+pub(crate) struct ReplayFile {
     /// The test that wrote it (its thread name), if known.
-    pub(super) test: Option<String>,
-    pub(super) strategy: Strategy,
-    pub(super) seed: u64,
+    pub(crate) test: Option<String>,
+    pub(crate) strategy: Strategy,
+    pub(crate) seed: u64,
     /// One recording per scheduler the seed created, in creation order.
-    pub(super) schedulers: Vec<Recording>,
+    pub(crate) schedulers: Vec<Recording>,
 }
 
 impl ReplayFile {
-    pub(super) fn to_text(&self, command: &str) -> String {
+    pub(crate) fn to_text(&self, command: &str) -> String {
         let mut text = format!(
             "# A TestScheduler schedule that failed. Rerun exactly this schedule with:\n#   \
              {command}\n{HEADER}\n"
@@ -83,7 +82,7 @@ impl ReplayFile {
     }
 
     /// Parses a replay file's text; `origin` names it in errors.
-    pub(super) fn parse(text: &str, origin: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str, origin: &str) -> Result<Self, String> {
         let mut lines = text
             .lines()
             .enumerate()
@@ -126,7 +125,7 @@ impl ReplayFile {
     }
 
     /// Reads and parses the file at `path`.
-    pub(super) fn read(path: &Path) -> Result<Self, String> {
+    pub(crate) fn read(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|error| format!("REPLAY={}: {error}", path.display()))?;
         Self::parse(&text, &path.display().to_string())
@@ -163,7 +162,7 @@ fn parse_draws(text: &str, draws: &mut Vec<Draw>) -> Option<()> {
 /// Where a failing test's replay file goes: `<target dir>/scheduler-replays/<binary>-<test>.replay`.
 /// The target directory is the ancestor of the test binary that holds cargo's `CACHEDIR.TAG`,
 /// else `CARGO_TARGET_DIR`; `None` if neither is known (then no file is written).
-pub(super) fn path_for(test: Option<&str>) -> Option<PathBuf> {
+pub(crate) fn path_for(test: Option<&str>) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok();
     let target = exe
         .as_deref()
@@ -200,7 +199,7 @@ pub(super) fn path_for(test: Option<&str>) -> Option<PathBuf> {
 }
 
 /// Writes `file` to `path` (creating its directory); `command` goes into its header comment.
-pub(super) fn write(path: &Path, file: &ReplayFile, command: &str) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, file: &ReplayFile, command: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -12,23 +12,23 @@ use std::collections::VecDeque;
 
 /// One drawn value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Draw {
+pub(crate) struct Draw {
     /// The task that drew it (0: none).
-    pub(super) task: u64,
+    pub(crate) task: u64,
     /// The range, `start..end`.
-    pub(super) start: u64,
-    pub(super) end: u64,
-    pub(super) value: u64,
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) value: u64,
 }
 
 #[derive(Default)]
-pub(super) struct Draws {
+pub(crate) struct Draws {
     record: Option<Vec<Draw>>,
     replay: Option<FxHashMap<(u64, u64, u64), VecDeque<u64>>>,
 }
 
 impl Draws {
-    pub(super) fn new(record: bool, replay: Option<&[Draw]>) -> Self {
+    pub(crate) fn new(record: bool, replay: Option<&[Draw]>) -> Self {
         let replay = replay.map(|draws| {
             let mut values: FxHashMap<_, VecDeque<u64>> = FxHashMap::default();
             for draw in draws {
@@ -47,7 +47,7 @@ impl Draws {
 
     /// `value` was drawn from `start..end` by `task`: returns the value to use (the recorded
     /// one when replaying and one is left), recording it.
-    pub(super) fn drawn(&mut self, task: u64, start: u64, end: u64, value: u64) -> u64 {
+    pub(crate) fn drawn(&mut self, task: u64, start: u64, end: u64, value: u64) -> u64 {
         let value = self
             .replay
             .as_mut()
@@ -66,7 +66,7 @@ impl Draws {
         value
     }
 
-    pub(super) fn take_record(&mut self) -> Vec<Draw> {
+    pub(crate) fn take_record(&mut self) -> Vec<Draw> {
         self.record.as_mut().map(std::mem::take).unwrap_or_default()
     }
 }

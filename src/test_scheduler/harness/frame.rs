@@ -6,63 +6,28 @@
 //! This is how `run_seeds`, whose body creates its own schedulers, gets the same exploration,
 //! replay and checks as `many`. Outside a frame, a scheduler does exactly what its config says.
 
-use super::config::TestSchedulerConfig;
-use super::draws::Draw;
-use super::engine::Engine;
-use super::strategy::Strategy;
-use super::timeline::Timeline;
-use super::trace::TraceEvent;
+use crate::test_scheduler::config::TestSchedulerConfig;
+use crate::test_scheduler::engine::{Engine, Transcript};
+use crate::test_scheduler::explore::{Directions, Recording, Strategy};
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-/// What one scheduler chose and drew: enough to replay its schedule.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(super) struct Recording {
-    /// The task run at each choice point (a tick with more than one candidate).
-    pub(super) choices: Vec<u64>,
-    pub(super) draws: Vec<Draw>,
-}
-
 /// What the harness asks of the schedulers created during one schedule.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Plan {
+pub(crate) struct Plan {
     /// Overrides the config's strategy (`STRATEGY=`, or a replay file's).
-    pub(super) strategy: Option<Strategy>,
+    pub(crate) strategy: Option<Strategy>,
     /// The exhaustive search's prefix, for the first scheduler.
-    pub(super) prefix: Vec<u32>,
+    pub(crate) prefix: Vec<u32>,
     /// Recordings to follow, by creation order.
-    pub(super) replay: Vec<Recording>,
+    pub(crate) replay: Vec<Recording>,
     /// Record choices and draws (for a replay file).
-    pub(super) record: bool,
+    pub(crate) record: bool,
     /// Record a trace for the determinism check.
-    pub(super) audit: bool,
+    pub(crate) audit: bool,
     /// Record a timeline (written next to the replay file if the schedule fails).
-    pub(super) timeline: bool,
-}
-
-/// What one scheduler is asked to do.
-#[derive(Clone, Debug, Default)]
-pub(super) struct Directions {
-    pub(super) prefix: Vec<u32>,
-    pub(super) replay: Option<Recording>,
-    pub(super) record: bool,
-    pub(super) audit: bool,
-    pub(super) timeline: bool,
-}
-
-/// What one scheduler did, read back by the harness.
-#[derive(Debug)]
-pub(super) struct Report {
-    pub(super) strategy: Strategy,
-    pub(super) recording: Recording,
-    /// The exhaustive search's `(index, candidates)` per choice point.
-    pub(super) taken: Option<Vec<(u32, u32)>>,
-    pub(super) audit: Vec<TraceEvent>,
-    /// The timeline, if one was recorded.
-    pub(super) timeline: Option<Timeline>,
-    /// `TestScheduler (seed 17, strategy random)`: its process name in a timeline file.
-    pub(super) name: String,
+    pub(crate) timeline: bool,
 }
 
 struct Frame {
@@ -76,10 +41,10 @@ thread_local! {
 
 /// Runs `body` in a frame with `plan`; returns its outcome (a panic is caught) and what every
 /// scheduler created meanwhile on this thread did, in creation order.
-pub(super) fn within<R>(
+pub(crate) fn within<R>(
     plan: Plan,
     body: impl FnOnce() -> R,
-) -> (std::thread::Result<R>, Vec<Report>) {
+) -> (std::thread::Result<R>, Vec<Transcript>) {
     FRAMES.with(|frames| {
         frames.borrow_mut().push(Frame {
             plan,
@@ -90,13 +55,17 @@ pub(super) fn within<R>(
     let frame = FRAMES
         .with(|frames| frames.borrow_mut().pop())
         .expect("the frame pushed above");
-    let reports = frame.engines.iter().map(|engine| engine.report()).collect();
+    let reports = frame
+        .engines
+        .iter()
+        .map(|engine| engine.transcript())
+        .collect();
     (outcome, reports)
 }
 
 /// For a scheduler about to be created on this thread: applies the innermost frame's strategy
 /// to `config`, and says what else to do. Nothing outside a frame.
-pub(super) fn directions(config: &mut TestSchedulerConfig) -> Directions {
+pub(crate) fn directions(config: &mut TestSchedulerConfig) -> Directions {
     FRAMES.with(|frames| {
         let frames = frames.borrow();
         let Some(frame) = frames.last() else {
@@ -121,7 +90,7 @@ pub(super) fn directions(config: &mut TestSchedulerConfig) -> Directions {
 }
 
 /// Lists a scheduler just created on this thread in the innermost frame.
-pub(super) fn register(engine: &Arc<Engine>) {
+pub(crate) fn register(engine: &Arc<Engine>) {
     FRAMES.with(|frames| {
         if let Some(frame) = frames.borrow_mut().last_mut() {
             frame.engines.push(engine.clone());

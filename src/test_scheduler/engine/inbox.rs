@@ -1,4 +1,4 @@
-//! What other OS threads hand to a [`TestScheduler`](super::TestScheduler): its state belongs to
+//! What other OS threads hand to a [`TestScheduler`](crate::TestScheduler): its state belongs to
 //! the test thread, so a wake, spawn, timer, drop or failure from elsewhere is queued here and
 //! applied by the test thread at its next step.
 
@@ -6,7 +6,7 @@ use crate::sync::{AtomicBool, Mutex, Ordering, lock};
 use crate::{Runnable, TaskId, TaskMetadata, TaskOutcome};
 use std::time::Duration;
 
-pub(super) enum Inbound {
+pub(crate) enum Inbound {
     Ready(Runnable),
     Timer {
         delay: Duration,
@@ -20,7 +20,7 @@ pub(super) enum Inbound {
     Failure(String),
 }
 
-pub(super) struct Inbox {
+pub(crate) struct Inbox {
     items: Mutex<Vec<Inbound>>,
     /// Lets the test thread skip the lock when nothing was handed in (the common case).
     pending: AtomicBool,
@@ -36,7 +36,7 @@ impl Default for Inbox {
 }
 
 impl Inbox {
-    pub(super) fn post(&self, items: impl IntoIterator<Item = Inbound>) {
+    pub(crate) fn post(&self, items: impl IntoIterator<Item = Inbound>) {
         let mut queue = lock(&self.items);
         queue.extend(items);
         self.pending.store(true, Ordering::Release);
@@ -44,12 +44,12 @@ impl Inbox {
 
     /// Whether anything was handed in since the last `take`.
     #[inline]
-    pub(super) fn has_pending(&self) -> bool {
+    pub(crate) fn has_pending(&self) -> bool {
         self.pending.load(Ordering::Acquire)
     }
 
     /// Everything handed in so far, or `None` if nothing was.
-    pub(super) fn take(&self) -> Option<Vec<Inbound>> {
+    pub(crate) fn take(&self) -> Option<Vec<Inbound>> {
         if !self.pending.load(Ordering::Acquire) {
             return None;
         }

@@ -1,4 +1,4 @@
-//! The live tasks of a [`TestScheduler`](super::TestScheduler): who is still running, for
+//! The live tasks of a [`TestScheduler`](crate::TestScheduler): who is still running, for
 //! `is_task_running`, `live_tasks` and deadlock reports.
 //!
 //! Task ids are handed out in order, so the registry is dense: metadata sits in a deque indexed
@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 const WORD: u64 = 64;
 
 #[derive(Default)]
-pub(super) struct Registry {
+pub(crate) struct Registry {
     /// Id of `metadata[0]`; always a multiple of 64.
     base: u64,
     metadata: VecDeque<Option<TaskMetadata>>,
@@ -22,7 +22,7 @@ pub(super) struct Registry {
 
 impl Registry {
     #[inline]
-    pub(super) fn insert(&mut self, metadata: TaskMetadata) {
+    pub(crate) fn insert(&mut self, metadata: TaskMetadata) {
         let id = metadata.id().as_u64();
         // The common case: the next id (ids are handed out in order).
         if id >= self.base && (id - self.base) as usize == self.metadata.len() {
@@ -68,7 +68,7 @@ impl Registry {
     }
 
     #[inline]
-    pub(super) fn remove(&mut self, id: TaskId) {
+    pub(crate) fn remove(&mut self, id: TaskId) {
         let Some((word, bit)) = self.position(id) else {
             return;
         };
@@ -83,17 +83,17 @@ impl Registry {
         }
     }
 
-    pub(super) fn contains(&self, id: TaskId) -> bool {
+    pub(crate) fn contains(&self, id: TaskId) -> bool {
         self.position(id)
             .is_some_and(|(word, bit)| self.live_bits[word] & (1 << bit) != 0)
     }
 
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.live
     }
 
     /// Metadata of every live task, in id order.
-    pub(super) fn live(&self) -> Vec<TaskMetadata> {
+    pub(crate) fn live(&self) -> Vec<TaskMetadata> {
         let mut live = Vec::with_capacity(self.live);
         for (word_index, word) in self.live_bits.iter().enumerate() {
             let mut bits = *word;

@@ -2,7 +2,7 @@
 //! with every scheduler tracing, and this compares the two traces, naming the first step where
 //! the runs went apart.
 
-use super::trace::TraceEvent;
+use crate::test_scheduler::engine::trace::TraceEvent;
 use std::fmt::Write as _;
 
 /// How many equal events before the difference the report shows.
@@ -11,7 +11,7 @@ const CONTEXT: usize = 3;
 /// What the determinism check says when a seed's two runs differ (`None`: they did not).
 /// `first` and `second` hold one trace per scheduler the seed created; `what` names the seed
 /// (`seed 3`).
-pub(super) fn compare(
+pub(crate) fn compare(
     what: &str,
     first: &[Vec<TraceEvent>],
     second: &[Vec<TraceEvent>],

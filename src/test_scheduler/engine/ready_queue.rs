@@ -1,4 +1,4 @@
-//! The runnables a [`TestScheduler`](super::TestScheduler) can run now.
+//! The runnables a [`TestScheduler`](crate::TestScheduler) can run now.
 //!
 //! Background runnables are picked at random, weighted by priority band (`bands.rs`);
 //! foreground runnables keep FIFO order within their session, and a dedicated executor's
@@ -6,9 +6,8 @@
 //! runnables wait until nothing else is ready. Every operation is O(1): a random pick is a
 //! swap-remove from a `Vec`, never an insertion into the middle of a queue.
 
-use super::bands::{self, Bands};
-use super::choice::Chooser;
-use super::rng::Rng;
+use crate::test_scheduler::explore::Chooser;
+use crate::test_scheduler::explore::pick::{self as bands, BANDS, Lens, Rng};
 use crate::{Runnable, SessionId, TaskKind};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -23,7 +22,7 @@ enum Entry {
 
 /// Which FIFO lane a runnable waits in.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub(super) enum LaneKey {
+pub(crate) enum LaneKey {
     /// The foreground runnables of a session (or of no session).
     Session(Option<SessionId>),
     /// The runnables of one simulated dedicated executor (keyed by its root task's id).
@@ -49,7 +48,7 @@ struct Lane {
     runnables: VecDeque<Runnable>,
 }
 
-pub(super) struct ReadyQueue {
+pub(crate) struct ReadyQueue {
     order: Order,
     /// FIFO lanes that have runnables queued; a lane that empties is released (its slot
     /// reused), so a long simulation of many sessions stays small.
@@ -72,7 +71,7 @@ enum Order {
 
 impl ReadyQueue {
     /// With `randomize` off, runnables run in the order they were scheduled.
-    pub(super) fn new(randomize: bool) -> Self {
+    pub(crate) fn new(randomize: bool) -> Self {
         Self {
             order: if randomize {
                 Order::Random(Bands::default())
@@ -88,12 +87,12 @@ impl ReadyQueue {
         }
     }
 
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Queues `runnable`; `dedicated` is the lane of a dedicated executor's runnable.
-    pub(super) fn push(&mut self, runnable: Runnable, deprioritized: bool, dedicated: u64) {
+    pub(crate) fn push(&mut self, runnable: Runnable, deprioritized: bool, dedicated: u64) {
         self.len += 1;
         if deprioritized {
             self.deprioritized.push(runnable);
@@ -126,7 +125,7 @@ impl ReadyQueue {
     /// Takes the next runnable: the one `chooser` picks among the ready candidates (by default
     /// at random, weighted by band), or among the deprioritized ones if none is ready.
     #[inline]
-    pub(super) fn pop(&mut self, rng: &mut Rng, chooser: &mut Chooser) -> Option<Runnable> {
+    pub(crate) fn pop(&mut self, rng: &mut Rng, chooser: &mut Chooser) -> Option<Runnable> {
         let lanes = &mut self.lanes;
         let runnable = match &mut self.order {
             Order::Fifo(queue) => queue.pop_front(),
@@ -188,7 +187,7 @@ impl ReadyQueue {
 
     /// Removes the runnables `doomed` picks, keeping the others in their order, for dropping
     /// outside the scheduler's state borrow.
-    pub(super) fn remove_matching(
+    pub(crate) fn remove_matching(
         &mut self,
         mut doomed: impl FnMut(&Runnable) -> bool,
     ) -> Vec<Runnable> {
@@ -282,7 +281,7 @@ impl ReadyQueue {
     }
 
     /// Removes every runnable, for dropping outside the scheduler's lock.
-    pub(super) fn take_all(&mut self) -> Vec<Runnable> {
+    pub(crate) fn take_all(&mut self) -> Vec<Runnable> {
         let mut all = Vec::with_capacity(self.len);
         match &mut self.order {
             Order::Fifo(queue) => all.extend(queue.drain(..)),
@@ -302,6 +301,55 @@ impl ReadyQueue {
         self.last_lane = None;
         all.append(&mut self.deprioritized);
         self.len = 0;
+        all
+    }
+}
+
+/// Items kept in one `Vec` per band.
+pub(crate) struct Bands<T> {
+    bands: [Vec<T>; BANDS],
+}
+
+impl<T> Default for Bands<T> {
+    fn default() -> Self {
+        Self {
+            bands: [Vec::new(), Vec::new(), Vec::new()],
+        }
+    }
+}
+
+impl<T> Bands<T> {
+    #[inline]
+    pub(crate) fn lens(&self) -> Lens {
+        [
+            self.bands[0].len(),
+            self.bands[1].len(),
+            self.bands[2].len(),
+        ]
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, band: usize, item: T) {
+        self.bands[band].push(item);
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, band: usize, index: usize) -> &T {
+        &self.bands[band][index]
+    }
+
+    /// Removes the item, moving the band's last one into its place (O(1)).
+    #[inline]
+    pub(crate) fn swap_remove(&mut self, band: usize, index: usize) -> T {
+        self.bands[band].swap_remove(index)
+    }
+
+    /// Takes every item with its band, in band order then insertion order.
+    pub(crate) fn take_all(&mut self) -> Vec<(usize, T)> {
+        let mut all = Vec::with_capacity(bands::total(self.lens()));
+        for (band, items) in self.bands.iter_mut().enumerate() {
+            all.extend(items.drain(..).map(|item| (band, item)));
+        }
         all
     }
 }

@@ -1,74 +1,34 @@
-//! The seed harness: [`TestScheduler::many`] / [`many_with`](TestScheduler::many_with) (an async
-//! test body, one handle) and [`run_seeds`] (a plain closure per seed) run a test over the
-//! schedules of a strategy, check determinism on request, and on a failure write a replay file
-//! and print the one command that reruns exactly that schedule.
+//! The seed harness: [`run_seeds`] (a plain closure per seed) and the loop behind
+//! [`TestScheduler::many`](crate::TestScheduler::many) (an async test body, one handle) run a
+//! test over the schedules of a strategy, check determinism on request, and on a failure write
+//! a replay file and print the one command that reruns exactly that schedule; `search` counts
+//! the schedules a strategy needs to make something happen
+//! ([`TestScheduler::search`](crate::TestScheduler::search)).
 //!
-//! Environment: `SEED=n` (only that seed), `ITERATIONS=n` (how many schedules),
-//! `STRATEGY=random|pct[:d[:steps]]|exhaustive`, `REPLAY=<file>` (rerun a recorded schedule),
-//! `CHECK_DETERMINISM=1` (run every seed twice and compare the traces).
+//! Environment (`env.rs`): `SEED=n` (only that seed), `ITERATIONS=n` (how many schedules),
+//! `STRATEGY=random|pct[:d[:steps]]|exhaustive`, `REPLAY=<file>` (rerun a recorded schedule,
+//! `replay_file.rs`), `CHECK_DETERMINISM=1` (run every seed twice and compare the traces,
+//! `check.rs`). Each schedule runs inside a frame (`frame.rs`) that directs every scheduler
+//! created meanwhile on the thread.
 
-use super::check;
-use super::config::TestSchedulerConfig;
-use super::context::{self, Plan, Report};
-use super::handle::TestScheduler;
-use super::harness_env::{Env, cargo_command, shell_word, test_name};
-use super::quiet;
-use super::replay_file::{self, ReplayFile};
-use super::schedules::Schedules;
-use super::strategy::Strategy;
-use super::timeline_json::{self, Process};
+pub(crate) mod check;
+pub(crate) mod env;
+pub(crate) mod frame;
+pub(crate) mod replay_file;
+
 use crate::task::panic::panic_message;
+use crate::test_scheduler::engine::Transcript;
+use crate::test_scheduler::engine::trace::TraceEvent;
+use crate::test_scheduler::explore::Strategy;
+use crate::test_scheduler::explore::exhaustive::next_prefix;
+use crate::test_scheduler::timeline::chrome_trace::{self, Process};
+use env::{Env, cargo_command, shell_word, test_name};
+use frame::Plan;
+use replay_file::ReplayFile;
+use std::cell::Cell;
 use std::panic::resume_unwind;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-impl TestScheduler {
-    /// Runs the async test body `test` once per seed, each time on a fresh `TestScheduler` of
-    /// that seed, and returns the outputs in seed order. Seeds are `0..iterations`, or
-    /// `0..ITERATIONS` when that environment variable is set, or only `SEED` when that is set.
-    /// When a seed fails, runs it once more, quietly, recording its choices and its timeline (a
-    /// passing seed records neither), writes them to a replay file and a timeline file under
-    /// the target directory, prints the seed and the exact command that reruns it, then
-    /// re-raises the first run's panic.
-    /// `STRATEGY=random|pct[:depth[:steps]]|exhaustive` picks the strategy, `REPLAY=<file>`
-    /// reruns a recorded schedule, `CHECK_DETERMINISM=1` runs every seed twice and fails where
-    /// the two traces differ.
-    ///
-    /// The body runs on the test thread, which is the main thread: it may spawn foreground and
-    /// background tasks and await them; the scheduler runs everything else meanwhile.
-    ///
-    /// ```
-    /// use scheduler::TestScheduler;
-    /// TestScheduler::many(10, async |test| {
-    ///     let task = test.background().spawn(async { 1 + 1 });
-    ///     assert_eq!(task.await, 2);
-    /// });
-    /// ```
-    pub fn many<R>(iterations: u64, test: impl AsyncFnMut(Arc<TestScheduler>) -> R) -> Vec<R> {
-        Self::many_with(TestSchedulerConfig::default(), iterations, test)
-    }
-
-    /// [`many`](Self::many) with every scheduler made from `config` (its seed replaced by each
-    /// schedule's): its [`strategy`](TestSchedulerConfig::strategy) picks the schedules (the
-    /// exhaustive search runs at most `iterations` and stops early once it ran them all), and
-    /// [`check_determinism`](TestSchedulerConfig::check_determinism) runs each one twice.
-    pub fn many_with<R>(
-        config: TestSchedulerConfig,
-        iterations: u64,
-        mut test: impl AsyncFnMut(Arc<TestScheduler>) -> R,
-    ) -> Vec<R> {
-        let check = config.check_determinism;
-        run(iterations, check, |seed| {
-            let scheduler = TestScheduler::new(TestSchedulerConfig {
-                seed,
-                ..config.clone()
-            });
-            let output = scheduler.block(test(scheduler.clone()));
-            drop(scheduler);
-            output
-        })
-    }
-}
+use std::sync::Once;
 
 /// How many seeds [`run_seeds`] tries when `ITERATIONS` is not set.
 pub const DEFAULT_ITERATIONS: u64 = 100;
@@ -77,7 +37,7 @@ pub const DEFAULT_ITERATIONS: u64 = 100;
 /// `SEED` when that is set. When a seed fails, runs it once more (quietly, recording), writes a
 /// replay file and prints the seed and the exact command that reruns it, then re-raises the
 /// panic: so a failing seed's body runs twice. The environment of
-/// [`TestScheduler::many`] (`STRATEGY`, `REPLAY`, `CHECK_DETERMINISM`) applies to every
+/// [`TestScheduler::many`](crate::TestScheduler::many) (`STRATEGY`, `REPLAY`, `CHECK_DETERMINISM`) applies to every
 /// `TestScheduler` that `test` creates on this thread.
 ///
 /// ```
@@ -93,7 +53,7 @@ pub fn run_seeds(test: impl FnMut(u64)) {
 }
 
 /// Runs `body` over the schedules the environment and the schedulers' strategy select.
-fn run<R>(iterations: u64, check: bool, mut body: impl FnMut(u64) -> R) -> Vec<R> {
+pub(crate) fn run<R>(iterations: u64, check: bool, mut body: impl FnMut(u64) -> R) -> Vec<R> {
     let test = test_name();
     let env = Env::read(test.as_deref());
     let check = check || env.check_determinism;
@@ -119,7 +79,7 @@ fn run<R>(iterations: u64, check: bool, mut body: impl FnMut(u64) -> R) -> Vec<R
             timeline: false,
         };
         let seed = schedules.seed;
-        let (outcome, reports) = context::within(plan.clone(), || body(seed));
+        let (outcome, transcripts) = frame::within(plan.clone(), || body(seed));
         let output = match outcome {
             Ok(output) => output,
             Err(panic) => {
@@ -129,21 +89,21 @@ fn run<R>(iterations: u64, check: bool, mut body: impl FnMut(u64) -> R) -> Vec<R
                     timeline: env.timeline,
                     ..plan.clone()
                 };
-                let (again, recorded) = quiet::rerun(|| context::within(recording, || body(seed)));
-                let (reports, note) = match again {
+                let (again, recorded) = rerun(|| frame::within(recording, || body(seed)));
+                let (transcripts, note) = match again {
                     Err(_) => (recorded, ""),
-                    Ok(_) => (reports, NOT_REPEATED),
+                    Ok(_) => (transcripts, NOT_REPEATED),
                 };
-                let hint = failure_hint(&schedules, &env, &reports, test.as_deref(), message);
+                let hint = failure_hint(&schedules, &env, &transcripts, test.as_deref(), message);
                 eprintln!("\n{hint}{note}\n");
                 resume_unwind(panic);
             }
         };
         if check {
-            let (again, second) = context::within(plan, || body(seed));
-            let what = describe(&schedules, &reports);
-            let difference = check::compare(&what, &audits(&reports), &audits(&second));
-            let rerun = rerun_command(&schedules, &env, &reports);
+            let (again, second) = frame::within(plan, || body(seed));
+            let what = describe(&schedules, &transcripts);
+            let difference = check::compare(&what, &audits(&transcripts), &audits(&second));
+            let rerun = rerun_command(&schedules, &env, &transcripts);
             match (again, difference) {
                 (Ok(_), None) => {}
                 (Ok(_), Some(difference)) => panic!("{difference}\nrerun with: {rerun}"),
@@ -155,7 +115,7 @@ fn run<R>(iterations: u64, check: bool, mut body: impl FnMut(u64) -> R) -> Vec<R
             }
         }
         outputs.push(output);
-        if !schedules.advance(&reports) {
+        if !schedules.advance(&transcripts) {
             break; // the exhaustive search ran every schedule
         }
     }
@@ -167,13 +127,16 @@ const NOT_REPEATED: &str = "\nnote: this schedule passed when it was run again t
     choices and timeline, so the body also depends on something outside the scheduler (state \
     kept between seeds, the wall clock, the file system): the replay file may not reproduce it";
 
-fn audits(reports: &[Report]) -> Vec<Vec<super::trace::TraceEvent>> {
-    reports.iter().map(|report| report.audit.clone()).collect()
+fn audits(transcripts: &[Transcript]) -> Vec<Vec<TraceEvent>> {
+    transcripts
+        .iter()
+        .map(|report| report.audit.clone())
+        .collect()
 }
 
 /// The strategy the schedule ran with (its first scheduler's; else the environment's).
-fn strategy_of(env: &Env, reports: &[Report]) -> Strategy {
-    reports
+fn strategy_of(env: &Env, transcripts: &[Transcript]) -> Strategy {
+    transcripts
         .first()
         .map(|report| report.strategy)
         .or(env.strategy)
@@ -181,14 +144,14 @@ fn strategy_of(env: &Env, reports: &[Report]) -> Strategy {
 }
 
 /// `seed 17`, `seed 17 (strategy pct:2:20)`, `schedule 41 of the exhaustive search (seed 0)`.
-fn describe(schedules: &Schedules, reports: &[Report]) -> String {
-    let (kind, which) = label(schedules, reports);
+fn describe(schedules: &Schedules, transcripts: &[Transcript]) -> String {
+    let (kind, which) = label(schedules, transcripts);
     format!("{kind} {which}")
 }
 
 /// `("seed", "17 (strategy pct:2:20)")`: what ran, and which one.
-fn label(schedules: &Schedules, reports: &[Report]) -> (&'static str, String) {
-    match reports.first().map(|report| report.strategy) {
+fn label(schedules: &Schedules, transcripts: &[Transcript]) -> (&'static str, String) {
+    match transcripts.first().map(|report| report.strategy) {
         Some(Strategy::Exhaustive) => (
             "schedule",
             format!(
@@ -204,8 +167,8 @@ fn label(schedules: &Schedules, reports: &[Report]) -> (&'static str, String) {
 }
 
 /// `CHECK_DETERMINISM=1 [STRATEGY=..] SEED=n cargo test ...`.
-fn rerun_command(schedules: &Schedules, env: &Env, reports: &[Report]) -> String {
-    let strategy = strategy_of(env, reports);
+fn rerun_command(schedules: &Schedules, env: &Env, transcripts: &[Transcript]) -> String {
+    let strategy = strategy_of(env, transcripts);
     let strategy = match strategy {
         Strategy::Random => String::new(),
         strategy => format!("STRATEGY={strategy} "),
@@ -222,11 +185,11 @@ fn rerun_command(schedules: &Schedules, env: &Env, reports: &[Report]) -> String
 fn failure_hint(
     schedules: &Schedules,
     env: &Env,
-    reports: &[Report],
+    transcripts: &[Transcript],
     test: Option<&str>,
     message: &str,
 ) -> String {
-    let (kind, which) = label(schedules, reports);
+    let (kind, which) = label(schedules, transcripts);
     let what = format!("failing {kind}: {which}");
     let command = cargo_command();
     let replay_path = match &env.replay {
@@ -235,7 +198,7 @@ fn failure_hint(
     };
     let timeline = replay_path
         .as_deref()
-        .and_then(|path| write_timeline(path, reports, &what, message));
+        .and_then(|path| write_timeline(path, transcripts, &what, message));
     let timeline = timeline.map_or_else(String::new, |path| {
         format!(
             "\ntimeline: {} (Chrome trace JSON: open it in https://ui.perfetto.dev or chrome://tracing)",
@@ -250,9 +213,9 @@ fn failure_hint(
     }
     let file = ReplayFile {
         test: test.map(str::to_owned),
-        strategy: strategy_of(env, reports),
+        strategy: strategy_of(env, transcripts),
         seed: schedules.seed,
-        schedulers: reports
+        schedulers: transcripts
             .iter()
             .map(|report| report.recording.clone())
             .collect(),
@@ -290,11 +253,16 @@ fn failure_hint(
 /// Writes the failing schedule's timeline next to its replay file (`x.replay` ->
 /// `x.timeline.json`): one process per scheduler it created, the failure drawn at the end of
 /// the last one's. Returns its path; `None` if no timeline was recorded or writing failed.
-fn write_timeline(replay: &Path, reports: &[Report], what: &str, message: &str) -> Option<PathBuf> {
-    let last = reports
+fn write_timeline(
+    replay: &Path,
+    transcripts: &[Transcript],
+    what: &str,
+    message: &str,
+) -> Option<PathBuf> {
+    let last = transcripts
         .iter()
         .rposition(|report| report.timeline.is_some())?;
-    let processes: Vec<Process<'_>> = reports
+    let processes: Vec<Process<'_>> = transcripts
         .iter()
         .enumerate()
         .filter_map(|(index, report)| {
@@ -305,7 +273,7 @@ fn write_timeline(replay: &Path, reports: &[Report], what: &str, message: &str) 
             })
         })
         .collect();
-    let json = timeline_json::document(&processes, &[("failing", what.to_string())]);
+    let json = chrome_trace::document(&processes, &[("failing", what.to_string())]);
     let path = replay.with_extension("timeline.json");
     let written = path
         .parent()
@@ -318,4 +286,134 @@ fn write_timeline(replay: &Path, reports: &[Report], what: &str, message: &str) 
             None
         }
     }
+}
+
+// ---- schedules -----------------------------------------------------------------------------------
+// The sequence of schedules a strategy explores (seeds one after another; the exhaustive
+// search's next prefix), shared by the seed harness and [`TestScheduler::search`].
+
+/// Which schedule runs next.
+#[derive(Clone, Debug)]
+pub(crate) struct Schedules {
+    /// Schedules run so far.
+    pub(crate) number: u64,
+    /// The seed of the next one (the same for every run of an exhaustive search).
+    pub(crate) seed: u64,
+    /// The exhaustive search's prefix for the next one.
+    pub(crate) prefix: Vec<u32>,
+}
+
+impl Schedules {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self {
+            number: 0,
+            seed,
+            prefix: Vec::new(),
+        }
+    }
+
+    /// Moves past the schedule that just ran (`transcripts`: its schedulers). Returns `false` when
+    /// it was the exhaustive search's last.
+    pub(crate) fn advance(&mut self, transcripts: &[Transcript]) -> bool {
+        self.number += 1;
+        match transcripts
+            .first()
+            .and_then(|report| report.taken.as_deref())
+        {
+            Some(taken) => match next_prefix(taken) {
+                Some(prefix) => {
+                    self.prefix = prefix;
+                    true
+                }
+                None => false,
+            },
+            None => {
+                self.seed = self.seed.wrapping_add(1);
+                true
+            }
+        }
+    }
+}
+
+/// How [`TestScheduler::search`](crate::TestScheduler::search) ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SearchOutcome {
+    /// Schedules run, the finding one included.
+    pub schedules: u64,
+    /// Whether a schedule made the body return `true`.
+    pub found: bool,
+    /// Whether the exhaustive search ran every schedule there is.
+    pub exhausted: bool,
+}
+
+/// Runs `body` once per schedule of a strategy (seeds `seed`, `seed + 1`, … or the exhaustive
+/// search's schedules; `body` gets the seed and makes its scheduler, which takes the frame's
+/// directions) until it returns `true` or `limit` schedules ran. Reads no environment
+/// variable; a panic in `body` propagates.
+pub(crate) fn search(seed: u64, limit: u64, mut body: impl FnMut(u64) -> bool) -> SearchOutcome {
+    let mut schedules = Schedules::new(seed);
+    while schedules.number < limit {
+        let plan = Plan {
+            prefix: schedules.prefix.clone(),
+            ..Plan::default()
+        };
+        let seed = schedules.seed;
+        let (outcome, transcripts) = frame::within(plan, || body(seed));
+        match outcome {
+            Ok(true) => {
+                return SearchOutcome {
+                    schedules: schedules.number + 1,
+                    found: true,
+                    exhausted: false,
+                };
+            }
+            Ok(false) => {}
+            Err(panic) => resume_unwind(panic),
+        }
+        if !schedules.advance(&transcripts) {
+            return SearchOutcome {
+                schedules: schedules.number,
+                found: false,
+                exhausted: true,
+            };
+        }
+    }
+    SearchOutcome {
+        schedules: schedules.number,
+        found: false,
+        exhausted: false,
+    }
+}
+
+// ---- quiet ---------------------------------------------------------------------------------------
+// Running a failing schedule a second time without printing its panic again: the seed harness
+// reruns a failure to record its choices and its timeline, and the user already saw the panic.
+//
+// The panic hook is process-wide (and tests run on many threads), so one hook is installed
+// once, wrapping the previous one: it stays silent only on a thread that is rerunning.
+
+thread_local! {
+    static RERUNNING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `rerun` with this thread's panics not printed.
+pub(crate) fn rerun<R>(rerun: impl FnOnce() -> R) -> R {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !RERUNNING.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = RERUNNING.with(|flag| flag.replace(true));
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            RERUNNING.with(|flag| flag.set(self.0));
+        }
+    }
+    let _restore = Restore(was);
+    rerun()
 }

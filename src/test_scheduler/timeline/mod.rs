@@ -1,12 +1,14 @@
-//! The timeline a [`TestScheduler`](super::TestScheduler) records for a Chrome trace / Perfetto
-//! file (`timeline_json.rs` writes it): every poll, spawn, wake, timer, task end and marked
+//! The timeline a [`TestScheduler`](crate::TestScheduler) records for a Chrome trace / Perfetto
+//! file (`chrome_trace.rs` writes it): every poll, spawn, wake, timer, task end and marked
 //! instant, in order, with the virtual time and who did it.
 //!
-//! Kept apart from the [`TraceEvent`](super::TraceEvent)s on purpose: the trace is what two runs
+//! Kept apart from the [`TraceEvent`](crate::TraceEvent)s on purpose: the trace is what two runs
 //! compare and what the cross-target hash covers, so what the timeline adds (wakes, timers,
 //! marks) must not change it. Events are small (ids and times; each task's metadata is kept
 //! once), and only the last [`TIMELINE_LIMIT`] are kept, so the seed harness can record every
 //! seed and still write the end of a long failing run.
+
+pub(crate) mod chrome_trace;
 
 use crate::{SessionId, TaskMetadata, TaskOutcome};
 use std::fmt;
@@ -17,12 +19,12 @@ use std::fmt;
 pub const TIMELINE_LIMIT: usize = 200_000;
 
 /// `by` of an event caused by code outside every task (the test body, a block loop).
-pub(super) const BY_TEST: u64 = 0;
+pub(crate) const BY_TEST: u64 = 0;
 /// `by` of an event handed in from another OS thread.
-pub(super) const BY_FOREIGN: u64 = u64::MAX;
+pub(crate) const BY_FOREIGN: u64 = u64::MAX;
 
 /// What an instant recorded with
-/// [`TestScheduler::record_instant`](super::TestScheduler::record_instant) marks.
+/// [`TestScheduler::record_instant`](crate::TestScheduler::record_instant) marks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum InstantKind {
@@ -45,19 +47,19 @@ impl fmt::Display for InstantKind {
 /// One recorded event (40 bytes): when, about which task, caused by whom, and what. A task's
 /// metadata is kept once, in [`Timeline::tasks`].
 #[derive(Clone, Debug)]
-pub(super) struct Event {
+pub(crate) struct Event {
     /// Virtual time since the scheduler started, in nanoseconds.
-    pub(super) at: u64,
+    pub(crate) at: u64,
     /// The task (or timer) it is about (0 for a mark).
-    pub(super) task: u64,
+    pub(crate) task: u64,
     /// Who caused it: [`BY_TEST`], [`BY_FOREIGN`], or the task being polled (a timer's id while
     /// it fires).
-    pub(super) by: u64,
-    pub(super) what: What,
+    pub(crate) by: u64,
+    pub(crate) what: What,
 }
 
 #[derive(Clone, Debug)]
-pub(super) enum What {
+pub(crate) enum What {
     Spawned,
     /// A poll begins (tick number); the next unmatched `PollEnd` ends it.
     Poll(u64),
@@ -71,22 +73,22 @@ pub(super) enum What {
     Mark(Box<Mark>),
 }
 
-/// An instant marked by [`record_instant`](super::TestScheduler::record_instant).
+/// An instant marked by [`record_instant`](crate::TestScheduler::record_instant).
 #[derive(Clone, Debug)]
-pub(super) struct Mark {
-    pub(super) kind: InstantKind,
-    pub(super) name: String,
-    pub(super) args: Vec<(String, String)>,
+pub(crate) struct Mark {
+    pub(crate) kind: InstantKind,
+    pub(crate) name: String,
+    pub(crate) args: Vec<(String, String)>,
     /// The session current when it was recorded (its track, if any).
-    pub(super) session: Option<SessionId>,
+    pub(crate) session: Option<SessionId>,
 }
 
 /// The recorded events of one scheduler.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Timeline {
-    pub(super) events: Vec<Event>,
+pub(crate) struct Timeline {
+    pub(crate) events: Vec<Event>,
     /// Events dropped from the front to stay within [`TIMELINE_LIMIT`].
-    pub(super) dropped: u64,
+    pub(crate) dropped: u64,
     /// The metadata of every task an event is about, by id (a TestScheduler numbers its tasks
     /// 1, 2, 3…).
     tasks: Vec<Option<TaskMetadata>>,
@@ -98,7 +100,7 @@ const MAX_TABLE_ID: u64 = 1 << 26;
 impl Timeline {
     /// Records `what` about `task` at `at` (nanoseconds), caused by `by`.
     #[inline]
-    pub(super) fn record(&mut self, at: u64, by: u64, task: &TaskMetadata, what: What) {
+    pub(crate) fn record(&mut self, at: u64, by: u64, task: &TaskMetadata, what: What) {
         let id = task.id().as_u64();
         if id < MAX_TABLE_ID {
             let index = id as usize;
@@ -117,7 +119,7 @@ impl Timeline {
 
     /// Records an event about no task (a poll's end, a mark).
     #[inline]
-    pub(super) fn record_plain(&mut self, at: u64, by: u64, what: What) {
+    pub(crate) fn record_plain(&mut self, at: u64, by: u64, what: What) {
         self.push(Event {
             at,
             task: 0,
@@ -127,7 +129,7 @@ impl Timeline {
     }
 
     /// The metadata of task `id`, if an event was about it.
-    pub(super) fn task(&self, id: u64) -> Option<&TaskMetadata> {
+    pub(crate) fn task(&self, id: u64) -> Option<&TaskMetadata> {
         self.tasks.get(usize::try_from(id).ok()?)?.as_ref()
     }
 

@@ -2,26 +2,26 @@
 //! `REPLAY`, `CHECK_DETERMINISM`, `TIMELINE`) and the replay command it prints.
 
 use super::replay_file::ReplayFile;
-use super::strategy::Strategy;
+use crate::test_scheduler::explore::Strategy;
 use std::path::PathBuf;
 
 /// The harness's environment variables, parsed; a malformed value is a clear panic, not a
 /// silent default.
 #[derive(Debug, Default)]
-pub(super) struct Env {
-    pub(super) seed: Option<u64>,
-    pub(super) iterations: Option<u64>,
-    pub(super) strategy: Option<Strategy>,
+pub(crate) struct Env {
+    pub(crate) seed: Option<u64>,
+    pub(crate) iterations: Option<u64>,
+    pub(crate) strategy: Option<Strategy>,
     /// The replay file, if `REPLAY` names one for this test.
-    pub(super) replay: Option<(PathBuf, ReplayFile)>,
-    pub(super) check_determinism: bool,
+    pub(crate) replay: Option<(PathBuf, ReplayFile)>,
+    pub(crate) check_determinism: bool,
     /// Record every schedule's timeline, written when it fails (`TIMELINE=0` turns it off).
-    pub(super) timeline: bool,
+    pub(crate) timeline: bool,
 }
 
 impl Env {
     /// Reads the environment for the test running on this thread (`test`: its name).
-    pub(super) fn read(test: Option<&str>) -> Self {
+    pub(crate) fn read(test: Option<&str>) -> Self {
         let replay = std::env::var_os("REPLAY").and_then(|path| {
             let path = PathBuf::from(path);
             let file = ReplayFile::read(&path).unwrap_or_else(|error| panic!("{error}"));
@@ -55,14 +55,14 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-pub(super) fn parse_number(name: &str, value: &str) -> u64 {
+pub(crate) fn parse_number(name: &str, value: &str) -> u64 {
     match value.trim().parse() {
         Ok(number) => number,
         Err(_) => panic!("{name}={value:?} is not a non-negative integer"),
     }
 }
 
-pub(super) fn parse_flag(name: &str, value: &str) -> bool {
+pub(crate) fn parse_flag(name: &str, value: &str) -> bool {
     match value.trim() {
         "1" | "true" | "yes" | "on" => true,
         "" | "0" | "false" | "no" | "off" => false,
@@ -71,7 +71,7 @@ pub(super) fn parse_flag(name: &str, value: &str) -> bool {
 }
 
 /// The name of the test running on this thread (libtest names each test's thread after it).
-pub(super) fn test_name() -> Option<String> {
+pub(crate) fn test_name() -> Option<String> {
     std::thread::current()
         .name()
         .filter(|name| *name != "main")
@@ -80,7 +80,7 @@ pub(super) fn test_name() -> Option<String> {
 
 /// `cargo test -p native-tests --test core -- name --exact`: the command that runs only the
 /// test on this thread (`cargo run -p tandem-scheduler --example timeline` from an example).
-pub(super) fn cargo_command() -> String {
+pub(crate) fn cargo_command() -> String {
     if let Some(example) = example_name() {
         let mut command = "cargo run".to_string();
         if let Ok(package) = std::env::var("CARGO_PKG_NAME") {
@@ -132,7 +132,7 @@ fn test_target() -> Option<String> {
 }
 
 /// `path` as one shell word.
-pub(super) fn shell_word(path: &std::path::Path) -> String {
+pub(crate) fn shell_word(path: &std::path::Path) -> String {
     let text = path.display().to_string();
     if text
         .chars()

@@ -13,24 +13,22 @@
 //! arrow from the spawning slice to the task's first poll; wakes, timers (set, fired,
 //! cancelled), task ends, marks (notes and faults) and the failure point are instants.
 
-use super::json::Object;
-use super::timeline::{BY_TEST, Event, InstantKind, Timeline, What};
-use super::timeline_tracks::{
-    SESSIONS, TEST, by_of, kind_name, task_args, task_name, track, track_name, who,
-};
+use super::{BY_FOREIGN, BY_TEST, Event, InstantKind, Timeline, What};
+use crate::{TaskKind, TaskMetadata};
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::fmt::{Display, Write};
 use std::time::Duration;
 
 /// One scheduler's part of a file.
-pub(super) struct Process<'a> {
-    pub(super) name: String,
-    pub(super) timeline: &'a Timeline,
+pub(crate) struct Process<'a> {
+    pub(crate) name: String,
+    pub(crate) timeline: &'a Timeline,
     /// The failure message, drawn after the last event (the seed harness's failing seed).
-    pub(super) failure: Option<&'a str>,
+    pub(crate) failure: Option<&'a str>,
 }
 
 /// The whole file: `processes` numbered from 1, `about` in `otherData`.
-pub(super) fn document(processes: &[Process<'_>], about: &[(&str, String)]) -> String {
+pub(crate) fn document(processes: &[Process<'_>], about: &[(&str, String)]) -> String {
     let mut out = String::from("{\"traceEvents\":[\n");
     let mut first = true;
     for (index, process) in processes.iter().enumerate() {
@@ -333,5 +331,183 @@ impl Writer<'_> {
             }
             What::PollEnd | What::Mark(_) => {}
         }
+    }
+}
+
+// ---- timeline_tracks -----------------------------------------------------------------------------
+// Where a timeline event is drawn and what it says: the tracks (one per session, one per
+// executor without a session, one for code outside every task), the names of slices, and the
+// `args` every task event carries.
+
+/// Track ids (the file's `tid`s, also their order): code outside every task, timers, the
+/// executors without a session, then `SESSIONS + n` for session n.
+pub(crate) const TEST: u64 = 1;
+pub(crate) const TIMERS: u64 = 2;
+pub(crate) const BACKGROUND: u64 = 3;
+pub(crate) const FOREGROUND: u64 = 4;
+pub(crate) const DEDICATED: u64 = 5;
+pub(crate) const SESSIONS: u64 = 100;
+
+/// The track (thread id) of a task: its session's, else its executor's.
+pub(crate) fn track(task: &TaskMetadata) -> u64 {
+    match (task.session(), task.kind()) {
+        (Some(session), _) => SESSIONS.saturating_add(session.as_u64()),
+        (None, TaskKind::Background) => BACKGROUND,
+        (None, TaskKind::Foreground) => FOREGROUND,
+        (None, TaskKind::Timer) => TIMERS,
+        (None, TaskKind::Dedicated) => DEDICATED,
+    }
+}
+
+pub(crate) fn track_name(tid: u64) -> String {
+    match tid {
+        TEST => "test code".into(),
+        TIMERS => "timers".into(),
+        BACKGROUND => "background".into(),
+        FOREGROUND => "foreground (main thread)".into(),
+        DEDICATED => "dedicated executors".into(),
+        _ => format!("session#{}", tid - SESSIONS),
+    }
+}
+
+/// `task#7 [indexer]`: a slice's name (Perfetto colours slices by name: one colour per task).
+pub(crate) fn task_name(task: &TaskMetadata) -> String {
+    match task.label().and_then(|label| label.name()) {
+        Some(label) => format!("{} [{label}]", task.id()),
+        None => task.id().to_string(),
+    }
+}
+
+pub(crate) fn kind_name(kind: TaskKind) -> &'static str {
+    match kind {
+        TaskKind::Background => "background",
+        TaskKind::Foreground => "foreground",
+        TaskKind::Timer => "timer",
+        TaskKind::Dedicated => "dedicated",
+    }
+}
+
+/// Who caused an event, as the `by` arg says it.
+pub(crate) fn by_of(event: &Event) -> Option<u64> {
+    match event.what {
+        What::Poll(_) | What::PollEnd | What::TimerFired => None,
+        _ => Some(event.by),
+    }
+}
+
+/// `test code`, `another OS thread`, `task#3` or `timer task#4`.
+pub(crate) fn who(by: u64, timers: &FxHashSet<u64>) -> String {
+    match by {
+        BY_TEST => "test code".into(),
+        BY_FOREIGN => "another OS thread".into(),
+        task if timers.contains(&task) => format!("timer task#{task}"),
+        task => format!("task#{task}"),
+    }
+}
+
+pub(crate) fn task_args(args: &mut Object<'_>, task: &TaskMetadata) {
+    args.num("task", task.id().as_u64())
+        .str("kind", kind_name(task.kind()))
+        .str("priority", task.priority().name());
+    if let Some(label) = task.label() {
+        args.str("label", &label.to_string());
+    }
+    if let Some(session) = task.session() {
+        args.str("session", &session.to_string());
+    }
+    let mut location = String::new();
+    let _ = write!(location, "{}", task.location());
+    args.str("spawned_at", &location);
+}
+
+// ---- json ----------------------------------------------------------------------------------------
+// The little JSON the timeline file needs, written by hand (the crate has no serde): objects
+// of strings and numbers, with strings escaped as RFC 8259 requires.
+
+/// Appends `text` as a JSON string: quoted, with `"`, `\` and every control character escaped.
+pub(crate) fn string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Writes one JSON object member by member; [`end`](Self::end) closes it.
+pub(crate) struct Object<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl<'a> Object<'a> {
+    pub(crate) fn new(out: &'a mut String) -> Self {
+        out.push('{');
+        Self { out, first: true }
+    }
+
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        string(self.out, key);
+        self.out.push(':');
+    }
+
+    pub(crate) fn str(&mut self, key: &str, value: &str) -> &mut Self {
+        self.key(key);
+        string(self.out, value);
+        self
+    }
+
+    /// A number (an integer, or a decimal written by the caller): written as is.
+    pub(crate) fn num(&mut self, key: &str, value: impl Display) -> &mut Self {
+        self.key(key);
+        let _ = write!(self.out, "{value}");
+        self
+    }
+
+    /// A nested object, filled by `fill`.
+    pub(crate) fn object(&mut self, key: &str, fill: impl FnOnce(&mut Object<'_>)) -> &mut Self {
+        self.key(key);
+        let mut inner = Object::new(self.out);
+        fill(&mut inner);
+        inner.end();
+        self
+    }
+
+    pub(crate) fn end(self) {
+        self.out.push('}');
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut out = String::new();
+        string(&mut out, "a \"b\" \\ c\n\t\u{1}é");
+        assert_eq!(out, r#""a \"b\" \\ c\n\t\u0001é""#);
+        let mut out = String::new();
+        let mut object = Object::new(&mut out);
+        object.str("k", "v").num("n", 1.5).object("o", |inner| {
+            inner.num("x", 2);
+        });
+        object.end();
+        assert_eq!(out, r#"{"k":"v","n":1.5,"o":{"x":2}}"#);
     }
 }

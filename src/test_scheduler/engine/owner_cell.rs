@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::thread::ThreadId;
 
-pub(super) struct OwnerCell<T> {
+pub(crate) struct OwnerCell<T> {
     owner: ThreadId,
     borrowed: UnsafeCell<bool>,
     value: UnsafeCell<T>,
@@ -25,7 +25,7 @@ unsafe impl<T: Send> Sync for OwnerCell<T> {}
 
 impl<T> OwnerCell<T> {
     /// A cell owned by `owner`.
-    pub(super) fn new(owner: ThreadId, value: T) -> Self {
+    pub(crate) fn new(owner: ThreadId, value: T) -> Self {
         Self {
             owner,
             borrowed: UnsafeCell::new(false),
@@ -35,7 +35,7 @@ impl<T> OwnerCell<T> {
 
     /// Whether `thread` is the owner.
     #[inline]
-    pub(super) fn is_owner(&self, thread: ThreadId) -> bool {
+    pub(crate) fn is_owner(&self, thread: ThreadId) -> bool {
         thread == self.owner
     }
 
@@ -43,7 +43,7 @@ impl<T> OwnerCell<T> {
     ///
     /// Panics on another thread, or if a borrow is already alive (re-entrancy).
     #[inline]
-    pub(super) fn borrow_mut(&self, current: ThreadId, what: &str) -> OwnerGuard<'_, T> {
+    pub(crate) fn borrow_mut(&self, current: ThreadId, what: &str) -> OwnerGuard<'_, T> {
         if current != self.owner {
             wrong_thread(what);
         }
@@ -66,7 +66,7 @@ impl<T> OwnerCell<T> {
     ///
     /// Panics if a borrow is already alive (re-entrancy).
     #[inline]
-    pub(super) fn borrow_if_owner(
+    pub(crate) fn borrow_if_owner(
         &self,
         current: ThreadId,
         what: &str,
@@ -93,7 +93,7 @@ fn already_borrowed(what: &str) -> ! {
 
 /// Proof of exclusive access; releases the borrow when dropped. Neither `Send` nor `Sync`, so it
 /// never leaves the owner thread.
-pub(super) struct OwnerGuard<'a, T> {
+pub(crate) struct OwnerGuard<'a, T> {
     cell: &'a OwnerCell<T>,
     not_send: PhantomData<*const ()>,
 }

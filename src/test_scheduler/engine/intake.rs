@@ -1,19 +1,18 @@
-//! What comes into a [`TestScheduler`](super::TestScheduler)'s engine: new tasks, wakes,
+//! What comes into a [`TestScheduler`](crate::TestScheduler)'s engine: new tasks, wakes,
 //! timers, ends and unobserved panics, from the test thread directly or from other OS threads
 //! through the inbox; and closing, when the scheduler is dropped.
 
-use super::engine::{Engine, current_thread_id};
 use super::inbox::Inbound;
-use super::report;
-use super::timeline::{BY_FOREIGN, Timeline, What};
+use super::{Engine, current_thread_id, foreign_wake, unobserved_panic};
 use crate::task::runnable;
+use crate::test_scheduler::timeline::{BY_FOREIGN, Timeline, What};
 use crate::{Runnable, TaskMetadata, TaskOutcome};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 impl Engine {
     /// Queues a woken runnable.
-    pub(super) fn enqueue(&self, runnable: Runnable) {
+    pub(crate) fn enqueue(&self, runnable: Runnable) {
         let Some(runnable) = self.refuse_if_closed(runnable) else {
             return;
         };
@@ -31,7 +30,7 @@ impl Engine {
     }
 
     /// Records a new task and queues its first runnable, in one borrow.
-    pub(super) fn schedule_spawned(&self, runnable: Runnable) {
+    pub(crate) fn schedule_spawned(&self, runnable: Runnable) {
         let Some(runnable) = self.refuse_if_closed(runnable) else {
             return;
         };
@@ -53,7 +52,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn schedule_after(&self, delay: Duration, runnable: Runnable) {
+    pub(crate) fn schedule_after(&self, delay: Duration, runnable: Runnable) {
         let Some(runnable) = self.refuse_if_closed(runnable) else {
             return;
         };
@@ -72,7 +71,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
+    pub(crate) fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
         if self.closed.load(Ordering::Relaxed) {
             return;
         }
@@ -92,7 +91,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn timer_cancelled(&self, timer: &TaskMetadata) {
+    pub(crate) fn timer_cancelled(&self, timer: &TaskMetadata) {
         if self.closed.load(Ordering::Relaxed) {
             return;
         }
@@ -113,8 +112,8 @@ impl Engine {
     /// A panic nobody will await: a test failure, raised at the next tick (or when the
     /// scheduler is dropped). Never raised here: this runs inside async-task, dropping the
     /// task's output, where unwinding must not start.
-    pub(super) fn unobserved_panic(&self, task: &TaskMetadata, message: &str) {
-        let failure = report::unobserved_panic(task, message);
+    pub(crate) fn unobserved_panic(&self, task: &TaskMetadata, message: &str) {
+        let failure = unobserved_panic(task, message);
         if self.closed.load(Ordering::Relaxed) {
             eprintln!("{failure}");
         } else if self.on_test_thread() {
@@ -126,7 +125,7 @@ impl Engine {
 
     /// Applies what other threads handed in (a single relaxed load when nothing was).
     #[inline]
-    pub(super) fn drain_inbox(&self) {
+    pub(crate) fn drain_inbox(&self) {
         if self.inbox.has_pending() {
             self.apply_inbox();
         }
@@ -169,7 +168,7 @@ impl Engine {
     /// unless parking is allowed, and wakes the test thread if it is parked.
     fn post_foreign(&self, metadata: &TaskMetadata, items: impl IntoIterator<Item = Inbound>) {
         let report = (!self.allow_parking.load(Ordering::SeqCst))
-            .then(|| Inbound::Failure(report::foreign_wake(metadata)));
+            .then(|| Inbound::Failure(foreign_wake(metadata)));
         self.inbox.post(report.into_iter().chain(items));
         self.unparker.unpark();
     }
@@ -186,11 +185,11 @@ impl Engine {
         }
     }
 
-    /// Called when the [`TestScheduler`](super::TestScheduler) is dropped: discards every queued
+    /// Called when the [`TestScheduler`](crate::TestScheduler) is dropped: discards every queued
     /// runnable and timer (cancelling their tasks) and, from now on, every runnable handed in.
     /// Panics with any failure not yet raised (a wake from another thread, a panic nobody
     /// awaited).
-    pub(super) fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
         if !self.on_test_thread() {
             // The state belongs to the test thread and cannot be touched here: what is queued

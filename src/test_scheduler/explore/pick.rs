@@ -1,5 +1,5 @@
-//! The priority bands of the TestScheduler's ready queue, and the random pick weighted between
-//! them.
+//! The TestScheduler's random source and its picks: uniform among `len` candidates, and
+//! weighted between priority bands.
 //!
 //! Candidates sit in one band per [`Priority`]: high (with realtime, which the simulation runs
 //! as high), medium, low. A pick draws the band by the weights 60/30/10 among the bands that
@@ -7,14 +7,25 @@
 //! has candidates (every task medium, the default) it is one uniform draw over that band, as
 //! before priorities existed, so a seed's schedule did not change for such tests.
 
-use super::rng::{Rng, pick};
 use crate::Priority;
+use rand::Rng as _;
+
+/// PCG XSL 128/64 (MCG): a fixed algorithm, so a seed means the same stream on every target and
+/// every version of this crate's dependencies.
+pub(crate) type Rng = rand_pcg::Pcg64Mcg;
+
+/// An index below `len`, from one draw: Lemire's multiply-shift (its bias, under 2^-40 for any
+/// realistic queue, does not matter for scheduling). Computed in u64/u128 so a seed picks the
+/// same index on 32- and 64-bit targets.
+pub(crate) fn pick(rng: &mut Rng, len: usize) -> usize {
+    ((u128::from(rng.next_u64()) * len as u128) >> 64) as usize
+}
 
 /// How many bands there are.
-pub(super) const BANDS: usize = 3;
+pub(crate) const BANDS: usize = 3;
 
 /// Candidates per band (in band order: high, medium, low).
-pub(super) type Lens = [usize; BANDS];
+pub(crate) type Lens = [usize; BANDS];
 
 /// The weight of each band, by index.
 const WEIGHTS: [u64; BANDS] = [
@@ -25,7 +36,7 @@ const WEIGHTS: [u64; BANDS] = [
 
 /// The band of `priority`: 0 high (and realtime), 1 medium, 2 low.
 #[inline]
-pub(super) fn band_of(priority: Priority) -> usize {
+pub(crate) fn band_of(priority: Priority) -> usize {
     match priority {
         Priority::High | Priority::Realtime => 0,
         Priority::Medium => 1,
@@ -35,13 +46,13 @@ pub(super) fn band_of(priority: Priority) -> usize {
 
 /// Total candidates.
 #[inline]
-pub(super) fn total(lens: Lens) -> usize {
+pub(crate) fn total(lens: Lens) -> usize {
     lens.iter().sum()
 }
 
 /// A candidate's flat index (bands concatenated in order), drawn with the band weights.
 #[inline]
-pub(super) fn pick_weighted(rng: &mut Rng, lens: Lens) -> usize {
+pub(crate) fn pick_weighted(rng: &mut Rng, lens: Lens) -> usize {
     // The common case first: every ready task is medium (the same draw as the general path).
     if lens[0] == 0 && lens[2] == 0 {
         return pick(rng, lens[1]);
@@ -79,7 +90,7 @@ fn offset(lens: Lens, band: usize) -> usize {
 
 /// The band of flat index `flat`, and its index inside that band.
 #[inline]
-pub(super) fn locate(lens: Lens, mut flat: usize) -> (usize, usize) {
+pub(crate) fn locate(lens: Lens, mut flat: usize) -> (usize, usize) {
     for (band, &len) in lens.iter().enumerate() {
         if flat < len {
             return (band, flat);
@@ -87,55 +98,6 @@ pub(super) fn locate(lens: Lens, mut flat: usize) -> (usize, usize) {
         flat -= len;
     }
     panic!("candidate index out of range")
-}
-
-/// Items kept in one `Vec` per band.
-pub(super) struct Bands<T> {
-    bands: [Vec<T>; BANDS],
-}
-
-impl<T> Default for Bands<T> {
-    fn default() -> Self {
-        Self {
-            bands: [Vec::new(), Vec::new(), Vec::new()],
-        }
-    }
-}
-
-impl<T> Bands<T> {
-    #[inline]
-    pub(super) fn lens(&self) -> Lens {
-        [
-            self.bands[0].len(),
-            self.bands[1].len(),
-            self.bands[2].len(),
-        ]
-    }
-
-    #[inline]
-    pub(super) fn push(&mut self, band: usize, item: T) {
-        self.bands[band].push(item);
-    }
-
-    #[inline]
-    pub(super) fn get(&self, band: usize, index: usize) -> &T {
-        &self.bands[band][index]
-    }
-
-    /// Removes the item, moving the band's last one into its place (O(1)).
-    #[inline]
-    pub(super) fn swap_remove(&mut self, band: usize, index: usize) -> T {
-        self.bands[band].swap_remove(index)
-    }
-
-    /// Takes every item with its band, in band order then insertion order.
-    pub(super) fn take_all(&mut self) -> Vec<(usize, T)> {
-        let mut all = Vec::with_capacity(total(self.lens()));
-        for (band, items) in self.bands.iter_mut().enumerate() {
-            all.extend(items.drain(..).map(|item| (band, item)));
-        }
-        all
-    }
 }
 
 #[cfg(test)]

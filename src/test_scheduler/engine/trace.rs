@@ -1,4 +1,4 @@
-//! [`TraceEvent`]: what a [`TestScheduler`](super::TestScheduler) records when tracing is on, so
+//! [`TraceEvent`]: what a [`TestScheduler`](crate::TestScheduler) records when tracing is on, so
 //! two runs of one seed can be compared event by event.
 
 use crate::{TaskMetadata, TaskOutcome};

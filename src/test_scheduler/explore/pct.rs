@@ -25,12 +25,12 @@
 //! the one behind `random_range` and `simulate_random_delay`, so a test that draws one more
 //! random number keeps its PCT schedule.
 
-use super::rng::Rng;
+use crate::test_scheduler::explore::pick::Rng;
 use rand::{Rng as _, SeedableRng};
 use rustc_hash::FxHashMap;
 
 /// Consecutive choice points one task may win before it is moved below all others.
-pub(super) const STARVATION_LIMIT: u32 = 1_000;
+pub(crate) const STARVATION_LIMIT: u32 = 1_000;
 
 /// Initial priorities are at least this; change-point values and demotions are below it.
 const INITIAL: u64 = 1 << 63;
@@ -40,7 +40,7 @@ const CHANGE: u64 = 1 << 62;
 /// Distinguishes PCT's generator from the seed's main one.
 const STREAM: u64 = 0x5043_545f_7072_696f; // "PCT_prio"
 
-pub(super) struct Pct {
+pub(crate) struct Pct {
     rng: Rng,
     /// Priority of every live task.
     priorities: FxHashMap<u64, u64>,
@@ -57,7 +57,7 @@ pub(super) struct Pct {
 }
 
 impl Pct {
-    pub(super) fn new(seed: u64, depth: u32, steps: u64) -> Self {
+    pub(crate) fn new(seed: u64, depth: u32, steps: u64) -> Self {
         let mut rng = Rng::seed_from_u64(seed ^ STREAM);
         let wanted = u64::from(depth.saturating_sub(1)).min(steps);
         let mut change_points: Vec<(u64, u64)> = Vec::with_capacity(wanted as usize);
@@ -81,17 +81,17 @@ impl Pct {
     }
 
     /// A new task: its priority, at a uniformly random rank among the live tasks.
-    pub(super) fn task_spawned(&mut self, task: u64) {
+    pub(crate) fn task_spawned(&mut self, task: u64) {
         let priority = INITIAL | (self.rng.next_u64() >> 1);
         self.priorities.insert(task, priority);
     }
 
-    pub(super) fn task_ended(&mut self, task: u64) {
+    pub(crate) fn task_ended(&mut self, task: u64) {
         self.priorities.remove(&task);
     }
 
     /// The candidate to run among `len` (`task_of` names each one's task).
-    pub(super) fn choose(&mut self, len: usize, task_of: &impl Fn(usize) -> u64) -> usize {
+    pub(crate) fn choose(&mut self, len: usize, task_of: &impl Fn(usize) -> u64) -> usize {
         if len == 1 {
             return 0;
         }

@@ -8,21 +8,21 @@
 //! order depends only on the choices made before.
 
 /// One run of the search.
-pub(super) struct Exhaustive {
+pub(crate) struct Exhaustive {
     prefix: Vec<u32>,
     /// `(index taken, number of candidates)` at each choice point so far.
     taken: Vec<(u32, u32)>,
 }
 
 impl Exhaustive {
-    pub(super) fn new(prefix: Vec<u32>) -> Self {
+    pub(crate) fn new(prefix: Vec<u32>) -> Self {
         Self {
             prefix,
             taken: Vec::new(),
         }
     }
 
-    pub(super) fn choose(&mut self, len: usize) -> usize {
+    pub(crate) fn choose(&mut self, len: usize) -> usize {
         if len == 1 {
             return 0;
         }
@@ -41,13 +41,13 @@ impl Exhaustive {
         index as usize
     }
 
-    pub(super) fn taken(&self) -> &[(u32, u32)] {
+    pub(crate) fn taken(&self) -> &[(u32, u32)] {
         &self.taken
     }
 }
 
 /// The prefix of the run after the one that took `taken`, or `None` when every schedule ran.
-pub(super) fn next_prefix(taken: &[(u32, u32)]) -> Option<Vec<u32>> {
+pub(crate) fn next_prefix(taken: &[(u32, u32)]) -> Option<Vec<u32>> {
     let deepest = taken
         .iter()
         .rposition(|&(index, count)| index + 1 < count)?;

@@ -30,7 +30,10 @@ mod timeline;
 
 pub use config::TestSchedulerConfig;
 pub use engine::trace::{TaskSummary, TraceEvent};
-pub use explore::{DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, ParseStrategyError, Strategy};
+pub use explore::{
+    DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, MAX_PCT_DEPTH, MAX_PCT_STEPS, ParseStrategyError,
+    Strategy,
+};
 pub use harness::{SearchOutcome, run_seeds};
 pub use timeline::{InstantKind, TIMELINE_LIMIT};
 

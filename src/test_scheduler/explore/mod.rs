@@ -59,7 +59,9 @@ pub enum Strategy {
     /// choice that has an untried alternative. Bounded by the run's iteration count; random
     /// values (`random_range`, `simulate_random_delay`) come from the seed, not enumerated.
     /// Every schedule of a search has the same seed: a failing one is rerun with its replay
-    /// file (`SEED=` runs only the search's first schedule).
+    /// file (`SEED=` runs only the search's first schedule). As with PCT, a task that wins
+    /// 1,000 choice points in a row (a yield loop waiting for a lower-priority task) is
+    /// demoted, so such a loop ends; the search skips the schedules where it spins longer.
     Exhaustive,
 }
 
@@ -415,7 +417,7 @@ fn choose_in(mode: &mut Mode, rng: &mut Rng, lens: Lens, task_of: &impl Fn(usize
     match mode {
         Mode::Random => pick::pick_weighted(rng, lens),
         Mode::Pct(pct) => pct.choose(len, task_of),
-        Mode::Exhaustive(search) => search.choose(len),
+        Mode::Exhaustive(search) => search.choose(len, task_of),
         Mode::Replay(replay) => {
             let own = choose_in(&mut replay.inner, rng, lens, task_of);
             let tick = replay.ticks;

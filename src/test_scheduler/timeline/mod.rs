@@ -183,7 +183,11 @@ mod tests {
             )
         };
         let long_lived = metadata(1);
-        let tasks = if cfg!(miri) { 1_000 } else { 2 * TIMELINE_LIMIT as u64 };
+        let tasks = if cfg!(miri) {
+            1_000
+        } else {
+            2 * TIMELINE_LIMIT as u64
+        };
         for id in 2..tasks {
             timeline.record(id, 0, &metadata(id), What::Spawned);
             if id % 1_000 == 0 {
@@ -199,10 +203,16 @@ mod tests {
         for event in &timeline.events {
             assert!(timeline.task(event.task).is_some(), "task#{}", event.task);
         }
-        assert!(timeline.task(1).is_some(), "a task with recent events is kept");
+        assert!(
+            timeline.task(1).is_some(),
+            "a task with recent events is kept"
+        );
         if !cfg!(miri) {
             assert!(timeline.dropped > 0);
-            assert!(timeline.task(2).is_none(), "a task whose events all went is gone");
+            assert!(
+                timeline.task(2).is_none(),
+                "a task whose events all went is gone"
+            );
         }
     }
 }

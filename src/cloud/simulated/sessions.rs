@@ -615,7 +615,19 @@ impl<F: Future> Future for Handler<F> {
             .handler
             .as_mut()
             .expect("a simulated request's handler is not polled after it ended");
-        match catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
+        let isolate = inner.as_ref().map(|inner| inner.isolate());
+        let poll = catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx)));
+        // The handler may have reset the isolate itself, synchronously: then its request died
+        // with it, whatever the poll returned (an isolate reset kills the code that runs in it).
+        if let Some(inner) = &inner
+            && Some(inner.isolate()) != isolate
+            && inner.killed(session)
+        {
+            drop(poll);
+            let message = "the isolate was reset while the request was in flight".to_string();
+            return this.fail(RequestFailure::IsolateReset, message);
+        }
+        match poll {
             Ok(Poll::Ready(output)) => {
                 this.handler = None;
                 Poll::Ready(Ok(output))

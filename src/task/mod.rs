@@ -186,7 +186,12 @@ fn poll_state<T>(state: &mut State<T>, cx: &mut Context<'_>) -> Poll<Result<T, T
             Poll::Ready(Ok(value.take().expect("Task polled after it completed")))
         }
         State::Spawned(task, metadata) => match Pin::new(task).poll(cx) {
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                if metadata.kind() == TaskKind::Dedicated {
+                    crate::scheduler::awaited_dedicated_task(metadata);
+                }
+                Poll::Pending
+            }
             Poll::Ready(Some(result)) => Poll::Ready(Ok(unwrap_result(result))),
             Poll::Ready(None) => Poll::Ready(Err(*metadata)),
         },

@@ -167,6 +167,7 @@ impl TestScheduler {
 
     /// Runs the simulation until `future` completes, and returns its output (see `block` on
     /// `dyn Scheduler`): a future that can never complete panics with a deadlock report.
+    #[track_caller]
     pub fn block<F: Future>(&self, future: F) -> F::Output {
         (self as &dyn Scheduler).block(future)
     }

@@ -215,6 +215,7 @@ impl SimulatedExecutionContext {
     }
 
     /// Blocks on `future`, running the simulation meanwhile (see `Scheduler::block`).
+    #[track_caller]
     pub fn block<F: Future>(&self, future: F) -> F::Output {
         self.inner.scheduler.block(future)
     }

@@ -158,6 +158,10 @@ impl Timeline {
         self.dropped += quarter as u64;
         let first_kept = self.dropped;
         self.tasks.retain(|_, known| known.last >= first_kept);
+        // A full timeline keeps at most one task per kept event: room for that many now, so
+        // its size is fixed from here on however the tasks spread over the events.
+        self.tasks
+            .reserve(TIMELINE_LIMIT.saturating_sub(self.tasks.len()));
     }
 }
 

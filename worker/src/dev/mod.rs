@@ -1,11 +1,11 @@
 //! Dev-only: what the example app carries for its benchmark, its fault suite and its debugging,
 //! kept apart from the app and **off when deployed**.
 //!
-//! The routes below are mounted ([`routes`]) only when the Worker's variable `DEV_ROUTES` is
+//! The routes below are mounted (`routes`) only when the Worker's variable `DEV_ROUTES` is
 //! `"true"`. The committed `worker/wrangler.toml` never sets it; the local dev server does
 //! (`scripts/serve-worker.sh` and the test suites run `wrangler dev --var DEV_ROUTES:true`).
 //! Deployed as committed, none is mounted, and every path under [`PREFIXES`] answers 404 with a
-//! message saying it is a dev-only route ([`off`]); `scripts/test.d/60-worker-e2e.sh` checks
+//! message saying it is a dev-only route (`off`); `scripts/test.d/60-worker-e2e.sh` checks
 //! both configurations.
 //!
 //! | route | what |

@@ -35,7 +35,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/worker-bench.XXXXXX")"
 trap 'stop_worker_server; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 # The benchmark routes (/fanout, /peer/..., /debug/bench) are dev routes: on, as in serve-worker.sh.
-start_worker_server "$work/state" "$work/wrangler.log" --config worker/wrangler.toml --var DEV_ROUTES:true
+start_worker_server worker "$work/state" "$work/wrangler.log" --var DEV_ROUTES:true
 echo "serving on $WORKER_URL; pairs: $PAIRS; connections: $CONNECTIONS; $ROUNDS x $DURATION per route"
 
 export BENCH_TYPE="bench$(date +%s)"

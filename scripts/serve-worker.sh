@@ -17,7 +17,7 @@ worker_app "$app"
 PORT="${PORT:-8787}"
 scripts/build-worker.sh "$app"
 mkdir -p "$WORKER_STATE_DIR"
-args=(--config "$WORKER_CONFIG")
+args=()
 if [ "$app" = example ]; then
   [ "${DEV_ROUTES:-true}" = true ] && args+=(--var DEV_ROUTES:true)
   cat <<MSG
@@ -37,5 +37,8 @@ else
 
 MSG
 fi
+# wrangler runs in the Worker's folder (its wrangler.toml, its build command), as in any
+# Workers project.
+cd "$WORKER_APP_DIR"
 exec wrangler dev --local --ip 127.0.0.1 --port "$PORT" --persist-to "$WORKER_STATE_DIR" \
-  --show-interactive-dev-session=false "${args[@]}"
+  --show-interactive-dev-session=false ${args[@]+"${args[@]}"}

@@ -15,8 +15,8 @@ export CLOUDFLARE_TELEMETRY_DISABLED=1
 WORKER_STATE_DIR="${WORKER_STATE_DIR:-$PWD/target/worker-state}"
 
 # The repository's two Workers: the example app (worker/, the default) and the template a team
-# copies (templates/worker/). `worker_app NAME` sets WORKER_APP_DIR (the crate) and
-# WORKER_CONFIG (its wrangler.toml), or fails naming the choices.
+# copies (templates/worker/). `worker_app NAME` sets WORKER_APP_DIR (the crate, with its
+# wrangler.toml: wrangler runs in that folder), or fails naming the choices.
 worker_app() {
   case "${1:-example}" in
     example) WORKER_APP_DIR=worker ;;
@@ -24,5 +24,4 @@ worker_app() {
     *) echo "unknown Worker '$1': example (worker/, the default) or template (templates/worker/)" >&2
        return 2 ;;
   esac
-  WORKER_CONFIG="$WORKER_APP_DIR/wrangler.toml"
 }

@@ -1,9 +1,11 @@
 # Sourced by the worker scripts (after worker-env.sh): start `wrangler dev` on a free loopback
 # port in its own process group, wait until it answers (bounded), and stop it by its PID.
-#   start_worker_server STATE_DIR LOG_FILE [ARGS...]  -> sets WORKER_PID and WORKER_URL
-#   stop_worker_server                                -> ends wrangler and its workerd children
-# ARGS go to `wrangler dev`: the configuration (`--config worker/wrangler.toml`) and, for the
-# example app's dev server, `--var DEV_ROUTES:true` (its dev-only routes; see worker/wrangler.toml).
+#   start_worker_server APP_DIR STATE_DIR LOG_FILE [ARGS...]  -> sets WORKER_PID and WORKER_URL
+#   stop_worker_server                                        -> ends wrangler and its workerd children
+# wrangler runs in APP_DIR (worker/ or templates/worker/), as in any Workers project: it reads
+# that folder's wrangler.toml and runs its build command there. STATE_DIR and LOG_FILE must be
+# absolute. ARGS go to `wrangler dev`: for the example app's dev server, `--var DEV_ROUTES:true`
+# (its dev-only routes; see worker/wrangler.toml).
 WORKER_PID=""
 WORKER_URL=""
 
@@ -12,15 +14,15 @@ free_loopback_port() {
 }
 
 start_worker_server() {
-  local state="$1" log="$2" port inspector_port
-  shift 2
+  local dir="$1" state="$2" log="$3" port inspector_port
+  shift 3
   port="$(free_loopback_port)"
   inspector_port="$(free_loopback_port)"
   WORKER_URL="http://127.0.0.1:$port"
-  setsid wrangler dev --local --ip 127.0.0.1 --port "$port" \
+  (cd "$dir" && exec setsid wrangler dev --local --ip 127.0.0.1 --port "$port" \
     --inspector-ip 127.0.0.1 --inspector-port "$inspector_port" \
     --persist-to "$state" --show-interactive-dev-session=false "$@" \
-    >"$log" 2>&1 </dev/null &
+    >"$log" 2>&1 </dev/null) &
   WORKER_PID=$!
   # At most WORKER_READY_SECONDS (60): wrangler runs the Worker's build command first.
   for _ in $(seq 1 $(( ${WORKER_READY_SECONDS:-60} * 4 ))); do

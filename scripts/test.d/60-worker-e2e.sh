@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the example app (worker/) on real workerd, in both configurations:
-# 1. the dev server (`wrangler dev --config worker/wrangler.toml --var DEV_ROUTES:true`, as
-#    scripts/serve-worker.sh serves it): worker/tests/e2e.mjs, every route including the
-#    dev-only ones;
+# 1. the dev server (`wrangler dev --var DEV_ROUTES:true` in worker/, as scripts/serve-worker.sh
+#    serves it): worker/tests/e2e.mjs, every route including the dev-only ones;
 # 2. the deploy configuration (worker/wrangler.toml as committed, nothing added):
 #    worker/tests/deploy.mjs, every dev-only route answers 404 with a message, the app's routes
 #    still serve.
@@ -49,7 +48,7 @@ stop_and_check() {
 }
 
 echo "-- the dev server (dev routes on) on a free loopback port (state in $work/dev-state)"
-start_worker_server "$work/dev-state" "$log" --config worker/wrangler.toml --var DEV_ROUTES:true
+start_worker_server worker "$work/dev-state" "$log" --var DEV_ROUTES:true
 echo "   serving on $WORKER_URL"
 echo "-- e2e tests"
 WORKER_URL="$WORKER_URL" WRANGLER_LOG="$log" timeout 300 node worker/tests/e2e.mjs
@@ -57,7 +56,7 @@ stop_and_check "$work/dev-state"
 
 echo "-- the deploy configuration (worker/wrangler.toml as committed) (state in $work/deploy-state)"
 log="$work/wrangler-deploy.log"
-start_worker_server "$work/deploy-state" "$log" --config worker/wrangler.toml
+start_worker_server worker "$work/deploy-state" "$log"
 echo "   serving on $WORKER_URL"
 WORKER_URL="$WORKER_URL" timeout 120 node worker/tests/deploy.mjs
 stop_and_check "$work/deploy-state"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Worker template (templates/worker/) on real workerd: lints it for wasm32, builds it, serves
-# it with `wrangler dev --config templates/worker/wrangler.toml` (its own build command,
-# `worker-build --release`, runs with the project's offline tools from worker-env.sh) on a free
+# it with `wrangler dev` in templates/worker/ (its own build command, `worker-build --release`,
+# runs with the project's offline tools from worker-env.sh) on a free
 # loopback port, and runs templates/worker/tests/e2e.mjs against it: its routes answer, its
 # wait_until work lands, bad input gets a 4xx. Its native tests run in `cargo test --workspace`.
 set -euo pipefail
@@ -33,8 +33,7 @@ trap 'exit 130' INT TERM
 
 echo "-- wrangler dev on a free loopback port (state in $work/state)"
 # wrangler runs the template's build command (worker-build) before serving: allow for it.
-WORKER_READY_SECONDS=180 start_worker_server "$work/state" "$work/wrangler.log" \
-  --config templates/worker/wrangler.toml
+WORKER_READY_SECONDS=180 start_worker_server templates/worker "$work/state" "$work/wrangler.log"
 echo "   serving on $WORKER_URL"
 
 echo "-- template e2e tests"

@@ -41,7 +41,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "-- wrangler dev (dev routes on) on a free loopback port (state in $work/state)"
-start_worker_server "$work/state" "$work/wrangler.log" --config worker/wrangler.toml --var DEV_ROUTES:true
+start_worker_server worker "$work/state" "$work/wrangler.log" --var DEV_ROUTES:true
 echo "   serving on $WORKER_URL"
 
 echo "-- the Worker under faults"

@@ -30,6 +30,7 @@ pub const MAX_KEY_LEN: usize = 64;
 /// The longest value.
 pub const MAX_VALUE_LEN: usize = 256;
 
+/// The query: `key`, and `value` to hand over.
 const QUERY: &[QueryParam] = &[
     QueryParam {
         name: "key",

@@ -5,14 +5,14 @@
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
-#[cfg(all(not(loom), any(target_os = "linux", target_os = "freebsd")))]
+#[cfg(all(not(loom), linux_like))]
 pub(crate) use std::sync::atomic::{AtomicUsize, fence};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, Ordering};
-#[cfg(all(loom, any(target_os = "linux", target_os = "freebsd")))]
+#[cfg(all(loom, linux_like))]
 pub(crate) use loom::sync::atomic::{AtomicUsize, fence};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};

@@ -18,8 +18,8 @@
 //! [`PlatformRuntime`]: super::PlatformRuntime
 
 use super::execution_context::{ExecutionContext, LocalFuture};
-use super::workerd_scheduler::WorkerdScheduler;
 use crate::platform::wasm::SessionEnd;
+use crate::platform::wasm::WorkerdScheduler;
 use crate::{Scheduler, SessionId, session};
 use js_sys::{Function, Promise};
 use std::cell::{Cell, RefCell};

@@ -5,39 +5,28 @@
 //! | --- | --- | --- |
 //! | Linux, FreeBSD | `LinuxScheduler` (`linux/`) | a calloop event source |
 //! | Windows | `WindowsScheduler` (`windows/`) | a message-only window |
-//! | macOS | `GcdScheduler` (`mac/`) | GCD's main queue |
+//! | macOS | `GcdScheduler` (`mac.rs`) | GCD's main queue |
 //! | wasm32 | `wasm::WasmScheduler` (`wasm/`) | the only thread |
+//! | wasm32 in workerd | `wasm::WorkerdScheduler` (`wasm/workerd.rs`, feature `cloudflare`) | the only thread |
 //!
 //! Only the scheduler of the target being built exists (and is documented) in a build.
 //!
-//! The desktop backends share the main-thread queue (`main_thread.rs`), the per-thread parker
-//! (`parker.rs`) and the `Scheduler` methods built on them (`desktop.rs`); each backend module
-//! provides `default_scheduler()`, which [`current`] calls once.
+//! The desktop backends share `desktop/`: the main-thread queue (`main_thread.rs`), the
+//! per-thread parker (`parker.rs`), the `Scheduler` methods built on them (`mod.rs`) and
+//! realtime thread priorities (`thread_priority.rs`). Each backend module provides
+//! `default_scheduler()`, which [`current`] calls once. The wasm backend also holds
+//! `WorkerdScheduler`, the `WasmScheduler` as workerd needs it (feature `cloudflare`).
 
-#[cfg(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    windows,
-    target_os = "macos"
-))]
-mod desktop;
-#[cfg(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    windows,
-    target_os = "macos"
-))]
-mod main_thread;
-#[cfg(not(target_arch = "wasm32"))]
-mod parker;
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) mod thread_priority;
+// One `cfg` switch: the module of this target's backend, aliased `native` (the aliases
+// `desktop`, `linux_like` and `wasm` are defined in build.rs).
+#[cfg(not(wasm))]
+pub(crate) mod desktop;
 
-#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+#[cfg(linux_like)]
 mod linux;
-#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+#[cfg(linux_like)]
 use linux as native;
-#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+#[cfg(linux_like)]
 pub use linux::{LinuxScheduler, MainThreadSource};
 
 #[cfg(windows)]
@@ -54,9 +43,9 @@ use mac as native;
 #[cfg(target_os = "macos")]
 pub use mac::GcdScheduler;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(wasm)]
 pub mod wasm;
-#[cfg(target_arch = "wasm32")]
+#[cfg(wasm)]
 use wasm as native;
 
 /// The production scheduler of this target, shared by the whole process (the wasm instance),
@@ -69,13 +58,7 @@ use wasm as native;
 /// with `current().downcast_ref::<LinuxScheduler>()` (and so on).
 ///
 /// Panics if the backend cannot start (its threads, its thread-pool objects, its window).
-#[cfg(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    windows,
-    target_os = "macos",
-    target_arch = "wasm32"
-))]
+#[cfg(any(desktop, wasm))]
 pub fn current() -> std::sync::Arc<dyn crate::Scheduler> {
     static CURRENT: std::sync::OnceLock<std::sync::Arc<dyn crate::Scheduler>> =
         std::sync::OnceLock::new();

@@ -3,7 +3,7 @@
 //! (as GPUI does with its dispatcher). `LinuxScheduler::run_until` (in `mod.rs`) is a
 //! ready-made loop for apps that have none.
 
-use crate::platform::main_thread::{BATCH, MainLoop, MainThreadQueue};
+use crate::platform::desktop::main_thread::{BATCH, MainLoop, MainThreadQueue};
 use calloop::ping::{Ping, PingError, PingSource, make_ping};
 use calloop::{EventSource, Poll, PostAction, Readiness, Token, TokenFactory};
 use std::marker::PhantomData;

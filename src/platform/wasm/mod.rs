@@ -5,8 +5,9 @@
 //! impl), `drain` (the shared state and the drain loop), `host` (JS bindings, detected once),
 //! `run_queue` (the session-fair ready queue), `fairness` (time slices), `timers` (pending JS
 //! timeouts) and `timer_firing` (arming and firing them), `sessions` (per-session counters),
-//! `session_end` (ending a session), `stats` (what is reported), `report` (`console.error`
-//! lines).
+//! `session_end` (ending a session), `stats` (what is reported), `console` (the `console.error`
+//! lines), and, inside workerd (feature `cloudflare`), `workerd` ([`WorkerdScheduler`]: wakes
+//! routed into each request's I/O context).
 //!
 //! # Per-request sessions (Cloudflare Workers)
 //!
@@ -49,10 +50,10 @@ compile_error!(
      wasm32 without the `atomics` target feature"
 );
 
+mod console;
 mod drain;
 mod fairness;
 mod host;
-mod report;
 mod run_queue;
 mod scheduler;
 mod session_end;
@@ -60,8 +61,12 @@ mod sessions;
 mod stats;
 mod timer_firing;
 mod timers;
+#[cfg(workerd)]
+mod workerd;
 
 pub use fairness::WasmSchedulerConfig;
 pub use scheduler::WasmScheduler;
 pub(super) use scheduler::default_scheduler;
 pub use stats::{SchedulerStats, SessionEnd, TaskCounters};
+#[cfg(workerd)]
+pub use workerd::WorkerdScheduler;

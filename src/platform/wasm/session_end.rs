@@ -1,8 +1,8 @@
 //! Ending a session: its live tasks (but the exempt ones) are doomed, reported with
 //! `console.error`, and dropped now if queued or when next woken; its timers are cleared.
 
+use super::console;
 use super::drain::Shared;
-use super::report;
 use super::stats::SessionEnd;
 use crate::{SessionId, TaskId};
 
@@ -23,7 +23,7 @@ impl Shared {
             };
             (cancelled, exempt_running, dropped, timers)
         });
-        report::cancelled_tasks(session, &cancelled);
+        console::cancelled_tasks(session, &cancelled);
         #[cfg(feature = "tracing")]
         crate::tracing_events::session_ended(session, cancelled.len());
         let dropped_now = dropped.len();

@@ -4,7 +4,7 @@
 //! [`super::message_loop`]) drains it through `DispatchMessageW`.
 
 use super::error::win32_error;
-use crate::platform::main_thread::{BATCH, MainLoop, MainThreadQueue};
+use crate::platform::desktop::main_thread::{BATCH, MainLoop, MainThreadQueue};
 use std::io;
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, ThreadId};

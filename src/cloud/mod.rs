@@ -11,6 +11,10 @@
 //!   disconnects, isolate resets, `buggify`).
 //! - [`FaultPoints`]: where handler code asks whether to inject a fault ([`FaultPoint`],
 //!   [`FaultAction`]).
+//! - Durable Objects: [`DurableObjectState`] (with [`DurableObjectStorage`]) is what an
+//!   object's handler is written against; [`SimulatedDurableObjectNamespace`] simulates
+//!   objects (gates, storage, alarms, eviction, faults) over the same context, and
+//!   `CloudflareDurableObjectState` (wasm32, `cloudflare`) wraps workers-rs's `State`.
 //!
 //! The guide (a handler tested natively over seeds, faults in the simulated Worker, the real
 //! Worker on workerd and its template) is `docs/cloud.md` in the repository:
@@ -37,6 +41,7 @@
 
 #[cfg(workerd)]
 mod cloudflare;
+mod durable_object;
 mod execution_context;
 mod faults;
 mod runtime;
@@ -48,12 +53,20 @@ mod simulated;
 pub use crate::platform::wasm::WorkerdScheduler;
 #[cfg(workerd)]
 pub use cloudflare::{CloudflareExecutionContext, CloudflareStats};
+pub use durable_object::{
+    AlarmInfo, DurableObjectFailure, DurableObjectHandler, DurableObjectId, DurableObjectState,
+    DurableObjectStorage, DurableObjectTransaction, ListOptions, LocalBoxFuture, MAX_KEY_BYTES,
+    StorageError, StorageValue,
+};
 pub use execution_context::{ExecutionContext, LocalFuture};
 pub use faults::{FaultAction, FaultPoint, FaultPoints};
 pub use runtime::{PlatformRuntime, SchedulerRuntime};
 pub use simulated::{
-    DanglingState, DanglingTask, FaultCounts, FaultKind, InjectedFault, IsolateState,
-    RequestFailed, RequestFailure, SessionCleanupError, SessionReport, SimulatedExecutionContext,
-    SimulatedFaultPoints, SimulatedRequest, SimulationFaults, WAIT_UNTIL_LIMIT, WaitUntilOutcome,
-    WaitUntilReport,
+    BLOCK_CONCURRENCY_LIMIT, DanglingState, DanglingTask, DurableObjectCounts,
+    DurableObjectEventKind, DurableObjectEventOutcome, DurableObjectEventReport,
+    DurableObjectFaultKind, FaultCounts, FaultKind, InjectedFault, InjectedObjectFault,
+    IsolateState, RequestFailed, RequestFailure, SessionCleanupError, SessionReport,
+    SimulatedDurableObjectNamespace, SimulatedDurableObjectRequest, SimulatedDurableObjectState,
+    SimulatedDurableObjectStub, SimulatedExecutionContext, SimulatedFaultPoints, SimulatedRequest,
+    SimulationFaults, WAIT_UNTIL_LIMIT, WaitUntilOutcome, WaitUntilReport,
 };

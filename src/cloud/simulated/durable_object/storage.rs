@@ -1,0 +1,317 @@
+//! The simulated storage of one object instance: reads close the input gate until their
+//! completion comes (a later tick), may fail (then the object is reset), and see the object's
+//! own unconfirmed writes; writes apply at once and are confirmed by the next flush;
+//! transactions hold the gate for their whole run and commit as one write.
+
+use super::object::{ObjectCore, YieldOnce};
+use super::report::DurableObjectFaultKind;
+use crate::SystemTime;
+use crate::cloud::durable_object::{
+    DurableObjectTransaction, Entries, KeyValueBackend, ListOptions, LocalBoxFuture,
+    StorageBackend, StorageError, TransactionBackend, TransactionBody, check_key,
+};
+use crate::session;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::task::Poll;
+
+/// The storage an instance of incarnation `incarnation` is given. Once the instance is lost
+/// (reset, eviction), every operation fails.
+pub(super) struct SimulatedStorage {
+    pub(super) core: Rc<ObjectCore>,
+    pub(super) incarnation: u64,
+}
+
+impl SimulatedStorage {
+    fn check(&self) -> Result<(), StorageError> {
+        if self.core.alive(self.incarnation) {
+            Ok(())
+        } else {
+            Err(lost(&self.core))
+        }
+    }
+}
+
+/// The error of an operation on storage of an instance that is gone.
+fn lost(core: &ObjectCore) -> StorageError {
+    StorageError::Failed(format!(
+        "the object's instance is gone (reset: {})",
+        core.data().last_reset
+    ))
+}
+
+/// A read: closes the input gate, completes on a later tick, may fail (resetting the object).
+async fn read<T>(
+    core: Rc<ObjectCore>,
+    incarnation: u64,
+    what: String,
+    value: impl FnOnce(&super::object::ObjectData) -> T,
+) -> Result<T, StorageError> {
+    if !core.alive(incarnation) {
+        return Err(lost(&core));
+    }
+    let _hold = core.gate_push(None);
+    YieldOnce::default().await;
+    if !core.alive(incarnation) {
+        return Err(lost(&core));
+    }
+    let rate = core.ctx.inner.fault_config().object_storage_failure;
+    if core.chance(rate) {
+        let what = format!("{what} failed");
+        let session = session::current();
+        core.injected(
+            DurableObjectFaultKind::StorageFailure,
+            session,
+            what.clone(),
+        );
+        core.reset(&format!("storage failed: {what}"), session);
+        return Err(StorageError::Failed(what));
+    }
+    let data = core.data();
+    Ok(value(&data))
+}
+
+/// The entries of `map` that `options` select, in order, at most `limit`.
+fn select(map: &BTreeMap<String, Vec<u8>>, options: &ListOptions) -> Entries {
+    let entries = map.iter().filter(|(key, _)| options.admits(key));
+    let limit = options.limit.unwrap_or(usize::MAX);
+    let entries: Vec<_> = if options.reverse {
+        entries.rev().take(limit).collect()
+    } else {
+        entries.take(limit).collect()
+    };
+    entries
+        .into_iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}
+
+impl KeyValueBackend for SimulatedStorage {
+    fn get(&self, key: &str) -> LocalBoxFuture<Result<Option<Vec<u8>>, StorageError>> {
+        let key = key.to_string();
+        Box::pin(read(
+            self.core.clone(),
+            self.incarnation,
+            format!("get {key}"),
+            move |data| data.cache.get(&key).cloned(),
+        ))
+    }
+
+    fn put(&self, key: &str, value: Vec<u8>) -> LocalBoxFuture<Result<(), StorageError>> {
+        let result = check_key(key).and_then(|()| self.check()).map(|()| {
+            let key = key.to_string();
+            self.core.write(move |data| {
+                data.cache.insert(key, value);
+            });
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn delete(&self, key: &str) -> LocalBoxFuture<Result<bool, StorageError>> {
+        let result = check_key(key).and_then(|()| self.check()).map(|()| {
+            let existed = self.core.data().cache.contains_key(key);
+            if existed {
+                let key = key.to_string();
+                self.core.write(move |data| {
+                    data.cache.remove(&key);
+                });
+            }
+            existed
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn list(&self, options: ListOptions) -> LocalBoxFuture<Result<Entries, StorageError>> {
+        Box::pin(read(
+            self.core.clone(),
+            self.incarnation,
+            "list".into(),
+            move |data| select(&data.cache, &options),
+        ))
+    }
+}
+
+impl StorageBackend for SimulatedStorage {
+    fn transaction(&self, body: TransactionBody) -> LocalBoxFuture<Result<(), StorageError>> {
+        let core = self.core.clone();
+        let incarnation = self.incarnation;
+        Box::pin(async move {
+            if !core.alive(incarnation) {
+                return Err(lost(&core));
+            }
+            // The whole transaction is one storage operation: the gate stays closed.
+            let _hold = core.gate_push(None);
+            let state = Rc::new(TransactionState {
+                core: core.clone(),
+                incarnation,
+                overlay: RefCell::default(),
+                rolled_back: Cell::new(false),
+            });
+            let transaction =
+                DurableObjectTransaction::new(Rc::new(SimulatedTransaction(state.clone())));
+            let result = body(transaction).await;
+            if !core.alive(incarnation) {
+                return Err(lost(&core));
+            }
+            result?;
+            if state.rolled_back.get() {
+                return Ok(());
+            }
+            let overlay = std::mem::take(&mut *state.overlay.borrow_mut());
+            if !overlay.is_empty() {
+                core.write(move |data| {
+                    for (key, value) in overlay {
+                        match value {
+                            Some(value) => data.cache.insert(key, value),
+                            None => data.cache.remove(&key),
+                        };
+                    }
+                });
+            }
+            Ok(())
+        })
+    }
+
+    fn sync(&self) -> LocalBoxFuture<Result<(), StorageError>> {
+        let core = self.core.clone();
+        let incarnation = self.incarnation;
+        let target = core.data().write_seq;
+        Box::pin(async move {
+            std::future::poll_fn(|cx| {
+                if !core.alive(incarnation) {
+                    return Poll::Ready(Err(lost(&core)));
+                }
+                if core.confirmed_or_wait(target, cx.waker()) {
+                    Poll::Ready(Ok(()))
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await
+        })
+    }
+
+    fn get_alarm(&self) -> LocalBoxFuture<Result<Option<SystemTime>, StorageError>> {
+        Box::pin(read(
+            self.core.clone(),
+            self.incarnation,
+            "get_alarm".into(),
+            |data| data.cache_alarm,
+        ))
+    }
+
+    fn set_alarm(&self, at: SystemTime) -> LocalBoxFuture<Result<(), StorageError>> {
+        let result = self.check().map(|()| self.core.write_alarm(Some(at)));
+        Box::pin(std::future::ready(result))
+    }
+
+    fn delete_alarm(&self) -> LocalBoxFuture<Result<(), StorageError>> {
+        let result = self.check().map(|()| self.core.write_alarm(None));
+        Box::pin(std::future::ready(result))
+    }
+
+    fn now(&self) -> SystemTime {
+        self.core.scheduler().utc_now()
+    }
+}
+
+/// One transaction: its changes (`None`: deleted) over the object's view, until it commits.
+struct TransactionState {
+    core: Rc<ObjectCore>,
+    incarnation: u64,
+    overlay: RefCell<BTreeMap<String, Option<Vec<u8>>>>,
+    rolled_back: Cell<bool>,
+}
+
+impl TransactionState {
+    fn check(&self) -> Result<(), StorageError> {
+        if self.rolled_back.get() {
+            return Err(StorageError::Invalid(
+                "the transaction was rolled back".into(),
+            ));
+        }
+        if !self.core.alive(self.incarnation) {
+            return Err(lost(&self.core));
+        }
+        Ok(())
+    }
+
+    /// The transaction's view of `key`.
+    fn sees(&self, key: &str) -> Option<Vec<u8>> {
+        match self.overlay.borrow().get(key) {
+            Some(change) => change.clone(),
+            None => self.core.data().cache.get(key).cloned(),
+        }
+    }
+}
+
+/// The transaction handle's backend (shares the state with the `transaction` call).
+struct SimulatedTransaction(Rc<TransactionState>);
+
+impl KeyValueBackend for SimulatedTransaction {
+    fn get(&self, key: &str) -> LocalBoxFuture<Result<Option<Vec<u8>>, StorageError>> {
+        let state = self.0.clone();
+        let key = key.to_string();
+        Box::pin(async move {
+            state.check()?;
+            let value = read(
+                state.core.clone(),
+                state.incarnation,
+                format!("get {key} in a transaction"),
+                |_| (),
+            );
+            value.await?;
+            Ok(state.sees(&key))
+        })
+    }
+
+    fn put(&self, key: &str, value: Vec<u8>) -> LocalBoxFuture<Result<(), StorageError>> {
+        let result = check_key(key).and_then(|()| self.0.check()).map(|()| {
+            self.0
+                .overlay
+                .borrow_mut()
+                .insert(key.to_string(), Some(value));
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn delete(&self, key: &str) -> LocalBoxFuture<Result<bool, StorageError>> {
+        let result = check_key(key).and_then(|()| self.0.check()).map(|()| {
+            let existed = self.0.sees(key).is_some();
+            self.0.overlay.borrow_mut().insert(key.to_string(), None);
+            existed
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn list(&self, options: ListOptions) -> LocalBoxFuture<Result<Entries, StorageError>> {
+        let state = self.0.clone();
+        Box::pin(async move {
+            state.check()?;
+            let read = read(
+                state.core.clone(),
+                state.incarnation,
+                "list in a transaction".into(),
+                |data| data.cache.clone(),
+            );
+            let mut view = read.await?;
+            for (key, change) in state.overlay.borrow().iter() {
+                match change {
+                    Some(value) => view.insert(key.clone(), value.clone()),
+                    None => view.remove(key),
+                };
+            }
+            Ok(select(&view, &options))
+        })
+    }
+}
+
+impl TransactionBackend for SimulatedTransaction {
+    fn rollback(&self) -> Result<(), StorageError> {
+        self.0.check()?;
+        self.0.rolled_back.set(true);
+        self.0.overlay.borrow_mut().clear();
+        Ok(())
+    }
+}

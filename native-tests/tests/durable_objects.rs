@@ -786,6 +786,19 @@ fn an_object_with_an_event_in_flight_is_not_evicted_but_can_be_reset() {
         failure,
         DurableObjectFailure::Reset("asked by the test".into())
     );
+    // Answered, but its wait_until work is pending: not idle either.
+    let answered = stub.fetch(script(|probe| async move {
+        let runtime = probe.runtime.clone();
+        probe
+            .state
+            .wait_until(async move { runtime.delay(secs(1)).await });
+        String::new()
+    }));
+    let session = answered.session();
+    w.ctx.block(answered).unwrap();
+    assert!(!w.probes.evict(&id));
+    w.ctx.wait_on_execution_context(session);
+    assert!(w.probes.evict(&id));
 }
 
 #[test]

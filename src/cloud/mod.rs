@@ -41,6 +41,8 @@
 
 #[cfg(workerd)]
 mod cloudflare;
+#[cfg(workerd)]
+mod cloudflare_durable_object;
 mod durable_object;
 mod execution_context;
 mod faults;
@@ -53,6 +55,8 @@ mod simulated;
 pub use crate::platform::wasm::WorkerdScheduler;
 #[cfg(workerd)]
 pub use cloudflare::{CloudflareExecutionContext, CloudflareStats};
+#[cfg(workerd)]
+pub use cloudflare_durable_object::{CloudflareDurableObjectState, CloudflareDurableObjectStats};
 pub use durable_object::{
     AlarmInfo, DurableObjectFailure, DurableObjectHandler, DurableObjectId, DurableObjectState,
     DurableObjectStorage, DurableObjectTransaction, ListOptions, LocalBoxFuture, MAX_KEY_BYTES,

@@ -235,6 +235,7 @@ pub(super) struct Gated<F> {
 
 impl<F: Future> Gated<F> {
     pub(super) fn new(core: Rc<ObjectCore>, id: u64, incarnation: u64, future: F) -> Self {
+        core.data_mut().live_gated += 1;
         Self {
             core,
             id,
@@ -265,6 +266,12 @@ impl<F: Future> Future for Gated<F> {
             Ok(Poll::Ready(output)) => Poll::Ready(Some(Ok(output))),
             Err(payload) => Poll::Ready(Some(Err(panic_message(&payload).to_string()))),
         }
+    }
+}
+
+impl<F> Drop for Gated<F> {
+    fn drop(&mut self) {
+        self.core.data_mut().live_gated -= 1;
     }
 }
 

@@ -74,6 +74,9 @@ pub(super) struct ObjectData {
     output_waiters: Vec<Waker>,
     next_gate_id: u64,
     pub(super) in_flight: BTreeMap<u64, InFlight>,
+    /// Gated futures alive (`wait_until` work, `block_concurrency_while` futures): pending
+    /// work that keeps the object in memory.
+    pub(super) live_gated: usize,
     /// Every event session of the object (their `wait_until` work dies with the instance).
     sessions: Vec<SessionId>,
     /// The timer task of the stored alarm, and the time it is armed for.
@@ -139,6 +142,7 @@ impl ObjectCore {
                 output_waiters: Vec::new(),
                 next_gate_id: 1,
                 in_flight: BTreeMap::new(),
+                live_gated: 0,
                 sessions: Vec::new(),
                 alarm_timer: None,
                 armed_for: None,
@@ -418,13 +422,15 @@ impl ObjectCore {
         test.cancel_tasks(jobs);
     }
 
-    /// Whether nothing runs in the object: no event delivered and not answered, no write
-    /// unconfirmed, the gate open, no alarm running.
+    /// Whether nothing runs in the object: no event delivered and not answered, no `wait_until`
+    /// or `block_concurrency_while` work pending, no write unconfirmed, the gate open, no alarm
+    /// running.
     pub(super) fn is_idle(&self) -> bool {
         let data = self.data();
         data.in_flight
             .values()
             .all(|event| event.delivered_in.is_none())
+            && data.live_gated == 0
             && data.write_seq == data.confirmed_seq
             && data.gate.is_empty()
             && data.running_alarm.is_none()

@@ -1,5 +1,5 @@
 //! Durable Objects: what an object's handler is written against, once, to run unchanged on
-//! workerd ([`CloudflareDurableObjectState`](super::CloudflareDurableObjectState), wasm32 with
+//! workerd (`CloudflareDurableObjectState`, wasm32 with
 //! the `cloudflare` feature) and natively in simulation
 //! ([`SimulatedDurableObjectState`](super::SimulatedDurableObjectState), every target).
 //!
@@ -363,7 +363,8 @@ fn decode_all<T: StorageValue>(entries: Entries) -> Result<Vec<(String, T)>, Sto
 /// without an `await` in between together; a response of the object waits until the writes
 /// before it are confirmed (the *output gate*), and a write that fails resets the object.
 /// While the object awaits a read, no other event is delivered to it (the *input gate*). See
-/// the module docs of the simulation for how each rule is modelled.
+/// [`SimulatedDurableObjectNamespace`](super::SimulatedDurableObjectNamespace) for how each rule
+/// is modelled in simulation.
 #[derive(Clone)]
 pub struct DurableObjectStorage {
     backend: Rc<dyn StorageBackend>,
@@ -530,7 +531,7 @@ impl AlarmInfo {
 /// its id, its storage, `waitUntil` and `blockConcurrencyWhile`.
 ///
 /// Handler code is written against this trait so it runs unchanged on workerd
-/// ([`CloudflareDurableObjectState`](super::CloudflareDurableObjectState), wrapping workers-rs's
+/// (`CloudflareDurableObjectState`, wrapping workers-rs's
 /// `State`) and natively, in simulation
 /// ([`SimulatedDurableObjectState`](super::SimulatedDurableObjectState)).
 ///

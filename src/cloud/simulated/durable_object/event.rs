@@ -2,17 +2,15 @@
 //! delivered to the instance (built first if the object has none), runs with the gate checked
 //! at every poll, and its response waits at the output gate until the writes made before it
 //! are confirmed. A reset of the object fails it; a panic of its handler fails it alone.
-//! [`Gated`] puts the object's other futures (`wait_until` work, `block_concurrency_while`)
-//! behind the same gate; [`Slot`] hands a result to whoever awaits it.
+//! ([`Gated`](super::gate::Gated) puts the object's other futures behind the same gate.)
 
 use super::object::ObjectCore;
-use super::report::DurableObjectEventKind;
-use super::{Namespace, SimulatedDurableObjectState};
+use super::report::{DurableObjectEventKind, Journal};
+use super::state::SimulatedDurableObjectState;
 use crate::cloud::durable_object::{DurableObjectFailure, DurableObjectHandler, LocalBoxFuture};
 use crate::task::panic::panic_message;
 use crate::{InstantKind, SessionId};
 use std::any::Any;
-use std::cell::RefCell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -29,7 +27,7 @@ pub(super) type Build<H> = Rc<dyn Fn(SimulatedDurableObjectState) -> H>;
 pub(super) struct EventFuture<H: DurableObjectHandler, O: 'static> {
     pub(super) core: Rc<ObjectCore>,
     pub(super) build: Build<H>,
-    pub(super) namespace: Weak<Namespace>,
+    pub(super) journal: Weak<Journal>,
     /// The event's index in the namespace's log.
     pub(super) index: usize,
     pub(super) kind: DurableObjectEventKind,
@@ -110,8 +108,8 @@ impl<H: DurableObjectHandler, O> EventFuture<H, O> {
         if let Some(event) = self.core.data_mut().in_flight.get_mut(&self.gate_id) {
             event.delivered_in = Some(self.incarnation);
         }
-        if let Some(namespace) = self.namespace.upgrade() {
-            namespace.event_delivered(self.index);
+        if let Some(journal) = self.journal.upgrade() {
+            journal.event_delivered(self.index, self.core.ctx.elapsed());
         }
         self.core.mark(
             InstantKind::Note,
@@ -220,100 +218,5 @@ impl<H: DurableObjectHandler, O> Drop for EventFuture<H, O> {
         self.core.data_mut().in_flight.remove(&self.gate_id);
         self.running = None;
         self.core.ctx.respond(self.session);
-    }
-}
-
-/// A future of the object behind its input gate (`wait_until` work, a
-/// `block_concurrency_while` future): polled only while the gate is open or held by it;
-/// `None` once the instance it belongs to is gone; a panic is caught as `Err(message)`.
-pub(super) struct Gated<F> {
-    core: Rc<ObjectCore>,
-    id: u64,
-    incarnation: u64,
-    future: Pin<Box<F>>,
-}
-
-impl<F: Future> Gated<F> {
-    pub(super) fn new(core: Rc<ObjectCore>, id: u64, incarnation: u64, future: F) -> Self {
-        core.data_mut().live_gated += 1;
-        Self {
-            core,
-            id,
-            incarnation,
-            future: Box::pin(future),
-        }
-    }
-}
-
-impl<F: Future> Future for Gated<F> {
-    type Output = Option<Result<F::Output, String>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        if !this.core.alive(this.incarnation) {
-            return Poll::Ready(None);
-        }
-        if !this.core.gate_allows(this.id) {
-            this.core.wait_for_gate(cx.waker());
-            return Poll::Pending;
-        }
-        let future = &mut this.future;
-        let polled = this.core.polling_as(this.id, || {
-            catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))
-        });
-        match polled {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Some(Ok(output))),
-            Err(payload) => Poll::Ready(Some(Err(panic_message(&payload).to_string()))),
-        }
-    }
-}
-
-impl<F> Drop for Gated<F> {
-    fn drop(&mut self) {
-        self.core.data_mut().live_gated -= 1;
-    }
-}
-
-/// A result handed from a task to whoever awaits it.
-pub(super) struct Slot<T> {
-    value: RefCell<Option<T>>,
-    waker: RefCell<Option<Waker>>,
-}
-
-impl<T> Slot<T> {
-    pub(super) fn new() -> Rc<Self> {
-        Rc::new(Self {
-            value: RefCell::new(None),
-            waker: RefCell::new(None),
-        })
-    }
-
-    /// Stores `value` (unless one is there) and wakes the waiter.
-    pub(super) fn fill(&self, value: T) {
-        {
-            let mut slot = self.value.borrow_mut();
-            if slot.is_some() {
-                return;
-            }
-            *slot = Some(value);
-        }
-        if let Some(waker) = self.waker.borrow_mut().take() {
-            waker.wake();
-        }
-    }
-
-    pub(super) fn is_filled(&self) -> bool {
-        self.value.borrow().is_some()
-    }
-
-    pub(super) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<T> {
-        match self.value.borrow_mut().take() {
-            Some(value) => Poll::Ready(value),
-            None => {
-                *self.waker.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
     }
 }

@@ -1,119 +1,36 @@
 //! Simulated Durable Objects over a [`SimulatedExecutionContext`]: many objects by id, each
 //! event a session of the context, the platform's gates, transactional storage in memory,
-//! alarms on virtual time, eviction and reset, and seeded faults.
+//! alarms on virtual time, eviction and reset, and seeded faults. The rules modelled (and those
+//! left out) are in [`SimulatedDurableObjectNamespace`]'s docs.
 //!
-//! [`SimulatedDurableObjectNamespace`] is a namespace (a class bound in `wrangler.toml`): its
-//! [`get`](SimulatedDurableObjectNamespace::get) gives a stub, whose
-//! [`fetch`](SimulatedDurableObjectStub::fetch) sends a `fetch` event to the object. The object
-//! is a [`DurableObjectHandler`] built by the namespace's factory from a
-//! [`SimulatedDurableObjectState`], on its first event and again after it lost its instance.
-//!
-//! # The rules modelled
-//!
-//! As workerd and Cloudflare's documentation describe them (the glossary's input and output
-//! gates, the storage API, the alarms API, `blockConcurrencyWhile`):
-//!
-//! 1. **One event at a time, interleaved only at awaits.** Code of one object never runs in
-//!    parallel (the test thread polls one task at a time). An event may interleave with
-//!    another where it awaits something that is not its own storage (a timer, a subrequest),
-//!    as on the platform.
-//! 2. **Input gate.** While a storage read (`get`, `list`, `get_alarm`) or a transaction of
-//!    the object is in flight, no other event is delivered to it and no other event of it
-//!    resumes: only the code awaiting that storage runs. A storage operation completes on a
-//!    later tick, so other tasks do run meanwhile and the gate is exercised.
-//!    `block_concurrency_while` closes the gate from its call until its future ends; called
-//!    from the constructor without being awaited, it holds back the first event until
-//!    initialization is done. The event's `wait_until` work is behind the same gate.
-//! 3. **Writes and the output gate.** `put`, `delete`, `set_alarm` and `delete_alarm` apply at
-//!    once to what the object reads, and are confirmed by a flush on a later tick; every write
-//!    made before the flush runs is confirmed with it, atomically (write coalescing). An
-//!    event's response (an alarm run's success) is released only once every write the object
-//!    made before it is confirmed. `sync()` waits for the same.
-//! 4. **A failed storage operation resets the object.** Its in-memory instance is lost,
-//!    unconfirmed writes are discarded, every delivered event in flight fails
-//!    ([`DurableObjectFailure::Reset`]: its response is replaced by an error), and their
-//!    `wait_until` work is cancelled. Events sent but not yet delivered go to a new instance.
-//!    The same happens when a `block_concurrency_while` future fails or runs past 30 seconds,
-//!    when [`reset`](SimulatedDurableObjectNamespace::reset) is called, and when the context's
-//!    isolate is reset ([`SimulatedExecutionContext::reset_isolate`]: objects live in it).
-//! 5. **Transactions.** `transaction` runs its body with the gate closed; its writes are seen
-//!    by its own reads and commit as one write when it returns `Ok`, or are discarded when it
-//!    returns `Err` or calls `rollback` (later calls on it then fail).
-//! 6. **Alarms.** One per object, stored like a write. At its time (virtual) an `alarm` event
-//!    is delivered; during it `get_alarm` is `None` unless the handler set a new one. A run
-//!    that fails (an `Err`, a panic, a reset, an injected failure) is retried with exponential
-//!    backoff: 2, 4, 8, 16, 32 and 64 seconds, six retries, then given up (counted in
-//!    [`DurableObjectCounts::alarms_given_up`]); not retried if the handler deleted the alarm,
-//!    and the new alarm stands if it set one. Delivery is at least once: a run that failed
-//!    after its writes were confirmed runs again.
-//! 7. **Eviction.** An idle object (no event delivered and unanswered, no unconfirmed write)
-//!    may lose its instance; its storage is kept. The next event builds a new instance.
-//! 8. **Panics.** A panicking handler fails its own event
-//!    ([`DurableObjectFailure::Panicked`]), like a thrown exception on the platform: the object
-//!    is not reset (a `panic = "abort"` Worker would lose the whole isolate instead).
-//!
-//! # Left out
-//!
-//! - Storage latency: operations take no virtual time, only a tick; there is no in-memory
-//!   cache that makes some reads instant (every read closes the gate for a tick).
-//! - `allowConcurrency`, `allowUnconfirmed` and `noCache` options; outgoing subrequests are
-//!   not held by the output gate (await [`sync`](crate::cloud::DurableObjectStorage::sync)
-//!   before telling the outside world about a write).
-//! - Tasks a handler spawns itself run outside the gate (only the event's own future, its
-//!   `wait_until` work and `block_concurrency_while` futures are gated); a storage call from
-//!   such a task still closes the gate for every event.
-//! - Events waiting at a closed gate are delivered in the order the seed picks (the platform
-//!   keeps the order of one caller's requests; the simulation does not).
-//! - The idle-time eviction of the platform (about 10 s for hibernatable objects, longer
-//!   otherwise): eviction comes only from the fault or from
-//!   [`evict`](SimulatedDurableObjectNamespace::evict). WebSockets, hibernation, RPC methods,
-//!   SQL storage, `deleteAll`, location and jurisdiction are not modelled.
-//! - A failed alarm's retry is scheduled from the failure, not from the alarm's first time;
-//!   the platform's "up to a minute" late delivery is not drawn.
-//!
-//! # Sessions, reports and the timeline
-//!
-//! Each event is a session of the context ([`SimulatedExecutionContext::create_session`]): its
-//! tasks carry that session in their metadata, its `wait_until` work gets the 30-second window
-//! after the response, and when it ends, [`SimulatedExecutionContext::session_report`] and
-//! [`validate_session_cleanup`](SimulatedExecutionContext::validate_session_cleanup) give the
-//! same leak report as a request's. Task metadata does not grow: the session is the owner's
-//! key. The namespace resolves it to the object
-//! ([`object_of_session`](SimulatedDurableObjectNamespace::object_of_session), the
-//! [`events`](SimulatedDurableObjectNamespace::events) log), and the TestScheduler's timeline
-//! draws every session of one object, and the object's own runtime work (flushes, alarm and
-//! fault timers), on the object's track ([`TestScheduler::set_session_owner`]).
-//!
-//! # Faults
-//!
-//! [`SimulationFaults`](crate::cloud::SimulationFaults)' `object_storage_failure` (per read and
-//! per flush), `object_reset` (per event, at a time within `object_reset_within`),
-//! `object_eviction` (per event, if the object is idle) and `alarm_failure` (per alarm run),
-//! drawn from the TestScheduler like the context's other faults: none is drawn at rate 0.
-//!
-//! [`TestScheduler::set_session_owner`]: crate::TestScheduler::set_session_owner
+//! Files: `report.rs` (what is reported, the namespace's journal), `object.rs` (one object's
+//! state: storage, gates, writes, resets, the alarm's bookkeeping), `storage.rs` (the simulated
+//! storage), `gate.rs` (futures behind the gate), `state.rs` (the object's
+//! `DurableObjectState`), `event.rs` (an event's life), this file (the namespace and stubs).
 
 mod event;
+mod gate;
 mod object;
 mod report;
+mod state;
 mod storage;
 
 pub use report::{
     DurableObjectCounts, DurableObjectEventKind, DurableObjectEventOutcome,
     DurableObjectEventReport, DurableObjectFaultKind, InjectedObjectFault,
 };
+pub use state::{BLOCK_CONCURRENCY_LIMIT, SimulatedDurableObjectState};
 
 use super::SimulatedExecutionContext;
-use crate::cloud::LocalFuture;
 use crate::cloud::durable_object::{
-    AlarmInfo, DurableObjectFailure, DurableObjectHandler, DurableObjectId, DurableObjectState,
-    DurableObjectStorage, LocalBoxFuture, StorageError, StorageValue,
+    AlarmInfo, DurableObjectFailure, DurableObjectHandler, DurableObjectId, StorageError,
+    StorageValue,
 };
-use crate::cloud::execution_context::ExecutionContext;
 use crate::{InstantKind, SessionId, SystemTime, session};
-use event::{Build, EventFuture, Gated, Slot, Start};
-use futures::future::{Either, select};
+use event::{Build, EventFuture, Start};
+use gate::Slot;
 use object::{AlarmNext, ObjectCore};
+use report::Journal;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -122,68 +39,112 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use storage::SimulatedStorage;
-
-/// How long a `block_concurrency_while` future may run before the object is reset.
-pub const BLOCK_CONCURRENCY_LIMIT: Duration = Duration::from_secs(30);
 
 /// What every object of a namespace shares, whatever its handler type.
-pub(super) struct Namespace {
+struct Namespace {
     ctx: SimulatedExecutionContext,
     class: String,
     objects: RefCell<BTreeMap<DurableObjectId, Rc<ObjectCore>>>,
-    events: RefCell<Vec<DurableObjectEventReport>>,
-    sessions: RefCell<BTreeMap<SessionId, usize>>,
-    faults: RefCell<Vec<InjectedObjectFault>>,
-    counts: Cell<DurableObjectCounts>,
+    journal: Rc<Journal>,
     next_unique: Cell<u64>,
-}
-
-impl Namespace {
-    fn count(&self, change: impl FnOnce(&mut DurableObjectCounts)) {
-        let mut counts = self.counts.get();
-        change(&mut counts);
-        self.counts.set(counts);
-    }
-
-    fn count_reset(&self) {
-        self.count(|counts| counts.resets += 1);
-    }
-
-    fn count_eviction(&self) {
-        self.count(|counts| counts.evictions += 1);
-    }
-
-    fn record_fault(&self, fault: InjectedObjectFault) {
-        self.count(|counts| match fault.kind {
-            DurableObjectFaultKind::StorageFailure => counts.storage_failures_injected += 1,
-            DurableObjectFaultKind::Reset => counts.resets_injected += 1,
-            DurableObjectFaultKind::Eviction => counts.evictions_injected += 1,
-            DurableObjectFaultKind::AlarmFailure => counts.alarm_failures_injected += 1,
-        });
-        self.faults.borrow_mut().push(fault);
-    }
-
-    fn event_delivered(&self, index: usize) {
-        let at = self.ctx.elapsed();
-        if let Some(event) = self.events.borrow_mut().get_mut(index) {
-            event.delivered_at.get_or_insert(at);
-        }
-    }
-
-    fn event_ended(&self, index: usize, outcome: DurableObjectEventOutcome) {
-        let at = self.ctx.elapsed();
-        if let Some(event) = self.events.borrow_mut().get_mut(index) {
-            event.ended_at = Some(at);
-            event.outcome = Some(outcome);
-        }
-    }
 }
 
 /// A namespace of simulated Durable Objects of one class: objects by id, each built by the
 /// namespace's factory (the class's constructor) when it first gets an event and again after
-/// it lost its instance. See the [module docs](self) for the rules it models. Clones share the
-/// namespace.
+/// it lost its instance. Clones share the namespace.
+///
+/// A namespace stands for a class bound in `wrangler.toml`: [`get`](Self::get) gives a stub,
+/// whose [`fetch`](SimulatedDurableObjectStub::fetch) sends a `fetch` event to the object. The
+/// object is a [`DurableObjectHandler`] built from a [`SimulatedDurableObjectState`].
+///
+/// # The rules modelled
+///
+/// As workerd and Cloudflare's documentation describe them (the glossary's input and output
+/// gates, the storage API, the alarms API, `blockConcurrencyWhile`):
+///
+/// 1. **One event at a time, interleaved only at awaits.** Code of one object never runs in
+///    parallel (the test thread polls one task at a time). An event may interleave with
+///    another where it awaits something that is not its own storage (a timer, a subrequest),
+///    as on the platform.
+/// 2. **Input gate.** While a storage read (`get`, `list`, `get_alarm`) or a transaction of
+///    the object is in flight, no other event is delivered to it and no other event of it
+///    resumes: only the code awaiting that storage runs. A storage operation completes on a
+///    later tick, so other tasks do run meanwhile and the gate is exercised.
+///    `block_concurrency_while` closes the gate from its call until its future ends; called
+///    from the constructor without being awaited, it holds back the first event until
+///    initialization is done. The event's `wait_until` work is behind the same gate.
+/// 3. **Writes and the output gate.** `put`, `delete`, `set_alarm` and `delete_alarm` apply at
+///    once to what the object reads, and are confirmed by a flush on a later tick; every write
+///    made before the flush runs is confirmed with it, atomically (write coalescing). An
+///    event's response (an alarm run's success) is released only once every write the object
+///    made before it is confirmed. `sync()` waits for the same.
+/// 4. **A failed storage operation resets the object.** Its in-memory instance is lost,
+///    unconfirmed writes are discarded, every delivered event in flight fails
+///    ([`DurableObjectFailure::Reset`]: its response is replaced by an error), and their
+///    `wait_until` work is cancelled. Events sent but not yet delivered go to a new instance.
+///    The same happens when a `block_concurrency_while` future fails or runs past 30 seconds,
+///    when [`reset`](SimulatedDurableObjectNamespace::reset) is called, and when the context's
+///    isolate is reset ([`SimulatedExecutionContext::reset_isolate`]: objects live in it).
+/// 5. **Transactions.** `transaction` runs its body with the gate closed; its writes are seen
+///    by its own reads and commit as one write when it returns `Ok`, or are discarded when it
+///    returns `Err` or calls `rollback` (later calls on it then fail).
+/// 6. **Alarms.** One per object, stored like a write. At its time (virtual) an `alarm` event
+///    is delivered; during it `get_alarm` is `None` unless the handler set a new one. A run
+///    that fails (an `Err`, a panic, a reset, an injected failure) is retried with exponential
+///    backoff: 2, 4, 8, 16, 32 and 64 seconds, six retries, then given up (counted in
+///    [`DurableObjectCounts::alarms_given_up`]); not retried if the handler deleted the alarm,
+///    and the new alarm stands if it set one. Delivery is at least once: a run that failed
+///    after its writes were confirmed runs again.
+/// 7. **Eviction.** An idle object (no event delivered and unanswered, no unconfirmed write)
+///    may lose its instance; its storage is kept. The next event builds a new instance.
+/// 8. **Panics.** A panicking handler fails its own event
+///    ([`DurableObjectFailure::Panicked`]), like a thrown exception on the platform: the object
+///    is not reset (a `panic = "abort"` Worker would lose the whole isolate instead).
+///
+/// # Left out
+///
+/// - Storage latency: operations take no virtual time, only a tick; there is no in-memory
+///   cache that makes some reads instant (every read closes the gate for a tick).
+/// - `allowConcurrency`, `allowUnconfirmed` and `noCache` options; outgoing subrequests are
+///   not held by the output gate (await [`sync`](crate::cloud::DurableObjectStorage::sync)
+///   before telling the outside world about a write).
+/// - Tasks a handler spawns itself run outside the gate (only the event's own future, its
+///   `wait_until` work and `block_concurrency_while` futures are gated); a storage call from
+///   such a task still closes the gate for every event.
+/// - Events waiting at a closed gate are delivered in the order the seed picks (the platform
+///   keeps the order of one caller's requests; the simulation does not).
+/// - The idle-time eviction of the platform (about 10 s for hibernatable objects, longer
+///   otherwise): eviction comes only from the fault or from
+///   [`evict`](SimulatedDurableObjectNamespace::evict). WebSockets, hibernation, RPC methods,
+///   SQL storage, `deleteAll`, location and jurisdiction are not modelled.
+/// - An event's `wait_until` work is cut off 30 seconds after its response, as a request's; on
+///   the platform an object's `waitUntil` has no effect (pending work keeps the object alive).
+/// - A failed alarm's retry is scheduled from the failure, not from the alarm's first time;
+///   the platform's "up to a minute" late delivery is not drawn.
+///
+/// # Sessions, reports and the timeline
+///
+/// Each event is a session of the context ([`SimulatedExecutionContext::create_session`]): its
+/// tasks carry that session in their metadata, its `wait_until` work gets the 30-second window
+/// after the response, and when it ends, [`SimulatedExecutionContext::session_report`] and
+/// [`validate_session_cleanup`](SimulatedExecutionContext::validate_session_cleanup) give the
+/// same leak report as a request's. Task metadata does not grow: the session is the owner's
+/// key. The namespace resolves it to the object
+/// ([`object_of_session`](SimulatedDurableObjectNamespace::object_of_session), the
+/// [`events`](SimulatedDurableObjectNamespace::events) log), and the TestScheduler's timeline
+/// draws every session of one object, and the object's own runtime work (flushes, alarm and
+/// fault timers), on the object's track ([`TestScheduler::set_session_owner`]).
+///
+/// # Faults
+///
+/// [`SimulationFaults`](crate::cloud::SimulationFaults)' `object_storage_failure` (per read and
+/// per flush), `object_reset` (per event, at a time within `object_reset_within`),
+/// `object_eviction` (per event, if the object is idle) and `alarm_failure` (per alarm run),
+/// drawn from the TestScheduler like the context's other faults: none is drawn at rate 0.
+///
+/// [`TestScheduler::set_session_owner`]: crate::TestScheduler::set_session_owner
+///
+/// # Example
 ///
 /// ```
 /// use scheduler::cloud::{
@@ -269,10 +230,7 @@ impl<H: DurableObjectHandler> SimulatedDurableObjectNamespace<H> {
                     ctx: ctx.clone(),
                     class: class.to_string(),
                     objects: RefCell::default(),
-                    events: RefCell::default(),
-                    sessions: RefCell::default(),
-                    faults: RefCell::default(),
-                    counts: Cell::default(),
+                    journal: Rc::default(),
                     next_unique: Cell::new(1),
                 }),
                 build: Rc::new(build),
@@ -341,7 +299,7 @@ impl<H: DurableObjectHandler> SimulatedDurableObjectNamespace<H> {
         self.shared.object(id).evict(None)
     }
 
-    /// Resets the object now (see rule 4 of the [module docs](self)): its instance is lost,
+    /// Resets the object now (rule 4 in the [type's docs](Self)): its instance is lost,
     /// unconfirmed writes discarded, its delivered events in flight fail.
     pub fn reset(&self, id: &DurableObjectId, reason: &str) {
         self.shared.object(id).reset(reason, None);
@@ -381,14 +339,14 @@ impl<H: DurableObjectHandler> SimulatedDurableObjectNamespace<H> {
 
     /// Every event sent so far, in the order they were sent.
     pub fn events(&self) -> Vec<DurableObjectEventReport> {
-        self.shared.namespace.events.borrow().clone()
+        self.shared.namespace.journal.events.borrow().clone()
     }
 
     /// The object whose event `session` is (the per-session owner).
     pub fn object_of_session(&self, session: SessionId) -> Option<DurableObjectId> {
-        let namespace = &self.shared.namespace;
-        let index = *namespace.sessions.borrow().get(&session)?;
-        namespace
+        let journal = &self.shared.namespace.journal;
+        let index = *journal.sessions.borrow().get(&session)?;
+        journal
             .events
             .borrow()
             .get(index)
@@ -397,12 +355,12 @@ impl<H: DurableObjectHandler> SimulatedDurableObjectNamespace<H> {
 
     /// Every fault injected into the namespace's objects, in order.
     pub fn faults(&self) -> Vec<InjectedObjectFault> {
-        self.shared.namespace.faults.borrow().clone()
+        self.shared.namespace.journal.faults.borrow().clone()
     }
 
     /// What the namespace's objects went through so far.
     pub fn counts(&self) -> DurableObjectCounts {
-        self.shared.namespace.counts.get()
+        self.shared.namespace.journal.counts.get()
     }
 }
 
@@ -419,7 +377,7 @@ impl<H: DurableObjectHandler> Shared<H> {
             id.clone(),
             track,
             namespace.ctx.clone(),
-            Rc::downgrade(namespace),
+            Rc::downgrade(&namespace.journal),
             Box::new(move |core, retries| {
                 if let Some(shared) = weak.upgrade() {
                     shared.send_alarm(core, retries);
@@ -449,21 +407,15 @@ impl<H: DurableObjectHandler> Shared<H> {
             test.set_session_owner(session, &core.track);
         }
         core.register_event_session(session);
-        let index = {
-            let mut events = namespace.events.borrow_mut();
-            events.push(DurableObjectEventReport {
-                object: core.id.clone(),
-                session,
-                kind,
-                sent_at: ctx.elapsed(),
-                delivered_at: None,
-                ended_at: None,
-                outcome: None,
-            });
-            events.len() - 1
-        };
-        namespace.sessions.borrow_mut().insert(session, index);
-        namespace.count(|counts| counts.events += 1);
+        let index = namespace.journal.event_sent(DurableObjectEventReport {
+            object: core.id.clone(),
+            session,
+            kind,
+            sent_at: ctx.elapsed(),
+            delivered_at: None,
+            ended_at: None,
+            outcome: None,
+        });
         core.mark(
             InstantKind::Note,
             Some(session),
@@ -482,7 +434,7 @@ impl<H: DurableObjectHandler> Shared<H> {
         let event = EventFuture {
             core: core.clone(),
             build: self.build.clone(),
-            namespace: Rc::downgrade(namespace),
+            journal: Rc::downgrade(&namespace.journal),
             index,
             kind,
             gate_id,
@@ -492,13 +444,13 @@ impl<H: DurableObjectHandler> Shared<H> {
             held: None,
             incarnation: core.incarnation(),
         };
-        let weak = Rc::downgrade(namespace);
+        let (journal, clock) = (Rc::downgrade(&namespace.journal), ctx.clone());
         let task = session::with(Some(session), || {
             ctx.scheduler().spawn_foreground(async move {
                 let result = event.await;
                 let outcome = finish(result);
-                if let Some(namespace) = weak.upgrade() {
-                    namespace.event_ended(index, outcome);
+                if let Some(journal) = journal.upgrade() {
+                    journal.event_ended(index, outcome, clock.elapsed());
                 }
             })
         });
@@ -545,7 +497,7 @@ impl<H: DurableObjectHandler> Shared<H> {
         let start: Start<H, Result<(), String>> =
             Box::new(move |instance| Box::pin(async move { instance.alarm(info).await }));
         let weak_core = Rc::downgrade(core);
-        let namespace = Rc::downgrade(&self.namespace);
+        let journal = Rc::downgrade(&self.namespace.journal);
         let finish = Box::new(
             move |result: Result<Result<(), String>, DurableObjectFailure>| {
                 let Some(core) = weak_core.upgrade() else {
@@ -572,10 +524,10 @@ impl<H: DurableObjectHandler> Shared<H> {
                     other => Err(other.to_string()),
                 };
                 let next = core.alarm_finished(verdict);
-                if let Some(namespace) = namespace.upgrade() {
+                if let Some(journal) = journal.upgrade() {
                     match next {
-                        AlarmNext::Retry(_) => namespace.count(|counts| counts.alarm_retries += 1),
-                        AlarmNext::GivenUp => namespace.count(|counts| counts.alarms_given_up += 1),
+                        AlarmNext::Retry(_) => journal.count(|counts| counts.alarm_retries += 1),
+                        AlarmNext::GivenUp => journal.count(|counts| counts.alarms_given_up += 1),
                         _ => {}
                     }
                 }
@@ -683,109 +635,5 @@ impl<T> Future for SimulatedDurableObjectRequest<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.slot.poll_take(cx)
-    }
-}
-
-/// The [`DurableObjectState`] of a simulated object's instance: its id, its simulated storage,
-/// `wait_until` (work of the current event's session, behind the object's input gate) and
-/// `block_concurrency_while`. Once the instance is lost (reset, eviction), its storage fails
-/// every operation.
-#[derive(Clone)]
-pub struct SimulatedDurableObjectState {
-    core: Rc<ObjectCore>,
-    incarnation: u64,
-}
-
-impl fmt::Debug for SimulatedDurableObjectState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SimulatedDurableObjectState")
-            .field("id", &self.core.id)
-            .field("incarnation", &self.incarnation)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SimulatedDurableObjectState {
-    /// Which instance of the object this is: 0, then one more after each reset or eviction.
-    pub fn incarnation(&self) -> u64 {
-        self.incarnation
-    }
-
-    /// The context the object runs in.
-    pub fn context(&self) -> &SimulatedExecutionContext {
-        &self.core.ctx
-    }
-}
-
-impl DurableObjectState for SimulatedDurableObjectState {
-    fn id(&self) -> DurableObjectId {
-        self.core.id.clone()
-    }
-
-    fn storage(&self) -> DurableObjectStorage {
-        DurableObjectStorage::new(Rc::new(SimulatedStorage {
-            core: self.core.clone(),
-            incarnation: self.incarnation,
-        }))
-    }
-
-    /// Registers `future` as `wait_until` work of the current event's session (the 30-second
-    /// window after the response applies), behind the object's input gate. Panics outside an
-    /// event (no session is current).
-    #[track_caller]
-    fn wait_until_boxed(&self, future: LocalFuture) {
-        let id = self.core.next_gate_id();
-        let gated = Gated::new(self.core.clone(), id, self.incarnation, future);
-        self.core.ctx.wait_until_boxed(Box::pin(async move {
-            if let Some(Err(panic)) = gated.await {
-                // Recorded as the job's outcome by the context.
-                std::panic::resume_unwind(Box::new(panic));
-            }
-        }));
-    }
-
-    fn block_concurrency_while_boxed(
-        &self,
-        future: LocalBoxFuture<Result<(), String>>,
-    ) -> LocalBoxFuture<Result<(), DurableObjectFailure>> {
-        let core = self.core.clone();
-        let incarnation = self.incarnation;
-        if !core.alive(incarnation) {
-            let failure = DurableObjectFailure::Reset(core.data().last_reset.clone());
-            return Box::pin(std::future::ready(Err(failure)));
-        }
-        let id = core.next_gate_id();
-        // The gate closes now, at the call.
-        let hold = core.gate_push(Some(id));
-        let slot = Slot::new();
-        let filled = slot.clone();
-        let scheduler = core.scheduler().clone();
-        let timeout = scheduler.timer(BLOCK_CONCURRENCY_LIMIT);
-        let gated = Gated::new(core.clone(), id, incarnation, future);
-        let task = scheduler.spawn_foreground(async move {
-            let outcome = match select(std::pin::pin!(gated), timeout).await {
-                Either::Left((Some(Ok(Ok(()))), _)) => Ok(()),
-                Either::Left((Some(Ok(Err(error))), _)) => Err(format!(
-                    "the block_concurrency_while future failed: {error}"
-                )),
-                Either::Left((Some(Err(panic)), _)) => Err(format!(
-                    "the block_concurrency_while future panicked: {panic}"
-                )),
-                Either::Left((None, _)) => Err(core.data().last_reset.clone()),
-                Either::Right(_) => Err(format!(
-                    "the block_concurrency_while future ran past {BLOCK_CONCURRENCY_LIMIT:?}"
-                )),
-            };
-            drop(hold);
-            let result = outcome.map_err(|reason| {
-                if core.incarnation() == incarnation {
-                    core.reset(&reason, session::current());
-                }
-                DurableObjectFailure::Reset(reason)
-            });
-            filled.fill(result);
-        });
-        task.detach();
-        Box::pin(std::future::poll_fn(move |cx| slot.poll_take(cx)))
     }
 }

@@ -6,8 +6,7 @@
 //! dropped, and the instance dropped only after the borrow ends (user destructors may call back
 //! in).
 
-use super::Namespace;
-use super::report::{DurableObjectFaultKind, InjectedObjectFault};
+use super::report::{DurableObjectFaultKind, InjectedObjectFault, Journal};
 use crate::cloud::SimulatedExecutionContext;
 use crate::cloud::durable_object::DurableObjectId;
 use crate::{InstantKind, Scheduler, SessionId, SystemTime, Task, TestScheduler, session};
@@ -96,7 +95,7 @@ pub(super) struct ObjectCore {
     /// The object's timeline track (`durable object Counter:click`).
     pub(super) track: String,
     pub(super) ctx: SimulatedExecutionContext,
-    pub(super) namespace: Weak<Namespace>,
+    pub(super) journal: Weak<Journal>,
     /// The session of the object's own runtime work (flushes, alarm and fault timers): never
     /// ended, drawn on the object's track.
     pub(super) runtime_session: Option<SessionId>,
@@ -109,7 +108,7 @@ impl ObjectCore {
         id: DurableObjectId,
         track: String,
         ctx: SimulatedExecutionContext,
-        namespace: Weak<Namespace>,
+        journal: Weak<Journal>,
         alarm_sink: AlarmSink,
     ) -> Rc<Self> {
         let runtime_session = ctx.inner.test_scheduler().map(|test| {
@@ -122,7 +121,7 @@ impl ObjectCore {
             id,
             track,
             ctx,
-            namespace,
+            journal,
             runtime_session,
             data: RefCell::new(ObjectData {
                 durable: BTreeMap::new(),
@@ -198,8 +197,8 @@ impl ObjectCore {
         what: String,
     ) {
         self.mark(InstantKind::Fault, session, &format!("{kind}: {what}"), &[]);
-        if let Some(namespace) = self.namespace.upgrade() {
-            namespace.record_fault(InjectedObjectFault {
+        if let Some(journal) = self.journal.upgrade() {
+            journal.record_fault(InjectedObjectFault {
                 object: self.id.clone(),
                 kind,
                 what,
@@ -401,8 +400,8 @@ impl ObjectCore {
             &format!("durable object reset: {reason}"),
             &[("unconfirmed_writes_discarded", &discarded)],
         );
-        if let Some(namespace) = self.namespace.upgrade() {
-            namespace.count_reset();
+        if let Some(journal) = self.journal.upgrade() {
+            journal.count_reset();
         }
         self.cancel_wait_until_work(&sessions);
         wakers.into_iter().for_each(Waker::wake);
@@ -449,8 +448,8 @@ impl ObjectCore {
             data.instance.take()
         };
         self.mark(InstantKind::Note, session, "durable object evicted", &[]);
-        if let Some(namespace) = self.namespace.upgrade() {
-            namespace.count_eviction();
+        if let Some(journal) = self.journal.upgrade() {
+            journal.count_eviction();
         }
         drop(instance);
         true

@@ -1,11 +1,81 @@
 //! What a simulated Durable Object namespace reports: each event
 //! ([`DurableObjectEventReport`]), each injected fault ([`InjectedObjectFault`]) and the counts
-//! ([`DurableObjectCounts`]).
+//! ([`DurableObjectCounts`]), kept in the namespace's [`Journal`].
 
 use crate::SessionId;
 use crate::cloud::durable_object::{DurableObjectFailure, DurableObjectId};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
+
+/// What a namespace's objects did: the events (and which session is whose), the faults, the
+/// counts. Shared by the namespace and its objects.
+#[derive(Default)]
+pub(super) struct Journal {
+    pub(super) events: RefCell<Vec<DurableObjectEventReport>>,
+    /// Event session -> index in `events` (the session's owner).
+    pub(super) sessions: RefCell<BTreeMap<SessionId, usize>>,
+    pub(super) faults: RefCell<Vec<InjectedObjectFault>>,
+    pub(super) counts: Cell<DurableObjectCounts>,
+}
+
+impl Journal {
+    pub(super) fn count(&self, change: impl FnOnce(&mut DurableObjectCounts)) {
+        let mut counts = self.counts.get();
+        change(&mut counts);
+        self.counts.set(counts);
+    }
+
+    pub(super) fn count_reset(&self) {
+        self.count(|counts| counts.resets += 1);
+    }
+
+    pub(super) fn count_eviction(&self) {
+        self.count(|counts| counts.evictions += 1);
+    }
+
+    pub(super) fn record_fault(&self, fault: InjectedObjectFault) {
+        self.count(|counts| match fault.kind {
+            DurableObjectFaultKind::StorageFailure => counts.storage_failures_injected += 1,
+            DurableObjectFaultKind::Reset => counts.resets_injected += 1,
+            DurableObjectFaultKind::Eviction => counts.evictions_injected += 1,
+            DurableObjectFaultKind::AlarmFailure => counts.alarm_failures_injected += 1,
+        });
+        self.faults.borrow_mut().push(fault);
+    }
+
+    /// Logs a sent event; returns its index.
+    pub(super) fn event_sent(&self, event: DurableObjectEventReport) -> usize {
+        let session = event.session;
+        let index = {
+            let mut events = self.events.borrow_mut();
+            events.push(event);
+            events.len() - 1
+        };
+        self.sessions.borrow_mut().insert(session, index);
+        self.count(|counts| counts.events += 1);
+        index
+    }
+
+    pub(super) fn event_delivered(&self, index: usize, at: Duration) {
+        if let Some(event) = self.events.borrow_mut().get_mut(index) {
+            event.delivered_at.get_or_insert(at);
+        }
+    }
+
+    pub(super) fn event_ended(
+        &self,
+        index: usize,
+        outcome: DurableObjectEventOutcome,
+        at: Duration,
+    ) {
+        if let Some(event) = self.events.borrow_mut().get_mut(index) {
+            event.ended_at = Some(at);
+            event.outcome = Some(outcome);
+        }
+    }
+}
 
 /// The kind of an event delivered to an object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -125,15 +125,21 @@ impl<H: DurableObjectHandler, O> EventFuture<H, O> {
     /// The output gate: `Ready` once the writes before the response are confirmed.
     fn output_gate(&mut self, waker: &Waker) -> Poll<Result<O, DurableObjectFailure>> {
         let (_, needed) = self.held.as_ref().expect("an output is held");
-        if self.core.confirmed_or_wait(*needed, waker) {
-            let (output, _) = self.held.take().expect("an output is held");
-            return Poll::Ready(Ok(output));
+        match self
+            .core
+            .confirmed_or_wait(*needed, self.incarnation, waker)
+        {
+            Some(true) => {
+                let (output, _) = self.held.take().expect("an output is held");
+                Poll::Ready(Ok(output))
+            }
+            // The instance was reset before the writes were confirmed: they are lost.
+            Some(false) => self.fail(self.reset_failure()),
+            None => {
+                self.park(waker);
+                Poll::Pending
+            }
         }
-        if !self.core.alive(self.incarnation) {
-            return self.fail(self.reset_failure());
-        }
-        self.park(waker);
-        Poll::Pending
     }
 }
 

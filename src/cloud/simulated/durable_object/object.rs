@@ -52,9 +52,16 @@ pub(super) struct ObjectData {
     /// Storage as the object sees it: confirmed plus unconfirmed writes.
     pub(super) cache: BTreeMap<String, Vec<u8>>,
     pub(super) cache_alarm: Option<SystemTime>,
-    /// Writes made so far, and how many of them are confirmed.
+    /// Writes made so far (numbered from 1, never reused), and the last one settled for the
+    /// current instance: confirmed, or discarded by the reset that ended an earlier instance.
     pub(super) write_seq: u64,
     pub(super) confirmed_seq: u64,
+    /// Writes of the current incarnation not confirmed yet (discarded by a reset).
+    unconfirmed: u64,
+    /// For each incarnation that ended, the last write confirmed by then: a response of that
+    /// incarnation was released if the writes before it were confirmed before it ended (later
+    /// confirmations are of other writes).
+    confirmed_at_end: BTreeMap<u64, u64>,
     flush_scheduled: bool,
     /// One more each time the in-memory instance is lost (reset or eviction).
     pub(super) incarnation: u64,
@@ -130,6 +137,8 @@ impl ObjectCore {
                 cache_alarm: None,
                 write_seq: 0,
                 confirmed_seq: 0,
+                unconfirmed: 0,
+                confirmed_at_end: BTreeMap::new(),
                 flush_scheduled: false,
                 incarnation: 0,
                 instance: None,
@@ -308,6 +317,7 @@ impl ObjectCore {
             let mut data = self.data_mut();
             apply(&mut data);
             data.write_seq += 1;
+            data.unconfirmed += 1;
             !std::mem::replace(&mut data.flush_scheduled, true)
         };
         if schedule {
@@ -326,7 +336,7 @@ impl ObjectCore {
         let pending = {
             let mut data = self.data_mut();
             data.flush_scheduled = false;
-            data.write_seq - data.confirmed_seq
+            data.unconfirmed
         };
         if pending == 0 {
             return;
@@ -350,6 +360,7 @@ impl ObjectCore {
             let alarm_changed = data.durable_alarm != data.cache_alarm;
             data.durable_alarm = data.cache_alarm;
             data.confirmed_seq = data.write_seq;
+            data.unconfirmed = 0;
             (std::mem::take(&mut data.output_waiters), alarm_changed)
         };
         wakers.into_iter().for_each(Waker::wake);
@@ -358,15 +369,30 @@ impl ObjectCore {
         }
     }
 
-    /// Whether the writes up to `seq` are confirmed; if not, `waker` is woken when more are
-    /// (or when the object is reset).
-    pub(super) fn confirmed_or_wait(&self, seq: u64, waker: &Waker) -> bool {
+    /// Whether the writes up to `seq`, made by the instance of `incarnation`, are confirmed:
+    /// `Some(true)`; lost (the instance was reset before they were): `Some(false)`; not yet:
+    /// `None`, and `waker` is woken when more are confirmed or the object is reset.
+    pub(super) fn confirmed_or_wait(
+        &self,
+        seq: u64,
+        incarnation: u64,
+        waker: &Waker,
+    ) -> Option<bool> {
+        self.alive(incarnation); // a reset isolate never confirms its writes
         let mut data = self.data_mut();
+        if data.incarnation != incarnation {
+            let confirmed = data
+                .confirmed_at_end
+                .get(&incarnation)
+                .copied()
+                .unwrap_or(0);
+            return Some(confirmed >= seq);
+        }
         if data.confirmed_seq >= seq {
-            return true;
+            return Some(true);
         }
         register(&mut data.output_waiters, waker);
-        false
+        None
     }
 
     // ---- Losing the instance ----
@@ -377,13 +403,16 @@ impl ObjectCore {
     pub(super) fn reset(&self, reason: &str, session: Option<SessionId>) {
         let (instance, wakers, sessions, discarded) = {
             let mut data = self.data_mut();
+            let (ended, confirmed) = (data.incarnation, data.confirmed_seq);
+            data.confirmed_at_end.insert(ended, confirmed);
             data.incarnation += 1;
             data.isolate = self.ctx.inner.isolate();
             data.last_reset = reason.to_string();
-            let discarded = data.write_seq - data.confirmed_seq;
+            let discarded = std::mem::take(&mut data.unconfirmed);
+            // For the next instance, every write so far is settled (confirmed or discarded).
+            data.confirmed_seq = data.write_seq;
             data.cache = data.durable.clone();
             data.cache_alarm = data.durable_alarm;
-            data.write_seq = data.confirmed_seq;
             data.gate.clear();
             let mut wakers = std::mem::take(&mut data.gate_waiters);
             wakers.append(&mut data.output_waiters);
@@ -430,7 +459,7 @@ impl ObjectCore {
             .values()
             .all(|event| event.delivered_in.is_none())
             && data.live_gated == 0
-            && data.write_seq == data.confirmed_seq
+            && data.unconfirmed == 0
             && data.gate.is_empty()
             && data.running_alarm.is_none()
     }
@@ -443,6 +472,8 @@ impl ObjectCore {
         }
         let instance = {
             let mut data = self.data_mut();
+            let (ended, confirmed) = (data.incarnation, data.confirmed_seq);
+            data.confirmed_at_end.insert(ended, confirmed);
             data.incarnation += 1;
             data.isolate = self.ctx.inner.isolate();
             data.instance.take()

@@ -179,13 +179,10 @@ impl StorageBackend for SimulatedStorage {
         let target = core.data().write_seq;
         Box::pin(async move {
             std::future::poll_fn(|cx| {
-                if !core.alive(incarnation) {
-                    return Poll::Ready(Err(lost(&core)));
-                }
-                if core.confirmed_or_wait(target, cx.waker()) {
-                    Poll::Ready(Ok(()))
-                } else {
-                    Poll::Pending
+                match core.confirmed_or_wait(target, incarnation, cx.waker()) {
+                    Some(true) => Poll::Ready(Ok(())),
+                    Some(false) => Poll::Ready(Err(lost(&core))),
+                    None => Poll::Pending,
                 }
             })
             .await

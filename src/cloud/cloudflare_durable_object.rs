@@ -14,6 +14,12 @@
 //!    tasks still running are cancelled and logged with `console.error` by
 //!    [`WasmScheduler::end_session`](crate::platform::wasm::WasmScheduler::end_session), and one
 //!    more line names the object and the event the session was (the session's owner).
+//! 4. If the platform resets the object with events in flight (a failed write, a failed
+//!    `block_concurrency_while`), their code never continues: the object's next instance ends
+//!    their sessions when it is built (logged, counted in
+//!    [`abandoned_events`](CloudflareDurableObjectStats::abandoned_events)). Ending them
+//!    resolves their anchors from the new instance's context, which workerd notes once per
+//!    reset ("A promise was resolved or rejected from a different request context").
 //!
 //! Storage goes through the platform's storage API (its input and output gates, write
 //! coalescing and resets are workerd's own); values are stored as `Uint8Array`s.
@@ -101,6 +107,10 @@ pub struct CloudflareDurableObjectStats {
     pub wait_until_settled: u64,
     /// Tasks still running when their event's session ended: cancelled and logged.
     pub leaked_tasks: u64,
+    /// Events in flight when the platform reset their object (a failed storage write, a failed
+    /// `block_concurrency_while`): their code never continues, so their sessions were ended
+    /// when the object's next instance was built.
+    pub abandoned_events: u64,
 }
 
 impl CloudflareDurableObjectStats {
@@ -121,6 +131,10 @@ impl CloudflareDurableObjectStats {
 thread_local! {
     static OBJECT_STATS: Cell<CloudflareDurableObjectStats> =
         Cell::new(CloudflareDurableObjectStats::default());
+    /// The live instance of each object of this isolate, by id: a new instance of an object
+    /// means the platform reset the previous one, whose events will never continue.
+    static INSTANCES: RefCell<FxHashMap<String, std::rc::Weak<ObjectState>>> =
+        RefCell::default();
 }
 
 impl std::fmt::Debug for CloudflareDurableObjectState {
@@ -147,15 +161,22 @@ impl CloudflareDurableObjectState {
             raw,
             scheduler: scheduler.clone(),
         }));
-        Self {
-            object: Rc::new(ObjectState {
-                scheduler,
-                id,
-                storage,
-                state,
-                events: RefCell::default(),
-            }),
+        let object = Rc::new(ObjectState {
+            scheduler,
+            id,
+            storage,
+            state,
+            events: RefCell::default(),
+        });
+        let previous = INSTANCES.with(|instances| {
+            instances
+                .borrow_mut()
+                .insert(object.id.as_hex().to_string(), Rc::downgrade(&object))
+        });
+        if let Some(previous) = previous.and_then(|previous| previous.upgrade()) {
+            previous.abandon();
         }
+        Self { object }
     }
 
     /// The wrapped workers-rs state, for the rest of its API (WebSockets, SQL, containers).
@@ -206,15 +227,49 @@ impl CloudflareDurableObjectState {
 }
 
 impl ObjectState {
+    /// The platform replaced this instance (it reset the object): its events in flight will
+    /// never continue, so their sessions end now (their tasks are cancelled and logged).
+    fn abandon(&self) {
+        let events: Vec<Rc<Event>> = self.events.borrow().values().cloned().collect();
+        if events.is_empty() {
+            return;
+        }
+        log_error(&format!(
+            "scheduler: durable object {} ({}) was reset by the platform with {} events in \
+             flight; their sessions end now",
+            self.id.short(),
+            self.id,
+            events.len()
+        ));
+        CloudflareDurableObjectStats::update(|stats| {
+            stats.abandoned_events += events.len() as u64;
+        });
+        for event in events {
+            if !event.ended.replace(true) {
+                self.end_session(&event, true);
+            }
+        }
+    }
+
     /// Ends `event`'s session once it has answered and no `wait_until` task is pending.
     fn end_if_settled(&self, event: &Event) {
         if !event.responded.get() || event.pending.get() > 0 || event.ended.replace(true) {
             return;
         }
+        self.end_session(event, false);
+    }
+
+    /// Ends `event`'s session: what still runs is cancelled and logged. The tasks of an
+    /// `abandoned` event are its own work, cut short by the platform: not counted as leaks.
+    fn end_session(&self, event: &Event, abandoned: bool) {
         self.events.borrow_mut().remove(&event.session);
         let end: SessionEnd = self.scheduler.wasm().end_session(event.session, &[]);
         self.scheduler.forget_session(event.session);
-        let leaked = end.cancelled.len() as u64;
+        let leaked = if abandoned {
+            0
+        } else {
+            end.cancelled.len() as u64
+        };
         if leaked > 0 {
             log_error(&format!(
                 "scheduler: {} was the {} event of durable object {} ({}); its {leaked} \
@@ -279,7 +334,7 @@ impl DurableObjectState for CloudflareDurableObjectState {
                     let _ = reject.call1(&JsValue::UNDEFINED, &js_sys::Error::new(&message));
                 }
                 if let Some(event) = event {
-                    event.pending.set(event.pending.get() - 1);
+                    event.pending.set(event.pending.get().saturating_sub(1));
                     object.end_if_settled(&event);
                 }
             }

@@ -358,9 +358,9 @@ fn decode_all<T: StorageValue>(entries: Entries) -> Result<Vec<(String, T)>, Sto
 
 /// A Durable Object's transactional storage (`ctx.storage`). Clones share the object's storage.
 ///
-/// Each operation is atomic. Writes (`put`, `delete`, the alarm calls) take effect at once for
-/// the object's own reads, and are confirmed (made durable) shortly after, several writes made
-/// without an `await` in between together; a response of the object waits until the writes
+/// Each operation is atomic. Writes (`put`, `delete`, the alarm calls) are issued when called
+/// and take effect at once for the object's own reads; they are confirmed (made durable)
+/// shortly after, the writes issued without an `await` in between together; a response of the object waits until the writes
 /// before it are confirmed (the *output gate*), and a write that fails resets the object.
 /// While the object awaits a read, no other event is delivered to it (the *input gate*). See
 /// [`SimulatedDurableObjectNamespace`](super::SimulatedDurableObjectNamespace) for how each rule
@@ -390,14 +390,22 @@ impl DurableObjectStorage {
         }
     }
 
-    /// Stores `value` under `key`.
-    pub async fn put<T: StorageValue>(&self, key: &str, value: &T) -> Result<(), StorageError> {
-        self.backend.put(key, value.to_bytes()).await
+    /// Stores `value` under `key`. The write is issued by this call, not when the returned
+    /// future is first polled (as `put` in JavaScript): writes issued before an `await` are
+    /// confirmed together, atomically. Awaiting the future waits for the storage operation (the
+    /// input gate stays closed meanwhile); dropping it does not cancel the write.
+    pub fn put<T: StorageValue>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> LocalBoxFuture<Result<(), StorageError>> {
+        self.backend.put(key, value.to_bytes())
     }
 
-    /// Deletes `key`; returns whether it existed.
-    pub async fn delete(&self, key: &str) -> Result<bool, StorageError> {
-        self.backend.delete(key).await
+    /// Deletes `key`; the future gives whether it existed. Issued by this call, like
+    /// [`put`](Self::put).
+    pub fn delete(&self, key: &str) -> LocalBoxFuture<Result<bool, StorageError>> {
+        self.backend.delete(key)
     }
 
     /// The entries `options` select, decoded as `T`, in key order (descending if asked).
@@ -445,20 +453,22 @@ impl DurableObjectStorage {
     }
 
     /// Sets the object's one alarm to `at` (replacing any other): the runtime then delivers an
-    /// `alarm` event at that time, at least once, retrying a failed handler with backoff.
-    pub async fn set_alarm(&self, at: SystemTime) -> Result<(), StorageError> {
-        self.backend.set_alarm(at).await
+    /// `alarm` event at that time, at least once, retrying a failed handler with backoff. A
+    /// write, issued by this call like [`put`](Self::put).
+    pub fn set_alarm(&self, at: SystemTime) -> LocalBoxFuture<Result<(), StorageError>> {
+        self.backend.set_alarm(at)
     }
 
-    /// Sets the alarm `delay` from now on the runtime's clock.
-    pub async fn set_alarm_in(&self, delay: Duration) -> Result<(), StorageError> {
+    /// Sets the alarm `delay` from now on the runtime's clock (issued by this call).
+    pub fn set_alarm_in(&self, delay: Duration) -> LocalBoxFuture<Result<(), StorageError>> {
         let at = self.backend.now() + delay;
-        self.backend.set_alarm(at).await
+        self.backend.set_alarm(at)
     }
 
-    /// Deletes the alarm, if one is set (a running alarm handler is not cancelled).
-    pub async fn delete_alarm(&self) -> Result<(), StorageError> {
-        self.backend.delete_alarm().await
+    /// Deletes the alarm, if one is set (a running alarm handler is not cancelled). Issued by
+    /// this call, like [`put`](Self::put).
+    pub fn delete_alarm(&self) -> LocalBoxFuture<Result<(), StorageError>> {
+        self.backend.delete_alarm()
     }
 }
 
@@ -487,14 +497,19 @@ impl DurableObjectTransaction {
         }
     }
 
-    /// Stores `value` under `key` when the transaction commits.
-    pub async fn put<T: StorageValue>(&self, key: &str, value: &T) -> Result<(), StorageError> {
-        self.backend.put(key, value.to_bytes()).await
+    /// Stores `value` under `key` when the transaction commits (issued by this call).
+    pub fn put<T: StorageValue>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> LocalBoxFuture<Result<(), StorageError>> {
+        self.backend.put(key, value.to_bytes())
     }
 
-    /// Deletes `key` when the transaction commits; returns whether it exists now.
-    pub async fn delete(&self, key: &str) -> Result<bool, StorageError> {
-        self.backend.delete(key).await
+    /// Deletes `key` when the transaction commits (issued by this call); the future gives
+    /// whether it exists now.
+    pub fn delete(&self, key: &str) -> LocalBoxFuture<Result<bool, StorageError>> {
+        self.backend.delete(key)
     }
 
     /// The entries `options` select, as this transaction sees them.

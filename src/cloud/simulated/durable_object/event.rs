@@ -39,6 +39,8 @@ pub(super) struct EventFuture<H: DurableObjectHandler, O: 'static> {
     pub(super) running: Option<LocalBoxFuture<O>>,
     /// The output, held at the output gate until the writes up to the sequence are confirmed.
     pub(super) held: Option<(O, u64)>,
+    /// The output gate passed: the response is on its way out (it leaves on the next tick).
+    pub(super) leaving: Option<O>,
     /// The incarnation it was delivered to.
     pub(super) incarnation: u64,
 }
@@ -53,6 +55,7 @@ impl<H: DurableObjectHandler, O> EventFuture<H, O> {
         self.start = None;
         self.running = None;
         self.held = None;
+        self.leaving = None;
         Poll::Ready(Err(failure))
     }
 
@@ -130,8 +133,14 @@ impl<H: DurableObjectHandler, O> EventFuture<H, O> {
             .confirmed_or_wait(*needed, self.incarnation, waker)
         {
             Some(true) => {
+                // Released; it reaches the caller on the next tick, as a handler's answer goes
+                // back through the runtime: a reset in between still replaces it with an error
+                // (its writes stand, so the caller cannot tell whether the event took effect).
                 let (output, _) = self.held.take().expect("an output is held");
-                Poll::Ready(Ok(output))
+                self.leaving = Some(output);
+                self.park(waker);
+                waker.wake_by_ref();
+                Poll::Pending
             }
             // The instance was reset before the writes were confirmed: they are lost.
             Some(false) => self.fail(self.reset_failure()),
@@ -153,6 +162,12 @@ impl<H: DurableObjectHandler, O> Future for EventFuture<H, O> {
         let killed = inner.killed(this.session);
         if !killed {
             inner.handler_waiting(this.session, cx.waker());
+        }
+        if let Some(output) = this.leaving.take() {
+            if core.alive(this.incarnation) {
+                return Poll::Ready(Ok(output));
+            }
+            return this.fail(this.reset_failure());
         }
         if this.held.is_some() {
             // Writes confirmed before an isolate reset stand (a flush never confirms writes of

@@ -73,11 +73,16 @@ struct Namespace {
 ///    `block_concurrency_while` closes the gate from its call until its future ends; called
 ///    from the constructor without being awaited, it holds back the first event until
 ///    initialization is done. The event's `wait_until` work is behind the same gate.
-/// 3. **Writes and the output gate.** `put`, `delete`, `set_alarm` and `delete_alarm` apply at
-///    once to what the object reads, and are confirmed by a flush on a later tick; every write
-///    made before the flush runs is confirmed with it, atomically (write coalescing). An
+/// 3. **Writes and the output gate.** `put`, `delete`, `set_alarm` and `delete_alarm` are
+///    issued when called (not when their future is first polled, as in JavaScript) and apply at
+///    once to what the object reads; awaiting one is a storage operation (the input gate stays
+///    closed until it completes, on a later tick). Writes are confirmed by a flush on a later
+///    tick, every write issued before it runs together, atomically (write coalescing: writes
+///    issued before an `await`; awaiting each write in turn lets a flush in between). An
 ///    event's response (an alarm run's success) is released only once every write the object
-///    made before it is confirmed. `sync()` waits for the same.
+///    made before it is confirmed, and reaches the caller on the next tick: a reset in between
+///    still replaces it with an error, its writes standing (the caller cannot tell whether the
+///    event took effect, as seen on workerd). `sync()` waits for the confirmation.
 /// 4. **A failed storage operation resets the object.** Its in-memory instance is lost,
 ///    unconfirmed writes are discarded, every delivered event in flight fails
 ///    ([`DurableObjectFailure::Reset`]: its response is replaced by an error), and their
@@ -442,6 +447,7 @@ impl<H: DurableObjectHandler> Shared<H> {
             start: Some(start),
             running: None,
             held: None,
+            leaving: None,
             incarnation: core.incarnation(),
         };
         let (journal, clock) = (Rc::downgrade(&namespace.journal), ctx.clone());

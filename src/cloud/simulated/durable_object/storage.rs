@@ -72,6 +72,34 @@ async fn read<T>(
     Ok(value(&data))
 }
 
+impl SimulatedStorage {
+    /// A write, applied now (so writes made before any await are confirmed together); the
+    /// returned future is a storage operation: it holds the input gate from this call until it
+    /// completes on a later tick, as awaiting a write does on the platform. Fails if the
+    /// instance was reset meanwhile (the write was discarded).
+    fn write<T: 'static>(
+        &self,
+        checked: Result<(), StorageError>,
+        apply: impl FnOnce(&Rc<ObjectCore>) -> T,
+    ) -> LocalBoxFuture<Result<T, StorageError>> {
+        if let Err(error) = checked.and_then(|()| self.check()) {
+            return Box::pin(std::future::ready(Err(error)));
+        }
+        let hold = self.core.gate_push(None);
+        let value = apply(&self.core);
+        let (core, incarnation) = (self.core.clone(), self.incarnation);
+        Box::pin(async move {
+            let _hold = hold;
+            YieldOnce::default().await;
+            if core.alive(incarnation) {
+                Ok(value)
+            } else {
+                Err(lost(&core))
+            }
+        })
+    }
+}
+
 /// The entries of `map` that `options` select, in order, at most `limit`.
 fn select(map: &BTreeMap<String, Vec<u8>>, options: &ListOptions) -> Entries {
     let entries = map.iter().filter(|(key, _)| options.admits(key));
@@ -99,27 +127,25 @@ impl KeyValueBackend for SimulatedStorage {
     }
 
     fn put(&self, key: &str, value: Vec<u8>) -> LocalBoxFuture<Result<(), StorageError>> {
-        let result = check_key(key).and_then(|()| self.check()).map(|()| {
-            let key = key.to_string();
-            self.core.write(move |data| {
+        let key = key.to_string();
+        self.write(check_key(&key), move |core| {
+            core.write(move |data| {
                 data.cache.insert(key, value);
             });
-        });
-        Box::pin(std::future::ready(result))
+        })
     }
 
     fn delete(&self, key: &str) -> LocalBoxFuture<Result<bool, StorageError>> {
-        let result = check_key(key).and_then(|()| self.check()).map(|()| {
-            let existed = self.core.data().cache.contains_key(key);
+        let key = key.to_string();
+        self.write(check_key(&key), move |core| {
+            let existed = core.data().cache.contains_key(&key);
             if existed {
-                let key = key.to_string();
-                self.core.write(move |data| {
+                core.write(move |data| {
                     data.cache.remove(&key);
                 });
             }
             existed
-        });
-        Box::pin(std::future::ready(result))
+        })
     }
 
     fn list(&self, options: ListOptions) -> LocalBoxFuture<Result<Entries, StorageError>> {
@@ -199,13 +225,11 @@ impl StorageBackend for SimulatedStorage {
     }
 
     fn set_alarm(&self, at: SystemTime) -> LocalBoxFuture<Result<(), StorageError>> {
-        let result = self.check().map(|()| self.core.write_alarm(Some(at)));
-        Box::pin(std::future::ready(result))
+        self.write(Ok(()), move |core| core.write_alarm(Some(at)))
     }
 
     fn delete_alarm(&self) -> LocalBoxFuture<Result<(), StorageError>> {
-        let result = self.check().map(|()| self.core.write_alarm(None));
-        Box::pin(std::future::ready(result))
+        self.write(Ok(()), |core| core.write_alarm(None))
     }
 
     fn now(&self) -> SystemTime {

@@ -1,7 +1,8 @@
 //! An event's life in a simulated object ([`EventFuture`]): it waits at the input gate, is
 //! delivered to the instance (built first if the object has none), runs with the gate checked
 //! at every poll, and its response waits at the output gate until the writes made before it
-//! are confirmed. A reset of the object fails it; a panic of its handler fails it alone.
+//! are confirmed, then reaches the caller on the next tick. A reset of the object before that
+//! fails it; a panic of its handler fails it alone.
 //! ([`Gated`](super::gate::Gated) puts the object's other futures behind the same gate.)
 
 use super::object::ObjectCore;

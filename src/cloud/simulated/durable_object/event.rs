@@ -3,10 +3,10 @@
 //! at every poll, and its response waits at the output gate until the writes made before it
 //! are confirmed, then reaches the caller on the next tick. A reset of the object before that
 //! fails it; a panic of its handler fails it alone.
-//! ([`Gated`](super::gate::Gated) puts the object's other futures behind the same gate.)
+//! ([`Gated`](super::state::Gated) puts the object's other futures behind the same gate.)
 
+use super::journal::{DurableObjectEventKind, Journal};
 use super::object::ObjectCore;
-use super::report::{DurableObjectEventKind, Journal};
 use super::state::SimulatedDurableObjectState;
 use crate::cloud::durable_object::{DurableObjectFailure, DurableObjectHandler, LocalBoxFuture};
 use crate::task::panic::panic_message;

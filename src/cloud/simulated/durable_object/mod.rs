@@ -3,19 +3,17 @@
 //! alarms on virtual time, eviction and reset, and seeded faults. The rules modelled (and those
 //! left out) are in [`SimulatedDurableObjectNamespace`]'s docs.
 //!
-//! Files: `report.rs` (what is reported, the namespace's journal), `object.rs` (one object's
-//! state: storage, gates, writes, resets, the alarm's bookkeeping), `storage.rs` (the simulated
-//! storage), `gate.rs` (futures behind the gate), `state.rs` (the object's
-//! `DurableObjectState`), `event.rs` (an event's life), this file (the namespace and stubs).
+//! Files: `journal.rs` (what is reported: events, injected faults, counts), `object.rs` (one
+//! object's state: storage, gates, writes, resets, the alarm's bookkeeping), `state.rs` (what an
+//! instance is given: its `DurableObjectState`, its simulated storage, and its futures behind
+//! the gate), `event.rs` (an event's life), this file (the namespace and stubs).
 
 mod event;
-mod gate;
+mod journal;
 mod object;
-mod report;
 mod state;
-mod storage;
 
-pub use report::{
+pub use journal::{
     DurableObjectCounts, DurableObjectEventKind, DurableObjectEventOutcome,
     DurableObjectEventReport, DurableObjectFaultKind, InjectedObjectFault,
 };
@@ -28,9 +26,9 @@ use crate::cloud::durable_object::{
 };
 use crate::{InstantKind, SessionId, SystemTime, session};
 use event::{Build, EventFuture, Start};
-use gate::Slot;
+use journal::Journal;
 use object::{AlarmNext, ObjectCore};
-use report::Journal;
+use state::Slot;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;

@@ -6,7 +6,7 @@
 //! dropped, and the instance dropped only after the borrow ends (user destructors may call back
 //! in).
 
-use super::report::{DurableObjectFaultKind, InjectedObjectFault, Journal};
+use super::journal::{DurableObjectFaultKind, InjectedObjectFault, Journal};
 use crate::cloud::SimulatedExecutionContext;
 use crate::cloud::durable_object::DurableObjectId;
 use crate::{InstantKind, Scheduler, SessionId, SystemTime, Task, TestScheduler, session};

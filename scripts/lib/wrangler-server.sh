@@ -2,6 +2,11 @@
 # port in its own process group, wait until it answers (bounded), and stop it by its PID.
 #   start_worker_server STATE_DIR LOG_FILE   -> sets WORKER_PID and WORKER_URL
 #   stop_worker_server                       -> ends wrangler and its workerd children
+# WORKER_DEV_FLAGS adds `wrangler dev` flags, e.g. `--compatibility-flags
+# no_handle_cross_request_promise_resolution`: workerd then settles every promise in the context
+# of the request that resolves it, never deferring to the promise's own (as it was seen to do
+# on its own under sustained load); a promise handed to workerd and settled from another
+# request's context is then logged "Promise will never complete" (see worker/src/peer.rs).
 WORKER_PID=""
 WORKER_URL=""
 
@@ -16,7 +21,7 @@ start_worker_server() {
   WORKER_URL="http://127.0.0.1:$port"
   setsid wrangler dev --local --ip 127.0.0.1 --port "$port" \
     --inspector-ip 127.0.0.1 --inspector-port "$inspector_port" \
-    --persist-to "$state" --show-interactive-dev-session=false \
+    --persist-to "$state" --show-interactive-dev-session=false ${WORKER_DEV_FLAGS:-} \
     >"$log" 2>&1 </dev/null &
   WORKER_PID=$!
   for _ in $(seq 1 240); do   # at most ~60 s

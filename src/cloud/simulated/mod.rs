@@ -1,11 +1,18 @@
 //! [`SimulatedExecutionContext`]: Worker request sessions replayed deterministically over a
 //! [`TestScheduler`](crate::TestScheduler).
 
+mod durable_object;
 mod faults;
 mod isolate;
 mod report;
 mod sessions;
 
+pub use durable_object::{
+    BLOCK_CONCURRENCY_LIMIT, DurableObjectCounts, DurableObjectEventKind,
+    DurableObjectEventOutcome, DurableObjectEventReport, DurableObjectFaultKind,
+    InjectedObjectFault, SimulatedDurableObjectNamespace, SimulatedDurableObjectRequest,
+    SimulatedDurableObjectState, SimulatedDurableObjectStub,
+};
 pub use faults::{FaultCounts, FaultKind, InjectedFault, SimulationFaults};
 pub use isolate::IsolateState;
 pub use report::{

@@ -93,6 +93,11 @@ pub(crate) struct Timeline {
     pub(crate) dropped: u64,
     /// The metadata of every task a kept event is about, by id.
     tasks: FxHashMap<u64, Known>,
+    /// Sessions drawn on an owner's track instead of their own (a simulated Durable Object's
+    /// events): session id -> index in `owners`.
+    pub(super) session_owners: rustc_hash::FxHashMap<u64, u32>,
+    /// The owners' names (their tracks' names), in the order they were first named.
+    pub(super) owners: Vec<String>,
 }
 
 /// A task's metadata, and the number (counted from the first event ever recorded) of the last
@@ -134,6 +139,18 @@ impl Timeline {
             by,
             what,
         });
+    }
+
+    /// Draws `session` on `owner`'s track from now on (the whole record, when written).
+    pub(super) fn set_session_owner(&mut self, session: SessionId, owner: &str) {
+        let index = match self.owners.iter().position(|known| known == owner) {
+            Some(index) => index,
+            None => {
+                self.owners.push(owner.to_string());
+                self.owners.len() - 1
+            }
+        };
+        self.session_owners.insert(session.as_u64(), index as u32);
     }
 
     /// The metadata of task `id`, if a kept event is about it.

@@ -175,6 +175,21 @@ impl Timeline {
         self.dropped += quarter as u64;
         let first_kept = self.dropped;
         self.tasks.retain(|_, known| known.last >= first_kept);
+        // An owned session's entry goes once no kept event is about it (a task of it, or a
+        // mark made in it): the map follows the kept events, not every event ever recorded.
+        if !self.session_owners.is_empty() {
+            let mut kept: rustc_hash::FxHashSet<u64> = self
+                .tasks
+                .values()
+                .filter_map(|known| known.metadata.session())
+                .map(SessionId::as_u64)
+                .collect();
+            kept.extend(self.events.iter().filter_map(|event| match &event.what {
+                What::Mark(mark) => mark.session.map(SessionId::as_u64),
+                _ => None,
+            }));
+            self.session_owners.retain(|session, _| kept.contains(session));
+        }
         // A full timeline keeps at most one task per kept event: room for that many now, so
         // its size is fixed from here on however the tasks spread over the events.
         self.tasks
@@ -187,6 +202,39 @@ mod tests {
     use super::*;
     use crate::{TaskId, TaskKind};
     use std::panic::Location;
+
+    /// The owner of a session (a simulated Durable Object's event) is forgotten with the last
+    /// kept event about that session: a long simulation's owner map stays within the limit.
+    #[test]
+    fn owned_sessions_go_with_their_events() {
+        let mut timeline = Timeline::default();
+        let sessions = if cfg!(miri) {
+            1_000
+        } else {
+            2 * TIMELINE_LIMIT as u64
+        };
+        for id in 1..sessions {
+            let session = SessionId::from_raw(id);
+            timeline.set_session_owner(session, "durable object Counter:a");
+            let task = TaskMetadata::new(
+                TaskId::from_raw(id),
+                None,
+                Some(session),
+                Location::caller(),
+                TaskKind::Foreground,
+            );
+            timeline.record(id, 0, &task, What::Spawned);
+        }
+        assert!(
+            timeline.session_owners.len() <= TIMELINE_LIMIT,
+            "{} owned sessions kept for {} events",
+            timeline.session_owners.len(),
+            timeline.events.len()
+        );
+        let last = SessionId::from_raw(sessions - 1);
+        assert!(timeline.session_owners.contains_key(&last.as_u64()));
+        assert_eq!(timeline.owners.len(), 1, "one owner, named once");
+    }
 
     /// Issue 20, defect 3: the timeline kept the metadata of every task id ever seen, past
     /// the limit (185 MiB at 4M tasks). Now it keeps that of the tasks its kept events are

@@ -7,17 +7,31 @@
 //! so low work yields to the host's macrotask queue, and a drain for low work alone is queued
 //! as a macrotask (`postTask` at `background` priority where the host has it). A high
 //! runnable queued while only a macrotask drain is pending gets a microtask drain of its own.
+//!
+//! Per-session yields (set by the `WorkerdScheduler`): when the next drain would be a
+//! macrotask, the queued runnables of each session are handed to the session's own
+//! continuation instead (armed in that request's I/O context, see `workerd.rs`), which runs
+//! them and only them ([`Shared::run_continuation`]); only work of no session waits for the
+//! shared macrotask.
+//!
+//! Panics: a task's panic is caught in its wrapper (`task::future`). Under `panic = "unwind"`,
+//! a panic that escapes a drain outside any task's poll (a scheduler hook of a custom
+//! `Scheduler`, or a bug here) is caught at the drain, reported with `console.error`, and the
+//! batch's remaining runnables are queued again, so the drain state stays consistent and the
+//! scheduler keeps running. (A panic in a task's `Drop` or in a waker is an abort in async-task,
+//! as on native targets: the instance traps; see `instance.rs`.)
 
 use super::fairness::{NextDrain, Slice, WasmSchedulerConfig};
 use super::host::Host;
+use super::instance;
 use super::run_queue::{Band, RunQueue};
 use super::sessions::SessionBook;
 use super::timers::{ClosureCounter, TimerBook};
-use crate::{Priority, Runnable, TaskMetadata, TaskOutcome};
+use crate::{Priority, Runnable, SessionId, TaskMetadata, TaskOutcome};
+use js_sys::Function;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
-use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
 
@@ -36,11 +50,30 @@ pub(super) struct Shared {
     high_waiting: Cell<bool>,
     /// The callbacks of microtask and of macrotask drains. `None` only while being dropped.
     drain_callbacks: Option<[DrainCallback; 2]>,
+    /// The same, as handed to JS: guarded so that they never enter a dead instance.
+    drain_functions: [Function; 2],
+    /// Where a yield sends each session's queued runnables (see the module docs); `None`: all
+    /// work waits for the shared macrotask.
+    session_yield: RefCell<Option<SessionYield>>,
     pub(super) weak_self: Weak<Shared>,
 }
 
 /// What JS calls to run a drain.
 type DrainCallback = Closure<dyn FnMut(JsValue)>;
+
+/// Takes a session's queued runnables to run them in the session's own continuation; gives
+/// them back if it cannot (the session has no anchor).
+pub(super) type SessionYield = Box<dyn Fn(SessionId, Vec<Runnable>) -> Result<(), Vec<Runnable>>>;
+
+/// What a drain runs: its batch (in order), how many of them, and first a low runnable.
+struct Batch {
+    taken: VecDeque<Runnable>,
+    count: usize,
+    first_low: Option<Runnable>,
+    low: bool,
+    /// A session's continuation: runs exactly `taken`, nothing from the queue.
+    continuation: bool,
+}
 
 /// Which JS queue a drain runs from.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -68,6 +101,8 @@ pub(super) struct State {
     pub(super) early_timeouts: u64,
     /// The buffer of the batch being run, kept between drains to reuse its allocation.
     spare_batch: VecDeque<Runnable>,
+    /// Sessions whose queued work a yield handed to their own continuation.
+    pub(super) session_yields: u64,
 }
 
 impl Shared {
@@ -76,12 +111,19 @@ impl Shared {
         Rc::new_cyclic(|weak: &Weak<Shared>| {
             let callback = |kind: Kind| {
                 let target = weak.clone();
-                Closure::new(move |_: JsValue| {
+                // Unwind-safe as asserted: no panic escapes a drain (it catches them, see the
+                // module docs), and its state is consistent between drains.
+                DrainCallback::own_assert_unwind_safe(move |_: JsValue| {
                     if let Some(shared) = target.upgrade() {
                         shared.drain(kind);
                     }
                 })
             };
+            let callbacks = [callback(Kind::Microtask), callback(Kind::Macrotask)];
+            let drain_functions = [
+                instance::guarded(callbacks[0].as_ref()),
+                instance::guarded(callbacks[1].as_ref()),
+            ];
             Shared {
                 state: RefCell::new(State {
                     queue: RunQueue::new(),
@@ -94,6 +136,7 @@ impl Shared {
                     drains: 0,
                     early_timeouts: 0,
                     spare_batch: VecDeque::new(),
+                    session_yields: 0,
                 }),
                 sessions_ended: Cell::new(0),
                 closed: Cell::new(false),
@@ -101,7 +144,9 @@ impl Shared {
                 host: Host::detect(),
                 config,
                 timer_closures: ClosureCounter::default(),
-                drain_callbacks: Some([callback(Kind::Microtask), callback(Kind::Macrotask)]),
+                drain_callbacks: Some(callbacks),
+                drain_functions,
+                session_yield: RefCell::new(None),
                 weak_self: weak.clone(),
             }
         })
@@ -114,12 +159,14 @@ impl Shared {
         f(&mut self.state.borrow_mut())
     }
 
-    fn drain_function(&self, kind: Kind) -> &js_sys::Function {
-        self.drain_callbacks
-            .as_ref()
-            .expect("the drain callbacks live as long as the scheduler")[kind as usize]
-            .as_ref()
-            .unchecked_ref()
+    fn drain_function(&self, kind: Kind) -> &Function {
+        &self.drain_functions[kind as usize]
+    }
+
+    /// Sends the queued runnables of each session to `session_yield` whenever the next drain
+    /// would be a macrotask (see the module docs).
+    pub(super) fn yield_per_session(&self, session_yield: SessionYield) {
+        *self.session_yield.borrow_mut() = Some(session_yield);
     }
 
     /// Queues a drain of `kind` (state says it is pending); a macrotask one for `low` work
@@ -177,13 +224,10 @@ impl Shared {
             if low {
                 state.yielding = false;
             }
-            if state.draining {
+            if !state.begin_drain() {
                 // Unreachable through JS (a callback never runs inside another); refuse to nest.
                 return None;
             }
-            state.draining = true;
-            state.drains += 1;
-            state.slice.begin_drain();
             let mut taken = std::mem::take(&mut state.spare_batch);
             // A macrotask drain runs one low runnable first, so low work progresses however
             // much high and medium work keeps coming.
@@ -198,17 +242,90 @@ impl Shared {
             } else {
                 (queue.urgent_len() + low_len).min(self.config.batch_size)
             };
-            Some((taken, count, first_low))
+            Some(Batch {
+                taken,
+                count,
+                first_low,
+                low,
+                continuation: false,
+            })
         });
-        let Some((mut taken, count, first_low)) = batch else {
+        let Some(mut batch) = batch else {
             return;
         };
+        let count = batch.count;
+        self.run_guarded(&mut batch);
+        self.finish_drain(count, batch.taken);
+    }
+
+    /// A session's continuation after a yield (see the module docs), in a macrotask of the
+    /// session's own I/O context: runs `runnables`, and nothing else, as one drain. Runnables
+    /// they wake are drained as usual (in this context).
+    pub(super) fn run_continuation(&self, runnables: Vec<Runnable>) {
+        if self.closed.get() {
+            drop(runnables);
+            return;
+        }
+        let started = self.with_state(|state| state.begin_drain());
+        if !started {
+            // Unreachable through JS (a callback never runs inside another): queue them.
+            runnables
+                .into_iter()
+                .for_each(|runnable| self.enqueue(runnable));
+            return;
+        }
+        let mut batch = Batch {
+            count: runnables.len(),
+            taken: runnables.into(),
+            first_low: None,
+            low: true,
+            continuation: true,
+        };
+        let count = batch.count;
+        self.run_guarded(&mut batch);
+        self.finish_drain(count, std::mem::take(&mut batch.taken));
+    }
+
+    /// Runs `batch` (see [`run_batch`](Self::run_batch)). Under `panic = "unwind"`, a panic that
+    /// escapes it (outside any task's poll: tasks catch their own) is reported and the batch's
+    /// remaining runnables are queued again, so that the drain ends normally.
+    fn run_guarded(&self, batch: &mut Batch) {
+        #[cfg(panic = "unwind")]
+        {
+            let escaped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.run_batch(batch);
+            }));
+            if let Err(payload) = escaped {
+                let remaining: Vec<Runnable> = batch.taken.drain(..).collect();
+                super::console::escaped_panic(
+                    crate::task::panic::panic_message(&payload),
+                    remaining.len(),
+                );
+                for runnable in remaining {
+                    self.with_state(|state| state.queue.push(runnable));
+                }
+            }
+        }
+        #[cfg(not(panic = "unwind"))]
+        self.run_batch(batch);
+    }
+
+    /// Runs a drain's batch. No borrow is held while a runnable runs: it may schedule, spawn or
+    /// drop tasks.
+    fn run_batch(&self, batch: &mut Batch) {
+        let Batch {
+            taken,
+            count,
+            first_low,
+            low,
+            continuation,
+        } = batch;
+        let (count, low, continuation) = (*count, *low, *continuation);
         let sessions_ended = self.sessions_ended.get();
         let mut high_budget = self.config.batch_size;
-        if let Some(runnable) = first_low {
+        if let Some(runnable) = first_low.take() {
             runnable.run();
         }
-        // No borrow is held while a runnable runs: it may schedule, spawn or drop tasks.
         for _ in 0..count {
             if self.closed.get() {
                 // The scheduler was dropped by a runnable of this batch: run nothing more.
@@ -216,6 +333,9 @@ impl Shared {
                 break;
             }
             if taken.is_empty() {
+                if continuation {
+                    break;
+                }
                 // Several sessions or priorities: one at a time, so each lane gets its turn and
                 // high work woken meanwhile goes first.
                 match self.with_state(|state| state.queue.pop_by_priority(low)) {
@@ -226,8 +346,10 @@ impl Shared {
                 }
                 continue;
             }
-            // High work woken by this batch goes before the rest of it.
-            while self.high_waiting.get() && high_budget > 0 && !self.closed.get() {
+            // High work woken by this batch goes before the rest of it (not in a continuation,
+            // which runs its session's runnables only).
+            while !continuation && self.high_waiting.get() && high_budget > 0 && !self.closed.get()
+            {
                 let Some(high) = self.with_state(|state| state.queue.pop_high()) else {
                     self.high_waiting.set(false);
                     break;
@@ -236,28 +358,36 @@ impl Shared {
                 high.run();
             }
             let runnable = taken.pop_front().expect("not empty");
-            if self.sessions_ended.get() != sessions_ended
+            if (continuation || self.sessions_ended.get() != sessions_ended)
                 && self.with_state(|state| {
                     state.sessions.any_doomed()
                         && state.sessions.is_doomed(runnable.metadata().id())
                 })
             {
-                // Its session was ended by an earlier runnable of this batch.
+                // Its session was ended by an earlier runnable of this batch (or, for a
+                // continuation, since the yield).
                 drop(runnable);
                 continue;
             }
             runnable.run();
         }
+    }
+
+    /// Ends a drain that ran `count` runnables: keeps the batch buffer, and queues the next
+    /// drain if work remains (a macrotask one after yielding each session's work to its own
+    /// continuation, when per-session yields are on).
+    fn finish_drain(&self, count: usize, mut taken: VecDeque<Runnable>) {
         if taken.capacity() > 4 * self.config.batch_size {
             // A burst grew it; a small buffer serves normal batches better.
             taken = VecDeque::new();
         }
         let closed = self.closed.get();
-        let next = self.with_state(|state| {
+        let per_session = self.session_yield.borrow().is_some();
+        let (next, yielded) = self.with_state(|state| {
             state.spare_batch = taken;
             state.draining = false;
             if closed {
-                return None;
+                return (None, Vec::new());
             }
             let urgent = state.queue.urgent_len() > 0;
             let next = match state.slice.end_drain(count, urgent, &self.config) {
@@ -265,21 +395,64 @@ impl Shared {
                 Some(NextDrain::Macrotask) => (Kind::Macrotask, false),
                 // Only low work left: it waits for a macrotask.
                 None if state.queue.low_len() > 0 => (Kind::Macrotask, true),
-                None => return None,
+                None => return (None, Vec::new()),
             };
-            if next == (Kind::Macrotask, false) {
+            let yielded = if per_session && next.0 == Kind::Macrotask {
+                state.yield_sessions()
+            } else {
+                Vec::new()
+            };
+            if yielded.is_empty() && next == (Kind::Macrotask, false) {
                 state.yielding = true;
+            }
+            if next.0 == Kind::Macrotask && state.queue.len() == 0 {
+                // Every session's work went to its own continuation.
+                return (None, yielded);
             }
             if state.pending[next.0 as usize] {
                 // A drain of that kind is already queued (a macrotask one, for low work): it
                 // takes over.
-                return None;
+                return (None, yielded);
             }
             state.pending[next.0 as usize] = true;
-            Some(next)
+            (Some(next), yielded)
         });
         if let Some((kind, low)) = next {
             self.queue_drain(kind, low);
+        }
+        if !yielded.is_empty() {
+            self.hand_to_continuations(yielded);
+        }
+    }
+
+    /// Gives each session's yielded runnables to its continuation; those it cannot take wait
+    /// for the shared macrotask.
+    fn hand_to_continuations(&self, yielded: Vec<(SessionId, Vec<Runnable>)>) {
+        let mut refused = Vec::new();
+        {
+            let session_yield = self.session_yield.borrow();
+            let session_yield = session_yield
+                .as_ref()
+                .expect("yields are per session only with a session hook");
+            for (session, runnables) in yielded {
+                if let Err(back) = session_yield(session, runnables) {
+                    refused.extend(back);
+                }
+            }
+        }
+        if refused.is_empty() {
+            return;
+        }
+        let start = self.with_state(|state| {
+            for runnable in refused {
+                state.queue.push(runnable);
+            }
+            state.yielding = true;
+            let macrotask = Kind::Macrotask as usize;
+            !state.draining && !std::mem::replace(&mut state.pending[macrotask], true)
+        });
+        if start {
+            self.queue_drain(Kind::Macrotask, false);
         }
     }
 
@@ -310,6 +483,30 @@ impl Shared {
 }
 
 impl State {
+    /// Marks a drain running; `false` if one already is (drains never nest).
+    fn begin_drain(&mut self) -> bool {
+        if self.draining {
+            return false;
+        }
+        self.draining = true;
+        self.drains += 1;
+        self.slice.begin_drain();
+        true
+    }
+
+    /// Takes the queued runnables of every session out of the queue, by session, for their
+    /// continuations (work of no session stays).
+    fn yield_sessions(&mut self) -> Vec<(SessionId, Vec<Runnable>)> {
+        let sessions = self.queue.queued_sessions();
+        let yielded: Vec<_> = sessions
+            .into_iter()
+            .map(|session| (session, self.queue.remove_from_session(session, |_| true)))
+            .filter(|(_, runnables)| !runnables.is_empty())
+            .collect();
+        self.session_yields += yielded.len() as u64;
+        yielded
+    }
+
     /// Counts a new task (and routes runnables by session once a session appears).
     fn record_spawn(&mut self, metadata: &TaskMetadata) {
         if metadata.session().is_some() {

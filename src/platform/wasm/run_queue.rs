@@ -8,7 +8,7 @@
 //! operation is O(1) except removing a session's runnables.
 
 use crate::{Priority, Runnable, SessionId, TaskId};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::VecDeque;
 
 /// Lane index of tasks that belong to no session.
@@ -226,6 +226,25 @@ impl RunQueue {
             self.release(lane);
         }
         removed
+    }
+
+    /// The sessions with queued runnables, each once: those of the medium lanes in turn order,
+    /// then those met in the high and low bands.
+    pub(super) fn queued_sessions(&self) -> Vec<SessionId> {
+        let mut sessions: Vec<SessionId> = self
+            .turns
+            .iter()
+            .filter_map(|&lane| self.lanes[lane].session)
+            .collect();
+        let mut seen: FxHashSet<SessionId> = sessions.iter().copied().collect();
+        for runnable in self.high.iter().chain(self.low.iter()) {
+            if let Some(session) = runnable.metadata().session()
+                && seen.insert(session)
+            {
+                sessions.push(session);
+            }
+        }
+        sessions
     }
 
     /// Removes every runnable, for dropping outside the scheduler's state.

@@ -26,6 +26,11 @@ use std::time::Duration;
 ///   days for longer delays); a dropped [`Timer`](crate::Timer) clears it.
 /// - Re-entrancy: runnables may spawn, wake and drop tasks while they run; the scheduler never
 ///   holds a borrow of its state while running or dropping a runnable, and a drain never nests.
+/// - Panics: under `panic = "unwind"` (see the [module docs](super)) a panicking task is caught
+///   in its wrapper and re-raised where its [`Task`](crate::Task) is awaited, naming the task and
+///   its spawn location; a panic nobody awaits goes to `console.error`; the scheduler keeps
+///   running. Under `panic = "abort"` (stable Rust's only choice for wasm32) a panic traps the
+///   instance.
 /// - There is one thread: [`schedule_foreground`](Scheduler::schedule_foreground) is `schedule`
 ///   and [`is_main_thread`](Scheduler::is_main_thread) is `true`. Blocking is impossible:
 ///   `block`, `block_with_timeout` and [`park`](Scheduler::park) panic; `.await` instead.
@@ -114,6 +119,7 @@ impl WasmScheduler {
             live_timer_closures: self.shared.timer_closures.live(),
             drains: state.drains,
             macrotask_yields: state.slice.yields(),
+            session_yields: state.session_yields,
             early_timeouts: state.early_timeouts,
             macrotask_kind: self.shared.host.macrotask_kind(),
             ..state.sessions.stats()
@@ -123,6 +129,21 @@ impl WasmScheduler {
     /// The configuration this scheduler was made with.
     pub fn config(&self) -> &WasmSchedulerConfig {
         &self.shared.config
+    }
+
+    /// Yields per session from now on: when the next drain would be a macrotask, each
+    /// session's queued runnables go to `session_yield` (the `WorkerdScheduler`'s anchors)
+    /// instead of the shared macrotask.
+    #[cfg_attr(not(workerd), allow(dead_code))]
+    pub(super) fn yield_per_session(&self, session_yield: super::drain::SessionYield) {
+        self.shared.yield_per_session(session_yield);
+    }
+
+    /// A session's continuation after a yield: runs `runnables` (and nothing else) as one
+    /// drain, now.
+    #[cfg_attr(not(workerd), allow(dead_code))]
+    pub(super) fn run_continuation(&self, runnables: Vec<Runnable>) {
+        self.shared.run_continuation(runnables);
     }
 }
 
@@ -178,6 +199,13 @@ impl Scheduler for WasmScheduler {
 
     fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
         self.shared.task_ended(metadata, outcome);
+    }
+
+    /// Logs the panic with `console.error` (`scheduler: task#4 … panicked and nobody awaited
+    /// it: …`); the scheduler carries on. Reached under `panic = "unwind"` only: with `abort`
+    /// a panic ends the instance first.
+    fn unobserved_panic(&self, task: &TaskMetadata, message: &str) {
+        super::console::unobserved_panic(task, message);
     }
 
     /// Clears the timer's JS timeout and frees its closure.

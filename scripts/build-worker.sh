@@ -2,21 +2,69 @@
 # Builds worker/ into worker/build/ (index.js + wasm) with worker-build, fully offline from
 # GitHub: wasm-bindgen, wasm-opt and esbuild come from the project's installed tools.
 # wrangler.toml runs this as its build command; run it by hand to build without serving.
+#   scripts/build-worker.sh               panic = "unwind" (the default): the pinned nightly
+#                                         (scripts/lib/nightly.sh) rebuilds std with unwinding;
+#                                         a panicking request fails alone (a 500), the isolate lives
+#   PANIC=abort scripts/build-worker.sh   stable Rust, panic = "abort": a panic ends the wasm
+#                                         instance, which is replaced on the next request
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/worker-env.sh
+source scripts/lib/nightly.sh
+panic="${PANIC:-unwind}"
+case "$panic" in
+  unwind) strategy="unwind $SCHEDULER_NIGHTLY" ;;
+  abort) strategy="abort" ;;
+  *) echo "build-worker: PANIC must be unwind (the default) or abort, not '$panic'" >&2; exit 2 ;;
+esac
 for bin in "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN" "$(command -v worker-build || true)"; do
   if [ ! -x "$bin" ]; then
     echo "build-worker: missing tool '$bin'; run scripts/install-tools.sh worker" >&2
     exit 1
   fi
 done
-# Up to date (nothing the Worker is built from is newer than its output): skip, so
-# `wrangler dev` (which runs this on start) starts at once. FORCE=1 rebuilds anyway.
-if [ "${FORCE:-0}" != 1 ] && [ -f worker/build/index.js ] && [ -f worker/build/index_bg.wasm ] &&
-   [ -z "$(find src worker/src Cargo.toml Cargo.lock worker/Cargo.toml -newer worker/build/index.js -print -quit)" ]; then
-  echo "build-worker: worker/build is up to date"
+out=worker/build
+# Up to date (built with the same panic strategy, and nothing the Worker is built from is newer
+# than its output): skip, so `wrangler dev` (which runs this on start) starts at once. FORCE=1
+# rebuilds anyway.
+if [ "${FORCE:-0}" != 1 ] && [ -f "$out/index.js" ] && [ -f "$out/index_bg.wasm" ] &&
+   [ "$(cat "$out/.panic-strategy" 2>/dev/null)" = "$strategy" ] &&
+   [ -z "$(find src worker/src Cargo.toml Cargo.lock worker/Cargo.toml -newer "$out/index.js" -print -quit)" ]; then
+  echo "build-worker: $out is up to date (panic = $panic)"
   exit 0
 fi
-cd worker
-exec worker-build --release
+rm -f "$out/.panic-strategy"
+if [ "$panic" = unwind ]; then
+  if ! rustup toolchain list | grep -q "^$SCHEDULER_NIGHTLY"; then
+    echo "build-worker: missing $SCHEDULER_NIGHTLY; run scripts/install-tools.sh worker" >&2
+    exit 1
+  fi
+  # worker-build --panic-unwind runs `cargo +nightly build -Zbuild-std=std,panic_unwind` with
+  # RUSTFLAGS=-Cpanic=unwind, after checking the floating `nightly` with rustc and rustup (and
+  # installing it if missing). These wrappers, first on PATH, send it to the pinned nightly.
+  shims="${SCHEDULER_TOOLS:-$HOME/.cache/scheduler-tools}/nightly-shims/$SCHEDULER_NIGHTLY"
+  mkdir -p "$shims"
+  for tool in cargo rustc rustup; do
+    real="$(command -v "$tool")"
+    if [ "$tool" = rustup ]; then pattern='+nightly|nightly'; else pattern='+nightly'; fi
+    cat > "$shims/$tool.new" <<EOF
+#!/usr/bin/env bash
+# Written by scripts/build-worker.sh: the floating "nightly" toolchain is $SCHEDULER_NIGHTLY here.
+args=()
+for arg in "\$@"; do
+  case "\$arg" in
+    $pattern) args+=("\${arg/nightly/$SCHEDULER_NIGHTLY}") ;;
+    *) args+=("\$arg") ;;
+  esac
+done
+exec "$real" "\${args[@]}"
+EOF
+    chmod +x "$shims/$tool.new"
+    mv "$shims/$tool.new" "$shims/$tool"
+  done
+  (cd worker && PATH="$shims:$PATH" worker-build --release --panic-unwind)
+else
+  (cd worker && worker-build --release)
+fi
+echo "$strategy" > "$out/.panic-strategy"
+echo "build-worker: built $out (panic = $panic)"

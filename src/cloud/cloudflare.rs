@@ -230,9 +230,12 @@ impl CloudflareExecutionContext {
     {
         CloudflareStats::update(|stats| stats.requests += 1);
         let scheduler: Arc<dyn Scheduler> = self.request.scheduler.clone();
-        let task = session::with(Some(self.request.session), || {
+        let task = {
+            // Not `session::with`: a closure would hide the caller, and the handler's task is
+            // named by where `serve` was called.
+            let _session = session::enter(Some(self.request.session));
             scheduler.spawn_foreground(handler)
-        });
+        };
         async move {
             // Responds however this future ends: with the handler's output, or dropped early
             // because the client went away (workerd then drops the fetch handler's future).

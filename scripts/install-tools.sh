@@ -65,14 +65,17 @@ install_node() {
 }
 
 # The pinned nightly (scripts/lib/nightly.sh) with `rust-src` and the wasm32 target: what the
-# wasm32 `panic = "unwind"` builds need (-Zbuild-std=std,panic_unwind rebuilds std from rust-src).
+# wasm32 `panic = "unwind"` builds need (-Zbuild-std=std,panic_unwind rebuilds std from rust-src);
+# and clippy, for the code only that build compiles (scripts/test.d/30-wasm.sh).
 install_unwind() {
   if ! rustup toolchain list | grep -q "^$SCHEDULER_NIGHTLY"; then
-    log "rustup toolchain install $SCHEDULER_NIGHTLY (minimal, rust-src)"
-    rustup toolchain install "$SCHEDULER_NIGHTLY" --profile minimal --component rust-src
+    log "rustup toolchain install $SCHEDULER_NIGHTLY (minimal, rust-src, clippy)"
+    rustup toolchain install "$SCHEDULER_NIGHTLY" --profile minimal --component rust-src,clippy
   fi
-  rustup "+$SCHEDULER_NIGHTLY" component list --installed | grep -q '^rust-src' ||
-    rustup "+$SCHEDULER_NIGHTLY" component add rust-src
+  for component in rust-src clippy; do
+    rustup "+$SCHEDULER_NIGHTLY" component list --installed | grep -q "^$component" ||
+      rustup "+$SCHEDULER_NIGHTLY" component add "$component"
+  done
   rustup "+$SCHEDULER_NIGHTLY" target list --installed | grep -qx wasm32-unknown-unknown ||
     rustup "+$SCHEDULER_NIGHTLY" target add wasm32-unknown-unknown
 }

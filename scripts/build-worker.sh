@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
-# Builds worker/ into worker/build/ (index.js + wasm) with worker-build, fully offline from
+# Builds a Worker into its build/ folder (index.js + wasm) with worker-build, fully offline from
 # GitHub: wasm-bindgen, wasm-opt and esbuild come from the project's installed tools.
-# wrangler.toml runs this as its build command; run it by hand to build without serving.
-#   scripts/build-worker.sh               panic = "unwind" (the default): the pinned nightly
-#                                         (scripts/lib/nightly.sh) rebuilds std with unwinding;
-#                                         a panicking request fails alone (a 500), the isolate lives
-#   PANIC=abort scripts/build-worker.sh   stable Rust, panic = "abort": a panic ends the wasm
-#                                         instance, which is replaced on the next request
+#   scripts/build-worker.sh            # the example app, worker/ -> worker/build/
+#   scripts/build-worker.sh template   # the template, templates/worker/ -> templates/worker/build/
+# worker/wrangler.toml runs this as its build command (the template's runs worker-build itself,
+# as a copied template does); run it by hand to build without serving.
+#
+# One switch, PANIC, picks the panic strategy:
+#   PANIC=unwind   (the example app's default) the pinned nightly (scripts/lib/nightly.sh)
+#                  rebuilds std with unwinding (worker-build --panic-unwind): a panicking
+#                  request fails alone with a 500, the isolate and its state live on
+#   PANIC=abort    (the template's default, as its wrangler.toml builds it) stable Rust: a
+#                  panic ends the wasm instance, which is replaced on the next request
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/worker-env.sh
 source scripts/lib/nightly.sh
-panic="${PANIC:-unwind}"
+worker_app "${1:-example}"
+if [ "$WORKER_APP_DIR" = worker ]; then panic="${PANIC:-unwind}"; else panic="${PANIC:-abort}"; fi
 case "$panic" in
   unwind) strategy="unwind $SCHEDULER_NIGHTLY" ;;
   abort) strategy="abort" ;;
-  *) echo "build-worker: PANIC must be unwind (the default) or abort, not '$panic'" >&2; exit 2 ;;
+  *) echo "build-worker: PANIC must be unwind or abort, not '$panic'" >&2; exit 2 ;;
 esac
 for bin in "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN" "$(command -v worker-build || true)"; do
   if [ ! -x "$bin" ]; then
@@ -23,13 +29,14 @@ for bin in "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN" "$(command -v work
     exit 1
   fi
 done
-out=worker/build
 # Up to date (built with the same panic strategy, and nothing the Worker is built from is newer
 # than its output): skip, so `wrangler dev` (which runs this on start) starts at once. FORCE=1
 # rebuilds anyway.
+out="$WORKER_APP_DIR/build"
 if [ "${FORCE:-0}" != 1 ] && [ -f "$out/index.js" ] && [ -f "$out/index_bg.wasm" ] &&
    [ "$(cat "$out/.panic-strategy" 2>/dev/null)" = "$strategy" ] &&
-   [ -z "$(find src worker/src Cargo.toml Cargo.lock worker/Cargo.toml -newer "$out/index.js" -print -quit)" ]; then
+   [ -z "$(find src "$WORKER_APP_DIR/src" Cargo.toml Cargo.lock "$WORKER_APP_DIR/Cargo.toml" \
+             -newer "$out/index.js" -print -quit)" ]; then
   echo "build-worker: $out is up to date (panic = $panic)"
   exit 0
 fi
@@ -62,9 +69,9 @@ EOF
     chmod +x "$shims/$tool.new"
     mv "$shims/$tool.new" "$shims/$tool"
   done
-  (cd worker && PATH="$shims:$PATH" worker-build --release --panic-unwind)
+  (cd "$WORKER_APP_DIR" && PATH="$shims:$PATH" worker-build --release --panic-unwind)
 else
-  (cd worker && worker-build --release)
+  (cd "$WORKER_APP_DIR" && worker-build --release)
 fi
 echo "$strategy" > "$out/.panic-strategy"
 echo "build-worker: built $out (panic = $panic)"

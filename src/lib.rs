@@ -28,42 +28,29 @@
 #![warn(missing_docs, missing_debug_implementations)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-mod block;
 pub mod cloud;
-mod dedicated;
-mod dedicated_thread;
 mod executor;
-mod handles;
-mod instant;
-mod metadata;
 pub mod platform;
-mod priority;
-mod runnable;
 mod scheduler;
-pub mod session;
-mod spawn;
 mod sync;
 mod task;
-mod task_ids;
 mod test_scheduler;
-mod timer;
 #[cfg(feature = "tracing")]
 mod tracing_events;
 
 #[cfg(all(doctest, not(wasm)))]
 mod readme_doctests;
 
-pub use dedicated::DedicatedExecutor;
-pub use dedicated_thread::DedicatedThread;
 pub use executor::{BackgroundExecutor, ForegroundExecutor};
-pub use instant::{Instant, SystemTime};
-pub use metadata::{SessionId, TaskId, TaskKind, TaskLabel, TaskMetadata};
-pub use priority::Priority;
-pub use runnable::Runnable;
-pub use scheduler::{Scheduler, TaskOutcome, Unparker};
-pub use task::{FallibleTask, Task};
+pub use scheduler::{
+    DedicatedExecutor, DedicatedThread, Instant, Scheduler, SystemTime, TaskOutcome, Timer,
+    Unparker,
+};
+pub use task::session;
+pub use task::{
+    FallibleTask, Priority, Runnable, SessionId, Task, TaskId, TaskKind, TaskLabel, TaskMetadata,
+};
 pub use test_scheduler::{
     DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, InstantKind, ParseStrategyError, SearchOutcome, Strategy,
     TIMELINE_LIMIT, TaskSummary, TestScheduler, TestSchedulerConfig, TraceEvent, run_seeds,
 };
-pub use timer::Timer;

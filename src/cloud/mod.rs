@@ -12,7 +12,28 @@
 //! - [`FaultPoints`]: where handler code asks whether to inject a fault ([`FaultPoint`],
 //!   [`FaultAction`]).
 //!
-#![doc = include_str!("testing_worker_handlers.md")]
+//! The guide (a handler tested natively over seeds, faults in the simulated Worker, the real
+//! Worker on workerd and its template) is `docs/cloud.md` in the repository:
+//! <https://github.com/tandem-scheduler/tandem-scheduler/blob/main/docs/cloud.md>.
+//!
+//! ```
+//! use scheduler::cloud::{ExecutionContext, SimulatedExecutionContext, WaitUntilOutcome};
+//! use scheduler::TestScheduler;
+//!
+//! let ctx = SimulatedExecutionContext::new(TestScheduler::with_seed(1));
+//! let request = ctx.serve({
+//!     let ctx = ctx.clone();
+//!     async move {
+//!         ctx.wait_until(async { /* after the response */ });
+//!         "ok"
+//!     }
+//! });
+//! let session = request.session();
+//! assert_eq!(ctx.block(request).unwrap(), "ok");
+//! let jobs = ctx.wait_on_execution_context(session);
+//! assert_eq!(jobs[0].outcome, WaitUntilOutcome::Completed);
+//! ctx.validate_session_cleanup(session).unwrap();
+//! ```
 
 #[cfg(workerd)]
 mod cloudflare;
@@ -36,18 +57,3 @@ pub use simulated::{
     SimulatedFaultPoints, SimulatedRequest, SimulationFaults, WAIT_UNTIL_LIMIT, WaitUntilOutcome,
     WaitUntilReport,
 };
-
-#[cfg(test)]
-mod tests {
-    /// The README section is this module's guide, word for word (both run as doctests).
-    #[test]
-    fn readme_carries_the_cloud_guide() {
-        let readme = include_str!("../../README.md");
-        let guide = include_str!("testing_worker_handlers.md");
-        assert!(
-            readme.contains(guide),
-            "README.md's \"Testing Worker handlers natively\" section differs from \
-             src/cloud/testing_worker_handlers.md; copy the file into the README"
-        );
-    }
-}

@@ -11,10 +11,10 @@
 //! parker, the drop-or-leak rule, panic containment. What is left here is a thin layer of
 //! `exec_async` / `exec_after` calls, type-checked and linted for both Apple targets.
 
-use crate::handles::{self, Role};
 use crate::platform::desktop::desktop_scheduler_methods;
 use crate::platform::desktop::main_thread::{BATCH, MainLoop, MainThreadQueue};
-use crate::runnable::run_contained;
+use crate::scheduler::{Role, handle_pair};
+use crate::task::runnable::run_contained;
 use crate::{Priority, Runnable, Scheduler};
 use dispatch::{Queue, QueuePriority};
 use std::fmt;
@@ -103,7 +103,7 @@ impl GcdScheduler {
             alive: AtomicBool::new(true),
             main: MainThreadQueue::new(GcdMainQueue(Queue::main())),
         });
-        handles::pair(|role| Self {
+        handle_pair(|role| Self {
             queues: queues.clone(),
             role,
         })

@@ -1,11 +1,20 @@
-//! [`Task`]: the handle to a spawned future; [`future`] is the wrapper every spawned future runs
-//! in, and [`panic`] what a panicking task leaves behind.
+//! A task: [`Task`], the handle to a spawned future; `future.rs`, the wrapper every spawned future
+//! runs in; `panic.rs`, what a panicking task leaves behind; `build.rs`, how a future becomes a
+//! runnable and its handle; `metadata.rs`, what every runnable carries (id, label, session,
+//! priority, spawn location); `session.rs`, the session and priority current on a thread;
+//! `runnable.rs`, [`Runnable`] and how a backend runs or discards one.
 
 pub(crate) mod build;
 pub(crate) mod future;
+mod metadata;
 pub(crate) mod panic;
+pub(crate) mod runnable;
+pub mod session;
 
-use crate::TaskMetadata;
+pub(crate) use metadata::next_unique_task_id;
+pub use metadata::{Priority, SessionId, TaskId, TaskKind, TaskLabel, TaskMetadata};
+pub use runnable::Runnable;
+
 use future::TaskResult;
 #[cfg(workerd)]
 use panic::Panicked;

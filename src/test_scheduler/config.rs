@@ -1,9 +1,10 @@
-//! [`TestSchedulerConfig`]: how a [`TestScheduler`](super::TestScheduler) behaves.
+//! [`TestSchedulerConfig`]: how a [`TestScheduler`](crate::TestScheduler) behaves (read by the
+//! handle, the engine and the harness's frame; it imports only the strategy).
 
-use super::strategy::Strategy;
+use super::explore::Strategy;
 use std::ops::RangeInclusive;
 
-/// How a [`TestScheduler`](super::TestScheduler) behaves. `TestSchedulerConfig::default()` is
+/// How a [`TestScheduler`](crate::TestScheduler) behaves. `TestSchedulerConfig::default()` is
 /// seed 0 with random interleaving on ([`Strategy::Random`]).
 ///
 /// ```
@@ -25,10 +26,10 @@ pub struct TestSchedulerConfig {
     pub randomize_order: bool,
     /// How the next runnable is chosen when several are ready: uniformly at random (the
     /// default), by PCT priorities, or by exhaustive search. `STRATEGY=` overrides it for the
-    /// schedulers the seed harness runs ([`TestScheduler::many`](super::TestScheduler::many),
-    /// [`run_seeds`](super::run_seeds)).
+    /// schedulers the seed harness runs ([`TestScheduler::many`](crate::TestScheduler::many),
+    /// [`run_seeds`](crate::run_seeds)).
     pub strategy: Strategy,
-    /// Read by [`TestScheduler::many_with`](super::TestScheduler::many_with): run every seed
+    /// Read by [`TestScheduler::many_with`](crate::TestScheduler::many_with): run every seed
     /// twice and fail, naming the first differing step, when the two traces differ (also
     /// `CHECK_DETERMINISM=1` for every harness). A scheduler made with `new` ignores it.
     pub check_determinism: bool,
@@ -38,10 +39,10 @@ pub struct TestSchedulerConfig {
     pub block_tick_range: RangeInclusive<usize>,
     /// What [`Scheduler::num_cpus`](crate::Scheduler::num_cpus) reports.
     pub num_cpus: usize,
-    /// Record a [`TraceEvent`](super::TraceEvent) for every spawn, run and end.
+    /// Record a [`TraceEvent`](crate::TraceEvent) for every spawn, run and end.
     pub trace: bool,
     /// Record a timeline (every poll, spawn, wake, timer, end and marked instant) for
-    /// [`TestScheduler::timeline_json`](super::TestScheduler::timeline_json), a Chrome trace /
+    /// [`TestScheduler::timeline_json`](crate::TestScheduler::timeline_json), a Chrome trace /
     /// Perfetto file. The seed harness records one for every seed anyway (`TIMELINE=0` stops
     /// it) and writes it when a seed fails.
     pub timeline: bool,

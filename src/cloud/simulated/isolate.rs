@@ -18,9 +18,9 @@
 //!   models the world outside the isolate (a log pipeline, another service) to ignore what they
 //!   do, as it would never have happened.
 
-use super::fault_record::{FaultKind, InjectedFault};
-use super::inner::Inner;
+use super::faults::{FaultKind, InjectedFault};
 use super::report::WaitUntilOutcome;
+use super::sessions::Inner;
 use crate::{InstantKind, SessionId, session};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -62,7 +62,7 @@ impl<T> std::fmt::Debug for IsolateState<T> {
 }
 
 impl<T: Clone> IsolateState<T> {
-    pub(super) fn new(inner: Weak<Inner>, init: impl Fn(u64) -> T + 'static) -> Self {
+    pub(crate) fn new(inner: Weak<Inner>, init: impl Fn(u64) -> T + 'static) -> Self {
         Self {
             slot: Rc::default(),
             init: Rc::new(init),
@@ -91,18 +91,18 @@ impl<T: Clone> IsolateState<T> {
 
 impl Inner {
     /// The current isolate's number: 0, then one more after each reset.
-    pub(super) fn isolate(&self) -> u64 {
+    pub(crate) fn isolate(&self) -> u64 {
         self.isolate.load(Ordering::Relaxed)
     }
 
     /// Whether `session` was killed by an isolate reset.
-    pub(super) fn killed(&self, session: SessionId) -> bool {
+    pub(crate) fn killed(&self, session: SessionId) -> bool {
         self.lock().get(session).is_some_and(|state| state.killed)
     }
 
     /// Resets the isolate: a new isolate number (so [`IsolateState`] builds afresh), and every
     /// session not ended fails and ends. Returns how many sessions it killed.
-    pub(super) fn reset_isolate(&self) -> usize {
+    pub(crate) fn reset_isolate(&self) -> usize {
         let isolate = self.isolate.fetch_add(1, Ordering::Relaxed) + 1;
         let in_flight = self.lock().in_flight();
         let what = format!(
@@ -140,14 +140,14 @@ impl Inner {
     }
 
     /// Whether the code running now belongs to a session an isolate reset killed.
-    pub(super) fn in_reset_isolate(&self) -> bool {
+    pub(crate) fn in_reset_isolate(&self) -> bool {
         session::current().is_some_and(|session| self.killed(session))
     }
 }
 
 /// Spawns the runtime's timer that resets the isolate `after` from now (it belongs to no
 /// session: it is the platform, not a request).
-pub(super) fn schedule_reset(inner: &Arc<Inner>, after: std::time::Duration) {
+pub(crate) fn schedule_reset(inner: &Arc<Inner>, after: std::time::Duration) {
     let _session = session::enter(None);
     let timer = inner.scheduler.timer(after);
     let weak = Arc::downgrade(inner);
@@ -158,51 +158,4 @@ pub(super) fn schedule_reset(inner: &Arc<Inner>, after: std::time::Duration) {
         }
     };
     inner.scheduler.spawn_foreground(reset).detach();
-}
-
-impl super::SimulatedExecutionContext {
-    /// Registers app state that lives as long as the simulated isolate (see [`IsolateState`]):
-    /// `init` builds it, given the isolate's number (0, then one more after each reset), the
-    /// first time [`get`](IsolateState::get) is called in each isolate.
-    ///
-    /// ```
-    /// use scheduler::cloud::SimulatedExecutionContext;
-    /// use scheduler::TestScheduler;
-    /// use std::{cell::Cell, rc::Rc};
-    ///
-    /// let ctx = SimulatedExecutionContext::new(TestScheduler::with_seed(0));
-    /// let hits = ctx.isolate_state(|_isolate| Rc::new(Cell::new(0)));
-    /// hits.get().set(hits.get().get() + 1);
-    /// assert_eq!(hits.get().get(), 1);
-    /// ctx.reset_isolate();
-    /// assert_eq!(hits.get().get(), 0, "lost with the isolate");
-    /// assert_eq!(ctx.isolate(), 1);
-    /// ```
-    pub fn isolate_state<T: Clone>(&self, init: impl Fn(u64) -> T + 'static) -> IsolateState<T> {
-        IsolateState::new(Arc::downgrade(&self.inner), init)
-    }
-
-    /// The current isolate's number: 0, then one more after each reset.
-    pub fn isolate(&self) -> u64 {
-        self.inner.isolate()
-    }
-
-    /// Resets the isolate now, as the [`isolate_reset`](super::SimulationFaults::isolate_reset)
-    /// fault does at a seeded moment: [`IsolateState`]s are built afresh on next use, and every
-    /// session not ended yet fails and ends — its handler is dropped (awaiting it gives
-    /// [`RequestFailed`](super::RequestFailed) with
-    /// [`RequestFailure::IsolateReset`](super::RequestFailure::IsolateReset)), its unsettled
-    /// `wait_until` jobs are cancelled ([`WaitUntilOutcome::IsolateReset`]) and its other tasks
-    /// cancelled. Returns how many sessions it killed.
-    pub fn reset_isolate(&self) -> usize {
-        self.inner.reset_isolate()
-    }
-
-    /// Whether the code running now belongs to a request an isolate reset killed: the
-    /// destructors of its dropped futures, which Rust runs although workerd never would. Code
-    /// that stands for the world outside the isolate (a log pipeline the app writes to, an
-    /// external service) should ignore such calls: they would never have happened.
-    pub fn in_reset_isolate(&self) -> bool {
-        self.inner.in_reset_isolate()
-    }
 }

@@ -1,37 +1,31 @@
 //! [`SimulatedExecutionContext`]: Worker request sessions replayed deterministically over a
 //! [`TestScheduler`](crate::TestScheduler).
 
-mod fault_config;
-mod fault_record;
 mod faults;
-mod inner;
 mod isolate;
 mod report;
-mod state;
-mod tracked;
+mod sessions;
 
-pub use fault_config::SimulationFaults;
-pub use fault_record::{FaultCounts, FaultKind, InjectedFault};
-pub use faults::SimulatedFaultPoints;
+pub use faults::{FaultCounts, FaultKind, InjectedFault, SimulationFaults};
 pub use isolate::IsolateState;
 pub use report::{
     DanglingState, DanglingTask, RequestFailed, RequestFailure, SessionCleanupError, SessionReport,
     WaitUntilOutcome, WaitUntilReport,
 };
+pub use sessions::WAIT_UNTIL_LIMIT;
 
-use super::{ExecutionContext, LocalFuture, SchedulerRuntime};
+use super::{
+    ExecutionContext, FaultAction, FaultPoint, FaultPoints, LocalFuture, SchedulerRuntime,
+};
 use crate::{InstantKind, Scheduler, SessionId, Task, TaskId, session};
-use inner::{Inner, register};
-use state::{Sessions, WaitUntilEntry};
+use faults::FaultInjector;
+use sessions::{Handler, Inner, Sessions, TrackedWaitUntil, WaitUntilEntry, register};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tracked::{Handler, TrackedWaitUntil};
-
-pub use inner::WAIT_UNTIL_LIMIT;
 
 /// An [`ExecutionContext`] that simulates Worker requests natively, one session per request,
 /// over an `Arc<dyn Scheduler>` (normally a [`TestScheduler`](crate::TestScheduler), for seeded, reproducible runs).
@@ -113,7 +107,7 @@ impl SimulatedExecutionContext {
                 start,
                 sessions: Mutex::new(Sessions::default()),
                 next_session: AtomicU64::new(1),
-                faults: Mutex::default(),
+                faults: FaultInjector::default(),
                 isolate: AtomicU64::new(0),
             }),
         }
@@ -325,6 +319,121 @@ impl SimulatedExecutionContext {
             .get(session)
             .is_some_and(|state| state.pass_through)
     }
+
+    // Faults.
+
+    /// Injects `faults` from now on (replacing the previous configuration; the default injects
+    /// nothing). Every decision is drawn from the `TestScheduler`'s seeded generator, so a seed
+    /// (or a replay file) replays the same faults. Panics if a rate is not between 0 and 1, or
+    /// if faults are on and the scheduler is not a [`TestScheduler`](crate::TestScheduler).
+    ///
+    /// Applied by the context itself: client disconnects and isolate resets (drawn per
+    /// [`serve`](Self::serve)). Applied where the app asks: store faults (its store wrapper
+    /// asks [`fault_points`](Self::fault_points)), slow subrequests and `buggify` (through the
+    /// [`runtime`](Self::runtime)).
+    ///
+    /// ```
+    /// use scheduler::cloud::{PlatformRuntime, SimulatedExecutionContext, SimulationFaults};
+    /// use scheduler::TestScheduler;
+    ///
+    /// let ctx = SimulatedExecutionContext::new(TestScheduler::with_seed(3));
+    /// ctx.set_faults(SimulationFaults { buggify: 0.5, ..SimulationFaults::default() });
+    /// let runtime = ctx.runtime();
+    /// let fired = (0..100).filter(|_| runtime.buggify()).count();
+    /// assert!((30..70).contains(&fired));
+    /// assert_eq!(ctx.fault_counts().buggify, fired as u64);
+    /// ```
+    pub fn set_faults(&self, faults: SimulationFaults) {
+        self.inner.set_faults(faults);
+    }
+
+    /// The faults injected from now on.
+    pub fn faults(&self) -> SimulationFaults {
+        self.inner.fault_config()
+    }
+
+    /// The context's fault points, for the app's own store wrapper: ask
+    /// [`decide`](FaultPoints::decide) with [`FaultPoint::Store`] before each call.
+    pub fn fault_points(&self) -> SimulatedFaultPoints {
+        SimulatedFaultPoints {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// How many faults of each kind were injected so far (each session's are also in its
+    /// [`SessionReport::faults`](SessionReport::faults)).
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.inner.fault_counts()
+    }
+
+    /// A new request's faults, drawn when it is served: when it resets the isolate, and the
+    /// timer of its client's disconnect.
+    pub(super) fn draw_request_faults(&self) -> RequestFaults {
+        let config = self.inner.fault_config();
+        let reset_after = self.inner.chance(config.isolate_reset).then(|| {
+            self.inner
+                .draw_time(&(Duration::ZERO..=config.reset_within))
+        });
+        let disconnect = self.inner.chance(config.client_disconnect).then(|| {
+            let after = self
+                .inner
+                .draw_time(&(Duration::ZERO..=config.disconnect_within));
+            // The client's clock, not the request's: the timer belongs to no session.
+            let _session = session::enter(None);
+            self.inner.scheduler.timer(after)
+        });
+        RequestFaults {
+            reset_after,
+            disconnect,
+        }
+    }
+
+    // The isolate.
+
+    /// Registers app state that lives as long as the simulated isolate (see [`IsolateState`]):
+    /// `init` builds it, given the isolate's number (0, then one more after each reset), the
+    /// first time [`get`](IsolateState::get) is called in each isolate.
+    ///
+    /// ```
+    /// use scheduler::cloud::SimulatedExecutionContext;
+    /// use scheduler::TestScheduler;
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// let ctx = SimulatedExecutionContext::new(TestScheduler::with_seed(0));
+    /// let hits = ctx.isolate_state(|_isolate| Rc::new(Cell::new(0)));
+    /// hits.get().set(hits.get().get() + 1);
+    /// assert_eq!(hits.get().get(), 1);
+    /// ctx.reset_isolate();
+    /// assert_eq!(hits.get().get(), 0, "lost with the isolate");
+    /// assert_eq!(ctx.isolate(), 1);
+    /// ```
+    pub fn isolate_state<T: Clone>(&self, init: impl Fn(u64) -> T + 'static) -> IsolateState<T> {
+        IsolateState::new(Arc::downgrade(&self.inner), init)
+    }
+
+    /// The current isolate's number: 0, then one more after each reset.
+    pub fn isolate(&self) -> u64 {
+        self.inner.isolate()
+    }
+
+    /// Resets the isolate now, as the [`isolate_reset`](SimulationFaults::isolate_reset)
+    /// fault does at a seeded moment: [`IsolateState`]s are built afresh on next use, and every
+    /// session not ended yet fails and ends — its handler is dropped (awaiting it gives
+    /// [`RequestFailed`](RequestFailed) with
+    /// [`RequestFailure::IsolateReset`](RequestFailure::IsolateReset)), its unsettled
+    /// `wait_until` jobs are cancelled ([`WaitUntilOutcome::IsolateReset`]) and its other tasks
+    /// cancelled. Returns how many sessions it killed.
+    pub fn reset_isolate(&self) -> usize {
+        self.inner.reset_isolate()
+    }
+
+    /// Whether the code running now belongs to a request an isolate reset killed: the
+    /// destructors of its dropped futures, which Rust runs although workerd never would. Code
+    /// that stands for the world outside the isolate (a log pipeline the app writes to, an
+    /// external service) should ignore such calls: they would never have happened.
+    pub fn in_reset_isolate(&self) -> bool {
+        self.inner.in_reset_isolate()
+    }
 }
 
 impl ExecutionContext for SimulatedExecutionContext {
@@ -378,4 +487,30 @@ fn current_session(call: &str) -> SessionId {
              with serve(), or inside with_session()"
         )
     })
+}
+
+/// The simulation's [`FaultPoints`]: hand it to the store wrapper of your app (from
+/// [`SimulatedExecutionContext::fault_points`](SimulatedExecutionContext::fault_points));
+/// the context's [`runtime`](SimulatedExecutionContext::runtime) asks it too. Decides by
+/// the context's current [`SimulationFaults`]; after the context is gone, everything proceeds.
+#[derive(Clone, Debug)]
+pub struct SimulatedFaultPoints {
+    pub(super) inner: Weak<Inner>,
+}
+
+impl FaultPoints for SimulatedFaultPoints {
+    fn decide(&self, point: FaultPoint<'_>) -> FaultAction {
+        match self.inner.upgrade() {
+            Some(inner) => inner.decide(point),
+            None => FaultAction::Proceed,
+        }
+    }
+}
+
+/// The faults a request drew when it was served.
+pub(super) struct RequestFaults {
+    /// Reset the isolate this long after the request started.
+    pub(super) reset_after: Option<Duration>,
+    /// Fires when the client disconnects.
+    pub(super) disconnect: Option<crate::Timer>,
 }

@@ -1,7 +1,7 @@
 //! What a simulated session reports: how each `wait_until` job ended, which tasks leaked, how a
 //! request failed.
 
-use super::fault_record::InjectedFault;
+use super::faults::InjectedFault;
 use crate::{SessionId, TaskMetadata};
 use std::error::Error;
 use std::fmt;

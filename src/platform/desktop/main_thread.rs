@@ -9,7 +9,7 @@
 //! a calloop ping, a posted window message, a block on GCD's main queue.
 
 use super::parker;
-use crate::runnable::{discard, run_contained};
+use crate::task::runnable::{discard, run_contained};
 use crate::{Runnable, Unparker};
 use crossbeam_queue::SegQueue;
 use std::sync::atomic::{AtomicBool, Ordering};

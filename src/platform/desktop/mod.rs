@@ -5,14 +5,13 @@
 //! thread (posting foreground work, knowing the main thread), parking (a main thread runs its
 //! foreground work while it waits) and the task handle. Each backend expands
 //! [`desktop_scheduler_methods!`] inside its `impl Scheduler`, naming where its main-thread queue
-//! and its [`Role`](crate::handles::Role) are; it writes only what really differs: background
+//! and its [`Role`](crate::scheduler::Role) are; it writes only what really differs: background
 //! work and timers.
 
 #[cfg(desktop)]
 pub(crate) mod main_thread;
 #[cfg(desktop)]
 pub(crate) mod parker;
-pub(crate) mod thread_priority;
 
 /// Expands to `schedule_foreground`, `park`, `unparker`, `is_main_thread` and `task_handle`
 /// inside a desktop backend's `impl Scheduler`. `main` is the path (from `self`) of its

@@ -21,9 +21,9 @@ mod timers;
 
 pub use calloop_loop::MainThreadSource;
 
-use crate::handles::{self, Role};
 use crate::platform::desktop::desktop_scheduler_methods;
 use crate::platform::desktop::main_thread::BATCH;
+use crate::scheduler::{Role, handle_pair};
 use crate::{Runnable, Scheduler, Task, TaskMetadata};
 use calloop_loop::{CalloopLoop, MainQueue};
 use pool::{Pool, PoolHandle};
@@ -127,7 +127,7 @@ impl LinuxScheduler {
             _timer_thread: timer_thread,
             _pool: pool,
         });
-        Ok(handles::pair(|role| Self {
+        Ok(handle_pair(|role| Self {
             queues: queues.clone(),
             threads: if role.is_owner() {
                 threads.take()

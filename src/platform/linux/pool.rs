@@ -10,7 +10,7 @@
 
 use super::sleepers::Sleepers;
 use super::timers::TimerQueue;
-use crate::runnable::run_contained;
+use crate::task::runnable::run_contained;
 use crate::{Priority, Runnable};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::Backoff;

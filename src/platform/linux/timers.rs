@@ -9,7 +9,7 @@
 //! Timers fire in deadline order (equal deadlines in insertion order): one thread at a time
 //! fires, holding the `firing` lock while it pops and runs the due entries.
 
-use crate::instant::deadline_after;
+use crate::scheduler::deadline_after;
 use crate::{Runnable, TaskId, TaskKind};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

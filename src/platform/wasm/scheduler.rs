@@ -4,7 +4,7 @@
 use super::drain::Shared;
 use super::fairness::WasmSchedulerConfig;
 use super::stats::{SchedulerStats, SessionEnd, TaskCounters};
-use crate::handles::{self, Role};
+use crate::scheduler::{Role, handle_pair};
 use crate::{Instant, Runnable, Scheduler, SessionId, TaskId, TaskMetadata, TaskOutcome, Unparker};
 use std::fmt;
 use std::rc::Rc;
@@ -76,7 +76,7 @@ impl WasmScheduler {
             "WasmSchedulerConfig::slice_max_runs must be at least 1"
         );
         let shared = Shared::new(config);
-        handles::pair(|role| Self {
+        handle_pair(|role| Self {
             shared: shared.clone(),
             role,
         })

@@ -3,7 +3,7 @@
 
 use super::drain::Shared;
 use super::timers::PendingTimer;
-use crate::instant::deadline_after;
+use crate::scheduler::deadline_after;
 use crate::{Instant, Runnable, TaskId};
 use std::time::Duration;
 use wasm_bindgen::closure::Closure;

@@ -106,7 +106,7 @@ impl ContextProbe {
 
 /// A [`WasmScheduler`] whose cross-request wakes run in the woken request's I/O context (see
 /// the module docs). Use it as the `Arc<dyn Scheduler>` of a Worker; sessions are created and
-/// ended through [`CloudflareExecutionContext`](super::CloudflareExecutionContext).
+/// ended through [`CloudflareExecutionContext`](crate::cloud::CloudflareExecutionContext).
 pub struct WorkerdScheduler {
     wasm: Arc<WasmScheduler>,
     anchors: Anchors,
@@ -220,7 +220,7 @@ impl WorkerdScheduler {
 
     /// Opens a session, arms its anchor and starts its tick. Call it in the request's own
     /// context (in the fetch handler);
-    /// [`CloudflareExecutionContext::new`](super::CloudflareExecutionContext::new) does.
+    /// [`CloudflareExecutionContext::new`](crate::cloud::CloudflareExecutionContext::new) does.
     pub fn create_session(&self) -> SessionId {
         let session = self.wasm.create_session();
         let tick = start_tick(&self.anchors, session);

@@ -17,8 +17,8 @@ mod message_loop;
 mod timers;
 mod work_pool;
 
-use crate::handles::{self, Role};
 use crate::platform::desktop::desktop_scheduler_methods;
+use crate::scheduler::{Role, handle_pair};
 use crate::{Runnable, Scheduler, TaskMetadata};
 use main_queue::MainQueue;
 use std::fmt;
@@ -93,7 +93,7 @@ impl WindowsScheduler {
         });
         // SAFETY: no preconditions.
         let main_thread_id = unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() };
-        Ok(handles::pair(|role| Self {
+        Ok(handle_pair(|role| Self {
             queues: queues.clone(),
             role,
             main_thread_id,

@@ -14,8 +14,8 @@
 //! memory.
 
 use super::error::win32_error;
-use crate::instant::deadline_after;
-use crate::runnable::run_contained;
+use crate::scheduler::deadline_after;
+use crate::task::runnable::run_contained;
 use crate::{Runnable, TaskId};
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::c_void;

@@ -21,7 +21,7 @@
 //! the drop).
 
 use super::error::win32_error;
-use crate::runnable::run_contained;
+use crate::task::runnable::run_contained;
 use crate::{Priority, Runnable};
 use crossbeam_queue::SegQueue;
 use std::ffi::c_void;

@@ -17,10 +17,10 @@
 //!
 //! A panicking handler (built with `panic = "unwind"`) fails only its own request, as
 //! [`SimulatedExecutionContext::serve`](super::SimulatedExecutionContext::serve) promises:
-//! `serve` answers it with the handler's output type made [`From`] a [`RequestFailed`] (for
-//! `worker::Response` and `worker::Result<Response>`: a 500 with a JSON body naming the task,
-//! its spawn location and the panic), logs it, counts it, and the session ends as usual once its
-//! `wait_until` work has settled. Every other request, task and the isolate's state carry on.
+//! `serve` returns the failure ([`RequestFailed`]: the handler's task, its spawn location and
+//! the panic) for the Worker to answer (`worker::Response::from(failed)` is a 500 with it as
+//! JSON), logs it, counts it, and the session ends as usual once its `wait_until` work has
+//! settled. Every other request, task and the isolate's state carry on.
 //! Under `panic = "abort"` the panic ends the wasm instance instead; the next instance reports
 //! how many requests died with it ([`CloudflareExecutionContext::new`] logs it once,
 //! [`CloudflareStats`] counts it).
@@ -212,21 +212,31 @@ impl CloudflareExecutionContext {
     /// task has settled too, the session ends and whatever it still runs is cancelled and
     /// logged.
     ///
-    /// If the handler panics (`panic = "unwind"`), only this request fails, as with
-    /// [`SimulatedExecutionContext::serve`](super::SimulatedExecutionContext::serve): the answer
-    /// is `F::Output::from(RequestFailed)` (cause [`RequestFailure::Panicked`], message naming
-    /// the handler's task, its spawn location and the panic; for `worker::Response` and
-    /// `worker::Result<Response>` a 500 with that as JSON), the panic is logged with
-    /// `console.error` and counted ([`CloudflareStats::handlers_panicked`],
-    /// [`handler_panic`](Self::handler_panic), the session's [`SessionEnd::counters`]), and the
-    /// session's `wait_until` work still settles. If the handler called
+    /// Returns `Ok(output)`, or `Err(RequestFailed)` if the handler panicked (built with
+    /// `panic = "unwind"`): as with
+    /// [`SimulatedExecutionContext::serve`](super::SimulatedExecutionContext::serve), only this
+    /// request fails (cause [`RequestFailure::Panicked`], message naming the handler's task, its
+    /// spawn location and the panic). The panic is logged with `console.error` and counted
+    /// ([`CloudflareStats::handlers_panicked`], [`handler_panic`](Self::handler_panic), the
+    /// session's [`SessionEnd::counters`]), and the session's `wait_until` work still settles.
+    /// Answer the failure as the app answers errors, or with `worker::Response::from(failed)`
+    /// (a 500 with the failure as JSON):
+    ///
+    /// ```ignore
+    /// ctx.serve(handler).await.unwrap_or_else(|failed| Ok(failed.into()))
+    /// ```
+    ///
+    /// If the handler called
     /// [`pass_through_on_exception`](ExecutionContext::pass_through_on_exception), the panic is
     /// re-raised instead, so that the runtime forwards the request to the origin.
     #[track_caller]
-    pub fn serve<F>(self, handler: F) -> impl Future<Output = F::Output> + 'static
+    pub fn serve<F>(
+        self,
+        handler: F,
+    ) -> impl Future<Output = Result<F::Output, RequestFailed>> + 'static
     where
         F: Future + 'static,
-        F::Output: From<RequestFailed> + 'static,
+        F::Output: 'static,
     {
         CloudflareStats::update(|stats| stats.requests += 1);
         let scheduler: Arc<dyn Scheduler> = self.request.scheduler.clone();
@@ -242,12 +252,12 @@ impl CloudflareExecutionContext {
             // Either way the session ends once its `wait_until` work has settled.
             let _respond = RespondOnDrop(self.request.clone());
             match task.caught().await {
-                Ok(output) => output,
+                Ok(output) => Ok(output),
                 Err(Unfinished::Panicked(panicked)) => {
                     if self.request.pass_through.get() {
                         panicked.resume();
                     }
-                    F::Output::from(self.request.handler_panicked(panicked.into_message()))
+                    Err(self.request.handler_panicked(panicked.into_message()))
                 }
                 Err(Unfinished::Cancelled(handler)) => panic!(
                     "{handler} (the request's handler) was cancelled before it finished (its \
@@ -435,21 +445,22 @@ fn log_error(message: &str) {
     worker::console_error!("{message}");
 }
 
-/// The answer to a request whose handler panicked: a 500 with a JSON body naming the failure:
-/// `{"error":"handler panicked","session":"session#3","message":"task#5 (session#3) spawned at
-/// src/lib.rs:9:5 panicked: boom"}`.
+/// A 500 answering a failed request, its JSON body naming the failure:
+/// `{"status":"failed","cause":"panicked","session":"session#3","error":"task#5 (session#3)
+/// spawned at src/lib.rs:9:5 panicked: boom"}`.
 impl From<RequestFailed> for worker::Response {
     fn from(failed: RequestFailed) -> Self {
-        let error = match failed.cause {
-            RequestFailure::Panicked => "handler panicked",
+        let cause = match failed.cause {
+            RequestFailure::Panicked => "panicked",
             RequestFailure::ClientDisconnected => "client disconnected",
             RequestFailure::IsolateReset => "isolate reset",
         };
         let object = js_sys::Object::new();
         for (key, value) in [
-            ("error", error.to_string()),
+            ("status", "failed".to_string()),
+            ("cause", cause.to_string()),
             ("session", failed.session.to_string()),
-            ("message", failed.message),
+            ("error", failed.message),
         ] {
             // Setting a property on a fresh plain object cannot fail.
             let _ = js_sys::Reflect::set(&object, &key.into(), &value.into());
@@ -465,12 +476,5 @@ impl From<RequestFailed> for worker::Response {
             .with_status(500)
             .with_headers(headers)
             .fixed(body.into_bytes())
-    }
-}
-
-/// See the `From<RequestFailed> for worker::Response` impl: `Ok` of that response.
-impl From<RequestFailed> for worker::Result<worker::Response> {
-    fn from(failed: RequestFailed) -> Self {
-        Ok(worker::Response::from(failed))
     }
 }

@@ -11,7 +11,9 @@
 use futures::FutureExt;
 use futures::future::join_all;
 use js_sys::{Array, Function, Promise, Reflect};
-use scheduler::cloud::{CloudflareExecutionContext, CloudflareStats, ExecutionContext};
+use scheduler::cloud::{
+    CloudflareExecutionContext, CloudflareStats, ExecutionContext, RequestFailure,
+};
 use scheduler::platform::wasm::{WasmScheduler, WorkerdScheduler};
 use scheduler::{Instant, Runnable, Scheduler, TaskLabel, TaskMetadata, TaskOutcome, Unparker};
 use std::cell::Cell;
@@ -318,10 +320,10 @@ fn wait_until_promises(record: &JsValue) -> Vec<Promise> {
     promises.iter().map(JsCast::unchecked_into).collect()
 }
 
-/// A panicking handler answers its own request with a 500 whose JSON body names the failure
-/// (the handler's task, where `serve` was called, the panic); its `wait_until` job still
-/// settles and its session ends, counted as panicked; a request served meanwhile and the
-/// isolate's state are untouched.
+/// A panicking handler fails its own request only: `serve` returns the failure (naming the
+/// handler's task, where `serve` was called, the panic), which answers as a 500 with it as
+/// JSON; its `wait_until` job still settles and its session ends, counted as panicked; a request
+/// served meanwhile and the isolate's state are untouched.
 #[wasm_bindgen_test]
 async fn a_panicking_handler_answers_its_own_request_with_a_500_and_nothing_else_fails() {
     let console = ConsoleErrorCapture::start();
@@ -357,10 +359,23 @@ async fn a_panicking_handler_answers_its_own_request_with_a_500_and_nothing_else
     });
 
     let (failed, fine) = futures::join!(failing_response, other_response);
-    let mut failed = failed.expect("a panicking handler's answer is Ok(a 500 response)");
-    let mut fine = fine.expect("Ok");
-    assert_eq!(failed.status_code(), 500);
-    let body = failed.text().await.expect("a text body");
+    let failed = failed.expect_err("the panicking handler's request failed");
+    assert_eq!(failed.cause, RequestFailure::Panicked);
+    assert_eq!(failed.session, failing.session());
+    assert!(!failed.passed_through);
+    assert!(failed.message.contains("handler boom"), "{failed}");
+    assert!(failed.message.contains("task#"), "names the task: {failed}");
+    assert!(
+        failed
+            .message
+            .contains(&format!("{}:{serve_line}:", file!())),
+        "names where serve was called: {failed}"
+    );
+    let mut fine = fine.expect("the other request did not fail").expect("Ok");
+    // The 500 the library offers for it: the failure as JSON.
+    let mut answer = worker::Response::from(failed.clone());
+    assert_eq!(answer.status_code(), 500);
+    let body = answer.text().await.expect("a text body");
     let json = js_sys::JSON::parse(&body).expect("the body is JSON");
     let field = |name: &str| {
         Reflect::get(&json, &name.into())
@@ -368,15 +383,10 @@ async fn a_panicking_handler_answers_its_own_request_with_a_500_and_nothing_else
             .and_then(|value| value.as_string())
             .unwrap_or_default()
     };
-    assert_eq!(field("error"), "handler panicked", "{body}");
+    assert_eq!(field("status"), "failed", "{body}");
+    assert_eq!(field("cause"), "panicked", "{body}");
     assert_eq!(field("session"), failing.session().to_string(), "{body}");
-    let message = field("message");
-    assert!(message.contains("handler boom"), "{body}");
-    assert!(message.contains("task#"), "names the task: {body}");
-    assert!(
-        message.contains(&format!("{}:{serve_line}:", file!())),
-        "names where serve was called: {body}"
-    );
+    assert_eq!(field("error"), failed.message, "{body}");
     assert_eq!(fine.status_code(), 200);
     assert_eq!(fine.text().await.expect("text"), "fine");
 
@@ -420,6 +430,7 @@ async fn a_panicking_handler_answers_its_own_request_with_a_500_and_nothing_else
     let mut response = next
         .serve(async { worker::Response::ok("next") })
         .await
+        .expect("not failed")
         .expect("Ok");
     assert_eq!(response.text().await.expect("text"), "next");
 }

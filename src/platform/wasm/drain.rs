@@ -8,11 +8,17 @@
 //! as a macrotask (`postTask` at `background` priority where the host has it). A high
 //! runnable queued while only a macrotask drain is pending gets a microtask drain of its own.
 //!
-//! Per-session yields (set by the `WorkerdScheduler`): when the next drain would be a
-//! macrotask, the queued runnables of each session are handed to the session's own
-//! continuation instead (armed in that request's I/O context, see `workerd.rs`), which runs
-//! them and only them ([`Shared::run_continuation`]); only work of no session waits for the
-//! shared macrotask.
+//! Yields are per session: when a slice runs out with high or medium work still queued, that
+//! work leaves the queue, grouped by session, and each group gets a *continuation*: a macrotask
+//! armed now, which runs that group and nothing else ([`Shared::run_continuation`]). Work queued
+//! afterwards gets microtask drains as usual. In workerd this keeps every request in its own
+//! I/O context: a runnable is queued either by a drain or in an event of its own request, and
+//! a microtask drain runs in the checkpoint of the event that queued it, so what is still
+//! queued when a drain ends was queued in the current context, the one the continuation is
+//! armed in (a timer runs in the context that armed it). A single shared yield macrotask would
+//! instead run whatever other requests queued meanwhile in the context of the request that
+//! armed it, and workerd refuses their I/O ("Cannot perform I/O on behalf of a different
+//! request").
 //!
 //! Panics: a task's panic is caught in its wrapper (`task::future`). Under `panic = "unwind"`,
 //! a panic that escapes a drain outside any task's poll (a scheduler hook of a custom
@@ -52,18 +58,13 @@ pub(super) struct Shared {
     drain_callbacks: Option<[DrainCallback; 2]>,
     /// The same, as handed to JS: guarded so that they never enter a dead instance.
     drain_functions: [Function; 2],
-    /// Where a yield sends each session's queued runnables (see the module docs); `None`: all
-    /// work waits for the shared macrotask.
-    session_yield: RefCell<Option<SessionYield>>,
+    /// The session whose continuation is running now (`Some(None)`: the work of no session).
+    continuing: Cell<Option<Option<SessionId>>>,
     pub(super) weak_self: Weak<Shared>,
 }
 
 /// What JS calls to run a drain.
 type DrainCallback = Closure<dyn FnMut(JsValue)>;
-
-/// Takes a session's queued runnables to run them in the session's own continuation; gives
-/// them back if it cannot (the session has no anchor).
-pub(super) type SessionYield = Box<dyn Fn(SessionId, Vec<Runnable>) -> Result<(), Vec<Runnable>>>;
 
 /// What a drain runs: its batch (in order), how many of them, and first a low runnable.
 struct Batch {
@@ -87,9 +88,6 @@ pub(super) struct State {
     pub(super) queue: RunQueue,
     /// A drain is queued, by kind (microtask, macrotask), and has not started yet.
     pending: [bool; 2],
-    /// The pending macrotask drain is a fairness yield (the slice ran out), not only one for
-    /// low work: medium wakes from outside wait for it instead of queueing a microtask.
-    yielding: bool,
     /// A drain is running now.
     draining: bool,
     pub(super) slice: Slice,
@@ -101,8 +99,8 @@ pub(super) struct State {
     pub(super) early_timeouts: u64,
     /// The buffer of the batch being run, kept between drains to reuse its allocation.
     spare_batch: VecDeque<Runnable>,
-    /// Sessions whose queued work a yield handed to their own continuation.
-    pub(super) session_yields: u64,
+    /// Continuations armed by yields (one per session with queued work).
+    pub(super) continuations: u64,
 }
 
 impl Shared {
@@ -128,7 +126,6 @@ impl Shared {
                 state: RefCell::new(State {
                     queue: RunQueue::new(),
                     pending: [false; 2],
-                    yielding: false,
                     draining: false,
                     slice: Slice::default(),
                     timers: TimerBook::default(),
@@ -136,7 +133,7 @@ impl Shared {
                     drains: 0,
                     early_timeouts: 0,
                     spare_batch: VecDeque::new(),
-                    session_yields: 0,
+                    continuations: 0,
                 }),
                 sessions_ended: Cell::new(0),
                 closed: Cell::new(false),
@@ -146,7 +143,7 @@ impl Shared {
                 timer_closures: ClosureCounter::default(),
                 drain_callbacks: Some(callbacks),
                 drain_functions,
-                session_yield: RefCell::new(None),
+                continuing: Cell::new(None),
                 weak_self: weak.clone(),
             }
         })
@@ -163,10 +160,10 @@ impl Shared {
         &self.drain_functions[kind as usize]
     }
 
-    /// Sends the queued runnables of each session to `session_yield` whenever the next drain
-    /// would be a macrotask (see the module docs).
-    pub(super) fn yield_per_session(&self, session_yield: SessionYield) {
-        *self.session_yield.borrow_mut() = Some(session_yield);
+    /// The session whose yield continuation is running now, if one is: `Some(None)` for the
+    /// work of no session.
+    pub(super) fn continuing(&self) -> Option<Option<SessionId>> {
+        self.continuing.get()
     }
 
     /// Queues a drain of `kind` (state says it is pending); a macrotask one for `low` work
@@ -221,9 +218,6 @@ impl Shared {
         let low = kind == Kind::Macrotask;
         let batch = self.with_state(|state| {
             state.pending[kind as usize] = false;
-            if low {
-                state.yielding = false;
-            }
             if !state.begin_drain() {
                 // Unreachable through JS (a callback never runs inside another); refuse to nest.
                 return None;
@@ -258,10 +252,10 @@ impl Shared {
         self.finish_drain(count, batch.taken);
     }
 
-    /// A session's continuation after a yield (see the module docs), in a macrotask of the
-    /// session's own I/O context: runs `runnables`, and nothing else, as one drain. Runnables
-    /// they wake are drained as usual (in this context).
-    pub(super) fn run_continuation(&self, runnables: Vec<Runnable>) {
+    /// A session's continuation after a yield (see the module docs), in the macrotask armed
+    /// by the yield: runs `runnables`, and nothing else, as one drain. Runnables they wake are
+    /// drained as usual (in this context).
+    fn run_continuation(&self, session: Option<SessionId>, runnables: Vec<Runnable>) {
         if self.closed.get() {
             drop(runnables);
             return;
@@ -282,8 +276,29 @@ impl Shared {
             continuation: true,
         };
         let count = batch.count;
+        let outer = self.continuing.replace(Some(session));
         self.run_guarded(&mut batch);
+        self.continuing.set(outer);
         self.finish_drain(count, std::mem::take(&mut batch.taken));
+    }
+
+    /// Arms `session`'s continuation: a macrotask, armed now (so in the current I/O context),
+    /// that runs `runnables`. If the scheduler is gone by then, they are dropped (which cancels
+    /// their tasks).
+    fn arm_continuation(&self, session: Option<SessionId>, runnables: Vec<Runnable>) {
+        let target = self.weak_self.clone();
+        // Unwind-safe as asserted: a continuation runs its runnables in a drain, which catches
+        // every panic.
+        let continuation =
+            Closure::<dyn FnMut(JsValue)>::once_assert_unwind_safe(move |_: JsValue| match target
+                .upgrade()
+            {
+                Some(shared) => shared.run_continuation(session, runnables),
+                None => drop(runnables),
+            })
+            .into_js_value();
+        self.host
+            .queue_macrotask(&instance::guarded(&continuation), false);
     }
 
     /// Runs `batch` (see [`run_batch`](Self::run_batch)). Under `panic = "unwind"`, a panic that
@@ -374,15 +389,15 @@ impl Shared {
     }
 
     /// Ends a drain that ran `count` runnables: keeps the batch buffer, and queues the next
-    /// drain if work remains (a macrotask one after yielding each session's work to its own
-    /// continuation, when per-session yields are on).
+    /// drain if work remains: a microtask one, or, once the slice is used up, a continuation
+    /// per session for the high and medium work (see the module docs); low work alone waits
+    /// for a macrotask drain.
     fn finish_drain(&self, count: usize, mut taken: VecDeque<Runnable>) {
         if taken.capacity() > 4 * self.config.batch_size {
             // A burst grew it; a small buffer serves normal batches better.
             taken = VecDeque::new();
         }
         let closed = self.closed.get();
-        let per_session = self.session_yield.borrow().is_some();
         let (next, yielded) = self.with_state(|state| {
             state.spare_batch = taken;
             state.draining = false;
@@ -390,25 +405,20 @@ impl Shared {
                 return (None, Vec::new());
             }
             let urgent = state.queue.urgent_len() > 0;
-            let next = match state.slice.end_drain(count, urgent, &self.config) {
-                Some(NextDrain::Microtask) => (Kind::Microtask, false),
-                Some(NextDrain::Macrotask) => (Kind::Macrotask, false),
+            let (next, yielded) = match state.slice.end_drain(count, urgent, &self.config) {
+                Some(NextDrain::Microtask) => ((Kind::Microtask, false), Vec::new()),
+                Some(NextDrain::Macrotask) => {
+                    let yielded = state.queue.take_urgent_by_session();
+                    state.continuations += yielded.len() as u64;
+                    if state.queue.low_len() == 0 {
+                        return (None, yielded);
+                    }
+                    ((Kind::Macrotask, true), yielded)
+                }
                 // Only low work left: it waits for a macrotask.
-                None if state.queue.low_len() > 0 => (Kind::Macrotask, true),
+                None if state.queue.low_len() > 0 => ((Kind::Macrotask, true), Vec::new()),
                 None => return (None, Vec::new()),
             };
-            let yielded = if per_session && next.0 == Kind::Macrotask {
-                state.yield_sessions()
-            } else {
-                Vec::new()
-            };
-            if yielded.is_empty() && next == (Kind::Macrotask, false) {
-                state.yielding = true;
-            }
-            if next.0 == Kind::Macrotask && state.queue.len() == 0 {
-                // Every session's work went to its own continuation.
-                return (None, yielded);
-            }
             if state.pending[next.0 as usize] {
                 // A drain of that kind is already queued (a macrotask one, for low work): it
                 // takes over.
@@ -417,42 +427,11 @@ impl Shared {
             state.pending[next.0 as usize] = true;
             (Some(next), yielded)
         });
+        for (session, runnables) in yielded {
+            self.arm_continuation(session, runnables);
+        }
         if let Some((kind, low)) = next {
             self.queue_drain(kind, low);
-        }
-        if !yielded.is_empty() {
-            self.hand_to_continuations(yielded);
-        }
-    }
-
-    /// Gives each session's yielded runnables to its continuation; those it cannot take wait
-    /// for the shared macrotask.
-    fn hand_to_continuations(&self, yielded: Vec<(SessionId, Vec<Runnable>)>) {
-        let mut refused = Vec::new();
-        {
-            let session_yield = self.session_yield.borrow();
-            let session_yield = session_yield
-                .as_ref()
-                .expect("yields are per session only with a session hook");
-            for (session, runnables) in yielded {
-                if let Err(back) = session_yield(session, runnables) {
-                    refused.extend(back);
-                }
-            }
-        }
-        if refused.is_empty() {
-            return;
-        }
-        let start = self.with_state(|state| {
-            for runnable in refused {
-                state.queue.push(runnable);
-            }
-            state.yielding = true;
-            let macrotask = Kind::Macrotask as usize;
-            !state.draining && !std::mem::replace(&mut state.pending[macrotask], true)
-        });
-        if start {
-            self.queue_drain(Kind::Macrotask, false);
         }
     }
 
@@ -494,19 +473,6 @@ impl State {
         true
     }
 
-    /// Takes the queued runnables of every session out of the queue, by session, for their
-    /// continuations (work of no session stays).
-    fn yield_sessions(&mut self) -> Vec<(SessionId, Vec<Runnable>)> {
-        let sessions = self.queue.queued_sessions();
-        let yielded: Vec<_> = sessions
-            .into_iter()
-            .map(|session| (session, self.queue.remove_from_session(session, |_| true)))
-            .filter(|(_, runnables)| !runnables.is_empty())
-            .collect();
-        self.session_yields += yielded.len() as u64;
-        yielded
-    }
-
     /// Counts a new task (and routes runnables by session once a session appears).
     fn record_spawn(&mut self, metadata: &TaskMetadata) {
         if metadata.session().is_some() {
@@ -520,9 +486,9 @@ impl State {
 
     /// Queues `runnable`. Returns the drain the caller must queue, if any (and whether it is
     /// for low work alone); the state then already counts that drain as pending. None while a
-    /// drain runs: its end decides. A high runnable gets a microtask drain unless one is
-    /// pending; a medium one too, unless a fairness yield is pending (kept: the host's
-    /// macrotasks go first); a low one a macrotask drain unless any drain is pending.
+    /// drain runs: its end decides. A high or medium runnable gets a microtask drain unless one
+    /// is pending (work a yield put off waits in its continuations, not in the queue); a low
+    /// one a macrotask drain unless any drain is pending.
     fn push(&mut self, runnable: Runnable, high_waiting: &Cell<bool>) -> Option<(Kind, bool)> {
         let band = self.queue.push(runnable);
         if band == Band::High {
@@ -531,8 +497,7 @@ impl State {
         let [micro, macro_] = self.pending;
         let next = match band {
             _ if self.draining => return None,
-            Band::High if !micro => (Kind::Microtask, false),
-            Band::Medium if !(micro || macro_ && self.yielding) => (Kind::Microtask, false),
+            Band::High | Band::Medium if !micro => (Kind::Microtask, false),
             Band::Low if !micro && !macro_ => (Kind::Macrotask, true),
             _ => return None,
         };

@@ -8,7 +8,7 @@
 //! operation is O(1) except removing a session's runnables.
 
 use crate::{Priority, Runnable, SessionId, TaskId};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
 /// Lane index of tasks that belong to no session.
@@ -228,23 +228,27 @@ impl RunQueue {
         removed
     }
 
-    /// The sessions with queued runnables, each once: those of the medium lanes in turn order,
-    /// then those met in the high and low bands.
-    pub(super) fn queued_sessions(&self) -> Vec<SessionId> {
-        let mut sessions: Vec<SessionId> = self
-            .turns
-            .iter()
-            .filter_map(|&lane| self.lanes[lane].session)
-            .collect();
-        let mut seen: FxHashSet<SessionId> = sessions.iter().copied().collect();
-        for runnable in self.high.iter().chain(self.low.iter()) {
-            if let Some(session) = runnable.metadata().session()
-                && seen.insert(session)
-            {
-                sessions.push(session);
-            }
+    /// Takes the high and medium runnables out, grouped by session (`None`: no session), each
+    /// group in the order a drain would run it: a yield's continuations (see `drain.rs`). Low
+    /// runnables stay.
+    pub(super) fn take_urgent_by_session(&mut self) -> Vec<(Option<SessionId>, Vec<Runnable>)> {
+        let mut groups: Vec<(Option<SessionId>, Vec<Runnable>)> = Vec::new();
+        let mut group_of: FxHashMap<Option<SessionId>, usize> = FxHashMap::default();
+        let mut add = |runnable: Runnable| {
+            let session = runnable.metadata().session();
+            let group = *group_of.entry(session).or_insert_with(|| {
+                groups.push((session, Vec::new()));
+                groups.len() - 1
+            });
+            groups[group].1.push(runnable);
+        };
+        self.high.drain(..).for_each(&mut add);
+        for lane in std::mem::take(&mut self.turns) {
+            self.lanes[lane].runnables.drain(..).for_each(&mut add);
+            self.release(lane);
         }
-        sessions
+        self.len = 0;
+        groups
     }
 
     /// Removes every runnable, for dropping outside the scheduler's state.

@@ -16,9 +16,11 @@ use std::time::Duration;
 /// - [`schedule`](Scheduler::schedule) queues the runnable and arranges one `queueMicrotask`
 ///   drain for the batch (a resolved promise where `queueMicrotask` is missing).
 /// - Fairness: a drain runs a bounded batch; when work remains after a time slice (see
-///   [`WasmSchedulerConfig`]) the next drain waits for a macrotask (`scheduler.postTask`,
-///   `setImmediate` or `setTimeout(0)`), so a task that wakes itself forever cannot starve
-///   timers, I/O or other requests.
+///   [`WasmSchedulerConfig`]) it waits for a macrotask (`scheduler.postTask`, `setImmediate`
+///   or `setTimeout(0)`), one *continuation* per session armed in the current context, so a
+///   task that wakes itself forever cannot starve timers, I/O or other requests, and in
+///   workerd each request's work resumes in its own I/O context (see
+///   [`running_continuation`](Self::running_continuation)).
 /// - Sessions: each session has its own queue and the queues take turns, so one request's burst
 ///   cannot starve another's; [`end_session`](Self::end_session) cancels what a request left
 ///   running; [`stats`](Self::stats) counts tasks per session.
@@ -119,7 +121,7 @@ impl WasmScheduler {
             live_timer_closures: self.shared.timer_closures.live(),
             drains: state.drains,
             macrotask_yields: state.slice.yields(),
-            session_yields: state.session_yields,
+            continuations: state.continuations,
             early_timeouts: state.early_timeouts,
             macrotask_kind: self.shared.host.macrotask_kind(),
             ..state.sessions.stats()
@@ -131,19 +133,12 @@ impl WasmScheduler {
         &self.shared.config
     }
 
-    /// Yields per session from now on: when the next drain would be a macrotask, each
-    /// session's queued runnables go to `session_yield` (the `WorkerdScheduler`'s anchors)
-    /// instead of the shared macrotask.
-    #[cfg_attr(not(workerd), allow(dead_code))]
-    pub(super) fn yield_per_session(&self, session_yield: super::drain::SessionYield) {
-        self.shared.yield_per_session(session_yield);
-    }
-
-    /// A session's continuation after a yield: runs `runnables` (and nothing else) as one
-    /// drain, now.
-    #[cfg_attr(not(workerd), allow(dead_code))]
-    pub(super) fn run_continuation(&self, runnables: Vec<Runnable>) {
-        self.shared.run_continuation(runnables);
+    /// The session whose yield continuation is running now, if one is (`Some(None)`: the
+    /// continuation of the work of no session). When a slice runs out, the queued work leaves
+    /// the queue by session, and each session's continuation (a macrotask) runs that session's
+    /// runnables and nothing else: a task polled inside one always belongs to its session.
+    pub fn running_continuation(&self) -> Option<Option<SessionId>> {
+        self.shared.continuing()
     }
 }
 

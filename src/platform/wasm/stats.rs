@@ -55,9 +55,9 @@ pub struct SchedulerStats {
     pub drains: u64,
     /// Times a time slice ran out and the scheduler yielded to the macrotask queue.
     pub macrotask_yields: u64,
-    /// Sessions whose queued work a yield handed to the session's own continuation instead of
-    /// the shared macrotask (with per-session yields: the `WorkerdScheduler`).
-    pub session_yields: u64,
+    /// Continuations armed by those yields: one per session (and one for the work of no
+    /// session) with high or medium work queued when the slice ran out.
+    pub continuations: u64,
     /// JS timeouts re-armed because they came back before their deadline (a delay longer than
     /// `setTimeout` takes, or a host that fires early).
     pub early_timeouts: u64,

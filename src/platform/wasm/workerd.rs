@@ -28,18 +28,15 @@
 //! while it waits for another request (workerd cancels a request with nothing pending in its
 //! context as hung), and it stops itself, in its own context, once the session is forgotten.
 //!
-//! The starvation guard works the same way. When a slice runs long (see
-//! [`WasmSchedulerConfig`](super::WasmSchedulerConfig), the default one), the WasmScheduler
-//! yields *per session*: it hands each session's queued runnables to that session's anchor
-//! instead of one shared macrotask (which would run every session's tasks in the context of the
-//! request that armed it, and workerd refuses such I/O: "Cannot perform I/O on behalf of a
-//! different request"). The anchor's reaction, in the session's context, arms a macrotask
-//! there (`setTimeout(0)` in workerd): the session's *continuation*, which runs that session's
-//! yielded runnables and nothing else. The tick runs a continuation the reaction could not
-//! arm. So a request that wakes itself forever gives way to timers, I/O and the other requests
-//! after each slice, and its own work resumes in its own context.
+//! The starvation guard needs none of this: when a slice runs long, the WasmScheduler (with its
+//! default [`WasmSchedulerConfig`](super::WasmSchedulerConfig)) yields per session, each
+//! session's queued work to a continuation armed in the context it was queued in, its own (see
+//! [`WasmScheduler::running_continuation`]). So a request that wakes itself forever gives way to
+//! timers, I/O and the other requests after each slice, and resumes in its own I/O context.
+//!
+//! Every callback handed to JS here (anchor reactions, ticks) is guarded: it never enters a
+//! wasm instance that died (see `instance.rs`), and a tick of a dead instance clears itself.
 
-use super::host::Host;
 use super::instance;
 use crate::platform::wasm::WasmScheduler;
 use crate::{
@@ -50,7 +47,7 @@ use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 use wasm_bindgen::prelude::*;
 
@@ -130,27 +127,15 @@ struct Anchor {
     generation: u64,
     /// Runnables woken from other sessions, waiting for the reaction or the tick.
     parked: Vec<Runnable>,
-    /// The session's runnables a yield handed over, for its continuation (module docs).
-    yielded: Vec<Runnable>,
-    /// A continuation macrotask is armed (in the session's context) and has not run yet.
-    continuation_armed: bool,
     /// The session's interval (see the module docs).
     tick: JsValue,
 }
 
-/// Every session's anchor, how many reactions ran in the wrong context, and what the
-/// session continuations need.
+/// Every session's anchor, and how many reactions ran in the wrong context.
+#[derive(Default)]
 struct AnchorBook {
     anchors: RefCell<FxHashMap<SessionId, Anchor>>,
     misplaced_reactions: Cell<u64>,
-    /// The scheduler the continuations run on (weak: JS callbacks hold the book).
-    wasm: Weak<WasmScheduler>,
-    /// The host's macrotask primitive, for continuations.
-    host: Host,
-    /// Continuations run so far.
-    continuations: Cell<u64>,
-    /// The session whose continuation is running now.
-    continuing: Cell<Option<SessionId>>,
 }
 
 type Anchors = Rc<AnchorBook>;
@@ -164,27 +149,12 @@ impl std::fmt::Debug for WorkerdScheduler {
 }
 
 impl WorkerdScheduler {
-    /// Wraps `wasm` and turns its yields per session (see the module docs): with the default
-    /// [`WasmSchedulerConfig`](super::WasmSchedulerConfig), a request that runs long yields in
-    /// its own I/O context. A `WorkerdScheduler` lives as long as the isolate: its tasks hold it
-    /// (see [`Scheduler::task_handle`]'s default).
+    /// Wraps `wasm`. A `WorkerdScheduler` lives as long as the isolate: its tasks hold it (see
+    /// [`Scheduler::task_handle`]'s default).
     pub fn new(wasm: Arc<WasmScheduler>) -> Arc<Self> {
-        let anchors = Rc::new(AnchorBook {
-            anchors: RefCell::default(),
-            misplaced_reactions: Cell::new(0),
-            wasm: Arc::downgrade(&wasm),
-            host: Host::detect(),
-            continuations: Cell::new(0),
-            continuing: Cell::new(None),
-        });
-        let book = Rc::downgrade(&anchors);
-        wasm.yield_per_session(Box::new(move |session, runnables| match book.upgrade() {
-            Some(anchors) => yield_to(&anchors, session, runnables),
-            None => Err(runnables),
-        }));
         Arc::new(Self {
             wasm,
-            anchors,
+            anchors: Rc::default(),
             routed_wakes: Cell::new(0),
         })
     }
@@ -206,18 +176,6 @@ impl WorkerdScheduler {
         self.anchors.misplaced_reactions.get()
     }
 
-    /// How many session continuations ran so far: after a yield, each ran its session's
-    /// yielded runnables in the session's own context (see the module docs).
-    pub fn continuations(&self) -> u64 {
-        self.anchors.continuations.get()
-    }
-
-    /// The session whose continuation is running now (`None` outside one): a task polled
-    /// inside a continuation always belongs to that session.
-    pub fn continuing_session(&self) -> Option<SessionId> {
-        self.anchors.continuing.get()
-    }
-
     /// Opens a session, arms its anchor and starts its tick. Call it in the request's own
     /// context (in the fetch handler);
     /// [`CloudflareExecutionContext::new`](crate::cloud::CloudflareExecutionContext::new) does.
@@ -230,8 +188,6 @@ impl WorkerdScheduler {
                 resolve: None,
                 generation: 0,
                 parked: Vec::new(),
-                yielded: Vec::new(),
-                continuation_armed: false,
                 tick,
             },
         );
@@ -239,9 +195,9 @@ impl WorkerdScheduler {
         session
     }
 
-    /// Forgets the session's anchor once the session has ended; runnables still parked or
-    /// yielded on it are dropped (they belong to the ended session's cancelled tasks). Its tick
-    /// is cleared (from any other context, its next run stops it).
+    /// Forgets the session's anchor once the session has ended; runnables still parked on it
+    /// are dropped (they belong to the ended session's cancelled tasks). Its tick is cleared
+    /// (from any other context, its next run stops it).
     pub fn forget_session(&self, session: SessionId) {
         let anchor = self.anchors.anchors.borrow_mut().remove(&session);
         if let Some(anchor) = anchor {
@@ -251,7 +207,6 @@ impl WorkerdScheduler {
                 let _ = resolve.call0(&JsValue::UNDEFINED);
             }
             drop(anchor.parked);
-            drop(anchor.yielded);
         }
     }
 
@@ -297,8 +252,7 @@ fn arm(anchors: &Anchors, session: SessionId) {
     let probe = ContextProbe::new();
     let (promise, resolve) = pending_promise();
     let weak = Rc::downgrade(anchors);
-    // Unwind-safe as asserted: handing over only schedules runnables (a continuation runs them
-    // in a drain, which catches every panic).
+    // Unwind-safe as asserted: handing over only schedules runnables.
     let reaction = Closure::<dyn FnMut(JsValue)>::once_assert_unwind_safe(move |_: JsValue| {
         let Some(anchors) = weak.upgrade() else {
             return;
@@ -320,98 +274,24 @@ fn arm(anchors: &Anchors, session: SessionId) {
     }
 }
 
-/// In `session`'s context: schedules the runnables parked on its anchor, arms the session's
-/// continuation if a yield handed runnables over (or, from the tick, which is already a
-/// macrotask of that context, runs it), and re-arms the anchor; unless the anchor is armed and
-/// unresolved (nothing to do) or `generation` names an older arming. `generation` is `None`
-/// for the tick.
+/// In `session`'s context: schedules the runnables parked on its anchor and re-arms it, unless
+/// the anchor is armed and unresolved (nothing to do) or `generation` names an older arming.
 fn hand_over(anchors: &Anchors, session: SessionId, generation: Option<u64>) {
-    let from_tick = generation.is_none();
-    let (parked, continue_now, arm_continuation) = {
-        let mut book = anchors.anchors.borrow_mut();
-        let Some(anchor) = book.get_mut(&session) else {
+    let parked = {
+        let mut anchors = anchors.anchors.borrow_mut();
+        let Some(anchor) = anchors.get_mut(&session) else {
             return;
         };
         if anchor.resolve.is_some() || generation.is_some_and(|g| g != anchor.generation) {
             return;
         }
-        let has_yielded = !anchor.yielded.is_empty();
-        let arm_continuation = has_yielded && !from_tick && !anchor.continuation_armed;
-        anchor.continuation_armed |= arm_continuation;
-        (
-            std::mem::take(&mut anchor.parked),
-            has_yielded && from_tick,
-            arm_continuation,
-        )
+        std::mem::take(&mut anchor.parked)
     };
     arm(anchors, session);
     for runnable in parked {
         // In this session's context now: the drain it queues runs here too.
         runnable.schedule();
     }
-    if continue_now {
-        run_continuation(anchors, session);
-    } else if arm_continuation {
-        let weak = Rc::downgrade(anchors);
-        // Unwind-safe as asserted: a continuation runs its runnables in a drain, which catches
-        // every panic.
-        let continuation =
-            Closure::<dyn FnMut(JsValue)>::once_assert_unwind_safe(move |_: JsValue| {
-                if let Some(anchors) = weak.upgrade() {
-                    run_continuation(&anchors, session);
-                }
-            })
-            .into_js_value();
-        // A macrotask armed here, in the session's context, runs in that context.
-        anchors
-            .host
-            .queue_macrotask(&instance::guarded(&continuation), false);
-    }
-}
-
-/// A yield's handover (see the module docs): parks `runnables` of `session` on its anchor for
-/// the session's continuation and resolves the anchor, so that its reaction arms the
-/// continuation in the session's context. Gives them back if the session has no anchor.
-fn yield_to(
-    anchors: &Anchors,
-    session: SessionId,
-    runnables: Vec<Runnable>,
-) -> Result<(), Vec<Runnable>> {
-    let mut book = anchors.anchors.borrow_mut();
-    let Some(anchor) = book.get_mut(&session) else {
-        return Err(runnables);
-    };
-    anchor.yielded.extend(runnables);
-    let resolve = anchor.resolve.take();
-    drop(book);
-    if let Some(resolve) = resolve {
-        // Only queues the reaction: nothing runs re-entrantly here.
-        let _ = resolve.call0(&JsValue::UNDEFINED);
-    }
-    Ok(())
-}
-
-/// `session`'s continuation, in a macrotask of its context: runs the runnables its yields
-/// handed over, and only those (`WasmScheduler::run_continuation`).
-fn run_continuation(anchors: &Anchors, session: SessionId) {
-    let yielded = {
-        let mut book = anchors.anchors.borrow_mut();
-        let Some(anchor) = book.get_mut(&session) else {
-            return;
-        };
-        anchor.continuation_armed = false;
-        std::mem::take(&mut anchor.yielded)
-    };
-    let Some(wasm) = anchors.wasm.upgrade() else {
-        return;
-    };
-    if yielded.is_empty() {
-        return;
-    }
-    anchors.continuations.set(anchors.continuations.get() + 1);
-    let outer = anchors.continuing.replace(Some(session));
-    wasm.run_continuation(yielded);
-    anchors.continuing.set(outer);
 }
 
 /// A pending promise and its `resolve` function.
@@ -430,8 +310,7 @@ fn start_tick(anchors: &Anchors, session: SessionId) -> JsValue {
     let weak = Rc::downgrade(anchors);
     let own_handle = Rc::new(RefCell::new(JsValue::UNDEFINED));
     let handle_seen = own_handle.clone();
-    // Unwind-safe as asserted: handing over schedules runnables, and a continuation runs them
-    // in a drain, which catches every panic.
+    // Unwind-safe as asserted: handing over only schedules runnables.
     let callback = Closure::<dyn FnMut()>::own_assert_unwind_safe(move || {
         let live = weak
             .upgrade()

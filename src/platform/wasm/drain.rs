@@ -9,8 +9,10 @@
 //! runnable queued while only a macrotask drain is pending gets a microtask drain of its own.
 //!
 //! Yields are per session: when a slice runs out with high or medium work still queued, that
-//! work leaves the queue, grouped by session, and each group gets a *continuation*: a macrotask
-//! armed now, which runs that group and nothing else ([`Shared::run_continuation`]). Work queued
+//! work leaves the queue, grouped by session (with the oldest low runnable of one of those
+//! sessions first, as a macrotask drain runs one low runnable first), and each group gets a
+//! *continuation*: a macrotask armed now, which runs that group and nothing else
+//! ([`Shared::run_continuation`]). Work queued
 //! afterwards gets microtask drains as usual. In workerd this keeps every request in its own
 //! I/O context: a runnable is queued either by a drain or in an event of its own request, and
 //! a microtask drain runs in the checkpoint of the event that queued it, so what is still
@@ -408,7 +410,23 @@ impl Shared {
             let (next, yielded) = match state.slice.end_drain(count, urgent, &self.config) {
                 Some(NextDrain::Microtask) => ((Kind::Microtask, false), Vec::new()),
                 Some(NextDrain::Macrotask) => {
-                    let yielded = state.queue.take_urgent_by_session();
+                    let mut yielded = state.queue.take_urgent_by_session();
+                    // Low work progresses however much urgent work keeps coming (a host may
+                    // run its background macrotasks only when idle): the oldest low runnable
+                    // of a session yielded now runs first in that session's continuation.
+                    let low = state
+                        .queue
+                        .take_low_of(|session| yielded.iter().any(|(s, _)| *s == session));
+                    if let Some(low) = low {
+                        let session = low.metadata().session();
+                        match yielded.iter_mut().find(|(s, _)| *s == session) {
+                            Some((_, group)) => group.insert(0, low),
+                            // Unreachable (it was taken for one of these sessions): keep it.
+                            None => {
+                                state.queue.push(low);
+                            }
+                        }
+                    }
                     state.continuations += yielded.len() as u64;
                     if state.queue.low_len() == 0 {
                         return (None, yielded);

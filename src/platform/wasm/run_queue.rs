@@ -251,6 +251,18 @@ impl RunQueue {
         groups
     }
 
+    /// Takes the oldest low runnable whose session `wanted` accepts (`None`: no session).
+    pub(super) fn take_low_of(
+        &mut self,
+        wanted: impl Fn(Option<SessionId>) -> bool,
+    ) -> Option<Runnable> {
+        let position = self
+            .low
+            .iter()
+            .position(|runnable| wanted(runnable.metadata().session()))?;
+        self.low.remove(position)
+    }
+
     /// Removes every runnable, for dropping outside the scheduler's state.
     pub(super) fn take_all(&mut self) -> Vec<Runnable> {
         let mut all = Vec::with_capacity(self.len());

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The wasm32 suite (wasm-tests/): WasmScheduler, WorkerdScheduler and TestScheduler under
 # wasm-bindgen-test, in both panic strategies, in Node and in headless Chromium:
-#   1. clippy of the wasm crates for wasm32, every target, in both builds;
+#   1. clippy of the wasm crates for wasm32, every target (the unwind build's are linted by
+#      clippy-driver as step 4 builds them);
 #   2. the suite in Node, stable Rust (panic = "abort");
 #   3. the abort build's reset in Node (wasm-tests/reset/run.js): a panic traps the instance,
 #      no callback of the dead instance enters wasm, the next instance serves and reports it;
@@ -29,14 +30,6 @@ if [ "$lock_version" != "$cli_version" ]; then
   echo "wasm-bindgen CLI $cli_version does not match Cargo.lock's $lock_version" >&2
   exit 1
 fi
-# `unwind SUBCOMMAND ARGS...`: cargo in the panic = "unwind" build (std rebuilt with unwinding,
-# on the pinned nightly).
-unwind() {
-  local subcommand="$1"
-  shift
-  RUSTFLAGS="-Cpanic=unwind" cargo "+$SCHEDULER_NIGHTLY" "$subcommand" \
-    -Zbuild-std=std,panic_unwind --target wasm32-unknown-unknown --locked "$@"
-}
 # The sum of the "N passed" of a run's "test result:" lines.
 passed_in() { awk '/^test result:/ { n += $4 } END { print n + 0 }' "$1"; }
 node_log=$(mktemp)
@@ -46,9 +39,6 @@ trap 'rm -f "$node_log" "$browser_log"' EXIT
 step "clippy (wasm32, all targets): scheduler, wasm-tests"
 cargo clippy -p tandem-scheduler -p wasm-tests --target wasm32-unknown-unknown --all-targets --locked \
   -- -D warnings
-
-step "clippy (wasm32, all targets, panic = unwind, $SCHEDULER_NIGHTLY)"
-unwind clippy -p tandem-scheduler -p wasm-tests --all-targets -- -D warnings
 
 # --lib --tests: wasm32 doctests report "ok" without running, so they are never run here.
 step "wasm-pack test --node, panic = abort (node $(node --version))"
@@ -63,9 +53,15 @@ wasm-bindgen --target nodejs --experimental-reset-state-function --force-enable-
 # The dead instance's panic hook writes to stderr; the checks go to stdout.
 node wasm-tests/reset/run.js "$reset_pkg" 2>/dev/null
 
-step "the suite in Node, panic = unwind ($SCHEDULER_NIGHTLY, -Zbuild-std)"
-CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  unwind test -p wasm-tests --lib --tests
+step "the suite in Node, panic = unwind ($SCHEDULER_NIGHTLY, -Zbuild-std), clippy as it builds"
+# std rebuilt with unwinding. clippy-driver compiles the workspace crates (so the code only this
+# build sees is linted, with warnings denied) in the same build as the tests: one std build, not
+# a second one for `cargo clippy`.
+RUSTFLAGS="-Cpanic=unwind -Dwarnings" \
+  RUSTC_WORKSPACE_WRAPPER="$(rustup which --toolchain "$SCHEDULER_NIGHTLY" clippy-driver)" \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo "+$SCHEDULER_NIGHTLY" test -Zbuild-std=std,panic_unwind --target wasm32-unknown-unknown \
+  --locked -p wasm-tests --lib --tests
 
 step "the abort suite in headless Chromium ($(chromium --version 2>/dev/null | head -1))"
 # WASM_BINDGEN_USE_BROWSER=1: tests configured for Node would otherwise be skipped, and the run

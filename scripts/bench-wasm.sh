@@ -5,6 +5,8 @@
 # and the targets of issue 11 with met/missed. Not part of scripts/test.sh.
 # Usage: scripts/bench-wasm.sh [ROUNDS]    the benchmark (default 7 rounds; at least 5 are run)
 #        scripts/bench-wasm.sh diagnose   where wb's time goes (floor / scheduler / full path)
+#        scripts/bench-wasm.sh panic-cost [ROUNDS]   panic = "unwind" against "abort": the module's
+#                                         size and wa, wb, wt of both builds in one Node process
 #   WA_CURVE_MAX=100000   cap the wa curve's sizes (default 1000000); WA_CURVE=0 skips it
 #   CHARTS_DIR=docs/perf  also copy the chart, its CSV and the targets there (the README's)
 set -euo pipefail
@@ -20,6 +22,18 @@ cargo build -p wasm-tests --lib --release --target wasm32-unknown-unknown --lock
 out="$target_dir/wasm-bench"
 wasm-bindgen --target nodejs --out-dir "$out" "$target_dir/wasm32-unknown-unknown/release/wasm_tests.wasm"
 echo "node $(node --version)"
+if [ "$mode" = panic-cost ]; then
+  # The same module built with panic = "unwind" (the pinned nightly rebuilds std): it lands on
+  # the same path, so the abort build above is bound first.
+  scripts/install-tools.sh unwind >&2
+  source scripts/lib/nightly.sh
+  RUSTFLAGS="-Cpanic=unwind" cargo "+$SCHEDULER_NIGHTLY" build -Zbuild-std=std,panic_unwind \
+    -p wasm-tests --lib --release --target wasm32-unknown-unknown --locked >&2
+  wasm-bindgen --target nodejs --out-dir "$out-unwind" \
+    "$target_dir/wasm32-unknown-unknown/release/wasm_tests.wasm"
+  node wasm-tests/bench/panic-cost.js "$out" "$out-unwind" "${2:-7}"
+  exit 0
+fi
 if [ "$mode" = diagnose ]; then
   node wasm-tests/bench/run.js "$out" diagnose
   exit 0

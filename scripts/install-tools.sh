@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent installer for everything the README commands need, from the registries only
 # (crates.io, npm, Debian, rustup). Each step is skipped when already present at the right
-# version. Usage: scripts/install-tools.sh [core|wasm|worker|bench|windows|apple|miri|browser|timeline|all]...
+# version. Usage: scripts/install-tools.sh [core|wasm|unwind|worker|bench|windows|apple|miri|browser|timeline|all]...
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/nightly.sh"
 
 TOOLS_DIR="${SCHEDULER_TOOLS:-$HOME/.cache/scheduler-tools}"
 WASM_BINDGEN_VERSION=0.2.130
@@ -63,8 +64,26 @@ install_node() {
   fi
 }
 
+# The pinned nightly (scripts/lib/nightly.sh) with `rust-src` and the wasm32 target: what the
+# wasm32 `panic = "unwind"` builds need (-Zbuild-std=std,panic_unwind rebuilds std from rust-src);
+# and clippy, for the code only that build compiles (scripts/test.d/30-wasm.sh).
+install_unwind() {
+  if ! rustup toolchain list | grep -q "^$SCHEDULER_NIGHTLY"; then
+    log "rustup toolchain install $SCHEDULER_NIGHTLY (minimal, rust-src, clippy)"
+    rustup toolchain install "$SCHEDULER_NIGHTLY" --profile minimal --component rust-src,clippy
+  fi
+  for component in rust-src clippy; do
+    rustup "+$SCHEDULER_NIGHTLY" component list --installed | grep -q "^$component" ||
+      rustup "+$SCHEDULER_NIGHTLY" component add "$component"
+  done
+  rustup "+$SCHEDULER_NIGHTLY" target list --installed | grep -qx wasm32-unknown-unknown ||
+    rustup "+$SCHEDULER_NIGHTLY" target add wasm32-unknown-unknown
+}
+
 install_worker() {
   install_wasm
+  # The Worker builds with panic = "unwind" by default (scripts/build-worker.sh).
+  install_unwind
   if [ "$(cargo_bin_version worker-build)" != "$WORKER_BUILD_VERSION" ]; then
     log "cargo install worker-build $WORKER_BUILD_VERSION"
     cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force
@@ -151,10 +170,11 @@ install_apple() {
   add_target x86_64-apple-darwin
 }
 
+# Miri on the same pinned nightly as the unwind builds: one nightly download, not two.
 install_miri() {
-  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-  rustup +nightly component list --installed | grep -q '^miri' ||
-    rustup +nightly component add miri rust-src
+  install_unwind
+  rustup "+$SCHEDULER_NIGHTLY" component list --installed | grep -q '^miri' ||
+    rustup "+$SCHEDULER_NIGHTLY" component add miri
 }
 
 [ $# -eq 0 ] && set -- all
@@ -162,6 +182,7 @@ for what in "$@"; do
   case "$what" in
     core) install_core ;;
     wasm) install_wasm ;;
+    unwind) install_unwind ;;
     worker) install_worker ;;
     bench) install_bench ;;
     windows) install_windows ;;

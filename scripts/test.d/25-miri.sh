@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 scripts/install-tools.sh miri
+source scripts/lib/nightly.sh
 # cargo-miri's test "binaries" are scripts that change to the clone they were built from, and
 # cargo reuses them from another clone of the same commit: one Miri build folder per clone path
 # keeps a run from testing some other clone (the Miri build of the dependencies takes ~10 s).
@@ -15,6 +16,6 @@ clone_key=$(pwd | cksum | cut -d' ' -f1)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/scheduler-target}/miri-$clone_key"
 export ITERATIONS="${ITERATIONS:-2}"
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-isolation-error=warn-nobacktrace}"
-cargo +nightly miri test --locked -p tandem-scheduler --lib
-cargo +nightly miri test --locked -p native-tests \
+cargo "+$SCHEDULER_NIGHTLY" miri test --locked -p tandem-scheduler --lib
+cargo "+$SCHEDULER_NIGHTLY" miri test --locked -p native-tests \
   --test task_lifecycle --test executors --test seed_harness

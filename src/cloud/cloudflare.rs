@@ -15,11 +15,24 @@
 //!    location) by
 //!    [`WasmScheduler::end_session`](crate::platform::wasm::WasmScheduler::end_session), instead of leaking into later requests.
 //!
+//! A panicking handler (built with `panic = "unwind"`) fails only its own request, as
+//! [`SimulatedExecutionContext::serve`](super::SimulatedExecutionContext::serve) promises:
+//! `serve` returns the failure ([`RequestFailed`]: the handler's task, its spawn location and
+//! the panic) for the Worker to answer (`worker::Response::from(failed)` is a 500 with it as
+//! JSON), logs it, counts it, and the session ends as usual once its `wait_until` work has
+//! settled. Every other request, task and the isolate's state carry on.
+//! Under `panic = "abort"` the panic ends the wasm instance instead; the next instance reports
+//! how many requests died with it ([`CloudflareExecutionContext::new`] logs it once,
+//! [`CloudflareStats`] counts it).
+//!
 //! [`PlatformRuntime`]: super::PlatformRuntime
 
 use super::execution_context::{ExecutionContext, LocalFuture};
+use super::{RequestFailed, RequestFailure};
 use crate::platform::wasm::SessionEnd;
 use crate::platform::wasm::WorkerdScheduler;
+use crate::platform::wasm::{self as wasm_platform, InstanceReset};
+use crate::task::Unfinished;
 use crate::{Scheduler, SessionId, session};
 use js_sys::{Function, Promise};
 use std::cell::{Cell, RefCell};
@@ -55,6 +68,11 @@ struct Request {
     /// `wait_until` tasks not yet settled.
     pending: Cell<usize>,
     responded: Cell<bool>,
+    /// The handler called `pass_through_on_exception`: a panic is re-raised (so the runtime
+    /// forwards the request to the origin) instead of answered.
+    pass_through: Cell<bool>,
+    /// The handler's panic (task, spawn location and message), if it panicked.
+    handler_panic: RefCell<Option<String>>,
     ended: RefCell<Option<SessionEnd>>,
 }
 
@@ -78,6 +96,13 @@ pub struct CloudflareStats {
     pub wait_until_failed: u64,
     /// Tasks still running when their session ended: cancelled and logged.
     pub leaked_tasks: u64,
+    /// Requests whose handler panicked (`panic = "unwind"`): each answered with its failure.
+    pub handlers_panicked: u64,
+    /// Earlier wasm instances of this isolate that died (a panic under `panic = "abort"`, or a
+    /// hard abort) and were replaced; kept outside wasm memory, so it survives the resets.
+    pub instance_resets: u64,
+    /// Requests that were in flight on those instances and failed with them.
+    pub requests_failed_by_resets: u64,
 }
 
 impl CloudflareStats {
@@ -91,7 +116,12 @@ impl CloudflareStats {
 
     /// The counters of this isolate so far.
     pub fn current() -> Self {
-        STATS.with(Cell::get)
+        let totals = wasm_platform::instance_totals();
+        Self {
+            instance_resets: totals.resets,
+            requests_failed_by_resets: totals.requests_failed,
+            ..STATS.with(Cell::get)
+        }
     }
 
     fn update(change: impl FnOnce(&mut Self)) {
@@ -118,8 +148,22 @@ impl std::fmt::Debug for CloudflareExecutionContext {
 impl CloudflareExecutionContext {
     /// Wraps the fetch event's `context` and opens a new session of `scheduler` for it. Call it
     /// in the fetch handler (the session's wakes are anchored in the request's I/O context).
+    ///
+    /// The first call in a new wasm instance that replaced dead ones (see
+    /// [`take_instance_reset`](Self::take_instance_reset)) logs the reset with
+    /// `console.error`: how many instances died and how many requests in flight failed with
+    /// them.
     pub fn new(scheduler: Arc<WorkerdScheduler>, context: worker::Context) -> Self {
+        if let Some(reset) = Self::take_instance_reset() {
+            log_error(&format!(
+                "scheduler: this isolate's wasm instance was reset: {} earlier instance(s) \
+                 died (a panic under panic = \"abort\", or a hard abort) with {} request(s) in \
+                 flight, which failed with them",
+                reset.instances, reset.requests_in_flight
+            ));
+        }
         let session = scheduler.create_session();
+        wasm_platform::request_started_here();
         Self {
             request: Rc::new(Request {
                 scheduler,
@@ -127,9 +171,25 @@ impl CloudflareExecutionContext {
                 session,
                 pending: Cell::new(0),
                 responded: Cell::new(false),
+                pass_through: Cell::new(false),
+                handler_panic: RefCell::default(),
                 ended: RefCell::default(),
             }),
         }
+    }
+
+    /// The earlier wasm instances of this isolate that died before this one, once per
+    /// instance (the first call of the instance answers; [`new`](Self::new) makes it and logs
+    /// the answer, so later calls return `None`). See
+    /// [`platform::wasm::take_reset`](crate::platform::wasm::take_reset).
+    pub fn take_instance_reset() -> Option<InstanceReset> {
+        wasm_platform::take_reset()
+    }
+
+    /// The handler's panic (`task#5 (session#2) spawned at src/lib.rs:9:5 panicked: boom`), if
+    /// it panicked.
+    pub fn handler_panic(&self) -> Option<String> {
+        self.request.handler_panic.borrow().clone()
     }
 
     /// The request's session on the scheduler.
@@ -151,23 +211,59 @@ impl CloudflareExecutionContext {
     /// and returns its output. Afterwards the response counts as sent: once every `wait_until`
     /// task has settled too, the session ends and whatever it still runs is cancelled and
     /// logged.
+    ///
+    /// Returns `Ok(output)`, or `Err(RequestFailed)` if the handler panicked (built with
+    /// `panic = "unwind"`): as with
+    /// [`SimulatedExecutionContext::serve`](super::SimulatedExecutionContext::serve), only this
+    /// request fails (cause [`RequestFailure::Panicked`], message naming the handler's task, its
+    /// spawn location and the panic). The panic is logged with `console.error` and counted
+    /// ([`CloudflareStats::handlers_panicked`], [`handler_panic`](Self::handler_panic), the
+    /// session's [`SessionEnd::counters`]), and the session's `wait_until` work still settles.
+    /// Answer the failure as the app answers errors, or with `worker::Response::from(failed)`
+    /// (a 500 with the failure as JSON):
+    ///
+    /// ```ignore
+    /// ctx.serve(handler).await.unwrap_or_else(|failed| Ok(failed.into()))
+    /// ```
+    ///
+    /// If the handler called
+    /// [`pass_through_on_exception`](ExecutionContext::pass_through_on_exception), the panic is
+    /// re-raised instead, so that the runtime forwards the request to the origin.
     #[track_caller]
-    pub fn serve<F>(self, handler: F) -> impl Future<Output = F::Output> + 'static
+    pub fn serve<F>(
+        self,
+        handler: F,
+    ) -> impl Future<Output = Result<F::Output, RequestFailed>> + 'static
     where
         F: Future + 'static,
         F::Output: 'static,
     {
         CloudflareStats::update(|stats| stats.requests += 1);
         let scheduler: Arc<dyn Scheduler> = self.request.scheduler.clone();
-        let task = session::with(Some(self.request.session), || {
+        let task = {
+            // Not `session::with`: a closure would hide the caller, and the handler's task is
+            // named by where `serve` was called.
+            let _session = session::enter(Some(self.request.session));
             scheduler.spawn_foreground(handler)
-        });
+        };
         async move {
             // Responds however this future ends: with the handler's output, or dropped early
             // because the client went away (workerd then drops the fetch handler's future).
             // Either way the session ends once its `wait_until` work has settled.
             let _respond = RespondOnDrop(self.request.clone());
-            task.await
+            match task.caught().await {
+                Ok(output) => Ok(output),
+                Err(Unfinished::Panicked(panicked)) => {
+                    if self.request.pass_through.get() {
+                        panicked.resume();
+                    }
+                    Err(self.request.handler_panicked(panicked.into_message()))
+                }
+                Err(Unfinished::Cancelled(handler)) => panic!(
+                    "{handler} (the request's handler) was cancelled before it finished (its \
+                     scheduler shut down)"
+                ),
+            }
         }
     }
 
@@ -201,11 +297,27 @@ impl ExecutionContext for CloudflareExecutionContext {
     }
 
     fn pass_through_on_exception(&self) {
+        self.request.pass_through.set(true);
         self.request.context.pass_through_on_exception();
     }
 }
 
 impl Request {
+    /// Records that the handler panicked (`message`: its task, spawn location and panic) and
+    /// returns the request's failure.
+    fn handler_panicked(&self, message: String) -> RequestFailed {
+        CloudflareStats::update(|stats| stats.handlers_panicked += 1);
+        let failed = RequestFailed {
+            session: self.session,
+            cause: RequestFailure::Panicked,
+            message,
+            passed_through: false,
+        };
+        log_error(&format!("scheduler: {failed}; answered with its failure"));
+        *self.handler_panic.borrow_mut() = Some(failed.message.clone());
+        failed
+    }
+
     /// Runs `future` as a task of the session, and next to it a task outside any session (so
     /// ending the session never cancels it) that waits for it, then settles the promise handed
     /// to `ctx.waitUntil` and ends the session if it was the last pending work.
@@ -254,6 +366,7 @@ impl Request {
         // leak.
         let end = self.scheduler.wasm().end_session(self.session, &[]);
         self.scheduler.forget_session(self.session);
+        wasm_platform::request_ended_here();
         let leaked = end.cancelled.len() as u64;
         CloudflareStats::update(|stats| {
             stats.sessions_ended += 1;
@@ -277,7 +390,8 @@ impl Drop for RespondOnDrop {
 /// A promise and its `(resolve, reject)` functions.
 fn settled_promise() -> (Promise, (Function, Function)) {
     let mut functions = None;
-    let promise = Promise::new(&mut |resolve, reject| functions = Some((resolve, reject)));
+    let mut slot = std::panic::AssertUnwindSafe(&mut functions);
+    let promise = Promise::new(&mut move |resolve, reject| **slot = Some((resolve, reject)));
     let functions = functions.expect("the Promise executor runs synchronously");
     (promise, functions)
 }
@@ -329,4 +443,38 @@ impl Settle {
 
 fn log_error(message: &str) {
     worker::console_error!("{message}");
+}
+
+/// A 500 answering a failed request, its JSON body naming the failure:
+/// `{"status":"failed","cause":"panicked","session":"session#3","error":"task#5 (session#3)
+/// spawned at src/lib.rs:9:5 panicked: boom"}`.
+impl From<RequestFailed> for worker::Response {
+    fn from(failed: RequestFailed) -> Self {
+        let cause = match failed.cause {
+            RequestFailure::Panicked => "panicked",
+            RequestFailure::ClientDisconnected => "client disconnected",
+            RequestFailure::IsolateReset => "isolate reset",
+        };
+        let object = js_sys::Object::new();
+        for (key, value) in [
+            ("status", "failed".to_string()),
+            ("cause", cause.to_string()),
+            ("session", failed.session.to_string()),
+            ("error", failed.message),
+        ] {
+            // Setting a property on a fresh plain object cannot fail.
+            let _ = js_sys::Reflect::set(&object, &key.into(), &value.into());
+        }
+        // A plain object of strings always stringifies.
+        let body = js_sys::JSON::stringify(&object)
+            .map(String::from)
+            .unwrap_or_default();
+        let headers = worker::Headers::new();
+        // A valid header name and value: setting them cannot fail.
+        let _ = headers.set("content-type", "application/json");
+        worker::Response::builder()
+            .with_status(500)
+            .with_headers(headers)
+            .fixed(body.into_bytes())
+    }
 }

@@ -18,6 +18,8 @@ pub use metadata::{Priority, SessionId, TaskId, TaskKind, TaskLabel, TaskMetadat
 pub use runnable::Runnable;
 
 use future::TaskResult;
+#[cfg(workerd)]
+use panic::Panicked;
 use std::fmt;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -159,7 +161,52 @@ impl<T> Task<T> {
             State::Spawned(task, _) => task.cancel().await.map(unwrap_result),
         }
     }
+
+    /// A form of this task that yields how it ended instead of re-raising a panic: for the
+    /// crate's own awaiters that answer a panic rather than propagate it (the Worker's
+    /// `serve`). Taking the panic observes it: it is not reported as unobserved.
+    #[cfg(workerd)]
+    pub(crate) fn caught(self) -> CaughtTask<T> {
+        CaughtTask(self.0)
+    }
 }
+
+/// How a task that did not complete ended (see [`Task::caught`]).
+#[cfg(workerd)]
+pub(crate) enum Unfinished {
+    /// It panicked; the panic is taken from it.
+    Panicked(Box<Panicked>),
+    /// It was cancelled before it finished (its runnable was dropped).
+    Cancelled(TaskMetadata),
+}
+
+/// [`Task`] that yields `Err(Unfinished)` instead of panicking. See [`Task::caught`].
+#[cfg(workerd)]
+pub(crate) struct CaughtTask<T>(State<T>);
+
+#[cfg(workerd)]
+impl<T> Future for CaughtTask<T> {
+    type Output = Result<T, Unfinished>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            State::Ready(value) => {
+                Poll::Ready(Ok(value.take().expect("Task polled after it completed")))
+            }
+            State::Spawned(task, metadata) => match Pin::new(task).poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Some(Ok(value))) => Poll::Ready(Ok(value)),
+                Poll::Ready(Some(Err(panicked))) => {
+                    Poll::Ready(Err(Unfinished::Panicked(panicked)))
+                }
+                Poll::Ready(None) => Poll::Ready(Err(Unfinished::Cancelled(*metadata))),
+            },
+        }
+    }
+}
+
+#[cfg(workerd)]
+impl<T> Unpin for CaughtTask<T> {}
 
 /// [`Task`] that yields `Option<T>`: `None` when the task was cancelled. See [`Task::fallible`].
 #[must_use = "dropping a FallibleTask cancels it; call .detach() to let it run"]

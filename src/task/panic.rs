@@ -31,9 +31,17 @@ impl Panicked {
     }
 
     /// Re-raises the panic at the awaiter, naming the task.
-    pub(crate) fn resume(mut self) -> ! {
-        let payload = self.payload.take().expect("a panic is re-raised once");
-        panic!(
+    pub(crate) fn resume(self) -> ! {
+        let message = self.into_message();
+        panic!("{message}")
+    }
+
+    /// Takes the panic as the text [`resume`](Self::resume) raises (the task's id, its spawn
+    /// location and the panic message): for an awaiter that reports the panic instead of
+    /// re-raising it (the Worker's `serve`). Observed, so never reported as unobserved.
+    pub(crate) fn into_message(mut self) -> String {
+        let payload = self.payload.take().expect("a panic is taken once");
+        format!(
             "{} spawned at {} panicked: {}",
             self.metadata.id(),
             self.metadata.location(),

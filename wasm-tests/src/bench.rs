@@ -13,6 +13,7 @@ use scheduler::platform::wasm::WasmScheduler;
 use scheduler::{Instant, Scheduler, Task};
 use std::cell::{Cell, RefCell};
 use std::fmt::Write;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -65,6 +66,12 @@ pub fn bench_targets_csv() -> String {
 /// [`run_benchmarks`]).
 #[wasm_bindgen]
 pub async fn run_wa_curve(rounds: u32, max_tasks: u32) -> String {
+    // Asserted: under `panic = "unwind"` wasm-bindgen catches a panic of an exported
+    // future, which needs `UnwindSafe`; a panicking benchmark just fails the run.
+    AssertUnwindSafe(wa_curve(rounds, max_tasks)).await
+}
+
+async fn wa_curve(rounds: u32, max_tasks: u32) -> String {
     let rounds = rounds.max(5) as usize;
     let scheduler: Arc<dyn Scheduler> = WasmScheduler::new();
     let sizes: Vec<u64> = WA_CURVE
@@ -121,6 +128,12 @@ pub async fn run_wa_curve(rounds: u32, max_tasks: u32) -> String {
 /// the peer interleaved in each. Returns the report.
 #[wasm_bindgen]
 pub async fn run_benchmarks(rounds: u32) -> String {
+    // Asserted: under `panic = "unwind"` wasm-bindgen catches a panic of an exported
+    // future, which needs `UnwindSafe`; a panicking benchmark just fails the run.
+    AssertUnwindSafe(benchmarks(rounds)).await
+}
+
+async fn benchmarks(rounds: u32) -> String {
     let rounds = rounds.max(5) as usize;
     let scheduler: Arc<dyn Scheduler> = WasmScheduler::new();
     let mut report = String::new();
@@ -224,6 +237,12 @@ pub async fn run_benchmarks(rounds: u32) -> String {
 /// WasmScheduler fed by async-task runnables without the core's `TaskFuture` wrapper).
 #[wasm_bindgen]
 pub async fn run_scenario(name: String, rounds: u32, slice_ms: u32) -> String {
+    // Asserted: under `panic = "unwind"` wasm-bindgen catches a panic of an exported
+    // future, which needs `UnwindSafe`; a panicking benchmark just fails the run.
+    AssertUnwindSafe(scenario(name, rounds, slice_ms)).await
+}
+
+async fn scenario(name: String, rounds: u32, slice_ms: u32) -> String {
     let scheduler: Arc<dyn Scheduler> =
         WasmScheduler::with_config(scheduler::platform::wasm::WasmSchedulerConfig {
             slice_budget: Duration::from_millis(u64::from(slice_ms)),

@@ -19,7 +19,8 @@ impl ConsoleErrorCapture {
         let console = console();
         let original = Reflect::get(&console, &"error".into()).expect("console.error exists");
         let lines = Rc::new(RefCell::new(Vec::new()));
-        let recorder = Closure::new({
+        // Asserted: recording a line cannot leave the list half-updated.
+        let recorder = Closure::own_assert_unwind_safe({
             let lines = lines.clone();
             move |line: JsValue| {
                 lines

@@ -9,4 +9,6 @@ mod bench_priority;
 #[cfg(target_arch = "wasm32")]
 pub mod console_capture;
 #[cfg(target_arch = "wasm32")]
+pub mod reset;
+#[cfg(target_arch = "wasm32")]
 pub mod support;

@@ -6,7 +6,7 @@
 //! trap surfaces in the host as an uncaught `RuntimeError: unreachable` from the microtask that
 //! ran the drain, and that scheduler never drains again: the instance must be recreated. This
 //! file holds a single test because the trap leaves the Rust runtime marked as panicking.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", not(panic = "unwind")))]
 
 use js_sys::{Array, Function, Reflect};
 use scheduler::Scheduler;

@@ -9,6 +9,7 @@
 //! method.
 
 use crate::ingest::IngestResponse;
+use scheduler::cloud::RequestFailed;
 use serde_json::json;
 use std::collections::HashMap;
 use worker::{Method, Request, Response, Result};
@@ -22,6 +23,13 @@ pub const MAX_URL_BYTES: usize = 2048;
 
 /// A value, or the 4xx response that answers the request instead.
 pub type Rejectable<T> = std::result::Result<T, Response>;
+
+/// The answer to a request whose handler panicked (`CloudflareExecutionContext::serve` returned
+/// the failure): 500 `{"status":"failed","cause":"panicked","session":…,"error":…}`, the error
+/// naming the handler's task, its spawn location and the panic. Only that request fails.
+pub fn failed(failed: RequestFailed) -> Result<Response> {
+    Ok(failed.into())
+}
 
 /// The handler's answer as a `worker::Response`.
 pub fn to_response(response: &IngestResponse) -> Result<Response> {

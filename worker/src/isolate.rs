@@ -7,11 +7,10 @@ use crate::ids::IsolateIds;
 use crate::ingest::{FailureLog, IngestService};
 use crate::kv_store::KvEventStore;
 use scheduler::cloud::{SchedulerRuntime, WorkerdScheduler};
-use scheduler::platform::wasm::{WasmScheduler, WasmSchedulerConfig};
+use scheduler::platform::wasm::WasmScheduler;
 use std::cell::OnceCell;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 use worker::{Env, Result};
 
 /// The KV namespace binding (see wrangler.toml).
@@ -21,25 +20,10 @@ pub const KV_BINDING: &str = "EVENTS";
 /// injects nothing unless the dev route `/debug/faults` set a plan; deployed, nothing can).
 pub type Service = IngestService<SchedulerRuntime, InjectingStore<KvEventStore>>;
 
-/// The scheduler's tuning inside workerd. Each request has its own I/O context, and a callback
-/// runs in the context of the request that armed it. The default configuration yields to a
-/// macrotask (`setTimeout(0)`) once a slice runs long; that continuation then runs every
-/// session's queued tasks in the context of whichever request armed it, and workerd rejects
-/// their I/O ("Cannot perform I/O on behalf of a different request"). So here the scheduler
-/// never yields that way: each wake is drained in the microtask checkpoint of the event that
-/// caused it, which is always the right context. The runtime's own CPU limits bound a runaway
-/// request instead.
-fn workerd_config() -> WasmSchedulerConfig {
-    WasmSchedulerConfig {
-        slice_budget: Duration::from_secs(3600),
-        slice_max_runs: usize::MAX,
-        ..WasmSchedulerConfig::default()
-    }
-}
-
 thread_local! {
-    static SCHEDULER: Arc<WorkerdScheduler> =
-        WorkerdScheduler::new(WasmScheduler::with_config(workerd_config()));
+    // The default WasmSchedulerConfig: the WorkerdScheduler yields per session, each in its
+    // own request's I/O context, so the starvation guard needs no override in workerd.
+    static SCHEDULER: Arc<WorkerdScheduler> = WorkerdScheduler::new(WasmScheduler::new());
     static SERVICE: OnceCell<Service> = const { OnceCell::new() };
     static FAULTS: Rc<FaultInjector> = FaultInjector::new(scheduler());
 }

@@ -34,6 +34,7 @@ pub async fn post_event(mut request: Request, route: RouteContext<Context>) -> R
             http::to_response(&response)
         })
         .await
+        .unwrap_or_else(http::failed)
 }
 
 /// `GET /events/{id}`: the stored summary (404 until stored; 400 for a malformed `id`).
@@ -46,6 +47,7 @@ pub async fn get_event(request: Request, route: RouteContext<Context>) -> Result
     let ctx = CloudflareExecutionContext::new(isolate::scheduler(), route.data);
     ctx.serve(async move { http::to_response(&service.event(&id).await) })
         .await
+        .unwrap_or_else(http::failed)
 }
 
 /// `GET /counts/{type}`: the events of a type counted so far (400 for a malformed type).
@@ -58,6 +60,7 @@ pub async fn get_count(request: Request, route: RouteContext<Context>) -> Result
     let ctx = CloudflareExecutionContext::new(isolate::scheduler(), route.data);
     ctx.serve(async move { http::to_response(&service.count(&kind).await) })
         .await
+        .unwrap_or_else(http::failed)
 }
 
 /// Any path no route serves: 404, saying so when it is a dev-only route that is off.

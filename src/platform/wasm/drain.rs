@@ -7,17 +7,39 @@
 //! so low work yields to the host's macrotask queue, and a drain for low work alone is queued
 //! as a macrotask (`postTask` at `background` priority where the host has it). A high
 //! runnable queued while only a macrotask drain is pending gets a microtask drain of its own.
+//!
+//! Yields are per session: when a slice runs out with high or medium work still queued, that
+//! work leaves the queue, grouped by session (with the oldest low runnable of one of those
+//! sessions first, as a macrotask drain runs one low runnable first), and each group gets a
+//! *continuation*: a macrotask armed now, which runs that group and nothing else
+//! ([`Shared::run_continuation`]). Work queued
+//! afterwards gets microtask drains as usual. In workerd this keeps every request in its own
+//! I/O context: a runnable is queued either by a drain or in an event of its own request, and
+//! a microtask drain runs in the checkpoint of the event that queued it, so what is still
+//! queued when a drain ends was queued in the current context, the one the continuation is
+//! armed in (a timer runs in the context that armed it). A single shared yield macrotask would
+//! instead run whatever other requests queued meanwhile in the context of the request that
+//! armed it, and workerd refuses their I/O ("Cannot perform I/O on behalf of a different
+//! request").
+//!
+//! Panics: a task's panic is caught in its wrapper (`task::future`). Under `panic = "unwind"`,
+//! a panic that escapes a drain outside any task's poll (a scheduler hook of a custom
+//! `Scheduler`, or a bug here) is caught at the drain, reported with `console.error`, and the
+//! batch's remaining runnables are queued again, so the drain state stays consistent and the
+//! scheduler keeps running. (A panic in a task's `Drop` or in a waker is an abort in async-task,
+//! as on native targets: the instance traps; see `instance.rs`.)
 
 use super::fairness::{NextDrain, Slice, WasmSchedulerConfig};
 use super::host::Host;
+use super::instance;
 use super::run_queue::{Band, RunQueue};
 use super::sessions::SessionBook;
 use super::timers::{ClosureCounter, TimerBook};
-use crate::{Priority, Runnable, TaskMetadata, TaskOutcome};
+use crate::{Priority, Runnable, SessionId, TaskMetadata, TaskOutcome};
+use js_sys::Function;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
-use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
 
@@ -36,11 +58,25 @@ pub(super) struct Shared {
     high_waiting: Cell<bool>,
     /// The callbacks of microtask and of macrotask drains. `None` only while being dropped.
     drain_callbacks: Option<[DrainCallback; 2]>,
+    /// The same, as handed to JS: guarded so that they never enter a dead instance.
+    drain_functions: [Function; 2],
+    /// The session whose continuation is running now (`Some(None)`: the work of no session).
+    continuing: Cell<Option<Option<SessionId>>>,
     pub(super) weak_self: Weak<Shared>,
 }
 
 /// What JS calls to run a drain.
 type DrainCallback = Closure<dyn FnMut(JsValue)>;
+
+/// What a drain runs: its batch (in order), how many of them, and first a low runnable.
+struct Batch {
+    taken: VecDeque<Runnable>,
+    count: usize,
+    first_low: Option<Runnable>,
+    low: bool,
+    /// A session's continuation: runs exactly `taken`, nothing from the queue.
+    continuation: bool,
+}
 
 /// Which JS queue a drain runs from.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -54,9 +90,6 @@ pub(super) struct State {
     pub(super) queue: RunQueue,
     /// A drain is queued, by kind (microtask, macrotask), and has not started yet.
     pending: [bool; 2],
-    /// The pending macrotask drain is a fairness yield (the slice ran out), not only one for
-    /// low work: medium wakes from outside wait for it instead of queueing a microtask.
-    yielding: bool,
     /// A drain is running now.
     draining: bool,
     pub(super) slice: Slice,
@@ -68,6 +101,8 @@ pub(super) struct State {
     pub(super) early_timeouts: u64,
     /// The buffer of the batch being run, kept between drains to reuse its allocation.
     spare_batch: VecDeque<Runnable>,
+    /// Continuations armed by yields (one per session with queued work).
+    pub(super) continuations: u64,
 }
 
 impl Shared {
@@ -76,17 +111,23 @@ impl Shared {
         Rc::new_cyclic(|weak: &Weak<Shared>| {
             let callback = |kind: Kind| {
                 let target = weak.clone();
-                Closure::new(move |_: JsValue| {
+                // Unwind-safe as asserted: no panic escapes a drain (it catches them, see the
+                // module docs), and its state is consistent between drains.
+                DrainCallback::own_assert_unwind_safe(move |_: JsValue| {
                     if let Some(shared) = target.upgrade() {
                         shared.drain(kind);
                     }
                 })
             };
+            let callbacks = [callback(Kind::Microtask), callback(Kind::Macrotask)];
+            let drain_functions = [
+                instance::guarded(callbacks[0].as_ref()),
+                instance::guarded(callbacks[1].as_ref()),
+            ];
             Shared {
                 state: RefCell::new(State {
                     queue: RunQueue::new(),
                     pending: [false; 2],
-                    yielding: false,
                     draining: false,
                     slice: Slice::default(),
                     timers: TimerBook::default(),
@@ -94,6 +135,7 @@ impl Shared {
                     drains: 0,
                     early_timeouts: 0,
                     spare_batch: VecDeque::new(),
+                    continuations: 0,
                 }),
                 sessions_ended: Cell::new(0),
                 closed: Cell::new(false),
@@ -101,7 +143,9 @@ impl Shared {
                 host: Host::detect(),
                 config,
                 timer_closures: ClosureCounter::default(),
-                drain_callbacks: Some([callback(Kind::Microtask), callback(Kind::Macrotask)]),
+                drain_callbacks: Some(callbacks),
+                drain_functions,
+                continuing: Cell::new(None),
                 weak_self: weak.clone(),
             }
         })
@@ -114,12 +158,14 @@ impl Shared {
         f(&mut self.state.borrow_mut())
     }
 
-    fn drain_function(&self, kind: Kind) -> &js_sys::Function {
-        self.drain_callbacks
-            .as_ref()
-            .expect("the drain callbacks live as long as the scheduler")[kind as usize]
-            .as_ref()
-            .unchecked_ref()
+    fn drain_function(&self, kind: Kind) -> &Function {
+        &self.drain_functions[kind as usize]
+    }
+
+    /// The session whose yield continuation is running now, if one is: `Some(None)` for the
+    /// work of no session.
+    pub(super) fn continuing(&self) -> Option<Option<SessionId>> {
+        self.continuing.get()
     }
 
     /// Queues a drain of `kind` (state says it is pending); a macrotask one for `low` work
@@ -174,16 +220,10 @@ impl Shared {
         let low = kind == Kind::Macrotask;
         let batch = self.with_state(|state| {
             state.pending[kind as usize] = false;
-            if low {
-                state.yielding = false;
-            }
-            if state.draining {
+            if !state.begin_drain() {
                 // Unreachable through JS (a callback never runs inside another); refuse to nest.
                 return None;
             }
-            state.draining = true;
-            state.drains += 1;
-            state.slice.begin_drain();
             let mut taken = std::mem::take(&mut state.spare_batch);
             // A macrotask drain runs one low runnable first, so low work progresses however
             // much high and medium work keeps coming.
@@ -198,17 +238,111 @@ impl Shared {
             } else {
                 (queue.urgent_len() + low_len).min(self.config.batch_size)
             };
-            Some((taken, count, first_low))
+            Some(Batch {
+                taken,
+                count,
+                first_low,
+                low,
+                continuation: false,
+            })
         });
-        let Some((mut taken, count, first_low)) = batch else {
+        let Some(mut batch) = batch else {
             return;
         };
+        let count = batch.count;
+        self.run_guarded(&mut batch);
+        self.finish_drain(count, batch.taken);
+    }
+
+    /// A session's continuation after a yield (see the module docs), in the macrotask armed
+    /// by the yield: runs `runnables`, and nothing else, as one drain. Runnables they wake are
+    /// drained as usual (in this context).
+    fn run_continuation(&self, session: Option<SessionId>, runnables: Vec<Runnable>) {
+        if self.closed.get() {
+            drop(runnables);
+            return;
+        }
+        let started = self.with_state(|state| state.begin_drain());
+        if !started {
+            // Unreachable through JS (a callback never runs inside another): queue them.
+            runnables
+                .into_iter()
+                .for_each(|runnable| self.enqueue(runnable));
+            return;
+        }
+        let mut batch = Batch {
+            count: runnables.len(),
+            taken: runnables.into(),
+            first_low: None,
+            low: true,
+            continuation: true,
+        };
+        let count = batch.count;
+        let outer = self.continuing.replace(Some(session));
+        self.run_guarded(&mut batch);
+        self.continuing.set(outer);
+        self.finish_drain(count, std::mem::take(&mut batch.taken));
+    }
+
+    /// Arms `session`'s continuation: a macrotask, armed now (so in the current I/O context),
+    /// that runs `runnables`. If the scheduler is gone by then, they are dropped (which cancels
+    /// their tasks).
+    fn arm_continuation(&self, session: Option<SessionId>, runnables: Vec<Runnable>) {
+        let target = self.weak_self.clone();
+        // Unwind-safe as asserted: a continuation runs its runnables in a drain, which catches
+        // every panic.
+        let continuation =
+            Closure::<dyn FnMut(JsValue)>::once_assert_unwind_safe(move |_: JsValue| match target
+                .upgrade()
+            {
+                Some(shared) => shared.run_continuation(session, runnables),
+                None => drop(runnables),
+            })
+            .into_js_value();
+        self.host
+            .queue_macrotask(&instance::guarded(&continuation), false);
+    }
+
+    /// Runs `batch` (see [`run_batch`](Self::run_batch)). Under `panic = "unwind"`, a panic that
+    /// escapes it (outside any task's poll: tasks catch their own) is reported and the batch's
+    /// remaining runnables are queued again, so that the drain ends normally.
+    fn run_guarded(&self, batch: &mut Batch) {
+        #[cfg(panic = "unwind")]
+        {
+            let escaped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.run_batch(batch);
+            }));
+            if let Err(payload) = escaped {
+                let remaining: Vec<Runnable> = batch.taken.drain(..).collect();
+                super::console::escaped_panic(
+                    crate::task::panic::panic_message(&payload),
+                    remaining.len(),
+                );
+                for runnable in remaining {
+                    self.with_state(|state| state.queue.push(runnable));
+                }
+            }
+        }
+        #[cfg(not(panic = "unwind"))]
+        self.run_batch(batch);
+    }
+
+    /// Runs a drain's batch. No borrow is held while a runnable runs: it may schedule, spawn or
+    /// drop tasks.
+    fn run_batch(&self, batch: &mut Batch) {
+        let Batch {
+            taken,
+            count,
+            first_low,
+            low,
+            continuation,
+        } = batch;
+        let (count, low, continuation) = (*count, *low, *continuation);
         let sessions_ended = self.sessions_ended.get();
         let mut high_budget = self.config.batch_size;
-        if let Some(runnable) = first_low {
+        if let Some(runnable) = first_low.take() {
             runnable.run();
         }
-        // No borrow is held while a runnable runs: it may schedule, spawn or drop tasks.
         for _ in 0..count {
             if self.closed.get() {
                 // The scheduler was dropped by a runnable of this batch: run nothing more.
@@ -216,6 +350,9 @@ impl Shared {
                 break;
             }
             if taken.is_empty() {
+                if continuation {
+                    break;
+                }
                 // Several sessions or priorities: one at a time, so each lane gets its turn and
                 // high work woken meanwhile goes first.
                 match self.with_state(|state| state.queue.pop_by_priority(low)) {
@@ -226,8 +363,10 @@ impl Shared {
                 }
                 continue;
             }
-            // High work woken by this batch goes before the rest of it.
-            while self.high_waiting.get() && high_budget > 0 && !self.closed.get() {
+            // High work woken by this batch goes before the rest of it (not in a continuation,
+            // which runs its session's runnables only).
+            while !continuation && self.high_waiting.get() && high_budget > 0 && !self.closed.get()
+            {
                 let Some(high) = self.with_state(|state| state.queue.pop_high()) else {
                     self.high_waiting.set(false);
                     break;
@@ -236,48 +375,79 @@ impl Shared {
                 high.run();
             }
             let runnable = taken.pop_front().expect("not empty");
-            if self.sessions_ended.get() != sessions_ended
+            if (continuation || self.sessions_ended.get() != sessions_ended)
                 && self.with_state(|state| {
                     state.sessions.any_doomed()
                         && state.sessions.is_doomed(runnable.metadata().id())
                 })
             {
-                // Its session was ended by an earlier runnable of this batch.
+                // Its session was ended by an earlier runnable of this batch (or, for a
+                // continuation, since the yield).
                 drop(runnable);
                 continue;
             }
             runnable.run();
         }
+    }
+
+    /// Ends a drain that ran `count` runnables: keeps the batch buffer, and queues the next
+    /// drain if work remains: a microtask one, or, once the slice is used up, a continuation
+    /// per session for the high and medium work (see the module docs); low work alone waits
+    /// for a macrotask drain.
+    fn finish_drain(&self, count: usize, mut taken: VecDeque<Runnable>) {
         if taken.capacity() > 4 * self.config.batch_size {
             // A burst grew it; a small buffer serves normal batches better.
             taken = VecDeque::new();
         }
         let closed = self.closed.get();
-        let next = self.with_state(|state| {
+        let (next, yielded) = self.with_state(|state| {
             state.spare_batch = taken;
             state.draining = false;
             if closed {
-                return None;
+                return (None, Vec::new());
             }
             let urgent = state.queue.urgent_len() > 0;
-            let next = match state.slice.end_drain(count, urgent, &self.config) {
-                Some(NextDrain::Microtask) => (Kind::Microtask, false),
-                Some(NextDrain::Macrotask) => (Kind::Macrotask, false),
+            let (next, yielded) = match state.slice.end_drain(count, urgent, &self.config) {
+                Some(NextDrain::Microtask) => ((Kind::Microtask, false), Vec::new()),
+                Some(NextDrain::Macrotask) => {
+                    let mut yielded = state.queue.take_urgent_by_session();
+                    // Low work progresses however much urgent work keeps coming (a host may
+                    // run its background macrotasks only when idle): the oldest low runnable
+                    // of a session yielded now runs first in that session's continuation.
+                    let low = state
+                        .queue
+                        .take_low_of(|session| yielded.iter().any(|(s, _)| *s == session));
+                    if let Some(low) = low {
+                        let session = low.metadata().session();
+                        match yielded.iter_mut().find(|(s, _)| *s == session) {
+                            Some((_, group)) => group.insert(0, low),
+                            // Unreachable (it was taken for one of these sessions): keep it.
+                            None => {
+                                state.queue.push(low);
+                            }
+                        }
+                    }
+                    state.continuations += yielded.len() as u64;
+                    if state.queue.low_len() == 0 {
+                        return (None, yielded);
+                    }
+                    ((Kind::Macrotask, true), yielded)
+                }
                 // Only low work left: it waits for a macrotask.
-                None if state.queue.low_len() > 0 => (Kind::Macrotask, true),
-                None => return None,
+                None if state.queue.low_len() > 0 => ((Kind::Macrotask, true), Vec::new()),
+                None => return (None, Vec::new()),
             };
-            if next == (Kind::Macrotask, false) {
-                state.yielding = true;
-            }
             if state.pending[next.0 as usize] {
                 // A drain of that kind is already queued (a macrotask one, for low work): it
                 // takes over.
-                return None;
+                return (None, yielded);
             }
             state.pending[next.0 as usize] = true;
-            Some(next)
+            (Some(next), yielded)
         });
+        for (session, runnables) in yielded {
+            self.arm_continuation(session, runnables);
+        }
         if let Some((kind, low)) = next {
             self.queue_drain(kind, low);
         }
@@ -310,6 +480,17 @@ impl Shared {
 }
 
 impl State {
+    /// Marks a drain running; `false` if one already is (drains never nest).
+    fn begin_drain(&mut self) -> bool {
+        if self.draining {
+            return false;
+        }
+        self.draining = true;
+        self.drains += 1;
+        self.slice.begin_drain();
+        true
+    }
+
     /// Counts a new task (and routes runnables by session once a session appears).
     fn record_spawn(&mut self, metadata: &TaskMetadata) {
         if metadata.session().is_some() {
@@ -323,9 +504,9 @@ impl State {
 
     /// Queues `runnable`. Returns the drain the caller must queue, if any (and whether it is
     /// for low work alone); the state then already counts that drain as pending. None while a
-    /// drain runs: its end decides. A high runnable gets a microtask drain unless one is
-    /// pending; a medium one too, unless a fairness yield is pending (kept: the host's
-    /// macrotasks go first); a low one a macrotask drain unless any drain is pending.
+    /// drain runs: its end decides. A high or medium runnable gets a microtask drain unless one
+    /// is pending (work a yield put off waits in its continuations, not in the queue); a low
+    /// one a macrotask drain unless any drain is pending.
     fn push(&mut self, runnable: Runnable, high_waiting: &Cell<bool>) -> Option<(Kind, bool)> {
         let band = self.queue.push(runnable);
         if band == Band::High {
@@ -334,8 +515,7 @@ impl State {
         let [micro, macro_] = self.pending;
         let next = match band {
             _ if self.draining => return None,
-            Band::High if !micro => (Kind::Microtask, false),
-            Band::Medium if !(micro || macro_ && self.yielding) => (Kind::Microtask, false),
+            Band::High | Band::Medium if !micro => (Kind::Microtask, false),
             Band::Low if !micro && !macro_ => (Kind::Macrotask, true),
             _ => return None,
         };

@@ -3,9 +3,9 @@
 //!
 //! A *drain* runs a batch: the runnables queued when it starts, at most
 //! [`batch_size`](WasmSchedulerConfig::batch_size). If work remains, the next drain is queued as
-//! a microtask while the current *slice* (consecutive drains without a pause) is within budget,
-//! and as a macrotask once it is not, so that due timers, I/O and other requests get a turn
-//! even while a task keeps waking itself.
+//! a microtask while the current *slice* (consecutive drains without a pause) is within budget;
+//! once it is not, the work waits for macrotasks (one continuation per session, see `drain.rs`),
+//! so that due timers, I/O and other requests get a turn even while a task keeps waking itself.
 
 use crate::Instant;
 use std::time::Duration;
@@ -16,10 +16,10 @@ use std::time::Duration;
 pub struct WasmSchedulerConfig {
     /// Most runnables one microtask drain runs before queueing the next drain.
     pub batch_size: usize,
-    /// After this much time running drains back to back, the next drain waits for a macrotask.
+    /// After this much time running drains back to back, the queued work waits for a macrotask.
     pub slice_budget: Duration,
-    /// After this many runnables in one slice, the next drain waits for a macrotask even if the
-    /// clock did not move (Workers freeze the clock while JS runs).
+    /// After this many runnables in one slice, the queued work waits for a macrotask even if
+    /// the clock did not move (Workers freeze the clock while JS runs).
     pub slice_max_runs: usize,
 }
 

@@ -3,6 +3,7 @@
 //!
 //! Layout: `scheduler` (the [`WasmScheduler`] handle and its [`Scheduler`](crate::Scheduler)
 //! impl), `drain` (the shared state and the drain loop), `host` (JS bindings, detected once),
+//! `instance` (callbacks never enter a dead instance; what a reset leaves for the next one),
 //! `run_queue` (the session-fair ready queue), `fairness` (time slices), `timers` (pending JS
 //! timeouts) and `timer_firing` (arming and firing them), `sessions` (per-session counters),
 //! `session_end` (ending a session), `stats` (what is reported), `console` (the `console.error`
@@ -37,10 +38,24 @@
 //! # }
 //! ```
 //!
-//! On wasm32 a panic aborts the instance (`panic = "abort"` is the only strategy of
-//! `wasm32-unknown-unknown` on stable Rust): a panicking task cannot be caught and re-raised
-//! where it is awaited as on native targets. The host sees a `RuntimeError: unreachable` and the
-//! panic message is printed by the panic hook; the instance must be recreated.
+//! # Panics: `panic = "unwind"` or `panic = "abort"`
+//!
+//! Built with `panic = "unwind"` (nightly Rust, std rebuilt with `-Zbuild-std=std,panic_unwind`
+//! and `-Cpanic=unwind`: wasm exception handling, which V8 runs, so Node, browsers and workerd),
+//! the scheduler behaves as on native targets: a panicking task is caught in its wrapper and
+//! re-raised where its [`Task`](crate::Task) is awaited, naming the task and its spawn location;
+//! a panic nobody awaits goes to `console.error` (`Scheduler::unobserved_panic`); every other
+//! task and session carries on. In a Worker,
+//! [`CloudflareExecutionContext::serve`](crate::cloud::CloudflareExecutionContext::serve)
+//! answers a panicking handler's request with a 500 and the panic, and nothing else fails.
+//!
+//! Built with `panic = "abort"` (stable Rust's only strategy for `wasm32-unknown-unknown`), a
+//! panic traps the instance: the host sees a `RuntimeError: unreachable`, the panic hook prints
+//! the message, and the instance is dead. wasm-bindgen can replace it with a fresh instance of
+//! the module (workers-rs's `worker-build` does so on the next request). Every callback the
+//! scheduler handed to JS is guarded so that it never enters a dead instance (`instance.rs`),
+//! and the next instance learns how many earlier instances died with how many requests in
+//! flight ([`take_reset`]).
 
 // The `unsafe impl Send/Sync` of `WasmScheduler` rely on wasm32 having one thread. With the
 // `atomics` feature wasm can run threads (web workers sharing memory), and that would be unsound.
@@ -54,6 +69,7 @@ mod console;
 mod drain;
 mod fairness;
 mod host;
+mod instance;
 mod run_queue;
 mod scheduler;
 mod session_end;
@@ -65,6 +81,9 @@ mod timers;
 mod workerd;
 
 pub use fairness::WasmSchedulerConfig;
+pub use instance::{InstanceReset, InstanceTotals, instance_totals, take_reset};
+#[cfg(workerd)]
+pub(crate) use instance::{request_ended_here, request_started_here};
 pub use scheduler::WasmScheduler;
 pub(super) use scheduler::default_scheduler;
 pub use stats::{SchedulerStats, SessionEnd, TaskCounters};

@@ -228,6 +228,41 @@ impl RunQueue {
         removed
     }
 
+    /// Takes the high and medium runnables out, grouped by session (`None`: no session), each
+    /// group in the order a drain would run it: a yield's continuations (see `drain.rs`). Low
+    /// runnables stay.
+    pub(super) fn take_urgent_by_session(&mut self) -> Vec<(Option<SessionId>, Vec<Runnable>)> {
+        let mut groups: Vec<(Option<SessionId>, Vec<Runnable>)> = Vec::new();
+        let mut group_of: FxHashMap<Option<SessionId>, usize> = FxHashMap::default();
+        let mut add = |runnable: Runnable| {
+            let session = runnable.metadata().session();
+            let group = *group_of.entry(session).or_insert_with(|| {
+                groups.push((session, Vec::new()));
+                groups.len() - 1
+            });
+            groups[group].1.push(runnable);
+        };
+        self.high.drain(..).for_each(&mut add);
+        for lane in std::mem::take(&mut self.turns) {
+            self.lanes[lane].runnables.drain(..).for_each(&mut add);
+            self.release(lane);
+        }
+        self.len = 0;
+        groups
+    }
+
+    /// Takes the oldest low runnable whose session `wanted` accepts (`None`: no session).
+    pub(super) fn take_low_of(
+        &mut self,
+        wanted: impl Fn(Option<SessionId>) -> bool,
+    ) -> Option<Runnable> {
+        let position = self
+            .low
+            .iter()
+            .position(|runnable| wanted(runnable.metadata().session()))?;
+        self.low.remove(position)
+    }
+
     /// Removes every runnable, for dropping outside the scheduler's state.
     pub(super) fn take_all(&mut self) -> Vec<Runnable> {
         let mut all = Vec::with_capacity(self.len());

@@ -16,9 +16,11 @@ use std::time::Duration;
 /// - [`schedule`](Scheduler::schedule) queues the runnable and arranges one `queueMicrotask`
 ///   drain for the batch (a resolved promise where `queueMicrotask` is missing).
 /// - Fairness: a drain runs a bounded batch; when work remains after a time slice (see
-///   [`WasmSchedulerConfig`]) the next drain waits for a macrotask (`scheduler.postTask`,
-///   `setImmediate` or `setTimeout(0)`), so a task that wakes itself forever cannot starve
-///   timers, I/O or other requests.
+///   [`WasmSchedulerConfig`]) it waits for a macrotask (`scheduler.postTask`, `setImmediate`
+///   or `setTimeout(0)`), one *continuation* per session armed in the current context, so a
+///   task that wakes itself forever cannot starve timers, I/O or other requests, and in
+///   workerd each request's work resumes in its own I/O context (see
+///   [`running_continuation`](Self::running_continuation)).
 /// - Sessions: each session has its own queue and the queues take turns, so one request's burst
 ///   cannot starve another's; [`end_session`](Self::end_session) cancels what a request left
 ///   running; [`stats`](Self::stats) counts tasks per session.
@@ -26,6 +28,11 @@ use std::time::Duration;
 ///   days for longer delays); a dropped [`Timer`](crate::Timer) clears it.
 /// - Re-entrancy: runnables may spawn, wake and drop tasks while they run; the scheduler never
 ///   holds a borrow of its state while running or dropping a runnable, and a drain never nests.
+/// - Panics: under `panic = "unwind"` (see the [module docs](super)) a panicking task is caught
+///   in its wrapper and re-raised where its [`Task`](crate::Task) is awaited, naming the task and
+///   its spawn location; a panic nobody awaits goes to `console.error`; the scheduler keeps
+///   running. Under `panic = "abort"` (stable Rust's only choice for wasm32) a panic traps the
+///   instance.
 /// - There is one thread: [`schedule_foreground`](Scheduler::schedule_foreground) is `schedule`
 ///   and [`is_main_thread`](Scheduler::is_main_thread) is `true`. Blocking is impossible:
 ///   `block`, `block_with_timeout` and [`park`](Scheduler::park) panic; `.await` instead.
@@ -114,6 +121,7 @@ impl WasmScheduler {
             live_timer_closures: self.shared.timer_closures.live(),
             drains: state.drains,
             macrotask_yields: state.slice.yields(),
+            continuations: state.continuations,
             early_timeouts: state.early_timeouts,
             macrotask_kind: self.shared.host.macrotask_kind(),
             ..state.sessions.stats()
@@ -123,6 +131,14 @@ impl WasmScheduler {
     /// The configuration this scheduler was made with.
     pub fn config(&self) -> &WasmSchedulerConfig {
         &self.shared.config
+    }
+
+    /// The session whose yield continuation is running now, if one is (`Some(None)`: the
+    /// continuation of the work of no session). When a slice runs out, the queued work leaves
+    /// the queue by session, and each session's continuation (a macrotask) runs that session's
+    /// runnables and nothing else: a task polled inside one always belongs to its session.
+    pub fn running_continuation(&self) -> Option<Option<SessionId>> {
+        self.shared.continuing()
     }
 }
 
@@ -178,6 +194,13 @@ impl Scheduler for WasmScheduler {
 
     fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
         self.shared.task_ended(metadata, outcome);
+    }
+
+    /// Logs the panic with `console.error` (`scheduler: task#4 … panicked and nobody awaited
+    /// it: …`); the scheduler carries on. Reached under `panic = "unwind"` only: with `abort`
+    /// a panic ends the instance first.
+    fn unobserved_panic(&self, task: &TaskMetadata, message: &str) {
+        super::console::unobserved_panic(task, message);
     }
 
     /// Clears the timer's JS timeout and frees its closure.

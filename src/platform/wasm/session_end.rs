@@ -10,7 +10,8 @@ impl Shared {
     /// See [`WasmScheduler::end_session`](super::WasmScheduler::end_session).
     pub(super) fn end_session(&self, session: SessionId, exempt: &[TaskId]) -> SessionEnd {
         self.sessions_ended.set(self.sessions_ended.get() + 1);
-        let (cancelled, exempt_running, dropped, timers) = self.with_state(|state| {
+        let (cancelled, exempt_running, dropped, timers, counters) = self.with_state(|state| {
+            let counters = state.sessions.session_counters(session).unwrap_or_default();
             let (cancelled, exempt_running) = state.sessions.end_session(session, exempt);
             let sessions = &state.sessions;
             let dropped = state
@@ -21,7 +22,7 @@ impl Shared {
             } else {
                 Vec::new()
             };
-            (cancelled, exempt_running, dropped, timers)
+            (cancelled, exempt_running, dropped, timers, counters)
         });
         console::cancelled_tasks(session, &cancelled);
         #[cfg(feature = "tracing")]
@@ -38,6 +39,7 @@ impl Shared {
             cancelled,
             dropped_now,
             exempt_running,
+            counters,
         }
     }
 }

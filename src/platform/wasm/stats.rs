@@ -12,8 +12,8 @@ pub struct TaskCounters {
     pub completed: u64,
     /// Tasks dropped before completing (their `Task` was dropped, or their session ended).
     pub cancelled: u64,
-    /// Tasks that panicked. On wasm32 a panic aborts the instance, so this stays 0 there in
-    /// practice; it is counted for completeness.
+    /// Tasks that panicked (caught under `panic = "unwind"`; with `panic = "abort"` a panic
+    /// ends the instance before it can be counted).
     pub panicked: u64,
 }
 
@@ -55,6 +55,9 @@ pub struct SchedulerStats {
     pub drains: u64,
     /// Times a time slice ran out and the scheduler yielded to the macrotask queue.
     pub macrotask_yields: u64,
+    /// Continuations armed by those yields: one per session (and one for the work of no
+    /// session) with high or medium work queued when the slice ran out.
+    pub continuations: u64,
     /// JS timeouts re-armed because they came back before their deadline (a delay longer than
     /// `setTimeout` takes, or a host that fires early).
     pub early_timeouts: u64,
@@ -77,4 +80,7 @@ pub struct SessionEnd {
     pub dropped_now: usize,
     /// Exempt tasks of the session that are still running (they run on).
     pub exempt_running: Vec<TaskMetadata>,
+    /// The session's task counters when it was ended (before its cancelled tasks are dropped):
+    /// how many of its tasks completed and how many panicked.
+    pub counters: TaskCounters,
 }

@@ -20,7 +20,9 @@ impl Shared {
         let deadline = deadline_after(Instant::now(), delay);
         let target = self.weak_self.clone();
         let token = self.timer_closures.token();
-        let callback = Closure::new(move || {
+        // Unwind-safe as asserted: firing runs timer runnables (which only wake their awaiter)
+        // and keeps the scheduler's state consistent between calls.
+        let callback = Closure::own_assert_unwind_safe(move || {
             let _alive = &token;
             if let Some(shared) = target.upgrade() {
                 shared.fire_timers(id);

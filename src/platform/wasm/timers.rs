@@ -2,14 +2,14 @@
 //! most `MAX_TIMEOUT_MILLIS`, released when the timer fires or is cancelled, and a count of live
 //! timer closures that proves none leak. Arming and firing them is in `timer_firing.rs`.
 
-use super::host;
+use super::{host, instance};
 use crate::{Instant, Runnable, SessionId, TaskId};
+use js_sys::Function;
 use rustc_hash::FxHashMap;
 use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::time::Duration;
-use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
 /// A timer waiting for its JS timeout.
@@ -18,6 +18,8 @@ pub(super) struct PendingTimer {
     pub(super) deadline: Instant,
     handle: wasm_bindgen::JsValue,
     callback: Closure<dyn FnMut()>,
+    /// `callback` as handed to `setTimeout`: guarded against a dead instance (`instance.rs`).
+    guarded: Function,
 }
 
 impl PendingTimer {
@@ -29,19 +31,20 @@ impl PendingTimer {
         delay: Duration,
         callback: Closure<dyn FnMut()>,
     ) -> Self {
-        let handle = host::start_timeout(callback.as_ref().unchecked_ref(), millis(delay));
+        let guarded = instance::guarded(callback.as_ref());
+        let handle = host::start_timeout(&guarded, millis(delay));
         Self {
             runnable,
             deadline,
             handle,
             callback,
+            guarded,
         }
     }
 
     /// Re-arms the JS timeout for the time left until the deadline (a host fired it early).
     pub(super) fn restart(&mut self, remaining: Duration) {
-        self.handle =
-            host::start_timeout(self.callback.as_ref().unchecked_ref(), millis(remaining));
+        self.handle = host::start_timeout(&self.guarded, millis(remaining));
     }
 
     /// The runnable and the closure, once the timeout has fired.

@@ -27,7 +27,17 @@
 //! (a timer always runs in the context that armed it). The tick also keeps the request alive
 //! while it waits for another request (workerd cancels a request with nothing pending in its
 //! context as hung), and it stops itself, in its own context, once the session is forgotten.
+//!
+//! The starvation guard needs none of this: when a slice runs long, the WasmScheduler (with its
+//! default [`WasmSchedulerConfig`](super::WasmSchedulerConfig)) yields per session, each
+//! session's queued work to a continuation armed in the context it was queued in, its own (see
+//! [`WasmScheduler::running_continuation`]). So a request that wakes itself forever gives way to
+//! timers, I/O and the other requests after each slice, and resumes in its own I/O context.
+//!
+//! Every callback handed to JS here (anchor reactions, ticks) is guarded: it never enters a
+//! wasm instance that died (see `instance.rs`), and a tick of a dead instance clears itself.
 
+use super::instance;
 use crate::platform::wasm::WasmScheduler;
 use crate::{
     Instant, Runnable, Scheduler, SessionId, TaskMetadata, TaskOutcome, Unparker, session,
@@ -35,6 +45,7 @@ use crate::{
 use js_sys::{Function, Promise};
 use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,8 +71,6 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     fn tee(this: &ProbeStream) -> Result<JsValue, JsValue>;
 
-    #[wasm_bindgen(js_name = setInterval)]
-    fn set_interval(callback: &Function, millis: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearInterval)]
     fn clear_interval(handle: &JsValue);
 }
@@ -241,10 +250,10 @@ fn arm(anchors: &Anchors, session: SessionId) {
         anchor.generation
     };
     let probe = ContextProbe::new();
-    let mut resolve = None;
-    let promise = Promise::new(&mut |resolve_fn, _reject| resolve = Some(resolve_fn));
+    let (promise, resolve) = pending_promise();
     let weak = Rc::downgrade(anchors);
-    let reaction = Closure::once_into_js(move |_: JsValue| {
+    // Unwind-safe as asserted: handing over only schedules runnables.
+    let reaction = Closure::<dyn FnMut(JsValue)>::once_assert_unwind_safe(move |_: JsValue| {
         let Some(anchors) = weak.upgrade() else {
             return;
         };
@@ -255,11 +264,11 @@ fn arm(anchors: &Anchors, session: SessionId) {
             let misplaced = &anchors.misplaced_reactions;
             misplaced.set(misplaced.get() + 1);
         }
-    });
+    })
+    .into_js_value();
     promise
         .unchecked_ref::<Thenable>()
-        .then(reaction.unchecked_ref());
-    let resolve = resolve.expect("the Promise executor runs synchronously");
+        .then(&instance::guarded(&reaction));
     if let Some(anchor) = anchors.anchors.borrow_mut().get_mut(&session) {
         anchor.resolve = Some(resolve);
     }
@@ -285,6 +294,15 @@ fn hand_over(anchors: &Anchors, session: SessionId, generation: Option<u64>) {
     }
 }
 
+/// A pending promise and its `resolve` function.
+fn pending_promise() -> (Promise, Function) {
+    let mut resolve = None;
+    let mut slot = AssertUnwindSafe(&mut resolve);
+    let promise = Promise::new(&mut move |resolve_fn, _reject| **slot = Some(resolve_fn));
+    let resolve = resolve.expect("the Promise executor runs synchronously");
+    (promise, resolve)
+}
+
 /// Starts `session`'s tick in the current context (the session's): every [`TICK`] it hands
 /// over what the anchor's reaction could not; once the session is forgotten it clears itself.
 /// The callback is owned by JS, so a tick that fires late never finds it freed.
@@ -292,7 +310,8 @@ fn start_tick(anchors: &Anchors, session: SessionId) -> JsValue {
     let weak = Rc::downgrade(anchors);
     let own_handle = Rc::new(RefCell::new(JsValue::UNDEFINED));
     let handle_seen = own_handle.clone();
-    let callback = Closure::<dyn FnMut()>::new(move || {
+    // Unwind-safe as asserted: handing over only schedules runnables.
+    let callback = Closure::<dyn FnMut()>::own_assert_unwind_safe(move || {
         let live = weak
             .upgrade()
             .filter(|anchors| anchors.anchors.borrow().contains_key(&session));
@@ -302,7 +321,8 @@ fn start_tick(anchors: &Anchors, session: SessionId) -> JsValue {
         }
     })
     .into_js_value();
-    let handle = set_interval(callback.unchecked_ref(), TICK.as_secs_f64() * 1000.0);
+    // Guarded: once this instance is dead the interval clears itself (see `instance.rs`).
+    let handle = instance::start_guarded_interval(&callback, TICK.as_secs_f64() * 1000.0);
     *own_handle.borrow_mut() = handle.clone();
     handle
 }
@@ -357,5 +377,9 @@ impl Scheduler for WorkerdScheduler {
 
     fn timer_cancelled(&self, timer: &TaskMetadata) {
         self.wasm.timer_cancelled(timer);
+    }
+
+    fn unobserved_panic(&self, task: &TaskMetadata, message: &str) {
+        self.wasm.unobserved_panic(task, message);
     }
 }

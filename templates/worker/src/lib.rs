@@ -8,7 +8,7 @@
 //!
 //! A bad name is a 400, another path a 404, another method a 405.
 
-use scheduler::cloud::{ExecutionContext, PlatformRuntime};
+use scheduler::cloud::{ExecutionContext, PlatformRuntime, RequestFailed};
 use serde_json::{Value, json};
 use std::{cell::RefCell, collections::HashMap, rc::Rc, time::Duration};
 
@@ -53,6 +53,15 @@ pub fn greeted(greetings: &Greetings, name: &str) -> Reply {
     (200, json!({ "name": name, "greeted": count }))
 }
 
+/// The answer to a request whose handler panicked (`serve` returned its failure, natively as
+/// in the Worker): a 500 naming it. Only that request fails.
+pub fn failed(failed: RequestFailed) -> Reply {
+    (
+        500,
+        json!({ "status": "failed", "error": failed.to_string() }),
+    )
+}
+
 /// A name is 1 to [`MAX_NAME_LEN`] characters of `a-z`, `0-9` and `-`.
 fn check_name(name: &str) -> Result<(), Reply> {
     let valid = name
@@ -71,23 +80,16 @@ fn check_name(name: &str) -> Result<(), Reply> {
 /// The Worker around the handler (wasm32 only).
 #[cfg(target_arch = "wasm32")]
 mod worker_glue {
-    use super::{Greetings, Reply, greeted, hello};
+    use super::{Greetings, Reply, failed, greeted, hello};
     use scheduler::cloud::{CloudflareExecutionContext, SchedulerRuntime, WorkerdScheduler};
-    use scheduler::platform::wasm::{WasmScheduler, WasmSchedulerConfig};
-    use std::{sync::Arc, time::Duration};
+    use scheduler::platform::wasm::WasmScheduler;
+    use std::sync::Arc;
     use worker::{Context, Env, Request, Response, Result, RouteContext, Router, event};
 
     thread_local! {
-        /// One scheduler per isolate. workerd runs a callback in the I/O context of the
-        /// request that armed it, so the scheduler must not yield to a macrotask that would
-        /// run other requests' tasks there: each wake is drained where it happened.
-        static SCHEDULER: Arc<WorkerdScheduler> = WorkerdScheduler::new(WasmScheduler::with_config(
-            WasmSchedulerConfig {
-                slice_budget: Duration::from_secs(3600),
-                slice_max_runs: usize::MAX,
-                ..WasmSchedulerConfig::default()
-            },
-        ));
+        /// One scheduler per isolate. A request that runs long yields to the others in its
+        /// own I/O context (the WorkerdScheduler yields per session).
+        static SCHEDULER: Arc<WorkerdScheduler> = WorkerdScheduler::new(WasmScheduler::new());
         static GREETINGS: Greetings = Greetings::default();
     }
 
@@ -116,7 +118,8 @@ mod worker_glue {
                     greeted(&greetings, &name)
                 }
             })
-            .await;
+            .await
+            .unwrap_or_else(failed);
         Ok(Response::from_json(&body)?.with_status(status))
     }
 }

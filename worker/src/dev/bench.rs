@@ -42,6 +42,7 @@ pub async fn fanout_ours(request: Request, route: RouteContext<Context>) -> Resu
             answer_response(answer)
         })
         .await
+        .unwrap_or_else(http::failed)
 }
 
 /// `GET /peer/fanout`: the same handler on `spawn_local`.

@@ -78,6 +78,7 @@ pub async fn get(request: Request, route: RouteContext<Context>) -> Result<Respo
         }
     })
     .await
+    .unwrap_or_else(http::failed)
 }
 
 fn hand_over(key: &str, value: String) -> Result<Response> {

@@ -20,7 +20,7 @@ pub async fn get(request: Request, route: RouteContext<Context>) -> Result<Respo
         return Ok(rejection);
     }
     let ctx = CloudflareExecutionContext::new(isolate::scheduler(), route.data);
-    ctx.serve(leak()).await
+    ctx.serve(leak()).await.unwrap_or_else(http::failed)
 }
 
 /// Spawns the leaky task (in the current request's session) and answers 200 with its id.

@@ -474,7 +474,7 @@ impl State {
         elapsed: Duration,
         running: u64,
     ) {
-        self.live.insert(*metadata);
+        self.live.insert(metadata);
         if metadata.kind() == TaskKind::Dedicated {
             let id = metadata.id().as_u64();
             let lane = self.dedicated.get(&running).copied().unwrap_or(id);

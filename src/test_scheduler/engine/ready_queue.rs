@@ -1,23 +1,77 @@
 //! The runnables a [`TestScheduler`](crate::TestScheduler) can run now.
 //!
-//! Background runnables are picked at random, weighted by priority band (`bands.rs`);
+//! Background runnables are picked at random, weighted by priority band (`explore/pick.rs`);
 //! foreground runnables keep FIFO order within their session, and a dedicated executor's
 //! runnables within that executor, while these lanes interleave at random; deprioritized
 //! runnables wait until nothing else is ready. Every operation is O(1): a random pick is a
-//! swap-remove from a `Vec`, never an insertion into the middle of a queue.
+//! swap-remove from a `Vec`, never an insertion into the middle of a queue. A candidate is one
+//! word ([`Entry`]): a queued task costs the queue 8 bytes, as in a bare `Vec<Runnable>`.
 
 use crate::test_scheduler::explore::Chooser;
 use crate::test_scheduler::explore::pick::{self as bands, BANDS, Lens, Rng};
 use crate::{Runnable, SessionId, TaskKind};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
 
-/// One candidate for a random pick.
-enum Entry {
-    /// A runnable that can be picked on its own.
-    Runnable(Runnable),
-    /// The head of the FIFO lane at this index of `lanes` (in the band of that head).
-    Lane(usize),
+/// One candidate for a random pick, in one word: a runnable that can be picked on its own (the
+/// pointer of [`Runnable::into_raw`], even: a task's header is word-aligned), or the head of
+/// the FIFO lane at index `i` of `lanes`, in the band of that head (`i << 1 | 1`, an address
+/// without provenance: a number, never dereferenced).
+///
+/// An entry of a runnable owns it: it is neither `Copy` nor `Clone`, and turns back into the
+/// runnable exactly once ([`Entry::into_runnable`]); [`Candidates`] does that for the entries
+/// still queued when it is dropped.
+struct Entry(NonNull<()>);
+
+// SAFETY: an entry is either a number or the sole owner of a `Runnable`, which is `Send`.
+unsafe impl Send for Entry {}
+
+impl Entry {
+    #[inline]
+    fn runnable(runnable: Runnable) -> Self {
+        let raw = runnable.into_raw();
+        debug_assert_eq!(raw.addr().get() & 1, 0, "task headers are word-aligned");
+        Self(raw)
+    }
+
+    #[inline]
+    fn lane(index: usize) -> Self {
+        let tagged = std::ptr::without_provenance_mut::<()>(index << 1 | 1);
+        Self(NonNull::new(tagged).expect("the low bit is set"))
+    }
+
+    /// The lane index of a lane entry; `None` for a runnable.
+    #[inline]
+    fn lane_index(&self) -> Option<usize> {
+        let addr = self.0.addr().get();
+        (addr & 1 == 1).then_some(addr >> 1)
+    }
+
+    /// The id of the task of a runnable entry.
+    #[inline]
+    fn task_id(&self) -> u64 {
+        debug_assert!(self.lane_index().is_none());
+        // SAFETY: a runnable entry holds the pointer `Runnable::into_raw` gave (see `runnable`),
+        // and owns that runnable, which is alive until the entry turns back into it. The
+        // `Runnable` made here only reads the task's metadata and is never dropped or run
+        // (`ManuallyDrop`), so the entry stays the runnable's only owner.
+        let runnable = ManuallyDrop::new(unsafe { Runnable::from_raw(self.0) });
+        runnable.metadata().id().as_u64()
+    }
+
+    /// The runnable of a runnable entry (the entry is consumed); `None` for a lane entry.
+    #[inline]
+    fn into_runnable(self) -> Option<Runnable> {
+        if self.lane_index().is_some() {
+            return None;
+        }
+        // SAFETY: the pointer came from `Runnable::into_raw` (see `runnable`), and this entry,
+        // its only owner (neither `Copy` nor `Clone`), is consumed here: the runnable is rebuilt
+        // exactly once.
+        Some(unsafe { Runnable::from_raw(self.0) })
+    }
 }
 
 /// Which FIFO lane a runnable waits in.
@@ -64,7 +118,7 @@ pub(crate) struct ReadyQueue {
 
 enum Order {
     /// Random picks among entries, weighted by band (the default).
-    Random(Bands<Entry>),
+    Random(Candidates),
     /// Oldest first, across kinds, lanes and priorities.
     Fifo(VecDeque<Runnable>),
 }
@@ -74,7 +128,7 @@ impl ReadyQueue {
     pub(crate) fn new(randomize: bool) -> Self {
         Self {
             order: if randomize {
-                Order::Random(Bands::default())
+                Order::Random(Candidates::default())
             } else {
                 Order::Fifo(VecDeque::new())
             },
@@ -92,97 +146,132 @@ impl ReadyQueue {
     }
 
     /// Queues `runnable`; `dedicated` is the lane of a dedicated executor's runnable.
+    #[inline(always)]
     pub(crate) fn push(&mut self, runnable: Runnable, deprioritized: bool, dedicated: u64) {
         self.len += 1;
         if deprioritized {
             self.deprioritized.push(runnable);
             return;
         }
-        let metadata = runnable.metadata();
-        let lane = match metadata.kind() {
-            TaskKind::Foreground => Some(LaneKey::Session(metadata.session())),
-            TaskKind::Dedicated => Some(LaneKey::Dedicated(dedicated)),
-            TaskKind::Background | TaskKind::Timer => None,
-        };
-        match (&mut self.order, lane) {
+        let kind = runnable.metadata().kind();
+        match (&mut self.order, kind) {
+            (Order::Random(candidates), TaskKind::Background | TaskKind::Timer) => {
+                candidates.push(band(&runnable), Entry::runnable(runnable));
+            }
             (Order::Fifo(queue), _) => queue.push_back(runnable),
-            (Order::Random(entries), None) => {
-                entries.push(band(&runnable), Entry::Runnable(runnable))
-            }
-            (Order::Random(_), Some(key)) => {
-                let index = self.lane_queue(key);
-                let queue = &mut self.lanes[index].runnables;
-                if queue.is_empty()
-                    && let Order::Random(entries) = &mut self.order
-                {
-                    entries.push(band(&runnable), Entry::Lane(index));
-                }
-                queue.push_back(runnable);
-            }
+            (Order::Random(_), _) => self.push_to_lane(runnable, dedicated),
         }
+    }
+
+    /// Queues a foreground or dedicated runnable at the end of its lane; a lane that was empty
+    /// becomes a candidate.
+    #[inline(never)]
+    fn push_to_lane(&mut self, runnable: Runnable, dedicated: u64) {
+        let metadata = runnable.metadata();
+        let key = match metadata.kind() {
+            TaskKind::Dedicated => LaneKey::Dedicated(dedicated),
+            _ => LaneKey::Session(metadata.session()),
+        };
+        let index = self.lane_queue(key);
+        let queue = &mut self.lanes[index].runnables;
+        if queue.is_empty()
+            && let Order::Random(candidates) = &mut self.order
+        {
+            candidates.push(band(&runnable), Entry::lane(index));
+        }
+        queue.push_back(runnable);
     }
 
     /// Takes the next runnable: the one `chooser` picks among the ready candidates (by default
     /// at random, weighted by band), or among the deprioritized ones if none is ready.
     #[inline]
     pub(crate) fn pop(&mut self, rng: &mut Rng, chooser: &mut Chooser) -> Option<Runnable> {
-        let lanes = &mut self.lanes;
+        // The common case, inline: plain random choices, and only medium candidates (the draw
+        // `Chooser::choose` would make: one uniform pick in the medium band).
+        if let Order::Random(candidates) = &mut self.order {
+            let len = candidates.bands[1].len();
+            if len != 0
+                && candidates.bands[0].is_empty()
+                && candidates.bands[2].is_empty()
+                && chooser.is_plain_random()
+            {
+                let index = bands::pick(rng, len);
+                chooser.chose(len);
+                self.len -= 1;
+                return match candidates.bands[1][index].lane_index() {
+                    None => candidates.swap_remove(1, index).into_runnable(),
+                    Some(lane) => self.pop_lane(1, index, lane),
+                };
+            }
+        }
+        self.pop_chosen(rng, chooser)
+    }
+
+    /// `pop` through the chooser (any strategy, recorded choices, several bands).
+    fn pop_chosen(&mut self, rng: &mut Rng, chooser: &mut Chooser) -> Option<Runnable> {
         let runnable = match &mut self.order {
             Order::Fifo(queue) => queue.pop_front(),
-            Order::Random(entries) => {
-                let lens = entries.lens();
+            Order::Random(candidates) => {
+                let lens = candidates.lens();
                 if bands::total(lens) == 0 {
                     None
                 } else {
+                    let lanes = &self.lanes;
                     let flat = chooser.choose(rng, lens, |flat| {
                         let (from, index) = bands::locate(lens, flat);
-                        match entries.get(from, index) {
-                            Entry::Runnable(runnable) => runnable.metadata().id().as_u64(),
-                            Entry::Lane(lane) => lane_head(&lanes[*lane]),
+                        let entry = candidates.get(from, index);
+                        match entry.lane_index() {
+                            None => entry.task_id(),
+                            Some(lane) => lane_head(&lanes[lane]),
                         }
                     });
                     let (from, index) = bands::locate(lens, flat);
-                    match *entries.get(from, index) {
-                        Entry::Runnable(_) => match entries.swap_remove(from, index) {
-                            Entry::Runnable(runnable) => Some(runnable),
-                            Entry::Lane(_) => unreachable!("entry changed under us"),
-                        },
-                        Entry::Lane(lane) => {
-                            let queue = &mut lanes[lane].runnables;
-                            let runnable = queue.pop_front();
-                            match queue.front().map(band) {
-                                None => {
-                                    entries.swap_remove(from, index);
-                                    self.release_lane(lane);
-                                }
-                                // The lane's new head has another priority: its entry moves.
-                                Some(next) if next != from => {
-                                    entries.swap_remove(from, index);
-                                    entries.push(next, Entry::Lane(lane));
-                                }
-                                Some(_) => {}
-                            }
-                            runnable
-                        }
+                    match candidates.get(from, index).lane_index() {
+                        None => candidates.swap_remove(from, index).into_runnable(),
+                        Some(lane) => self.pop_lane(from, index, lane),
                     }
                 }
             }
         };
-        let runnable = runnable.or_else(|| {
-            if self.deprioritized.is_empty() {
-                None
-            } else {
-                let deprioritized = &self.deprioritized;
-                let index = chooser.choose(rng, [0, deprioritized.len(), 0], |index| {
-                    deprioritized[index].metadata().id().as_u64()
-                });
-                Some(self.deprioritized.swap_remove(index))
-            }
-        });
+        let runnable = runnable.or_else(|| self.pop_deprioritized(rng, chooser));
         if runnable.is_some() {
             self.len -= 1;
         }
         runnable
+    }
+
+    /// Takes the head of lane `lane`, the candidate at `index` of band `from`.
+    fn pop_lane(&mut self, from: usize, index: usize, lane: usize) -> Option<Runnable> {
+        let Order::Random(candidates) = &mut self.order else {
+            return None;
+        };
+        let queue = &mut self.lanes[lane].runnables;
+        let runnable = queue.pop_front();
+        match queue.front().map(band) {
+            None => {
+                candidates.swap_remove(from, index);
+                self.release_lane(lane);
+            }
+            // The lane's new head has another priority: its entry moves.
+            Some(next) if next != from => {
+                let entry = candidates.swap_remove(from, index);
+                candidates.push(next, entry);
+            }
+            Some(_) => {}
+        }
+        runnable
+    }
+
+    #[cold]
+    fn pop_deprioritized(&mut self, rng: &mut Rng, chooser: &mut Chooser) -> Option<Runnable> {
+        if self.deprioritized.is_empty() {
+            return None;
+        }
+        let deprioritized = &self.deprioritized;
+        let index = chooser.choose(rng, [0, deprioritized.len(), 0], |index| {
+            deprioritized[index].metadata().id().as_u64()
+        });
+        Some(self.deprioritized.swap_remove(index))
     }
 
     /// Removes the runnables `doomed` picks, keeping the others in their order, for dropping
@@ -199,12 +288,11 @@ impl ReadyQueue {
                 removed.extend(dead);
                 *queue = alive;
             }
-            Order::Random(entries) => {
+            Order::Random(candidates) => {
                 let mut released = Vec::new();
-                for (from, entry) in entries.take_all() {
-                    match entry {
-                        Entry::Runnable(runnable) if doomed(&runnable) => removed.push(runnable),
-                        Entry::Lane(index) => {
+                for (from, entry) in candidates.take_all() {
+                    match entry.lane_index() {
+                        Some(index) => {
                             let queue = &mut self.lanes[index].runnables;
                             let (dead, alive): (VecDeque<_>, VecDeque<_>) =
                                 queue.drain(..).partition(|runnable| doomed(runnable));
@@ -212,10 +300,17 @@ impl ReadyQueue {
                             *queue = alive;
                             match queue.front() {
                                 None => released.push(index),
-                                Some(head) => entries.push(band(head), Entry::Lane(index)),
+                                Some(head) => candidates.push(band(head), Entry::lane(index)),
                             }
                         }
-                        entry => entries.push(from, entry),
+                        None => {
+                            let runnable = entry.into_runnable().expect("a runnable entry");
+                            if doomed(&runnable) {
+                                removed.push(runnable);
+                            } else {
+                                candidates.push(from, Entry::runnable(runnable));
+                            }
+                        }
                     }
                 }
                 for index in released {
@@ -285,12 +380,12 @@ impl ReadyQueue {
         let mut all = Vec::with_capacity(self.len);
         match &mut self.order {
             Order::Fifo(queue) => all.extend(queue.drain(..)),
-            Order::Random(entries) => all.extend(entries.take_all().into_iter().filter_map(
-                |(_, entry)| match entry {
-                    Entry::Runnable(runnable) => Some(runnable),
-                    Entry::Lane(_) => None,
-                },
-            )),
+            Order::Random(candidates) => all.extend(
+                candidates
+                    .take_all()
+                    .into_iter()
+                    .filter_map(|(_, entry)| entry.into_runnable()),
+            ),
         }
         for lane in &mut self.lanes {
             all.extend(lane.runnables.drain(..));
@@ -305,22 +400,16 @@ impl ReadyQueue {
     }
 }
 
-/// Items kept in one `Vec` per band.
-pub(crate) struct Bands<T> {
-    bands: [Vec<T>; BANDS],
+/// The candidates of a random pick: one `Vec` of entries per band. Owns the runnables of its
+/// entries: those still queued when it is dropped are dropped with it.
+#[derive(Default)]
+struct Candidates {
+    bands: [Vec<Entry>; BANDS],
 }
 
-impl<T> Default for Bands<T> {
-    fn default() -> Self {
-        Self {
-            bands: [Vec::new(), Vec::new(), Vec::new()],
-        }
-    }
-}
-
-impl<T> Bands<T> {
+impl Candidates {
     #[inline]
-    pub(crate) fn lens(&self) -> Lens {
+    fn lens(&self) -> Lens {
         [
             self.bands[0].len(),
             self.bands[1].len(),
@@ -329,28 +418,36 @@ impl<T> Bands<T> {
     }
 
     #[inline]
-    pub(crate) fn push(&mut self, band: usize, item: T) {
-        self.bands[band].push(item);
+    fn push(&mut self, band: usize, entry: Entry) {
+        self.bands[band].push(entry);
     }
 
     #[inline]
-    pub(crate) fn get(&self, band: usize, index: usize) -> &T {
+    fn get(&self, band: usize, index: usize) -> &Entry {
         &self.bands[band][index]
     }
 
-    /// Removes the item, moving the band's last one into its place (O(1)).
+    /// Removes the entry, moving the band's last one into its place (O(1)).
     #[inline]
-    pub(crate) fn swap_remove(&mut self, band: usize, index: usize) -> T {
+    fn swap_remove(&mut self, band: usize, index: usize) -> Entry {
         self.bands[band].swap_remove(index)
     }
 
-    /// Takes every item with its band, in band order then insertion order.
-    pub(crate) fn take_all(&mut self) -> Vec<(usize, T)> {
+    /// Takes every entry with its band, in band order then insertion order.
+    fn take_all(&mut self) -> Vec<(usize, Entry)> {
         let mut all = Vec::with_capacity(bands::total(self.lens()));
-        for (band, items) in self.bands.iter_mut().enumerate() {
-            all.extend(items.drain(..).map(|item| (band, item)));
+        for (band, entries) in self.bands.iter_mut().enumerate() {
+            all.extend(entries.drain(..).map(|entry| (band, entry)));
         }
         all
+    }
+}
+
+impl Drop for Candidates {
+    fn drop(&mut self) {
+        for (_, entry) in self.take_all() {
+            drop(entry.into_runnable());
+        }
     }
 }
 
@@ -417,5 +514,93 @@ mod tests {
             sessions as usize,
             "slots were reused, not added"
         );
+    }
+}
+
+#[cfg(test)]
+mod entry_tests {
+    use super::*;
+    use crate::{Priority, TaskId, TaskMetadata};
+    use rand::SeedableRng;
+    use std::panic::Location;
+    use std::sync::{Arc, Mutex};
+
+    /// Records its task's id when dropped: every future is dropped exactly once.
+    struct Dropped(u64, Arc<Mutex<Vec<u64>>>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.1.lock().unwrap().push(self.0);
+        }
+    }
+
+    fn runnable(
+        id: u64,
+        kind: TaskKind,
+        priority: Priority,
+        log: &Arc<Mutex<Vec<u64>>>,
+    ) -> Runnable {
+        let session = (kind == TaskKind::Foreground).then(|| SessionId::from_raw(id % 3 + 1));
+        let metadata = TaskMetadata::new(
+            TaskId::from_raw(id),
+            None,
+            session,
+            Location::caller(),
+            kind,
+        )
+        .with_priority(priority);
+        let guard = Dropped(id, log.clone());
+        let (runnable, task) = async_task::Builder::new()
+            .metadata(metadata)
+            .spawn(move |_| async move { drop(guard) }, drop);
+        task.detach();
+        runnable
+    }
+
+    /// Entries are one word, and every runnable they hold comes back exactly once: popped,
+    /// removed, taken, or dropped with the queue (Miri checks the raw round trips and leaks).
+    #[test]
+    fn one_word_entries_hand_back_every_runnable_once() {
+        assert_eq!(std::mem::size_of::<Entry>(), 8);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut queue = ReadyQueue::new(true);
+        let mut rng = Rng::seed_from_u64(5);
+        let mut chooser = Chooser::new(Default::default(), 5, &Default::default());
+        let priorities = [Priority::Low, Priority::Medium, Priority::High];
+        for id in 0..30u64 {
+            let kind = if id % 4 == 0 {
+                TaskKind::Foreground
+            } else {
+                TaskKind::Background
+            };
+            queue.push(
+                runnable(id, kind, priorities[id as usize % 3], &log),
+                false,
+                0,
+            );
+        }
+        let mut seen = Vec::new();
+        for _ in 0..10 {
+            let popped = queue.pop(&mut rng, &mut chooser).expect("queued");
+            seen.push(popped.metadata().id().as_u64());
+            drop(popped); // its future is dropped (never run)
+        }
+        let removed = queue.remove_matching(|runnable| runnable.metadata().id().as_u64() % 3 == 0);
+        seen.extend(
+            removed
+                .iter()
+                .map(|runnable| runnable.metadata().id().as_u64()),
+        );
+        drop(removed);
+        assert_eq!(queue.len(), 30 - seen.len());
+        // The rest go with the queue.
+        drop(queue);
+        let mut dropped = log.lock().unwrap().clone();
+        dropped.sort_unstable();
+        assert_eq!(dropped, (0..30).collect::<Vec<_>>());
+        let taken = seen.len();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), taken, "no runnable came out twice");
     }
 }

@@ -365,7 +365,9 @@ impl Registry {
             stragglers: self.stragglers.len(),
             bytes: self.bits.capacity() * 8
                 + self.payloads.capacity() * 8
-                + payloads.map(|payload| payload_bytes(payload)).sum::<usize>()
+                + payloads
+                    .map(|payload| payload_bytes(payload))
+                    .sum::<usize>()
                 + self.stragglers.len() * (8 + std::mem::size_of::<TaskMetadata>()),
         }
     }

@@ -85,6 +85,49 @@ fn floor_spawns(n: usize) {
     }
 }
 
+thread_local! {
+    static FLOOR_QUEUE: std::cell::RefCell<Vec<async_task::Runnable>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn floor_spawn<F: std::future::Future<Output = ()> + 'static>(future: F) {
+    let (runnable, task) = async_task::spawn_local(future, |runnable| {
+        FLOOR_QUEUE.with(|queue| queue.borrow_mut().push(runnable))
+    });
+    runnable.schedule();
+    task.detach();
+}
+
+/// The bare async-task floor of `e` (as the bench's `floor_e`): per seed, 100 tasks of 10
+/// yields and one more task, run in random order.
+fn floor_seeds(n: u64) {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..n {
+        for _ in 0..100 {
+            floor_spawn(async {
+                for _ in 0..10 {
+                    yield_now().await;
+                }
+            });
+        }
+        floor_spawn(async {});
+        while let Some(runnable) = FLOOR_QUEUE.with(|queue| {
+            let mut queue = queue.borrow_mut();
+            if queue.is_empty() {
+                return None;
+            }
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            let index = ((u128::from(r) * queue.len() as u128) >> 64) as usize;
+            Some(queue.swap_remove(index))
+        }) {
+            runnable.run();
+        }
+    }
+}
+
 fn main() {
     #[cfg(feature = "tracing")]
     if let Ok(level) = std::env::var("TRACE_LEVEL") {
@@ -99,6 +142,7 @@ fn main() {
         Some("f") => spawns(100_000),
         Some("y") => yields(100, 1_000),
         Some("floor-f") => floor_spawns(100_000),
-        _ => panic!("e | t | f | y"),
+        Some("floor-e") => floor_seeds(200),
+        _ => panic!("e | t | f | y | floor-f | floor-e"),
     }
 }

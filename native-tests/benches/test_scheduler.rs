@@ -14,6 +14,8 @@
 //!   and the same in FIFO order (randomization off).
 //! - f10k: the same with 10,000 tasks (median of 20 batches per round, see `scenario_f10k`).
 //!   f / f10k shows whether cost per task grows with the queue.
+//! - s: `SERVES` (default 1M) simulated requests served one after another, once after the
+//!   rounds: ns per request in each quarter of the run (issue 20: it grew with history).
 //!
 //! - f curve: f at 1k, 10k, 100k, 1M and 10M tasks against the floor (the 10M point once, after
 //!   the rounds; `F_CURVE_MAX` caps the sizes), and the bytes each pending task holds, counted
@@ -38,6 +40,7 @@ mod curves;
 use curves::{Chart, Targets, ratio};
 use native_tests::support::yield_now;
 use native_tests::workloads;
+use scheduler::cloud::SimulatedExecutionContext;
 use scheduler::{Scheduler, TestScheduler, TestSchedulerConfig};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -330,6 +333,27 @@ fn scenario_f10k() -> f64 {
     batches.median()
 }
 
+/// Issue 20, defect 2: `serves` simulated requests served one after another on one
+/// `SimulatedExecutionContext` (every session end lists the live tasks): ns per request for
+/// each quarter of the run. Flat means the cost per request does not grow with history.
+fn sequential_serves(serves: usize) -> Vec<f64> {
+    let test = TestScheduler::with_seed(1);
+    let ctx = SimulatedExecutionContext::new(test.clone());
+    let quarter = (serves / 4).max(1);
+    (0..4)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..quarter {
+                let request = ctx.serve(async {});
+                let session = request.session();
+                ctx.block(request).expect("served");
+                ctx.wait_on_execution_context(session);
+            }
+            start.elapsed().as_nanos() as f64 / quarter as f64
+        })
+        .collect()
+}
+
 struct Figures(Vec<f64>);
 
 impl Figures {
@@ -349,13 +373,18 @@ impl Figures {
 fn main() {
     // `cargo bench -- profile-e` / `profile-f10k` run once and exit (for callgrind / perf).
     if std::env::args().any(|arg| arg == "profile-e") {
+        // `PROFILE_SEEDS` seeds (default 200).
+        let seeds: u64 = std::env::var("PROFILE_SEEDS")
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(200);
         let start = Instant::now();
-        for seed in 0..200 {
+        for seed in 0..seeds {
             many_seeds_body(seed);
         }
         println!(
-            "e x200 once: {:.0} seeds/s",
-            200.0 / start.elapsed().as_secs_f64()
+            "e x{seeds} once: {:.0} seeds/s",
+            seeds as f64 / start.elapsed().as_secs_f64()
         );
         return;
     }
@@ -368,6 +397,11 @@ fn main() {
             println!("{arg} 1M once: {ns:.1} ns/task");
             return;
         }
+    }
+    if std::env::args().any(|arg| arg == "profile-serves") {
+        let quarters = sequential_serves(1_000_000);
+        println!("1M sequential requests, ns/request per quarter: {quarters:.0?}");
+        return;
     }
     if std::env::args().any(|arg| arg == "profile-f10k") {
         let ns = scenario_f(10_000, true);
@@ -451,6 +485,17 @@ fn main() {
         .map(|&n| (n, ours_bytes(n), floor_bytes(n)))
         .collect();
     let zed_bytes = zed(&["bytes", "100000", "random"]);
+    // Sequential simulated requests (issue 20): once, `SERVES` of them (default 1M; 0: none).
+    let serves: usize = std::env::var("SERVES")
+        .ok()
+        .map(|value| value.parse().expect("SERVES must be a number"))
+        .unwrap_or(1_000_000);
+    let serve_quarters = if serves > 0 {
+        trim();
+        sequential_serves(serves)
+    } else {
+        Vec::new()
+    };
     let end_load = load();
 
     let report = |name: &str, unit: &str, figures: &Figures| {
@@ -495,6 +540,16 @@ fn main() {
             e.median() / e_zed.median(),
             f_fifo.median() / f_fifo_zed.median(),
             f10k.median() / f10k_zed.median(),
+        );
+    }
+    if let (Some(first), Some(last)) = (serve_quarters.first(), serve_quarters.last()) {
+        let quarters: Vec<String> = serve_quarters.iter().map(|ns| format!("{ns:.0}")).collect();
+        println!(
+            "s   {} sequential simulated requests, ns/request per quarter: {} (last / first \
+             {:.2})",
+            serves,
+            quarters.join(", "),
+            last / first
         );
     }
     println!("load average {end_load} at the end");
@@ -607,6 +662,13 @@ fn main() {
                 f_fifo_zed.median()
             ),
             fifo_ratio <= 1.0,
+        );
+    }
+    if let (Some(first), Some(last)) = (serve_quarters.first(), serve_quarters.last()) {
+        targets.check(
+            "s: sequential requests, last / first quarter <= 1.2",
+            format!("{:.2} ({:.0} vs {:.0} ns)", last / first, last, first),
+            last / first <= 1.2,
         );
     }
     targets.check(

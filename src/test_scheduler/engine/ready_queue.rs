@@ -100,6 +100,9 @@ fn band(runnable: &Runnable) -> usize {
 struct Lane {
     key: LaneKey,
     runnables: VecDeque<Runnable>,
+    /// How many of `runnables` are in each band: while they are all in one band, the band of
+    /// the next head is known without reading that runnable's header.
+    per_band: [u32; BANDS],
 }
 
 pub(crate) struct ReadyQueue {
@@ -173,18 +176,20 @@ impl ReadyQueue {
             _ => LaneKey::Session(metadata.session()),
         };
         let index = self.lane_queue(key);
-        let queue = &mut self.lanes[index].runnables;
-        if queue.is_empty()
+        let band = band(&runnable);
+        let lane = &mut self.lanes[index];
+        if lane.runnables.is_empty()
             && let Order::Random(candidates) = &mut self.order
         {
-            candidates.push(band(&runnable), Entry::lane(index));
+            candidates.push(band, Entry::lane(index));
         }
-        queue.push_back(runnable);
+        lane.per_band[band] += 1;
+        lane.runnables.push_back(runnable);
     }
 
     /// Takes the next runnable: the one `chooser` picks among the ready candidates (by default
     /// at random, weighted by band), or among the deprioritized ones if none is ready.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop(&mut self, rng: &mut Rng, chooser: &mut Chooser) -> Option<Runnable> {
         // The common case, inline: plain random choices, and only medium candidates (the draw
         // `Chooser::choose` would make: one uniform pick in the medium band).
@@ -245,19 +250,20 @@ impl ReadyQueue {
         let Order::Random(candidates) = &mut self.order else {
             return None;
         };
-        let queue = &mut self.lanes[lane].runnables;
-        let runnable = queue.pop_front();
-        match queue.front().map(band) {
-            None => {
-                candidates.swap_remove(from, index);
-                self.release_lane(lane);
-            }
-            // The lane's new head has another priority: its entry moves.
-            Some(next) if next != from => {
+        let queue = &mut self.lanes[lane];
+        let runnable = queue.runnables.pop_front();
+        queue.per_band[from] -= 1;
+        if queue.runnables.is_empty() {
+            candidates.swap_remove(from, index);
+            self.release_lane(lane);
+        } else if queue.per_band[from] as usize != queue.runnables.len() {
+            // Runnables of several bands wait in the lane: if the new head has another
+            // priority, the lane's entry moves to its band.
+            let next = queue.runnables.front().map_or(from, band);
+            if next != from {
                 let entry = candidates.swap_remove(from, index);
                 candidates.push(next, entry);
             }
-            Some(_) => {}
         }
         runnable
     }
@@ -293,12 +299,18 @@ impl ReadyQueue {
                 for (from, entry) in candidates.take_all() {
                     match entry.lane_index() {
                         Some(index) => {
-                            let queue = &mut self.lanes[index].runnables;
-                            let (dead, alive): (VecDeque<_>, VecDeque<_>) =
-                                queue.drain(..).partition(|runnable| doomed(runnable));
+                            let lane = &mut self.lanes[index];
+                            let (dead, alive): (VecDeque<_>, VecDeque<_>) = lane
+                                .runnables
+                                .drain(..)
+                                .partition(|runnable| doomed(runnable));
                             removed.extend(dead);
-                            *queue = alive;
-                            match queue.front() {
+                            lane.per_band = [0; BANDS];
+                            for runnable in &alive {
+                                lane.per_band[band(runnable)] += 1;
+                            }
+                            lane.runnables = alive;
+                            match lane.runnables.front() {
                                 None => released.push(index),
                                 Some(head) => candidates.push(band(head), Entry::lane(index)),
                             }
@@ -347,6 +359,7 @@ impl ReadyQueue {
                         self.lanes.push(Lane {
                             key,
                             runnables: VecDeque::new(),
+                            per_band: [0; BANDS],
                         });
                         self.lanes.len() - 1
                     }
@@ -602,5 +615,70 @@ mod entry_tests {
         seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), taken, "no runnable came out twice");
+    }
+}
+
+#[cfg(test)]
+mod lane_band_tests {
+    use super::*;
+    use crate::{Priority, TaskId, TaskMetadata};
+    use rand::SeedableRng;
+    use std::panic::Location;
+
+    fn foreground(id: u64, priority: Priority) -> Runnable {
+        let metadata = TaskMetadata::new(
+            TaskId::from_raw(id),
+            None,
+            Some(SessionId::from_raw(1)),
+            Location::caller(),
+            TaskKind::Foreground,
+        )
+        .with_priority(priority);
+        async_task::Builder::new()
+            .metadata(metadata)
+            .spawn(|_| async {}, drop)
+            .0
+    }
+
+    /// The band a lane's entry sits in, if it has one.
+    fn entry_band(queue: &ReadyQueue, lane: usize) -> Option<usize> {
+        let Order::Random(candidates) = &queue.order else {
+            return None;
+        };
+        (0..BANDS).find(|&band| {
+            candidates.bands[band]
+                .iter()
+                .any(|entry| entry.lane_index() == Some(lane))
+        })
+    }
+
+    /// A lane's entry always sits in the band of the lane's head, also when runnables of
+    /// several priorities wait in it (the per-band counts skip reading the head only when they
+    /// are all in one band), and the lane keeps its FIFO order.
+    #[test]
+    fn a_lane_entry_follows_its_head_across_bands() {
+        let priorities = [
+            Priority::Medium,
+            Priority::High,
+            Priority::Medium,
+            Priority::Medium,
+            Priority::Low,
+            Priority::Low,
+            Priority::High,
+        ];
+        let mut queue = ReadyQueue::new(true);
+        let mut rng = Rng::seed_from_u64(3);
+        let mut chooser = Chooser::new(Default::default(), 3, &Default::default());
+        for (id, priority) in priorities.iter().enumerate() {
+            queue.push(foreground(id as u64, *priority), false, 0);
+        }
+        let mut order = Vec::new();
+        while let Some(runnable) = queue.pop(&mut rng, &mut chooser) {
+            order.push(runnable.metadata().id().as_u64());
+            if let Some(head) = queue.lanes[0].runnables.front() {
+                assert_eq!(entry_band(&queue, 0), Some(band(head)), "after {order:?}");
+            }
+        }
+        assert_eq!(order, (0..priorities.len() as u64).collect::<Vec<_>>());
     }
 }

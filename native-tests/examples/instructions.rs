@@ -1,8 +1,9 @@
 //! Fixed, single-threaded workloads for counting instructions with callgrind (repeatable on a
 //! loaded machine, unlike wall time): what the `tracing` feature and the timeline cost on the
 //! paths every backend shares (the task wrapper's poll, the wake closures), here driven by a
-//! TestScheduler. `e`: 200 seeds of 100 tasks x 10 yields and a timer; `f`: 100,000 spawns;
-//! `y`: 100 tasks x 1,000 yields; `t`: `e` recording the timeline (as the seed harness does).
+//! TestScheduler. `e`: 200 seeds of 100 tasks x 10 yields and a timer; `f`: 100,000 spawns
+//! (`f-fifo`: in FIFO order); `y`: 100 tasks x 1,000 yields; `t`: `e` recording the timeline
+//! (as the seed harness does); `floor-f`, `floor-e`: the bare async-task floor of `f` and `e`.
 //!
 //! ```text
 //! cargo build --release -p native-tests --example instructions [--features tracing]
@@ -24,8 +25,11 @@ fn seeds(n: u64, timeline: bool) {
     }
 }
 
-fn spawns(n: usize) {
-    let test = TestScheduler::with_seed(0);
+fn spawns(n: usize, randomize_order: bool) {
+    let test = TestScheduler::new(TestSchedulerConfig {
+        randomize_order,
+        ..TestSchedulerConfig::with_seed(0)
+    });
     let scheduler: Arc<dyn Scheduler> = test.clone();
     for i in 0..n {
         scheduler
@@ -139,10 +143,11 @@ fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("e") => seeds(200, false),
         Some("t") => seeds(200, true),
-        Some("f") => spawns(100_000),
+        Some("f") => spawns(100_000, true),
+        Some("f-fifo") => spawns(100_000, false),
         Some("y") => yields(100, 1_000),
         Some("floor-f") => floor_spawns(100_000),
         Some("floor-e") => floor_seeds(200),
-        _ => panic!("e | t | f | y | floor-f | floor-e"),
+        _ => panic!("e | t | f | f-fifo | y | floor-f | floor-e"),
     }
 }

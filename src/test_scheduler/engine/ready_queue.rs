@@ -191,8 +191,15 @@ impl ReadyQueue {
     /// at random, weighted by band), or among the deprioritized ones if none is ready.
     #[inline(always)]
     pub(crate) fn pop(&mut self, rng: &mut Rng, chooser: &mut Chooser) -> Option<Runnable> {
-        // The common case, inline: plain random choices, and only medium candidates (the draw
-        // `Chooser::choose` would make: one uniform pick in the medium band).
+        // The common cases, inline: oldest first; or plain random choices among medium
+        // candidates only (the draw `Chooser::choose` would make: one uniform pick in the
+        // medium band).
+        if let Order::Fifo(queue) = &mut self.order
+            && let Some(runnable) = queue.pop_front()
+        {
+            self.len -= 1;
+            return Some(runnable);
+        }
         if let Order::Random(candidates) = &mut self.order {
             let len = candidates.bands[1].len();
             if len != 0

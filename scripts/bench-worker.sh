@@ -30,11 +30,12 @@ PAIRS="${PAIRS:-fanout ingest}"
 TARGET_CONNECTIONS="${TARGET_CONNECTIONS:-64}"
 results="${CARGO_TARGET_DIR:-target}/bench-results"
 
-scripts/build-worker.sh
+scripts/build-worker.sh example
 work="$(mktemp -d "${TMPDIR:-/tmp}/worker-bench.XXXXXX")"
 trap 'stop_worker_server; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
-start_worker_server "$work/state" "$work/wrangler.log"
+# The benchmark routes (/fanout, /peer/..., /debug/bench) are dev routes: on, as in serve-worker.sh.
+start_worker_server worker "$work/state" "$work/wrangler.log" --var DEV_ROUTES:true
 echo "serving on $WORKER_URL; pairs: $PAIRS; connections: $CONNECTIONS; $ROUNDS x $DURATION per route"
 
 export BENCH_TYPE="bench$(date +%s)"

@@ -8,8 +8,9 @@ path (`crate::x::y`, `super::z`, `child::w`), or a macro's `$crate::...` path. C
 `mod x;` declarations, re-exports themselves and `#[cfg(test)]` modules are not edges (a test
 module may reach anywhere in its file's crate; it is not part of the architecture).
 
-Usage: scripts/check-modules.py [--graph] [--root src]
-Exits 1 on a cycle or a forbidden edge, naming each; prints one summary line.
+Usage: scripts/check-modules.py [--graph] [--root src] [--self-test]
+Exits 1 on a cycle or a forbidden edge, naming each; prints one summary line. `--self-test`
+first checks that the checker itself finds a planted cycle and a planted forbidden edge.
 """
 import os
 import re
@@ -311,17 +312,11 @@ def cycles(graph):
     return out
 
 
-def main():
-    root = "src"
-    args = sys.argv[1:]
-    if "--root" in args:
-        root = args[args.index("--root") + 1]
+def analyse(root):
+    """(files, edges, graph, problems) of the tree at `root`."""
     modules = load(root)
     collect_reexports(modules)
     graph = edges(modules)
-    if "--graph" in args:
-        for v in sorted(graph):
-            print(v, "->", ", ".join(sorted(graph[v])))
     problems = []
     for comp in cycles(graph):
         inside = {v: sorted(w for w in graph[v] if w in comp) for v in comp}
@@ -336,8 +331,52 @@ def main():
                     continue
                 if any(target.startswith(f) for f in forbidden):
                     problems.append(f"forbidden edge {source} -> {target} (rule: {prefix} must not import {', '.join(forbidden)})")
-    files = len(modules)
-    n_edges = sum(len(v) for v in graph.values())
+    return len(modules), sum(len(v) for v in graph.values()), graph, problems
+
+
+def self_test():
+    """Plants a cycle (through a re-export and a qualified path) and a forbidden edge in a
+    throwaway tree, and fails unless both are reported; a clean tree must report nothing."""
+    import tempfile
+    files = {
+        "lib.rs": "mod a;\nmod b;\nmod test_scheduler;\npub use a::Thing;\n",
+        "a.rs": "use crate::b::helper;\npub struct Thing;\n",
+        "b.rs": "pub fn helper() -> crate::Thing { crate::Thing }\n",
+        "test_scheduler/mod.rs": "mod engine;\nmod harness;\npub struct TestScheduler;\n",
+        "test_scheduler/engine/mod.rs": "use crate::test_scheduler::harness::Plan;\n",
+        "test_scheduler/harness/mod.rs": "pub struct Plan; // crate::b::helper in a comment\n",
+    }
+    with tempfile.TemporaryDirectory() as root:
+        for name, text in files.items():
+            os.makedirs(os.path.dirname(os.path.join(root, name)), exist_ok=True)
+            with open(os.path.join(root, name), "w") as f:
+                f.write(text)
+        _, _, _, problems = analyse(root)
+        found_cycle = any("import cycle between a.rs, b.rs" in p for p in problems)
+        found_edge = any("forbidden edge test_scheduler/engine/mod.rs -> test_scheduler/harness/mod.rs" in p for p in problems)
+        with open(os.path.join(root, "b.rs"), "w") as f:
+            f.write("pub fn helper() {}\n")
+        with open(os.path.join(root, "test_scheduler/engine/mod.rs"), "w") as f:
+            f.write("\n")
+        _, _, _, clean = analyse(root)
+    if not (found_cycle and found_edge and not clean):
+        print("check-modules: self-test FAILED: planted cycle found:", found_cycle,
+              "planted forbidden edge found:", found_edge, "clean tree problems:", clean)
+        sys.exit(1)
+    print("check-modules: self-test passed (a planted cycle and forbidden edge are reported)")
+
+
+def main():
+    root = "src"
+    args = sys.argv[1:]
+    if "--root" in args:
+        root = args[args.index("--root") + 1]
+    if "--self-test" in args:
+        self_test()
+    files, n_edges, graph, problems = analyse(root)
+    if "--graph" in args:
+        for v in sorted(graph):
+            print(v, "->", ", ".join(sorted(graph[v])))
     for problem in problems:
         print("check-modules:", problem)
     print(f"check-modules: {files} files, {n_edges} edges, {len(problems)} problems")

@@ -22,6 +22,9 @@ scripts/install-tools.sh core
 step "cargo fmt --check"
 run cargo fmt --all -- --check
 
+step "module graph: no import cycle, the dependency direction of ARCHITECTURE.md"
+run python3 scripts/check-modules.py --self-test
+
 step "clippy (native)"
 run cargo clippy --workspace --all-targets --features native-tests/peers --locked -- -D warnings
 

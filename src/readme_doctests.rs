@@ -1,10 +1,15 @@
 //! Compiles and runs the examples of `README.md` and of every page in `docs/` as doctests, so
-//! they stay true: one item per page. `docs/cloud.md` is the `cloud` module's documentation and
-//! runs there.
+//! they stay true: one item per page.
 #![doc = include_str!("../README.md")]
 
 #[doc = include_str!("../docs/testing.md")]
 mod testing {}
+
+#[doc = include_str!("../docs/cloud.md")]
+mod cloud {}
+
+#[doc = include_str!("../docs/durable-objects.md")]
+mod durable_objects {}
 
 #[doc = include_str!("../docs/priorities.md")]
 mod priorities {}

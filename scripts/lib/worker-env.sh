@@ -13,3 +13,15 @@ export WRANGLER_SEND_ERROR_REPORTS=false
 export CLOUDFLARE_TELEMETRY_DISABLED=1
 # Where `wrangler dev` keeps local KV state unless the caller chose another folder.
 WORKER_STATE_DIR="${WORKER_STATE_DIR:-$PWD/target/worker-state}"
+
+# The repository's two Workers: the example app (worker/, the default) and the template a team
+# copies (templates/worker/). `worker_app NAME` sets WORKER_APP_DIR (the crate, with its
+# wrangler.toml: wrangler runs in that folder), or fails naming the choices.
+worker_app() {
+  case "${1:-example}" in
+    example) WORKER_APP_DIR=worker ;;
+    template) WORKER_APP_DIR=templates/worker ;;
+    *) echo "unknown Worker '$1': example (worker/, the default) or template (templates/worker/)" >&2
+       return 2 ;;
+  esac
+}

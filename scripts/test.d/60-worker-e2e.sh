@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# End-to-end tests of the real Worker: builds worker/, serves it with `wrangler dev` (workerd)
-# on a free loopback port with a fresh local KV, runs worker/tests/e2e.mjs against it, and stops
-# the server by its PID at the end, also when a test fails. Also lints the worker crate and the
-# `cloudflare` feature for wasm32.
+# End-to-end tests of the example app (worker/) on real workerd, in both configurations:
+# 1. the dev server (`wrangler dev --var DEV_ROUTES:true` in worker/, as scripts/serve-worker.sh
+#    serves it): worker/tests/e2e.mjs, every route including the dev-only ones;
+# 2. the deploy configuration (worker/wrangler.toml as committed, nothing added):
+#    worker/tests/deploy.mjs, every dev-only route answers 404 with a message, the app's routes
+#    still serve.
+# Each on a free loopback port with a fresh local KV; the server is stopped by its PID at the
+# end, also when a test fails. Also lints the worker crate and the `cloudflare` feature for
+# wasm32.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/install-tools.sh worker
@@ -13,17 +18,18 @@ cargo clippy -p tandem-scheduler -p scheduler-worker --features tandem-scheduler
   --target wasm32-unknown-unknown --locked -- -D warnings
 
 echo "-- build the Worker"
-scripts/build-worker.sh
+scripts/build-worker.sh example
 
 source scripts/lib/wrangler-server.sh
 work="$(mktemp -d "${TMPDIR:-/tmp}/worker-e2e.XXXXXX")"
+log="$work/wrangler-dev.log"
 cleanup() {
   local status=$?
   stop_worker_server
-  if [ "$status" != 0 ] && [ -f "$work/wrangler.log" ]; then
-    echo "-- wrangler dev log (errors and last 40 lines)"
-    grep -a "ERROR" "$work/wrangler.log" | head -20 || true
-    tail -n 40 "$work/wrangler.log"
+  if [ "$status" != 0 ] && [ -f "$log" ]; then
+    echo "-- wrangler dev log $log (errors and last 40 lines)"
+    grep -a "ERROR" "$log" | head -20 || true
+    tail -n 40 "$log"
   fi
   rm -rf "$work"
   exit "$status"
@@ -31,17 +37,27 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "-- wrangler dev on a free loopback port (state in $work/state)"
-start_worker_server "$work/state" "$work/wrangler.log"
+# Ends the server and fails if anything still serves its state folder.
+stop_and_check() {
+  stop_worker_server
+  if pgrep -f "$1" >/dev/null; then
+    echo "stray processes still serving $1:" >&2
+    pgrep -af "$1" >&2
+    exit 1
+  fi
+}
+
+echo "-- the dev server (dev routes on) on a free loopback port (state in $work/dev-state)"
+start_worker_server worker "$work/dev-state" "$log" --var DEV_ROUTES:true
 echo "   serving on $WORKER_URL"
-
 echo "-- e2e tests"
-WORKER_URL="$WORKER_URL" WRANGLER_LOG="$work/wrangler.log" timeout 300 node worker/tests/e2e.mjs
+WORKER_URL="$WORKER_URL" WRANGLER_LOG="$log" timeout 300 node worker/tests/e2e.mjs
+stop_and_check "$work/dev-state"
 
-stop_worker_server
-if pgrep -f "$work/state" >/dev/null; then
-  echo "stray processes still serving $work/state:" >&2
-  pgrep -af "$work/state" >&2
-  exit 1
-fi
-echo "-- worker e2e passed; server stopped"
+echo "-- the deploy configuration (worker/wrangler.toml as committed) (state in $work/deploy-state)"
+log="$work/wrangler-deploy.log"
+start_worker_server worker "$work/deploy-state" "$log"
+echo "   serving on $WORKER_URL"
+WORKER_URL="$WORKER_URL" timeout 120 node worker/tests/deploy.mjs
+stop_and_check "$work/deploy-state"
+echo "-- worker e2e passed (dev server and deploy configuration); servers stopped"

@@ -2,7 +2,8 @@
 # The Worker under faults (issue 10): builds worker/, serves it with `wrangler dev` (workerd) on
 # a free loopback port with a fresh local KV, and runs worker/tests/faults.mjs against it:
 # FAULT_CONNECTIONS (64) clients post events for FAULT_SECONDS (60 s), a share of them cut off
-# mid-request, while KV calls fail or stall on purpose (the /debug/faults plan); then it checks
+# mid-request, while KV calls fail or stall on purpose (the /debug/faults plan, a dev route: the
+# server runs with --var DEV_ROUTES:true, as scripts/serve-worker.sh does); then it checks
 # that no 5xx came but injected ones, that no counter increment was lost or counted twice once
 # the Worker settled, and that /stats shows no open session. Stops the server by its PID however
 # the run ends. FAULT_SEED replays the driver's and the injector's choices; the other knobs are
@@ -13,7 +14,7 @@ scripts/install-tools.sh worker
 source scripts/lib/worker-env.sh
 
 echo "-- build the Worker"
-scripts/build-worker.sh
+scripts/build-worker.sh example
 
 source scripts/lib/wrangler-server.sh
 work="$(mktemp -d "${TMPDIR:-/tmp}/worker-faults.XXXXXX")"
@@ -39,8 +40,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "-- wrangler dev on a free loopback port (state in $work/state)"
-start_worker_server "$work/state" "$work/wrangler.log"
+echo "-- wrangler dev (dev routes on) on a free loopback port (state in $work/state)"
+start_worker_server worker "$work/state" "$work/wrangler.log" --var DEV_ROUTES:true
 echo "   serving on $WORKER_URL"
 
 echo "-- the Worker under faults"

@@ -30,7 +30,10 @@ mod timeline;
 
 pub use config::TestSchedulerConfig;
 pub use engine::trace::{TaskSummary, TraceEvent};
-pub use explore::{DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, ParseStrategyError, Strategy};
+pub use explore::{
+    DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, MAX_PCT_DEPTH, MAX_PCT_STEPS, ParseStrategyError,
+    Strategy,
+};
 pub use harness::{SearchOutcome, run_seeds};
 pub use timeline::{InstantKind, TIMELINE_LIMIT};
 
@@ -164,6 +167,7 @@ impl TestScheduler {
 
     /// Runs the simulation until `future` completes, and returns its output (see `block` on
     /// `dyn Scheduler`): a future that can never complete panics with a deadlock report.
+    #[track_caller]
     pub fn block<F: Future>(&self, future: F) -> F::Output {
         (self as &dyn Scheduler).block(future)
     }
@@ -530,6 +534,33 @@ impl TestScheduler {
             };
             timeline.record_plain(at, by, What::Mark(Box::new(mark)));
         });
+    }
+
+    /// Draws `session` (its tasks and marks) on the track of `owner` instead of its own, if a
+    /// timeline is recorded: every session with the same owner shares that track, named
+    /// `owner`. The simulated Durable Objects name each event's session after its object, so
+    /// each object has one track. Applies to the whole record when it is written.
+    ///
+    /// ```
+    /// use scheduler::{Scheduler, TestScheduler, TestSchedulerConfig, session};
+    /// use std::sync::Arc;
+    /// let test = TestScheduler::new(TestSchedulerConfig { timeline: true, ..Default::default() });
+    /// let scheduler: Arc<dyn Scheduler> = test.clone();
+    /// for _ in 0..2 {
+    ///     let event = test.create_session();
+    ///     test.set_session_owner(event, "durable object Counter:click");
+    ///     let task = session::with(Some(event), || scheduler.spawn(async {}));
+    ///     test.block(task);
+    /// }
+    /// let json = test.timeline_json();
+    /// assert_eq!(json.matches(r#""name":"durable object Counter:click""#).count(), 1);
+    /// assert!(!json.contains(r#""name":"session#1""#));
+    /// ```
+    pub fn set_session_owner(&self, session: SessionId, owner: &str) {
+        let mut state = self.engine.state("set_session_owner");
+        if let Some(timeline) = state.timeline.as_mut() {
+            timeline.set_session_owner(session, owner);
+        }
     }
 
     /// The timeline recorded so far as a Chrome trace event file (JSON; open it in

@@ -1,12 +1,11 @@
-//! What lives as long as the isolate: the scheduler, the store fault injector (off unless
-//! `/debug/faults` sets a plan) and the two ingest services (ours and the benchmark peer's),
-//! each created on first use.
+//! What lives as long as the isolate: the scheduler, the store fault injector (off unless the
+//! dev route `/debug/faults` sets a plan) and the ingest service of the app's routes, each
+//! created on first use. (The dev module keeps the `spawn_local` peer's service.)
 
 use crate::faults::{FaultInjector, InjectingStore};
 use crate::ids::IsolateIds;
 use crate::ingest::{FailureLog, IngestService};
 use crate::kv_store::KvEventStore;
-use crate::peer::SpawnLocalScheduler;
 use scheduler::cloud::{SchedulerRuntime, WorkerdScheduler};
 use scheduler::platform::wasm::{WasmScheduler, WasmSchedulerConfig};
 use std::cell::OnceCell;
@@ -18,7 +17,8 @@ use worker::{Env, Result};
 /// The KV namespace binding (see wrangler.toml).
 pub const KV_BINDING: &str = "EVENTS";
 
-/// The ingest service on the WasmScheduler, its KV calls through the fault injector.
+/// The ingest service on the WasmScheduler, its KV calls through the fault injector (which
+/// injects nothing unless the dev route `/debug/faults` set a plan; deployed, nothing can).
 pub type Service = IngestService<SchedulerRuntime, InjectingStore<KvEventStore>>;
 
 /// The scheduler's tuning inside workerd. Each request has its own I/O context, and a callback
@@ -41,7 +41,6 @@ thread_local! {
     static SCHEDULER: Arc<WorkerdScheduler> =
         WorkerdScheduler::new(WasmScheduler::with_config(workerd_config()));
     static SERVICE: OnceCell<Service> = const { OnceCell::new() };
-    static PEER_SERVICE: OnceCell<Service> = const { OnceCell::new() };
     static FAULTS: Rc<FaultInjector> = FaultInjector::new(scheduler());
 }
 
@@ -55,21 +54,16 @@ pub fn faults() -> Rc<FaultInjector> {
     FAULTS.with(Rc::clone)
 }
 
-/// The ingest service of the main routes; its counters are shared by every request. Its KV
+/// The ingest service of the app's routes; its counters are shared by every request. Its KV
 /// calls go through the fault injector.
 pub fn service(env: &Env) -> Result<Service> {
     let runtime = SchedulerRuntime::new(scheduler());
-    cached(&SERVICE, env, runtime, "", Some(faults()))
+    cached_service(&SERVICE, env, runtime, "", Some(faults()))
 }
 
-/// The same handler for the `/peer` routes, its subtasks on `spawn_local`; it keeps its KV
-/// entries under `peer/` so its counters never race with the main routes'. No faults.
-pub fn peer_service(env: &Env) -> Result<Service> {
-    let runtime = SchedulerRuntime::new(Arc::new(SpawnLocalScheduler));
-    cached(&PEER_SERVICE, env, runtime, "peer/", None)
-}
-
-fn cached(
+/// The service kept in `cell`, created on first use: the ingest handler on `runtime`, over
+/// the KV namespace with every key under `key_prefix`, its calls through `faults` (if any).
+pub(crate) fn cached_service(
     cell: &'static std::thread::LocalKey<OnceCell<Service>>,
     env: &Env,
     runtime: SchedulerRuntime,
@@ -90,13 +84,13 @@ fn cached(
     Ok(cell.with(|cell| cell.get_or_init(|| service).clone()))
 }
 
-/// Store failures of background processing on the main routes so far (the response had
+/// Store failures of background processing on the app's routes so far (the response had
 /// already been sent, so they are kept for `/stats`).
 pub fn ingest_failures() -> Vec<String> {
     SERVICE.with(|cell| cell.get().map(Service::failures).unwrap_or_default())
 }
 
-/// Counter increments of the main routes recorded but not yet written to KV.
+/// Counter increments of the app's routes recorded but not yet written to KV.
 pub fn pending_count_increments() -> u64 {
     SERVICE.with(|cell| cell.get().map_or(0, Service::pending_count_increments))
 }

@@ -1,21 +1,18 @@
 //! `GET /stats`: the WasmScheduler's task counters (in total, per priority and per running
 //! session) and the `wait_until` counters of the isolate, as JSON.
 
-use crate::http::json_response;
+use crate::http::{self, json_response};
 use crate::isolate;
 use scheduler::cloud::CloudflareStats;
 use scheduler::platform::wasm::TaskCounters;
 use serde_json::{Value, json};
-use worker::{Method, Request, Response, Result};
+use worker::{Context, Request, Response, Result, RouteContext};
 
-/// Answers `GET /stats` (405 for other methods). Served outside any session, so it counts
-/// only the requests' tasks.
-pub fn respond(request: &Request) -> Result<Response> {
-    if request.method() != Method::Get {
-        return json_response(
-            405,
-            &json!({ "status": "method_not_allowed", "error": "only GET is allowed on /stats" }),
-        );
+/// Answers `GET /stats` (it takes no query parameter). Served outside any session, so it
+/// counts only the requests' tasks.
+pub fn get(request: Request, _route: RouteContext<Context>) -> Result<Response> {
+    if let Err(rejection) = http::query(&request, &[])? {
+        return Ok(rejection);
     }
     let workerd = isolate::scheduler();
     let scheduler = workerd.wasm().stats();

@@ -1,10 +1,12 @@
-// End-to-end tests of the Worker served by `wrangler dev` (workerd) on loopback.
+// End-to-end tests of the example app served by `wrangler dev` (workerd) on loopback, as the dev
+// server (dev routes on: --var DEV_ROUTES:true; deploy.mjs checks the deploy configuration).
 // Run by scripts/test.d/60-worker-e2e.sh, which starts and stops the server:
 //   WORKER_URL=http://127.0.0.1:PORT WRANGLER_LOG=path node worker/tests/e2e.mjs
 // Every request has a time-out and every wait is bounded; a failing test exits non-zero.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import http from "node:http";
+import { DEV_ROUTES, UNLISTED_DEV_PATHS, isDevOnlyAnswer, send } from "./dev_routes.mjs";
 
 const BASE = process.env.WORKER_URL;
 const WRANGLER_LOG = process.env.WRANGLER_LOG;
@@ -326,6 +328,97 @@ test("a task leaked by a handler is cancelled when its request ends, and logged"
     const log = readFileSync(WRANGLER_LOG, "utf8");
     assert.ok(log.includes(`spawned at ${leak.json.spawned_at} still running; cancelling it`), "the log names the spawn location");
   }
+});
+
+test("every route checks its inputs: a malformed or oversized one gets a 4xx with a JSON message", async () => {
+  const long = (n, c = "a") => c.repeat(n);
+  const cases = [
+    // [method, path, status, field (or undefined), body]
+    ["GET", `/events/${long(65, "e")}`, 400, "id"],
+    ["GET", "/events/evt%20one", 400, "id"],
+    ["GET", "/events/evt.1", 400, "id"],
+    ["GET", `/counts/${long(33)}`, 400, "type"],
+    ["GET", "/counts/Click", 400, "type"],
+    ["GET", "/counts/a%2Fb", 400, "type"],
+    ["GET", `/peer/events/${long(65, "e")}`, 400, "id"],
+    ["GET", "/peer/counts/Click", 400, "type"],
+    ["GET", `/debug/handoff?key=${long(65, "k")}`, 400, "key"],
+    ["GET", "/debug/handoff?key=a%20b", 400, "key"],
+    ["GET", "/debug/handoff?key=", 400, "key"],
+    ["GET", `/debug/handoff?key=k${RUN}&value=${long(257, "v")}`, 400, "value"],
+    ["GET", `/debug/handoff?key=k${RUN}&key=j${RUN}`, 400, "key"],
+    ["GET", `/debug/handoff?key=k${RUN}&colour=red`, 400, "colour"],
+    ["GET", "/debug/accepted?type=Not%20A%20Type", 400, "type"],
+    ["POST", "/debug/accepted", 400, "type"],
+    ["GET", "/debug/stored?ids=maybe", 400, "ids"],
+    ["GET", "/stats?verbose=1", 400, "verbose"],
+    ["GET", "/debug/leak?now=1", 400, "now"],
+    ["GET", "/fanout?n=1", 400, "n"],
+    ["POST", "/events?debug=1", 400, "debug", JSON.stringify({ type: "x", user: "ada", values: [1] })],
+    ["POST", "/debug/faults", 400, "body", "{\"seed\": \"one\"}"],
+    ["POST", "/debug/faults", 400, "body", "{\"get_failure\": 2}"],
+    ["POST", "/debug/faults", 413, undefined, `{"seed":1,"pad":"${long(5000, " ")}"}`],
+    ["GET", `/events/${long(2100, "e")}`, 414],
+    ["GET", `/stats?${long(2100, "q")}`, 414],
+  ];
+  for (const [method, path, status, field, body] of cases) {
+    const response = await send(BASE, [method, path, body]);
+    const name = `${method} ${path.slice(0, 80)}`;
+    assert.equal(response.status, status, `${name}: ${response.text}`);
+    assert.ok(response.json, `${name}: the error is JSON: ${response.text}`);
+    assert.equal(typeof response.json.error, "string", `${name}: ${response.text}`);
+    assert.ok(response.json.error.length < 300, `${name}: an oversized input is not echoed back: ${response.text.length} bytes`);
+    if (field) {
+      assert.equal(response.json.field, field, `${name}: ${response.text}`);
+      assert.equal(response.json.status, "rejected", `${name}: ${response.text}`);
+    }
+  }
+  // A plan sent as text is refused like an event sent as text.
+  const plainPlan = await request("POST", "/debug/faults", { body: "{}", contentType: "text/plain" });
+  assert.equal(plainPlan.status, 415, plainPlan.text);
+  // Still serving, and no fault plan was taken.
+  const faults = await request("GET", "/debug/faults");
+  assert.equal(faults.status, 200, faults.text);
+  assert.equal(faults.json.active, false, faults.text);
+});
+
+test("unknown routes get a 404 and known routes another method a 405, each with a JSON message", async () => {
+  const cases = [
+    ["GET", "/", 404, "no route for GET /"],
+    ["GET", "/nowhere", 404, "no route for GET /nowhere"],
+    ["POST", "/events/extra/segments", 404, "no route for POST /events/extra/segments"],
+    ["GET", "/debug/nothing-here", 404, "no route for GET /debug/nothing-here"],
+    ["PUT", "/stats", 405, "PUT is not allowed on /stats"],
+    ["DELETE", "/events", 405, "DELETE is not allowed on /events"],
+    ["GET", "/events", 405, "GET is not allowed on /events"],
+    ["POST", `/counts/click`, 405, "POST is not allowed on /counts/click"],
+    ["PATCH", "/debug/faults", 405, "PATCH is not allowed on /debug/faults"],
+  ];
+  for (const [method, path, status, error] of cases) {
+    const response = await request(method, path);
+    assert.equal(response.status, status, `${method} ${path}: ${response.text}`);
+    assert.ok(response.json, `${method} ${path}: the answer is JSON: ${response.text}`);
+    assert.equal(response.json.error, error, `${method} ${path}`);
+  }
+});
+
+test("the dev server serves every dev-only route (the deploy configuration answers them 404)", async () => {
+  for (const route of DEV_ROUTES) {
+    const [method, path] = route;
+    const answer = await send(BASE, route);
+    if (path === "/debug/leak") deliberateLeaks += 1;
+    assert.ok(!isDevOnlyAnswer(answer), `${method} ${path}: ${answer.text}`);
+    assert.ok(answer.status < 500, `${method} ${path}: ${answer.status} ${answer.text}`);
+    assert.ok(answer.json, `${method} ${path}: ${answer.text}`);
+    assert.ok(!String(answer.json.error ?? "").startsWith("no route for"), `${method} ${path} is not mounted: ${answer.text}`);
+  }
+  // Paths under a dev prefix that no route serves are plain 404s here, not "dev-only".
+  for (const route of UNLISTED_DEV_PATHS) {
+    const answer = await send(BASE, route);
+    assert.ok([404, 405].includes(answer.status), `${route[0]} ${route[1]}: ${answer.text}`);
+    assert.ok(!isDevOnlyAnswer(answer), `${route[0]} ${route[1]}: ${answer.text}`);
+  }
+  await settled();
 });
 
 test("/stats shows no leaked or dangling tasks afterwards", async () => {

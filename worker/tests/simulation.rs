@@ -4,8 +4,8 @@
 use scheduler::cloud::{SchedulerRuntime, SimulatedExecutionContext, WaitUntilOutcome};
 use scheduler::{TestScheduler, run_seeds};
 use scheduler_worker::ingest::{
-    EventStore, EventSummary, IngestResponse, IngestService, MemoryStore, SequentialIds, count_key,
-    event_key,
+    EventStore, EventSummary, IngestResponse, IngestService, MAX_ID_LEN, MAX_TYPE_LEN, MemoryStore,
+    SequentialIds, count_key, event_key,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -329,4 +329,65 @@ fn a_store_failure_after_the_response_is_recorded_not_lost() {
                 .contains_key(&event_key("evt-000001"))
         );
     });
+}
+
+/// A store every call of which fails: whatever reaches it is answered 500.
+struct UnreachableStore;
+
+impl EventStore for UnreachableStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, scheduler_worker::ingest::StoreError> {
+        Err(scheduler_worker::ingest::StoreError(format!(
+            "get {key}: the store is down"
+        )))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        _value: String,
+    ) -> Result<(), scheduler_worker::ingest::StoreError> {
+        Err(scheduler_worker::ingest::StoreError(format!(
+            "put {key}: the store is down"
+        )))
+    }
+}
+
+#[test]
+fn malformed_or_oversized_path_parameters_get_a_400_before_the_store_is_asked() {
+    let test = TestScheduler::with_seed(0);
+    let ctx = SimulatedExecutionContext::new(test.clone());
+    let service = IngestService::new(ctx.runtime(), UnreachableStore, SequentialIds::new("evt"));
+    let long_id = format!("/events/{}", "e".repeat(MAX_ID_LEN + 1));
+    let long_type = format!("/counts/{}", "a".repeat(MAX_TYPE_LEN + 1));
+    let cases = [
+        ("/events/evt%20one", "id"),
+        ("/events/evt.1", "id"),
+        (long_id.as_str(), "id"),
+        ("/counts/Click", "type"),
+        ("/counts/a%2Fb", "type"),
+        (long_type.as_str(), "type"),
+    ];
+    for (path, field) in cases {
+        let response = ctx.block({
+            let (ctx, service) = (ctx.clone(), &service);
+            async move { service.route(&ctx, "GET", path, "").await }
+        });
+        assert_eq!(response.status, 400, "{path}: {response:?}");
+        assert_eq!(response.body["status"], "rejected", "{path}");
+        assert_eq!(response.body["field"], field, "{path}");
+        let error = response.body["error"].as_str().unwrap();
+        assert!(
+            error.starts_with(&format!("invalid parameter `{field}`: must be 1 to ")),
+            "{path}: {error}"
+        );
+        // An oversized value is never echoed back, only its length.
+        assert!(error.len() < 120, "{path}: {error}");
+    }
+    // Well-formed parameters do reach the store (which is down: 500).
+    assert_eq!(ctx.block(service.event("evt-0a1b2c3d-000001")).status, 500);
+    assert_eq!(ctx.block(service.count("click")).status, 500);
+    assert_eq!(
+        ctx.block(service.count(&"a".repeat(MAX_TYPE_LEN))).status,
+        500
+    );
 }

@@ -67,6 +67,21 @@ pub struct SimulationFaults {
     pub reset_within: Duration,
     /// Per [`buggify`](crate::cloud::PlatformRuntime::buggify) call: the share that fires.
     pub buggify: f64,
+    /// Per storage read of a simulated Durable Object, and per flush that confirms its writes:
+    /// the share that fails. The object is reset, as on the platform (see
+    /// [`SimulatedDurableObjectNamespace`](super::SimulatedDurableObjectNamespace)).
+    pub object_storage_failure: f64,
+    /// Per Durable Object event (a fetch, an alarm run): the share that resets its object at a
+    /// time drawn from `0..=object_reset_within` after the event was sent.
+    pub object_reset: f64,
+    /// The latest an object reset comes, after the event that drew it was sent (default 1 s).
+    pub object_reset_within: Duration,
+    /// Per Durable Object event: the share that finds its object evicted before it (if the
+    /// object was idle): its in-memory state is lost, its storage kept.
+    pub object_eviction: f64,
+    /// Per alarm run of a Durable Object: the share that counts as failed after its handler
+    /// returned (retried with backoff: alarms are delivered at least once).
+    pub alarm_failure: f64,
 }
 
 impl Default for SimulationFaults {
@@ -83,6 +98,11 @@ impl Default for SimulationFaults {
             isolate_reset: 0.0,
             reset_within: Duration::from_secs(30),
             buggify: 0.0,
+            object_storage_failure: 0.0,
+            object_reset: 0.0,
+            object_reset_within: Duration::from_secs(1),
+            object_eviction: 0.0,
+            alarm_failure: 0.0,
         }
     }
 }
@@ -99,6 +119,10 @@ impl SimulationFaults {
             client_disconnect: rate,
             isolate_reset: rate,
             buggify: rate,
+            object_storage_failure: rate,
+            object_reset: rate,
+            object_eviction: rate,
+            alarm_failure: rate,
             ..Self::default()
         }
     }
@@ -126,7 +150,7 @@ impl SimulationFaults {
         Ok(())
     }
 
-    fn rates(&self) -> [(&'static str, f64); 7] {
+    fn rates(&self) -> [(&'static str, f64); 11] {
         [
             ("store_failure", self.store_failure),
             ("store_stall", self.store_stall),
@@ -135,6 +159,10 @@ impl SimulationFaults {
             ("client_disconnect", self.client_disconnect),
             ("isolate_reset", self.isolate_reset),
             ("buggify", self.buggify),
+            ("object_storage_failure", self.object_storage_failure),
+            ("object_reset", self.object_reset),
+            ("object_eviction", self.object_eviction),
+            ("alarm_failure", self.alarm_failure),
         ]
     }
 }

@@ -117,6 +117,12 @@ pub(crate) struct ReadyQueue {
     last_lane: Option<(LaneKey, usize)>,
     deprioritized: Vec<Runnable>,
     len: usize,
+    /// Dedicated executors whose (simulated) thread is held by one of their tasks blocking in
+    /// `block`: their runnables wait, as on a real thread (one entry per blocking call).
+    suspended: Vec<u64>,
+    /// In FIFO order, the lane of each queued runnable of a dedicated executor (by task id: a
+    /// task has at most one runnable), so the queue's entries stay one word.
+    fifo_lanes: FxHashMap<u64, u64>,
 }
 
 enum Order {
@@ -141,6 +147,87 @@ impl ReadyQueue {
             last_lane: None,
             deprioritized: Vec::new(),
             len: 0,
+            suspended: Vec::new(),
+            fifo_lanes: FxHashMap::default(),
+        }
+    }
+
+    /// Holds the runnables of dedicated executor `lane` back until [`resume`](Self::resume):
+    /// one of its tasks blocks its thread.
+    pub(crate) fn suspend(&mut self, lane: u64) {
+        self.suspended.push(lane);
+        if let Order::Random(candidates) = &mut self.order
+            && let Some(&index) = self.lane_index.get(&LaneKey::Dedicated(lane))
+        {
+            for (band, entry) in candidates.take_all() {
+                if entry.lane_index() != Some(index) {
+                    candidates.push(band, entry);
+                }
+            }
+        }
+    }
+
+    /// Lets the runnables of `lane` run again (see [`suspend`](Self::suspend)).
+    pub(crate) fn resume(&mut self, lane: u64) {
+        if let Some(at) = self.suspended.iter().rposition(|&held| held == lane) {
+            self.suspended.remove(at);
+        }
+        if self.suspended.contains(&lane) {
+            return;
+        }
+        if let Order::Random(candidates) = &mut self.order
+            && let Some(&index) = self.lane_index.get(&LaneKey::Dedicated(lane))
+            && let Some(head) = self.lanes[index].runnables.front()
+        {
+            candidates.push(band(head), Entry::lane(index));
+        }
+    }
+
+    /// The dedicated executors held back now, and the ids of their queued tasks.
+    pub(crate) fn suspended(&self) -> Vec<(u64, Vec<u64>)> {
+        let mut lanes: Vec<u64> = self.suspended.clone();
+        lanes.sort_unstable();
+        lanes.dedup();
+        lanes
+            .into_iter()
+            .map(|lane| {
+                let queued = match &self.order {
+                    Order::Fifo(queue) => queue
+                        .iter()
+                        .map(|runnable| runnable.metadata().id().as_u64())
+                        .filter(|id| self.fifo_lanes.get(id) == Some(&lane))
+                        .collect(),
+                    Order::Random(_) => self
+                        .lane_index
+                        .get(&LaneKey::Dedicated(lane))
+                        .map(|&index| {
+                            self.lanes[index]
+                                .runnables
+                                .iter()
+                                .map(|runnable| runnable.metadata().id().as_u64())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                };
+                (lane, queued)
+            })
+            .collect()
+    }
+
+    /// Whether a runnable at the front of the FIFO queue may run now (its dedicated executor,
+    /// if any, is not held), forgetting its lane if so.
+    fn fifo_runnable_free(&mut self, runnable: &Runnable) -> bool {
+        let metadata = runnable.metadata();
+        if metadata.kind() != TaskKind::Dedicated {
+            return true;
+        }
+        let id = metadata.id().as_u64();
+        match self.fifo_lanes.get(&id) {
+            Some(lane) if self.suspended.contains(lane) => false,
+            _ => {
+                self.fifo_lanes.remove(&id);
+                true
+            }
         }
     }
 
@@ -161,13 +248,18 @@ impl ReadyQueue {
             (Order::Random(candidates), TaskKind::Background | TaskKind::Timer) => {
                 candidates.push(band(&runnable), Entry::runnable(runnable));
             }
+            (Order::Fifo(queue), TaskKind::Dedicated) => {
+                self.fifo_lanes
+                    .insert(runnable.metadata().id().as_u64(), dedicated);
+                queue.push_back(runnable);
+            }
             (Order::Fifo(queue), _) => queue.push_back(runnable),
             (Order::Random(_), _) => self.push_to_lane(runnable, dedicated),
         }
     }
 
     /// Queues a foreground or dedicated runnable at the end of its lane; a lane that was empty
-    /// becomes a candidate.
+    /// becomes a candidate (unless its dedicated executor is held).
     #[inline(never)]
     fn push_to_lane(&mut self, runnable: Runnable, dedicated: u64) {
         let metadata = runnable.metadata();
@@ -177,8 +269,10 @@ impl ReadyQueue {
         };
         let index = self.lane_queue(key);
         let band = band(&runnable);
+        let held = matches!(key, LaneKey::Dedicated(lane) if self.suspended.contains(&lane));
         let lane = &mut self.lanes[index];
         if lane.runnables.is_empty()
+            && !held
             && let Order::Random(candidates) = &mut self.order
         {
             candidates.push(band, Entry::lane(index));
@@ -195,6 +289,8 @@ impl ReadyQueue {
         // candidates only (the draw `Chooser::choose` would make: one uniform pick in the
         // medium band).
         if let Order::Fifo(queue) = &mut self.order
+            && self.suspended.is_empty()
+            && self.fifo_lanes.is_empty()
             && let Some(runnable) = queue.pop_front()
         {
             self.len -= 1;
@@ -222,7 +318,7 @@ impl ReadyQueue {
     /// `pop` through the chooser (any strategy, recorded choices, several bands).
     fn pop_chosen(&mut self, rng: &mut Rng, chooser: &mut Chooser) -> Option<Runnable> {
         let runnable = match &mut self.order {
-            Order::Fifo(queue) => queue.pop_front(),
+            Order::Fifo(_) => self.pop_fifo_free(),
             Order::Random(candidates) => {
                 let lens = candidates.lens();
                 if bands::total(lens) == 0 {
@@ -249,6 +345,18 @@ impl ReadyQueue {
         if runnable.is_some() {
             self.len -= 1;
         }
+        runnable
+    }
+
+    /// The oldest runnable whose dedicated executor (if any) is not held.
+    fn pop_fifo_free(&mut self) -> Option<Runnable> {
+        let Order::Fifo(queue) = &mut self.order else {
+            return None;
+        };
+        let mut queue = std::mem::take(queue);
+        let at = (0..queue.len()).find(|&at| self.fifo_runnable_free(&queue[at]));
+        let runnable = at.and_then(|at| queue.remove(at));
+        self.order = Order::Fifo(queue);
         runnable
     }
 
@@ -298,6 +406,9 @@ impl ReadyQueue {
             Order::Fifo(queue) => {
                 let (dead, alive): (VecDeque<_>, VecDeque<_>) =
                     queue.drain(..).partition(|runnable| doomed(runnable));
+                for runnable in &dead {
+                    self.fifo_lanes.remove(&runnable.metadata().id().as_u64());
+                }
                 removed.extend(dead);
                 *queue = alive;
             }
@@ -329,6 +440,25 @@ impl ReadyQueue {
                             } else {
                                 candidates.push(from, Entry::runnable(runnable));
                             }
+                        }
+                    }
+                }
+                // The lanes of suspended executors have no entry: gone through here.
+                for lane in &self.suspended {
+                    if let Some(&index) = self.lane_index.get(&LaneKey::Dedicated(*lane)) {
+                        let lane = &mut self.lanes[index];
+                        let (dead, alive): (VecDeque<_>, VecDeque<_>) = lane
+                            .runnables
+                            .drain(..)
+                            .partition(|runnable| doomed(runnable));
+                        removed.extend(dead);
+                        lane.per_band = [0; BANDS];
+                        for runnable in &alive {
+                            lane.per_band[band(runnable)] += 1;
+                        }
+                        lane.runnables = alive;
+                        if lane.runnables.is_empty() && !released.contains(&index) {
+                            released.push(index);
                         }
                     }
                 }
@@ -410,6 +540,7 @@ impl ReadyQueue {
         for lane in &mut self.lanes {
             all.extend(lane.runnables.drain(..));
         }
+        self.fifo_lanes.clear();
         self.lanes.clear();
         self.lane_index.clear();
         self.free_lanes.clear();

@@ -14,7 +14,7 @@
 //! cancelled), task ends, marks (notes and faults) and the failure point are instants.
 
 use super::{BY_FOREIGN, BY_TEST, Event, InstantKind, Timeline, What};
-use crate::{TaskKind, TaskMetadata};
+use crate::{SessionId, TaskKind, TaskMetadata};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::fmt::{Display, Write};
 use std::time::Duration;
@@ -199,7 +199,7 @@ impl Writer<'_> {
         tracks.sort_unstable();
         for tid in tracks {
             self.metadata("thread_name", tid, |args| {
-                args.str("name", &track_name(tid));
+                args.str("name", &track_name(process.timeline, tid));
             });
             self.metadata("thread_sort_index", tid, |args| {
                 args.num("sort_index", tid);
@@ -224,7 +224,7 @@ impl Writer<'_> {
         }
         if let What::Mark(mark) = &event.what {
             let tid = match (mark.session, within) {
-                (Some(session), _) => SESSIONS.saturating_add(session.as_u64()),
+                (Some(session), _) => session_track(timeline, session),
                 (None, Some(tid)) => tid,
                 (None, None) => TEST,
             };
@@ -252,7 +252,7 @@ impl Writer<'_> {
                 }
             }
             What::Poll(tick) => {
-                let tid = self.uses(track(task));
+                let tid = self.uses(track(timeline, task));
                 let name = task_name(task);
                 let mut object = self.event("B", tid, ns);
                 object
@@ -285,14 +285,14 @@ impl Writer<'_> {
                 });
             }
             What::Woken => {
-                let tid = self.uses(track(task));
+                let tid = self.uses(track(timeline, task));
                 let by = by(&self.timers);
                 self.instant(tid, ns, "wake", &format!("wake {id}"), |args| {
                     args.num("task", id.as_u64()).str("by", &by);
                 });
             }
             What::TimerSet(delay) => {
-                let tid = self.uses(track(task));
+                let tid = self.uses(track(timeline, task));
                 self.timers.insert(id.as_u64());
                 let by = by(&self.timers);
                 let (delay, due) = (
@@ -307,14 +307,14 @@ impl Writer<'_> {
                 });
             }
             What::TimerFired => {
-                let tid = self.uses(track(task));
+                let tid = self.uses(track(timeline, task));
                 self.instant(tid, ns, "timer", &format!("timer {id} fired"), |args| {
                     task_args(args, task);
                     args.str("virtual_time", &format!("{at:?}"));
                 });
             }
             What::TimerCancelled => {
-                let tid = self.uses(track(task));
+                let tid = self.uses(track(timeline, task));
                 let by = by(&self.timers);
                 self.instant(tid, ns, "timer", &format!("timer {id} cancelled"), |args| {
                     task_args(args, task);
@@ -322,7 +322,7 @@ impl Writer<'_> {
                 });
             }
             What::Ended(outcome) => {
-                let tid = self.uses(track(task));
+                let tid = self.uses(track(timeline, task));
                 let by = by(&self.timers);
                 self.instant(tid, ns, "end", &format!("end {id}: {outcome:?}"), |args| {
                     task_args(args, task);
@@ -335,23 +335,34 @@ impl Writer<'_> {
 }
 
 // ---- timeline_tracks -----------------------------------------------------------------------------
-// Where a timeline event is drawn and what it says: the tracks (one per session, one per
-// executor without a session, one for code outside every task), the names of slices, and the
-// `args` every task event carries.
+// Where a timeline event is drawn and what it says: the tracks (one per session or per session
+// owner, one per executor without a session, one for code outside every task), the names of
+// slices, and the `args` every task event carries.
 
 /// Track ids (the file's `tid`s, also their order): code outside every task, timers, the
-/// executors without a session, then `SESSIONS + n` for session n.
+/// executors without a session, then `SESSIONS + n` for session n, then `OWNERS + i` for the
+/// i-th session owner (sessions with an owner are drawn on its track).
 pub(crate) const TEST: u64 = 1;
 pub(crate) const TIMERS: u64 = 2;
 pub(crate) const BACKGROUND: u64 = 3;
 pub(crate) const FOREGROUND: u64 = 4;
 pub(crate) const DEDICATED: u64 = 5;
 pub(crate) const SESSIONS: u64 = 100;
+/// Below 2^53, so the ids stay exact in JSON readers' doubles.
+pub(crate) const OWNERS: u64 = 1 << 48;
+
+/// The track of `session`: its owner's, else its own.
+pub(crate) fn session_track(timeline: &Timeline, session: SessionId) -> u64 {
+    match timeline.session_owners.get(&session.as_u64()) {
+        Some(&owner) => OWNERS + u64::from(owner),
+        None => SESSIONS.saturating_add(session.as_u64()),
+    }
+}
 
 /// The track (thread id) of a task: its session's, else its executor's.
-pub(crate) fn track(task: &TaskMetadata) -> u64 {
+pub(crate) fn track(timeline: &Timeline, task: &TaskMetadata) -> u64 {
     match (task.session(), task.kind()) {
-        (Some(session), _) => SESSIONS.saturating_add(session.as_u64()),
+        (Some(session), _) => session_track(timeline, session),
         (None, TaskKind::Background) => BACKGROUND,
         (None, TaskKind::Foreground) => FOREGROUND,
         (None, TaskKind::Timer) => TIMERS,
@@ -359,8 +370,13 @@ pub(crate) fn track(task: &TaskMetadata) -> u64 {
     }
 }
 
-pub(crate) fn track_name(tid: u64) -> String {
+pub(crate) fn track_name(timeline: &Timeline, tid: u64) -> String {
     match tid {
+        _ if tid >= OWNERS => timeline
+            .owners
+            .get((tid - OWNERS) as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("owner#{}", tid - OWNERS)),
         TEST => "test code".into(),
         TIMERS => "timers".into(),
         BACKGROUND => "background".into(),

@@ -8,9 +8,9 @@
 //!   ([`InjectingStore::with_fault_points`]), drawn from the `TestScheduler`'s seed with the
 //!   rates of its `SimulationFaults`.
 //!
-//! In the Worker the plan is set per isolate through `POST /debug/faults`, which is served only
-//! with `DEBUG_ROUTES = "true"`; until then (and always in a deployment without debug routes)
-//! the plan is off and every call goes straight to the store. The handler (`ingest/`) is not
+//! In the Worker the plan is set per isolate through `POST /debug/faults`, a dev route
+//! (`crate::dev`) that a deployment does not mount; until then (and always when deployed) the
+//! plan is off and every call goes straight to the store. The handler (`ingest/`) is not
 //! touched: it sees a store that misbehaves.
 //!
 //! What a call can do, decided when it starts, from one seeded generator (the same seed gives

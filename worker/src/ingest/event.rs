@@ -35,7 +35,7 @@ pub struct ValidationError {
 }
 
 impl ValidationError {
-    fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             problem: problem.into(),
@@ -111,6 +111,20 @@ fn required_string<'a>(
 
 fn parse_type(object: &Map<String, Value>) -> Result<String, ValidationError> {
     let kind = required_string(object, "type")?;
+    validate_type(kind)?;
+    Ok(kind.to_string())
+}
+
+/// Checks an event type: the `type` field of an event, and the `{type}` of
+/// `GET /counts/{type}`. 1 to [`MAX_TYPE_LEN`] characters of `a-z`, `0-9`, `_`, `-`.
+///
+/// ```
+/// use scheduler_worker::ingest::validate_type;
+/// assert!(validate_type("page_view-2").is_ok());
+/// assert_eq!(validate_type("Click").unwrap_err().field, "type");
+/// assert!(validate_type(&"a".repeat(33)).unwrap_err().problem.contains("found 33 characters"));
+/// ```
+pub fn validate_type(kind: &str) -> Result<(), ValidationError> {
     let valid_chars = kind
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
@@ -118,11 +132,22 @@ fn parse_type(object: &Map<String, Value>) -> Result<String, ValidationError> {
         return Err(ValidationError::new(
             "type",
             format!(
-                "must be 1 to {MAX_TYPE_LEN} characters of a-z, 0-9, `_` or `-`, found {kind:?}"
+                "must be 1 to {MAX_TYPE_LEN} characters of a-z, 0-9, `_` or `-`, found {}",
+                shown(kind, MAX_TYPE_LEN)
             ),
         ));
     }
-    Ok(kind.to_string())
+    Ok(())
+}
+
+/// `value` quoted for an error message, or only its length when it is longer than `limit`
+/// (an oversized input is never echoed back).
+pub(crate) fn shown(value: &str, limit: usize) -> String {
+    if value.len() > limit {
+        format!("{} characters", value.chars().count())
+    } else {
+        format!("{value:?}")
+    }
 }
 
 fn parse_user(object: &Map<String, Value>) -> Result<String, ValidationError> {

@@ -29,9 +29,9 @@ mod service;
 mod store;
 mod summary;
 
-pub use event::{Event, MAX_TYPE_LEN, MAX_USER_LEN, MAX_VALUES, ValidationError};
+pub use event::{Event, MAX_TYPE_LEN, MAX_USER_LEN, MAX_VALUES, ValidationError, validate_type};
 pub use failures::FailureLog;
-pub use ids::{EventIds, SequentialIds};
+pub use ids::{EventIds, MAX_ID_LEN, SequentialIds, validate_id};
 pub use response::IngestResponse;
 pub use service::{IngestService, count_key, event_key};
 pub use store::{EventStore, MAX_SIMULATED_LATENCY_MS, MemoryStore, StoreError};

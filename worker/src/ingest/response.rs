@@ -27,6 +27,19 @@ impl IngestResponse {
         )
     }
 
+    /// 400 `{"status":"rejected","field":…,"error":…}` for a malformed path or query
+    /// parameter (the `{id}` of `GET /events/{id}`, the `{type}` of `GET /counts/{type}`).
+    pub fn invalid_parameter(error: &ValidationError) -> Self {
+        Self::new(
+            400,
+            json!({
+                "status": "rejected",
+                "field": error.field,
+                "error": format!("invalid parameter `{}`: {}", error.field, error.problem),
+            }),
+        )
+    }
+
     /// 200 with `body`.
     pub fn ok(body: Value) -> Self {
         Self::new(200, body)

@@ -5,6 +5,7 @@
 use super::counters::CounterBook;
 use super::{
     Event, EventIds, EventStore, FailureLog, IngestResponse, PROCESSING_BUDGET, StoreError,
+    validate_id, validate_type,
 };
 use scheduler::cloud::{ExecutionContext, PlatformRuntime};
 use serde_json::json;
@@ -121,8 +122,12 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
         IngestResponse::accepted(&id)
     }
 
-    /// `GET /events/{id}`: 200 with the stored summary, or 404 while it is not (yet) stored.
+    /// `GET /events/{id}`: 200 with the stored summary, 404 while it is not (yet) stored, or
+    /// 400 for a malformed or oversized `id` ([`validate_id`]; the store is not asked).
     pub async fn event(&self, id: &str) -> IngestResponse {
+        if let Err(error) = validate_id(id) {
+            return IngestResponse::invalid_parameter(&error);
+        }
         match self.inner.store.get(&event_key(id)).await {
             Ok(Some(text)) => match serde_json::from_str::<serde_json::Value>(&text) {
                 Ok(summary) => IngestResponse::ok(summary),
@@ -135,8 +140,12 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
         }
     }
 
-    /// `GET /counts/{type}`: 200 `{"type":…,"count":n}` (0 for a type never seen).
+    /// `GET /counts/{type}`: 200 `{"type":…,"count":n}` (0 for a type never seen), or 400 for
+    /// a malformed or oversized type ([`validate_type`]; the store is not asked).
     pub async fn count(&self, kind: &str) -> IngestResponse {
+        if let Err(error) = validate_type(kind) {
+            return IngestResponse::invalid_parameter(&error);
+        }
         match self.read_count(kind).await {
             Ok(count) => IngestResponse::ok(json!({ "type": kind, "count": count })),
             Err(error) => IngestResponse::internal_error(&error.to_string()),
@@ -144,7 +153,9 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
     }
 
     /// Dispatches a request by method and path to [`ingest`](Self::ingest),
-    /// [`event`](Self::event) or [`count`](Self::count); 405 or 404 otherwise.
+    /// [`event`](Self::event) or [`count`](Self::count); 405 or 404 otherwise. The Worker
+    /// routes with `worker::Router` (`src/lib.rs`) to the same three methods; this is that
+    /// table for the simulation tests.
     pub async fn route<C: ExecutionContext>(
         &self,
         ctx: &C,

@@ -1,26 +1,31 @@
 //! `GET /debug/stored`: how many event summaries KV holds, for the main routes and for the
 //! `/peer` routes (by listing the `event:` and `peer/event:` keys). The load benchmark compares
 //! them with the 202 answers. With `?ids=true`, also the ids of the main routes' summaries (the
-//! fault suite checks them one by one). Served only with `DEBUG_ROUTES = "true"`.
+//! fault suite checks them one by one; `ids` is `true` or `false`). A dev route.
 
-use crate::http::json_response;
+use crate::http::{self, QueryParam, json_response};
 use crate::isolate::KV_BINDING;
 use serde_json::json;
-use worker::{Env, KvStore, Request, Response, Result};
+use worker::{Context, KvStore, Request, Response, Result, RouteContext};
 
-/// Counts the stored summaries (404 when debug routes are disabled).
-pub async fn respond(request: &Request, env: &Env, enabled: bool) -> Result<Response> {
-    if !enabled {
-        return json_response(
-            404,
-            &json!({ "status": "not_found", "error": "debug routes are disabled (DEBUG_ROUTES)" }),
-        );
-    }
-    let with_ids = request
-        .url()?
-        .query_pairs()
-        .any(|(name, value)| name == "ids" && value == "true");
-    let kv = env.kv(KV_BINDING)?;
+/// The query: `ids`, `true` or `false` (the default).
+const QUERY: &[QueryParam] = &[QueryParam {
+    name: "ids",
+    max_len: 5,
+    check: Some(|value| match value {
+        "true" | "false" => Ok(()),
+        other => Err(format!("must be `true` or `false`, found {other:?}")),
+    }),
+}];
+
+/// `GET /debug/stored[?ids=true]`: counts the stored summaries.
+pub async fn get(request: Request, route: RouteContext<Context>) -> Result<Response> {
+    let query = match http::query(&request, QUERY)? {
+        Ok(query) => query,
+        Err(rejection) => return Ok(rejection),
+    };
+    let with_ids = query.get("ids").is_some_and(|ids| ids == "true");
+    let kv = route.env.kv(KV_BINDING)?;
     let ours = list_keys(&kv, "event:").await?;
     let peer = list_keys(&kv, "peer/event:").await?;
     let mut body = json!({ "ours": ours.len(), "peer": peer.len() });

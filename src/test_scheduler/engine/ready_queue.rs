@@ -820,3 +820,52 @@ mod lane_band_tests {
         assert_eq!(order, (0..priorities.len() as u64).collect::<Vec<_>>());
     }
 }
+
+#[cfg(test)]
+mod fifo_tests {
+    use super::*;
+    use crate::{TaskId, TaskMetadata};
+    use rand::SeedableRng;
+    use std::panic::Location;
+
+    fn runnable(id: u64, kind: TaskKind) -> Runnable {
+        let metadata =
+            TaskMetadata::new(TaskId::from_raw(id), None, None, Location::caller(), kind);
+        async_task::Builder::new()
+            .metadata(metadata)
+            .spawn(|_| async {}, drop)
+            .0
+    }
+
+    /// In FIFO order, a held dedicated executor's runnables wait while the others run in
+    /// order; resumed, they run in theirs; the side map of their lanes empties with them.
+    #[test]
+    fn fifo_order_holds_a_suspended_executor_back_then_forgets_its_lanes() {
+        let mut queue = ReadyQueue::new(false);
+        let mut rng = Rng::seed_from_u64(1);
+        let mut chooser = Chooser::new(Default::default(), 1, &Default::default());
+        let mut pop = |queue: &mut ReadyQueue| {
+            queue
+                .pop(&mut rng, &mut chooser)
+                .map(|runnable| runnable.metadata().id().as_u64())
+        };
+        for id in 1..=6 {
+            let kind = if id % 2 == 0 {
+                TaskKind::Dedicated
+            } else {
+                TaskKind::Background
+            };
+            queue.push(runnable(id, kind), false, 100);
+        }
+        queue.suspend(100);
+        assert_eq!(queue.suspended(), [(100, vec![2, 4, 6])]);
+        assert_eq!([pop(&mut queue), pop(&mut queue)], [Some(1), Some(3)]);
+        assert_eq!(pop(&mut queue), Some(5));
+        assert_eq!(pop(&mut queue), None, "the held executor's runnables wait");
+        queue.resume(100);
+        let rest: Vec<_> = std::iter::from_fn(|| pop(&mut queue)).collect();
+        assert_eq!(rest, [2, 4, 6]);
+        assert!(queue.fifo_lanes.is_empty());
+        assert_eq!(queue.len(), 0);
+    }
+}

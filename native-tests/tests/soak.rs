@@ -113,8 +113,8 @@ const BATCH: u64 = 256;
 /// Issue 20, defect 3: the timeline kept every task's metadata past `TIMELINE_LIMIT`. Millions
 /// of timeline events (four per task) on one recording scheduler stay within a fixed size:
 /// measured against the same run without a timeline (same seed, same tasks), so that only
-/// the timeline's own memory counts (the live-task registry's growth, issue 20 #2, is the
-/// ignored test's).
+/// the timeline's own memory counts (the live-task registry's, issue 20 #2, is
+/// `the_registry_stays_bounded_over_tasks_run_one_at_a_time`'s).
 #[test]
 fn a_recorded_timeline_stays_bounded_over_millions_of_events() {
     let _turn = turn();
@@ -204,10 +204,8 @@ fn labels_made_in_a_loop_stay_bounded() {
 
 /// The live-task registry after millions of tasks run one at a time, and of sequential
 /// `serve`s: bounded by the tasks alive, not by every task ever spawned (issue 20, defect 2:
-/// block 0 empties while it is the only block and nothing compacts later). Fixed by the
-/// performance lane's registry rewrite: enable at that merge.
+/// block 0 emptied while it was the only block and nothing compacted later).
 #[test]
-#[ignore = "needs the registry fix (issue 20 #2)"]
 fn the_registry_stays_bounded_over_tasks_run_one_at_a_time() {
     let _turn = turn();
     let test = TestScheduler::with_seed(3);

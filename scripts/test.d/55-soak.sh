@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The long-run memory soak (native-tests/tests/soak.rs, issue 20) in release, at SOAK_SCALE
-# (default 20): millions of tasks and timeline events, 150k simulated sessions, 40M labels on
-# one TestScheduler each, every one asserting that live heap bytes (counted by the test's own
-# global allocator, not RSS) stay within a fixed slack after its warm-up. The ignored test there
-# (the live-task registry, issue 20 #2) is not run.
+# (default 20): millions of tasks and timeline events, 150k simulated sessions, 40M labels, and
+# millions of tasks and serves run one at a time (the live-task registry, issue 20 #2), on one
+# TestScheduler each, every one asserting that live heap bytes (counted by the test's own global
+# allocator, not RSS) stay within a fixed slack after its warm-up.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

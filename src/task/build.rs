@@ -11,6 +11,7 @@
 
 use super::future::{TaskFuture, TaskResult};
 use crate::{Runnable, Scheduler, TaskMetadata};
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -118,12 +119,20 @@ impl<F> Drop for ThreadBound<F> {
     }
 }
 
-/// The calling thread's id, from a thread-local (cheaper than `thread::current()`).
+/// The calling thread's id, from a constant-initialized thread-local (cheaper than
+/// `thread::current()`, and no lazy-init check on the path of every poll).
 #[inline]
 fn current_thread_id() -> ThreadId {
     thread_local! {
-        static ID: ThreadId = std::thread::current().id();
+        static ID: Cell<Option<ThreadId>> = const { Cell::new(None) };
     }
-    ID.try_with(|id| *id)
-        .unwrap_or_else(|_| std::thread::current().id())
+    ID.try_with(|id| match id.get() {
+        Some(current) => current,
+        None => {
+            let current = std::thread::current().id();
+            id.set(Some(current));
+            current
+        }
+    })
+    .unwrap_or_else(|_| std::thread::current().id())
 }

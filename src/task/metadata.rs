@@ -289,7 +289,9 @@ mod tests {
             TaskLabel::new();
             TaskLabel::named("loop");
         }
-        assert_eq!(names(), before);
+        // Tests running beside this one may intern a few texts of their own meanwhile; one
+        // kept per iteration would be 10,000.
+        assert!(names() < before + 100, "{before} -> {}", names());
     }
 }
 

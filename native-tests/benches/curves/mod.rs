@@ -440,7 +440,7 @@ pub fn min_max(values: &[f64]) -> (f64, f64) {
         })
 }
 
-/// The targets of issue 11 as a bench measured them: printed with "met" or "missed" (a
+/// The targets (issues 11 and 21) as a bench measured them: printed with "met" or "missed" (a
 /// benchmark never fails), and written to `<id>.targets.csv` next to the charts.
 pub struct Targets {
     id: String,
@@ -467,7 +467,7 @@ impl Targets {
         if self.rows.is_empty() {
             return;
         }
-        println!("\ntargets (issue 11), ours / peer of the medians:");
+        println!("\ntargets, ours / peer of the medians:");
         let mut csv = String::from("target,measured,verdict\n");
         for (what, measured, met) in &self.rows {
             let verdict = if *met { "met" } else { "missed" };

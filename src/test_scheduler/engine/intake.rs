@@ -12,44 +12,61 @@ use std::time::Duration;
 
 impl Engine {
     /// Queues a woken runnable.
+    #[inline]
     pub(crate) fn enqueue(&self, runnable: Runnable) {
         let Some(runnable) = self.refuse_if_closed(runnable) else {
             return;
         };
         // One thread-id read decides and borrows (the hot path of every wake).
         if let Some(mut state) = self.state.borrow_if_owner(current_thread_id(), "schedule") {
-            state.timeline(|timeline| {
-                let (at, by) = (self.elapsed_nanos(), self.running_task());
-                timeline.record(at, by, runnable.metadata(), What::Woken);
-            });
+            if state.recording {
+                state.timeline(|timeline| {
+                    let (at, by) = (self.elapsed_nanos(), self.running_task());
+                    timeline.record(at, by, runnable.metadata(), What::Woken);
+                });
+            }
             state.push_ready(runnable);
         } else {
-            let metadata = *runnable.metadata();
-            self.post_foreign(&metadata, [Inbound::Ready(runnable)]);
+            self.enqueue_foreign(runnable);
         }
     }
 
+    /// A wake from another OS thread: handed in through the inbox.
+    #[cold]
+    fn enqueue_foreign(&self, runnable: Runnable) {
+        let metadata = *runnable.metadata();
+        self.post_foreign(&metadata, [Inbound::Ready(runnable)]);
+    }
+
     /// Records a new task and queues its first runnable, in one borrow.
+    #[inline]
     pub(crate) fn schedule_spawned(&self, runnable: Runnable) {
         let Some(runnable) = self.refuse_if_closed(runnable) else {
             return;
         };
         if let Some(mut state) = self.state.borrow_if_owner(current_thread_id(), "spawn") {
-            let elapsed = self.elapsed();
             let running = self.running_task();
-            state.record_spawn(runnable.metadata(), elapsed, running);
-            state.timeline(|timeline| {
-                let at = self.elapsed_nanos();
-                timeline.record(at, running, runnable.metadata(), What::Spawned);
-            });
+            state.record_spawn(runnable.metadata(), || self.elapsed(), running);
+            if state.recording {
+                state.timeline(|timeline| {
+                    let at = self.elapsed_nanos();
+                    timeline.record(at, running, runnable.metadata(), What::Spawned);
+                });
+            }
             state.push_ready(runnable);
         } else {
-            let metadata = *runnable.metadata();
-            self.post_foreign(
-                &metadata,
-                [Inbound::Spawned(metadata), Inbound::Ready(runnable)],
-            );
+            self.spawned_foreign(runnable);
         }
+    }
+
+    /// A spawn on another OS thread: handed in through the inbox.
+    #[cold]
+    fn spawned_foreign(&self, runnable: Runnable) {
+        let metadata = *runnable.metadata();
+        self.post_foreign(
+            &metadata,
+            [Inbound::Spawned(metadata), Inbound::Ready(runnable)],
+        );
     }
 
     pub(crate) fn schedule_after(&self, delay: Duration, runnable: Runnable) {
@@ -71,6 +88,7 @@ impl Engine {
         }
     }
 
+    #[inline]
     pub(crate) fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
         if self.closed.load(Ordering::Relaxed) {
             return;
@@ -79,12 +97,13 @@ impl Engine {
             .state
             .borrow_if_owner(current_thread_id(), "task_ended")
         {
-            let elapsed = self.elapsed();
-            state.record_end(metadata, outcome, elapsed);
-            state.timeline(|timeline| {
-                let (at, by) = (self.elapsed_nanos(), self.running_task());
-                timeline.record(at, by, metadata, What::Ended(outcome));
-            });
+            state.record_end(metadata, outcome, || self.elapsed());
+            if state.recording {
+                state.timeline(|timeline| {
+                    let (at, by) = (self.elapsed_nanos(), self.running_task());
+                    timeline.record(at, by, metadata, What::Ended(outcome));
+                });
+            }
         } else {
             // Ending is not a wake: a task dropped on another thread is not scheduled there.
             self.inbox.post([Inbound::Ended(*metadata, outcome)]);
@@ -151,9 +170,9 @@ impl Engine {
                     Inbound::Timer { delay, runnable } => {
                         state.timers.push(elapsed.saturating_add(delay), runnable)
                     }
-                    Inbound::Spawned(metadata) => state.record_spawn(&metadata, elapsed, 0),
+                    Inbound::Spawned(metadata) => state.record_spawn(&metadata, || elapsed, 0),
                     Inbound::Ended(metadata, outcome) => {
-                        state.record_end(&metadata, outcome, elapsed)
+                        state.record_end(&metadata, outcome, || elapsed)
                     }
                     Inbound::TimerCancelled(id) => removed.extend(state.timers.cancel(id)),
                     Inbound::Failure(message) => state.failures.push(message),

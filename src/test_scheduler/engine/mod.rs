@@ -29,6 +29,7 @@ use rand::{RngExt, SeedableRng};
 use ready_queue::ReadyQueue;
 use registry::Registry;
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::cell::Cell;
 use std::fmt::Write;
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -184,6 +185,37 @@ impl Engine {
     /// `false` if there was neither. Never moves the clock.
     pub(crate) fn tick(&self) -> bool {
         self.drain_inbox();
+        let (runnable, timeline) = {
+            let mut guard = self.state("tick");
+            let state = &mut *guard;
+            // Failures to raise and cancelled runnables to drop: one test on the common path.
+            if !state.failures.is_empty() || !state.graveyard.is_empty() {
+                drop(guard);
+                return self.tick_after_failures_and_graveyard();
+            }
+            let Some(runnable) = state.ready.pop(&mut state.rng, &mut state.chooser) else {
+                drop(guard);
+                return self.fire_next_timer(self.elapsed());
+            };
+            let tick = state.ticks;
+            state.ticks += 1;
+            let timeline =
+                state.recording && state.record_poll(tick, self.elapsed(), runnable.metadata());
+            (runnable, timeline)
+        };
+        self.run(runnable);
+        if timeline {
+            let at = self.elapsed_nanos();
+            self.record(|timeline| timeline.record_plain(at, 0, What::PollEnd));
+        }
+        true
+    }
+
+    /// `tick` when failures wait to be raised (it panics with them) or cancelled runnables to
+    /// be dropped: they are dropped after the pick, outside the state borrow (dropping them
+    /// ends their tasks, which may queue others).
+    #[cold]
+    fn tick_after_failures_and_graveyard(&self) -> bool {
         let (runnable, buried, timeline) = {
             let mut guard = self.state("tick");
             if !guard.failures.is_empty() {
@@ -193,14 +225,11 @@ impl Engine {
                 panic!("{message}");
             }
             let state = &mut *guard;
-            let buried =
-                (!state.graveyard.is_empty()).then(|| std::mem::take(&mut state.graveyard));
+            let buried = std::mem::take(&mut state.graveyard);
             let Some(runnable) = state.ready.pop(&mut state.rng, &mut state.chooser) else {
                 drop(guard);
-                // Dropping cancelled runnables ends their tasks, which may queue others.
-                let progressed = buried.is_some();
                 drop(buried);
-                return progressed || self.fire_next_timer(self.elapsed());
+                return true;
             };
             let tick = state.ticks;
             state.ticks += 1;
@@ -467,13 +496,22 @@ impl Drop for RestoreRunning<'_> {
     }
 }
 
+/// The calling thread's id, from a constant-initialized thread-local (no lazy-init check on
+/// the hot path: every borrow of the state reads it).
 #[inline]
 pub(crate) fn current_thread_id() -> ThreadId {
     thread_local! {
-        static ID: ThreadId = std::thread::current().id();
+        static ID: Cell<Option<ThreadId>> = const { Cell::new(None) };
     }
-    ID.try_with(|id| *id)
-        .unwrap_or_else(|_| std::thread::current().id())
+    ID.try_with(|id| match id.get() {
+        Some(current) => current,
+        None => {
+            let current = std::thread::current().id();
+            id.set(Some(current));
+            current
+        }
+    })
+    .unwrap_or_else(|_| std::thread::current().id())
 }
 
 // ---- state ---------------------------------------------------------------------------------------
@@ -523,10 +561,10 @@ impl State {
     pub(crate) fn record_spawn(
         &mut self,
         metadata: &TaskMetadata,
-        elapsed: Duration,
+        elapsed: impl FnOnce() -> Duration,
         running: u64,
     ) {
-        self.live.insert(*metadata);
+        self.live.insert(metadata);
         if metadata.kind() == TaskKind::Dedicated {
             let id = metadata.id().as_u64();
             let lane = self.dedicated.get(&running).copied().unwrap_or(id);
@@ -535,7 +573,7 @@ impl State {
         self.chooser.task_spawned(metadata.id().as_u64());
         if self.recording && self.tracing() {
             self.push_event(TraceEvent::Spawned {
-                elapsed,
+                elapsed: elapsed(),
                 task: metadata.into(),
             });
         }
@@ -546,7 +584,7 @@ impl State {
         &mut self,
         metadata: &TaskMetadata,
         outcome: TaskOutcome,
-        elapsed: Duration,
+        elapsed: impl FnOnce() -> Duration,
     ) {
         self.live.remove(metadata.id());
         self.chooser.task_ended(metadata.id().as_u64());
@@ -558,23 +596,24 @@ impl State {
         }
         if self.recording && self.tracing() {
             self.push_event(TraceEvent::Ended {
-                elapsed,
+                elapsed: elapsed(),
                 task: metadata.into(),
                 outcome,
             });
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_ready(&mut self, runnable: Runnable) {
         if !self.cancelled.is_empty() && self.cancelled.contains(&runnable.metadata().id()) {
             self.graveyard.push(runnable);
             return;
         }
         let metadata = runnable.metadata();
-        let deprioritized = metadata
-            .label()
-            .is_some_and(|label| self.deprioritized.contains(&label));
+        let deprioritized = !self.deprioritized.is_empty()
+            && metadata
+                .label()
+                .is_some_and(|label| self.deprioritized.contains(&label));
         let lane = if metadata.kind() == TaskKind::Dedicated {
             let id = metadata.id().as_u64();
             self.dedicated.get(&id).copied().unwrap_or(id)

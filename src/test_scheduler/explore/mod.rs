@@ -350,6 +350,9 @@ impl Chooser {
         task_of: impl Fn(usize) -> u64,
     ) -> usize {
         let index = match &mut self.mode {
+            // The common case, inline: every ready candidate is medium (one uniform draw, the
+            // same as `pick_weighted` makes for it).
+            Mode::Random if lens[0] == 0 && lens[2] == 0 => pick::pick(rng, lens[1]),
             Mode::Random => pick::pick_weighted(rng, lens),
             mode => choose_in(mode, rng, lens, &task_of),
         };
@@ -360,6 +363,21 @@ impl Chooser {
             }
         }
         index
+    }
+
+    /// Whether choices are uniform random draws, unrecorded (the default outside a rerun): the
+    /// ready queue then draws itself ([`pick::pick`] over the medium band, the same draw
+    /// [`choose`](Self::choose) makes) and reports the choice with [`chose`](Self::chose).
+    #[inline]
+    pub(crate) fn is_plain_random(&self) -> bool {
+        matches!(self.mode, Mode::Random) && self.record.is_none()
+    }
+
+    /// Counts a choice the ready queue drew itself among `candidates` (see
+    /// [`is_plain_random`](Self::is_plain_random)).
+    #[inline]
+    pub(crate) fn chose(&mut self, candidates: usize) {
+        self.choice_points += u64::from(candidates > 1);
     }
 
     /// Ticks so far at which more than one candidate was ready.

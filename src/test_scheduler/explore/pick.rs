@@ -17,6 +17,7 @@ pub(crate) type Rng = rand_pcg::Pcg64Mcg;
 /// An index below `len`, from one draw: Lemire's multiply-shift (its bias, under 2^-40 for any
 /// realistic queue, does not matter for scheduling). Computed in u64/u128 so a seed picks the
 /// same index on 32- and 64-bit targets.
+#[inline]
 pub(crate) fn pick(rng: &mut Rng, len: usize) -> usize {
     ((u128::from(rng.next_u64()) * len as u128) >> 64) as usize
 }

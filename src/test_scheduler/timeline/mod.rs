@@ -188,7 +188,8 @@ impl Timeline {
                 What::Mark(mark) => mark.session.map(SessionId::as_u64),
                 _ => None,
             }));
-            self.session_owners.retain(|session, _| kept.contains(session));
+            self.session_owners
+                .retain(|session, _| kept.contains(session));
         }
         // A full timeline keeps at most one task per kept event: room for that many now, so
         // its size is fixed from here on however the tasks spread over the events.

@@ -27,9 +27,10 @@
 //! session inside the platform's callbacks.
 
 use super::durable_object::{
-    DurableObjectFailure, DurableObjectId, DurableObjectState, DurableObjectStorage,
-    DurableObjectTransaction, Entries, KeyValueBackend, ListOptions, LocalBoxFuture,
-    StorageBackend, StorageError, TransactionBackend, TransactionBody, check_key,
+    DurableObjectFailure, DurableObjectHandler, DurableObjectId, DurableObjectMessage,
+    DurableObjectNamespace, DurableObjectState, DurableObjectStorage, DurableObjectTransaction,
+    Entries, KeyValueBackend, ListOptions, LocalBoxFuture, StorageBackend, StorageError,
+    TransactionBackend, TransactionBody, check_key,
 };
 use super::execution_context::LocalFuture;
 use crate::platform::wasm::{SessionEnd, WorkerdScheduler};
@@ -38,6 +39,7 @@ use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::Location;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -226,6 +228,52 @@ impl CloudflareDurableObjectState {
     }
 }
 
+impl CloudflareDurableObjectState {
+    /// Serves a `fetch` event sent by a [`CloudflareDurableObjectNamespace`]: decodes the
+    /// request's body as the handler's request, runs `handler.fetch` as the event's session
+    /// ([`serve`](Self::serve)) and answers 200 with its response, encoded. A body that cannot
+    /// be read or decoded is answered 400, naming why, without running the handler. Call it
+    /// from the `#[durable_object]` struct's `fetch`:
+    ///
+    /// ```ignore
+    /// async fn fetch(&self, request: Request) -> Result<Response> {
+    ///     self.state.serve_fetch(self.counter.clone(), request).await
+    /// }
+    /// ```
+    pub async fn serve_fetch<H>(
+        &self,
+        handler: Rc<H>,
+        mut request: worker::Request,
+    ) -> worker::Result<worker::Response>
+    where
+        H: DurableObjectHandler,
+        H::Request: DurableObjectMessage,
+        H::Response: DurableObjectMessage,
+    {
+        // Read in the event's own context, before its session starts.
+        let decoded = match request.bytes().await {
+            Ok(bytes) => H::Request::from_bytes(bytes),
+            Err(error) => Err(format!("its body could not be read: {error}")),
+        };
+        let message = match decoded {
+            Ok(message) => message,
+            Err(error) => {
+                return worker::Response::error(
+                    format!(
+                        "durable object {}: not a request of this object: {error}",
+                        self.object.id.short()
+                    ),
+                    400,
+                );
+            }
+        };
+        let response = self
+            .serve("fetch", async move { handler.fetch(message).await })
+            .await;
+        worker::Response::from_bytes(response.to_bytes())
+    }
+}
+
 impl ObjectState {
     /// The platform replaced this instance (it reset the object): its events in flight will
     /// never continue, so their sessions end now (their tasks are cancelled and logged).
@@ -365,6 +413,125 @@ impl DurableObjectState for CloudflareDurableObjectState {
         Box::pin(async move {
             done.await
                 .map_err(|error| DurableObjectFailure::Reset(error.to_string()))
+        })
+    }
+}
+
+/// The URL of the `fetch` a [`CloudflareDurableObjectNamespace`] sends an object (the object
+/// reads only the body; the platform needs an absolute URL).
+const OBJECT_URL: &str = "https://durable-object.invalid/fetch";
+
+/// The Worker's side of a Durable Object class on workerd: workers-rs's `ObjectNamespace` (the
+/// binding, `env.durable_object("COUNTER")?`) as a [`DurableObjectNamespace`], so the Worker's
+/// code that sends requests to objects is the code its simulation tests run over a
+/// [`SimulatedDurableObjectNamespace`](super::SimulatedDurableObjectNamespace).
+///
+/// [`send`](DurableObjectNamespace::send) encodes the request ([`DurableObjectMessage`]) as
+/// the body of a `POST` and calls the platform's `stub.fetch` at once (a request is sent by the
+/// call, as in simulation); the object's glue answers it with
+/// [`CloudflareDurableObjectState::serve_fetch`]. Every way the exchange can fail (the
+/// `fetch` threw because the object was reset or is overloaded, a status other than 200, a
+/// response that cannot be decoded) is a [`DurableObjectFailure::Unanswered`], after which
+/// the request may still have taken effect.
+///
+/// ```ignore
+/// let counters: Rc<dyn DurableObjectNamespace<Request = Add, Response = Total>> =
+///     Rc::new(CloudflareDurableObjectNamespace::new(env.durable_object("COUNTER")?));
+/// let total = counters.send("click", Add(1)).await?;
+/// ```
+pub struct CloudflareDurableObjectNamespace<Request, Response> {
+    namespace: worker::ObjectNamespace,
+    messages: PhantomData<fn(Request) -> Response>,
+}
+
+impl<Request, Response> Clone for CloudflareDurableObjectNamespace<Request, Response> {
+    fn clone(&self) -> Self {
+        Self {
+            namespace: self.namespace.clone(),
+            messages: PhantomData,
+        }
+    }
+}
+
+impl<Request, Response> std::fmt::Debug for CloudflareDurableObjectNamespace<Request, Response> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudflareDurableObjectNamespace")
+            .finish_non_exhaustive()
+    }
+}
+
+impl<Request, Response> CloudflareDurableObjectNamespace<Request, Response> {
+    /// Wraps the binding `namespace` (`env.durable_object(name)?`).
+    pub fn new(namespace: worker::ObjectNamespace) -> Self {
+        Self {
+            namespace,
+            messages: PhantomData,
+        }
+    }
+
+    /// The wrapped workers-rs namespace, for the rest of its API (ids, location hints).
+    pub fn inner(&self) -> &worker::ObjectNamespace {
+        &self.namespace
+    }
+
+    /// Calls `stub.fetch` on the object named `name` with `body`: the platform's promise.
+    fn issue(&self, name: &str, body: &[u8]) -> Result<Promise, DurableObjectFailure> {
+        let unanswered = |what: &str, error: &dyn std::fmt::Display| {
+            DurableObjectFailure::Unanswered(format!("{what} (object {name:?}): {error}"))
+        };
+        let stub = self
+            .namespace
+            .get_by_name(name)
+            .map_err(|error| unanswered("no stub", &error))?;
+        let mut init = worker::RequestInit::new();
+        init.with_method(worker::Method::Post)
+            .with_body(Some(Uint8Array::from(body).into()));
+        let request = worker::Request::new_with_init(OBJECT_URL, &init)
+            .map_err(|error| unanswered("the request could not be built", &error))?;
+        let raw: worker::worker_sys::DurableObject = stub.into_rpc();
+        raw.fetch_with_request(request.inner())
+            .map_err(|error| unanswered("stub.fetch threw", &describe(&error)))
+    }
+}
+
+impl<Request, Response> DurableObjectNamespace
+    for CloudflareDurableObjectNamespace<Request, Response>
+where
+    Request: DurableObjectMessage + 'static,
+    Response: DurableObjectMessage + 'static,
+{
+    type Request = Request;
+    type Response = Response;
+
+    fn send(
+        &self,
+        name: &str,
+        request: Request,
+    ) -> LocalBoxFuture<Result<Response, DurableObjectFailure>> {
+        let sent = self.issue(name, &request.to_bytes());
+        let name = name.to_string();
+        Box::pin(async move {
+            let unanswered = |what: String| {
+                DurableObjectFailure::Unanswered(format!("{what} (object {name:?})"))
+            };
+            let response = JsFuture::from(sent?)
+                .await
+                .map_err(|error| unanswered(format!("stub.fetch failed: {}", describe(&error))))?;
+            let response: worker::web_sys::Response = response
+                .dyn_into()
+                .map_err(|value| unanswered(format!("not a Response: {}", describe(&value))))?;
+            let mut response = worker::Response::from(response);
+            let status = response.status_code();
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|error| unanswered(format!("its response broke off: {error}")))?;
+            if status != 200 {
+                let text = String::from_utf8_lossy(&bytes);
+                return Err(unanswered(format!("the object answered {status}: {text}")));
+            }
+            Response::from_bytes(bytes)
+                .map_err(|error| unanswered(format!("its response cannot be decoded: {error}")))
         })
     }
 }

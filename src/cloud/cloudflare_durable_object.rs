@@ -17,9 +17,11 @@
 //! 4. If the platform resets the object with events in flight (a failed write, a failed
 //!    `block_concurrency_while`), their code never continues: the object's next instance ends
 //!    their sessions when it is built (logged, counted in
-//!    [`abandoned_events`](CloudflareDurableObjectStats::abandoned_events)). Ending them
-//!    resolves their anchors from the new instance's context, which workerd notes once per
-//!    reset ("A promise was resolved or rejected from a different request context").
+//!    [`abandoned_events`](CloudflareDurableObjectStats::abandoned_events)) and drops their
+//!    handlers' tasks, which may wait forever on a promise of the reset instance (other tasks
+//!    of theirs are discarded when next woken, as a cut-off request's). Ending them resolves
+//!    their anchors from the new instance's context, which workerd notes once per reset ("A
+//!    promise was resolved or rejected from a different request context").
 //!
 //! Storage goes through the platform's storage API (its input and output gates, write
 //! coalescing and resets are workerd's own); values are stored as `Uint8Array`s.
@@ -94,6 +96,19 @@ struct Event {
     pending: Cell<usize>,
     responded: Cell<bool>,
     ended: Cell<bool>,
+    /// Drops the handler's task (cancelling it if it has not finished): called when the event
+    /// is abandoned, whose handler may wait forever on a promise of the reset instance.
+    cancel_handler: RefCell<Option<Box<dyn FnOnce()>>>,
+}
+
+impl Event {
+    /// Cancels the handler's task if it has not finished (nothing once it has).
+    fn cancel_handler(&self) {
+        let cancel = self.cancel_handler.borrow_mut().take();
+        if let Some(cancel) = cancel {
+            cancel();
+        }
+    }
 }
 
 /// What every [`CloudflareDurableObjectState`] of this isolate did so far.
@@ -214,16 +229,30 @@ impl CloudflareDurableObjectState {
             pending: Cell::new(0),
             responded: Cell::new(false),
             ended: Cell::new(false),
+            cancel_handler: RefCell::default(),
         });
         object.events.borrow_mut().insert(session, record.clone());
         CloudflareDurableObjectStats::update(|stats| stats.events += 1);
         let scheduler: Arc<dyn Scheduler> = object.scheduler.clone();
         let task = session::with(Some(session), || scheduler.spawn_foreground(handler));
+        // The handle is shared with the event's record, so that an abandoned event's handler
+        // (waiting on a promise of the reset instance, which never settles) can be cancelled.
+        let task = Rc::new(RefCell::new(Some(task)));
+        let shared = task.clone();
+        *record.cancel_handler.borrow_mut() = Some(Box::new(move || {
+            let task = shared.borrow_mut().take();
+            drop(task);
+        }));
         async move {
             // Answers however this future ends (with the output, or dropped because the caller
             // went away); the session ends once its `wait_until` work has settled.
             let _respond = RespondOnDrop(object, record);
-            task.await
+            std::future::poll_fn(|cx| match task.borrow_mut().as_mut() {
+                Some(task) => std::pin::Pin::new(task).poll(cx),
+                // Cancelled: the event was abandoned, and nobody waits for this any more.
+                None => std::task::Poll::Pending,
+            })
+            .await
         }
     }
 }
@@ -296,6 +325,9 @@ impl ObjectState {
             if !event.ended.replace(true) {
                 self.end_session(&event, true);
             }
+            // Its handler may wait forever on a promise the reset instance left: dropped now
+            // (ending the session doomed it, so its runnable is discarded, not run).
+            event.cancel_handler();
         }
     }
 
@@ -340,6 +372,9 @@ struct RespondOnDrop(Rc<ObjectState>, Rc<Event>);
 
 impl Drop for RespondOnDrop {
     fn drop(&mut self) {
+        // The handler's task, if the caller went away before it finished, is cancelled (its
+        // handle is dropped), as it would be if the serving future held it.
+        self.1.cancel_handler();
         self.1.responded.set(true);
         self.0.end_if_settled(&self.1);
     }

@@ -20,6 +20,7 @@
 //! the Worker binds it to Workers KV, tests to a [`MemoryStore`].
 
 mod background;
+mod counter;
 mod counters;
 mod event;
 mod failures;
@@ -29,6 +30,9 @@ mod service;
 mod store;
 mod summary;
 
+pub use counter::{
+    COUNTER_BINDING, COUNTER_CLASS, CounterReply, CounterRequest, Counters, EventCounter,
+};
 pub use event::{Event, MAX_TYPE_LEN, MAX_USER_LEN, MAX_VALUES, ValidationError, validate_type};
 pub use failures::FailureLog;
 pub use ids::{EventIds, MAX_ID_LEN, SequentialIds, validate_id};

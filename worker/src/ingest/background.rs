@@ -127,19 +127,34 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
             let increment = CounterRequest::Increment {
                 event: id.to_string(),
             };
+            if runtime.buggify() {
+                // In simulation, now and then: the isolate is busy elsewhere before the send.
+                runtime.delay(BUGGIFY_PAUSE).await;
+            }
             let sent = self.inner.counters.send(kind, increment);
             attempts += 1;
+            self.count_stat(|stats| stats.attempts += 1);
             let why = match self.limited(left.min(STORE_TIMEOUT), sent).await {
-                Some(Ok(CounterReply::Counted { .. })) => return counting.settle(None),
+                Some(Ok(CounterReply::Counted { already, .. })) => {
+                    self.count_stat(|stats| {
+                        stats.counted += 1;
+                        stats.found_counted_on_retry += u64::from(already);
+                    });
+                    return counting.settle(None);
+                }
                 Some(Ok(CounterReply::Failed { error })) => error,
                 Some(Ok(other)) => format!("it answered {other:?} to an increment"),
                 Some(Err(failure)) => failure.to_string(),
                 None => format!("no answer within {:?}", left.min(STORE_TIMEOUT)),
             };
+            self.count_stat(|stats| stats.attempts_failed += 1);
             if runtime.now() + pause >= deadline {
+                self.count_stat(|stats| stats.given_up += 1);
                 let budget = super::PROCESSING_BUDGET;
                 return counting.settle(Some(format!(
-                    "may not be counted: {attempts} increments sent to the counter object                      {kind} within {budget:?} of the response got no answer (each may have                      taken effect); the last: {why}"
+                    "may not be counted: {attempts} increments sent to the counter object \
+                     {kind} within {budget:?} of the response got no answer (each may have \
+                     taken effect); the last: {why}"
                 )));
             }
             runtime.delay(pause).await;
@@ -159,6 +174,16 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
             self.count_event(id, kind, deadline).await;
         }
         self.inner.failures.lines().len() == before
+    }
+
+    /// Interim, for the measurement of issue 19: reads `kind`'s count from its counter object
+    /// (`on_object`, as `GET /counts/{type}` does) or from the KV counter.
+    pub async fn bench_read(&self, kind: &str, on_object: bool) -> Option<u64> {
+        if on_object {
+            let response = self.count(kind).await;
+            return response.body["count"].as_u64();
+        }
+        self.read_count(kind).await.ok()
     }
 
     /// Adds event `id` to `kind`'s counter: waits until a round writes its increment, leading
@@ -263,6 +288,12 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
             Either::Left((output, _)) => Some(output),
             Either::Right(_) => None,
         }
+    }
+
+    fn count_stat(&self, change: impl FnOnce(&mut super::CounterStats)) {
+        let mut stats = self.inner.counter_stats.get();
+        change(&mut stats);
+        self.inner.counter_stats.set(stats);
     }
 
     /// Records a failure of event `id`.

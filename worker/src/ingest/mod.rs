@@ -37,7 +37,7 @@ pub use event::{Event, MAX_TYPE_LEN, MAX_USER_LEN, MAX_VALUES, ValidationError, 
 pub use failures::FailureLog;
 pub use ids::{EventIds, MAX_ID_LEN, SequentialIds, validate_id};
 pub use response::IngestResponse;
-pub use service::{IngestService, count_key, event_key};
+pub use service::{CounterStats, IngestService, count_key, event_key};
 pub use store::{EventStore, MAX_SIMULATED_LATENCY_MS, MemoryStore, StoreError};
 pub use summary::{EventSummary, HISTOGRAM_DELAY, SPREAD_DELAY, TOTALS_DELAY_PER_VALUE};
 

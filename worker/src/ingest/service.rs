@@ -31,6 +31,24 @@ pub fn count_key(kind: &str) -> String {
     format!("count:{kind}")
 }
 
+/// What the events' increments went through on their way to the counter objects (served on
+/// `/stats` as `counter`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CounterStats {
+    /// Increment attempts sent (each event's first, and its retries).
+    pub attempts: u64,
+    /// Attempts that got no answer: failed, or not answered in time (each may have taken
+    /// effect, so the event's next attempt is sent as is).
+    pub attempts_failed: u64,
+    /// Events counted by a retry that found them counted already: an earlier attempt had taken
+    /// effect although it failed.
+    pub found_counted_on_retry: u64,
+    /// Events counted (first time, or found counted).
+    pub counted: u64,
+    /// Events given up on at their deadline ("may not be counted").
+    pub given_up: u64,
+}
+
 /// The event-ingest handler. Clones share the runtime, store, id source and counters: use
 /// one service (cloned) for every request of an isolate or a simulation.
 ///
@@ -55,6 +73,8 @@ pub(super) struct Inner<R, S> {
     pub(super) counters: Counters,
     /// Increments sent to a counter object and not answered yet (retries included).
     pub(super) counting: Cell<u64>,
+    /// What the increments went through so far.
+    pub(super) counter_stats: Cell<CounterStats>,
     ids: Box<dyn EventIds>,
     /// Pending counter increments, who writes them, and who waits for them.
     pub(super) book: CounterBook,
@@ -97,6 +117,7 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
                 store,
                 counters,
                 counting: Cell::new(0),
+                counter_stats: Cell::default(),
                 ids: Box::new(ids),
                 book: CounterBook::new(clock, failures.clone()),
                 failures,
@@ -108,6 +129,11 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
     /// running write, or in doubt. 0 once every event's background work has ended.
     pub fn pending_count_increments(&self) -> u64 {
         self.inner.book.pending() + self.inner.counting.get()
+    }
+
+    /// What the increments sent to the counter objects went through so far.
+    pub fn counter_stats(&self) -> CounterStats {
+        self.inner.counter_stats.get()
     }
 
     /// The counter objects (the dev routes audit and reset them).

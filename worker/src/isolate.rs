@@ -5,7 +5,8 @@
 use crate::faults::{FaultInjector, InjectingStore};
 use crate::ids::IsolateIds;
 use crate::ingest::{
-    COUNTER_BINDING, CounterReply, CounterRequest, Counters, FailureLog, IngestService,
+    COUNTER_BINDING, CounterReply, CounterRequest, CounterStats, Counters, FailureLog,
+    IngestService,
 };
 use crate::kv_store::KvEventStore;
 use scheduler::cloud::{
@@ -129,6 +130,11 @@ pub(crate) fn cached_service(
 /// already been sent, so they are kept for `/stats`).
 pub fn ingest_failures() -> Vec<String> {
     SERVICE.with(|cell| cell.get().map(Service::failures).unwrap_or_default())
+}
+
+/// What the app's increments went through on their way to the counter objects.
+pub fn counter_stats() -> CounterStats {
+    SERVICE.with(|cell| cell.get().map(Service::counter_stats).unwrap_or_default())
 }
 
 /// Counter increments of the app's routes not settled yet (sent to a counter object and not

@@ -51,6 +51,7 @@ pub use task::{
     FallibleTask, Priority, Runnable, SessionId, Task, TaskId, TaskKind, TaskLabel, TaskMetadata,
 };
 pub use test_scheduler::{
-    DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, InstantKind, ParseStrategyError, SearchOutcome, Strategy,
-    TIMELINE_LIMIT, TaskSummary, TestScheduler, TestSchedulerConfig, TraceEvent, run_seeds,
+    DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, InstantKind, MAX_PCT_DEPTH, MAX_PCT_STEPS,
+    ParseStrategyError, SearchOutcome, Strategy, TIMELINE_LIMIT, TaskSummary, TestScheduler,
+    TestSchedulerConfig, TraceEvent, run_seeds,
 };

@@ -20,6 +20,7 @@ mod priorities;
 
 pub use priorities::*;
 
+use crate::support::{ObservedPanics, PanicOnDrop};
 use futures::FutureExt as _;
 use futures::channel::{mpsc, oneshot};
 use futures::future::join_all;
@@ -69,6 +70,7 @@ macro_rules! behaviour_tests {
             dropping_a_task_cancels_it,
             detached_task_runs_to_completion,
             panic_reaches_the_awaiter_and_scheduler_keeps_working,
+            destructor_panics_reach_unobserved_panic_naming_the_task,
             cross_task_ping_pong_loses_no_message,
             many_tasks_complete_exactly_once,
             nested_spawns_complete,
@@ -337,6 +339,65 @@ pub fn panic_reaches_the_awaiter_and_scheduler_keeps_working<H: Harness>(harness
         "no spawn location in: {message}"
     );
     assert_eq!(after, (1..=20).collect::<Vec<_>>());
+}
+
+/// A panic in a destructor the scheduler runs (the future of a cancelled task, the output of a
+/// detached one) reaches `unobserved_panic`, naming the task; the process and the scheduler
+/// keep running. (async-task drops both where a panic aborts the process: the task wrapper
+/// catches it first.)
+pub fn destructor_panics_reach_unobserved_panic_naming_the_task<H: Harness>(harness: &H) {
+    let observed = ObservedPanics::new(harness.scheduler());
+    let scheduler: Arc<dyn Scheduler> = observed.clone();
+    let (cancelled, detached, after) = harness.run({
+        let observed = observed.clone();
+        async move {
+            let (started, running) = oneshot::channel();
+            let task = scheduler.spawn(async move {
+                let _bomb = PanicOnDrop("behaviour-suite future-drop boom");
+                let _ = started.send(());
+                std::future::pending::<()>().await;
+            });
+            let cancelled = task.id().expect("a spawned task has an id");
+            running.await.expect("the task started");
+            drop(task); // cancels it: its future is dropped where the scheduler runs it
+            let task = scheduler.spawn(async { PanicOnDrop("behaviour-suite output-drop boom") });
+            let detached = task.id().expect("a spawned task has an id");
+            task.detach(); // its output is dropped by the scheduler, unobserved
+            for _ in 0..2_000 {
+                if observed.reports().len() >= 2 {
+                    break;
+                }
+                scheduler.timer(Duration::from_millis(1)).await;
+            }
+            let after = scheduler.spawn(async { 6 * 7 }).await;
+            (cancelled, detached, after)
+        }
+    });
+    let reports = observed.reports();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    let report_of = |id: scheduler::TaskId| {
+        reports
+            .iter()
+            .find(|report| report.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no report for {id}: {reports:?}"))
+    };
+    let report = report_of(cancelled);
+    assert!(
+        report
+            .contains("its future panicked while it was dropped: behaviour-suite future-drop boom"),
+        "{report}"
+    );
+    let report = report_of(detached);
+    assert!(
+        report
+            .contains("its output panicked while it was dropped: behaviour-suite output-drop boom"),
+        "{report}"
+    );
+    assert!(
+        reports.iter().all(|report| report.contains("behaviour.rs")),
+        "no spawn location in {reports:?}"
+    );
+    assert_eq!(after, 42, "the scheduler kept working");
 }
 
 /// Two background tasks bounce 1,000 messages over bounded channels; none is lost.

@@ -66,6 +66,18 @@ pub fn run_with_env(
     env: &[(&str, &str)],
     scenario: impl FnOnce(),
 ) -> Option<ChildOutcome> {
+    run_with_args(test, limit, env, &[], scenario)
+}
+
+/// [`run_with_env`] with extra arguments for the child's test harness (`--ignored` to run an
+/// `#[ignore]`d test).
+pub fn run_with_args(
+    test: &str,
+    limit: Duration,
+    env: &[(&str, &str)],
+    args: &[&str],
+    scenario: impl FnOnce(),
+) -> Option<ChildOutcome> {
     if std::env::var(CHILD_VAR).as_deref() == Ok(test) {
         scenario();
         return None;
@@ -80,6 +92,7 @@ pub fn run_with_env(
     }
     let mut child = command
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .args(args)
         .env(CHILD_VAR, test)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -3,9 +3,13 @@
 //! `windows_priorities.rs` on their harnesses.
 
 use crate::behaviour::Harness;
+use crate::support::panic_text;
+use futures::FutureExt as _;
 use futures::channel::oneshot;
+use futures::future::{Either, select};
 use scheduler::{BackgroundExecutor, Priority};
 use std::cell::RefCell;
+use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 use std::thread::ThreadId;
 use std::time::Duration;
@@ -26,6 +30,37 @@ pub fn a_dedicated_thread_may_block_while_the_pool_runs<H: Harness>(harness: &H)
         root.await
     });
     assert_eq!(value, 110);
+}
+
+/// A dedicated executor's root that blocks its thread on one of its own executor's tasks can
+/// never go on (that task runs only on this thread, which the block holds): it panics at the
+/// `block` call, naming it and the task, instead of hanging (issue 20, defect 5). Bounded by a
+/// 10 s timer, so a regression fails instead of hanging the suite.
+pub fn blocking_a_dedicated_thread_on_its_own_task_panics_at_the_call<H: Harness>(harness: &H) {
+    let background = BackgroundExecutor::new(harness.scheduler());
+    let root = background.spawn_dedicated(|executor| async move {
+        let child = executor.spawn(async { 42 });
+        executor.scheduler().block(child)
+    });
+    let line = line!() - 2;
+    let timer = background.timer(Duration::from_secs(10));
+    let outcome = harness.run(async move {
+        match select(AssertUnwindSafe(root).catch_unwind(), timer).await {
+            Either::Left((outcome, _)) => Some(outcome.map_err(|payload| panic_text(&*payload))),
+            Either::Right(_) => None,
+        }
+    });
+    let message = outcome
+        .expect("the block hung (10 s)")
+        .expect_err("the block panics");
+    assert!(
+        message.contains(&format!("block at {}:{line}:", file!())),
+        "{message}"
+    );
+    assert!(
+        message.contains("a task of the dedicated executor whose thread it blocks"),
+        "{message}"
+    );
 }
 
 /// Sends its thread's id when the thread's locals are destroyed (the thread ends).

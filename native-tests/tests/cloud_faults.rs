@@ -217,6 +217,51 @@ fn an_isolate_reset_loses_isolate_state_and_fails_every_request_in_flight() {
     );
 }
 
+/// Issue 20, defect 9: a handler that resets the isolate itself, synchronously inside its
+/// poll, then returns: its request was answered `Ok` while its report said it was killed. It
+/// fails with `IsolateReset`, as `reset_isolate` documents, whether the handler then returned,
+/// waited, or panicked; other requests in flight die with it.
+#[test]
+fn a_reset_inside_a_handler_fails_its_own_request() {
+    let test = TestScheduler::with_seed(3);
+    let ctx = SimulatedExecutionContext::new(test.clone());
+    let bystander = {
+        let runtime = ctx.runtime();
+        ctx.serve(async move {
+            runtime.delay(Duration::from_secs(5)).await;
+            "bystander"
+        })
+    };
+    test.run_until_parked();
+    for ending in ["returns", "waits", "panics"] {
+        let request = {
+            let (ctx2, runtime) = (ctx.clone(), ctx.runtime());
+            ctx.serve(async move {
+                ctx2.reset_isolate();
+                match ending {
+                    "waits" => runtime.delay(Duration::from_secs(1)).await,
+                    "panics" => panic!("after the reset"),
+                    _ => {}
+                }
+                "sent after the reset"
+            })
+        };
+        let session = request.session();
+        let failed = ctx.block(request).expect_err(ending);
+        assert_eq!(
+            failed.cause,
+            RequestFailure::IsolateReset,
+            "{ending}: {failed}"
+        );
+        let report = ctx.session_report(session).unwrap();
+        assert!(report.killed_by_isolate_reset, "{ending}");
+        assert_eq!(report.handler_panic, None, "{ending}");
+    }
+    let failed = ctx.block(bystander).unwrap_err();
+    assert_eq!(failed.cause, RequestFailure::IsolateReset);
+    assert_eq!(ctx.isolate(), 3);
+}
+
 /// What the app's store wrapper does with the answer at a store call (as the Worker's
 /// `InjectingStore`), bounded by a 5 s store timeout: `Some(reached)` if the call answered in
 /// time, and whether it reached the store at all.

@@ -285,3 +285,68 @@ fn a_request_dropped_mid_flight_still_responds_and_ends_its_session() {
             .unwrap_or_else(|error| panic!("{error}"));
     });
 }
+
+/// Issue 20: a `SimulatedExecutionContext` kept every session forever. With `keep_reports(n)`
+/// the oldest ended sessions are let go once nothing holds them: at most `n` ended ones stay,
+/// the sessions in flight are all kept, and a session whose task cancelled at its end still
+/// waits for a wake (its destructor may ask `in_reset_isolate`) is kept until that task ends.
+#[test]
+fn keep_reports_bounds_the_sessions_kept() {
+    let test = TestScheduler::with_seed(2);
+    let ctx = SimulatedExecutionContext::new(test.clone());
+    ctx.keep_reports(16);
+    let (release, parked) = futures::channel::oneshot::channel::<()>();
+    // A leftover task cancelled at its session's end that waits for a wake until `release`.
+    let held = {
+        let runtime = ctx.runtime();
+        let request = ctx.serve(async move {
+            runtime
+                .spawn(async move {
+                    let _ = parked.await;
+                })
+                .detach();
+        });
+        let session = request.session();
+        ctx.block(request).unwrap();
+        ctx.wait_on_execution_context(session);
+        session
+    };
+    let in_flight = {
+        let runtime = ctx.runtime();
+        ctx.serve(async move { runtime.delay(std::time::Duration::from_secs(3600)).await })
+    };
+    let mut sessions = Vec::new();
+    for i in 0..500u32 {
+        let request = ctx.serve(async move { i });
+        let session = request.session();
+        assert_eq!(ctx.block(request).unwrap(), i);
+        ctx.wait_on_execution_context(session);
+        sessions.push(session);
+    }
+    let kept = sessions
+        .iter()
+        .filter(|&&session| ctx.session_report(session).is_some())
+        .count();
+    assert!(kept <= 16, "{kept} ended sessions kept");
+    assert!(ctx.session_report(*sessions.last().unwrap()).is_some());
+    assert!(ctx.session_report(sessions[0]).is_none());
+    assert!(
+        ctx.session_report(in_flight.session()).is_some(),
+        "in flight"
+    );
+    assert!(
+        ctx.session_report(held).is_some(),
+        "its cancelled task still waits"
+    );
+    drop(release);
+    test.run_until_parked();
+    let request = ctx.serve(async {});
+    let session = request.session();
+    ctx.block(request).unwrap();
+    ctx.wait_on_execution_context(session);
+    assert!(
+        ctx.session_report(held).is_none(),
+        "let go once its task ended"
+    );
+    drop(in_flight);
+}

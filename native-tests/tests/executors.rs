@@ -287,3 +287,38 @@ fn tasks_inherit_the_session_of_whoever_spawned_them_through_any_executor() {
     let task = foreground.spawn(async { session::current() });
     assert_eq!(foreground.block(task), Some(session));
 }
+
+/// Issue 20, defect 5: a dedicated executor's root blocking on its own executor's task
+/// completed (42) on the TestScheduler, though on a real thread it can never finish (the task
+/// runs only on the thread the block holds). The TestScheduler holds the executor's other
+/// tasks back while one of its tasks blocks, as a thread would, and reports the deadlock.
+#[test]
+fn blocking_a_simulated_dedicated_thread_on_its_own_task_is_a_deadlock() {
+    let test = TestScheduler::with_seed(4);
+    let scheduler: Arc<dyn Scheduler> = test.clone();
+    let root = scheduler.spawn_dedicated(|executor| async move {
+        let child = executor.spawn(async { 42 });
+        executor.scheduler().block(child)
+    });
+    let root_id = root.id().unwrap();
+    let outcome = catch_unwind(AssertUnwindSafe(|| test.block(root)));
+    let message = panic_text(&*outcome.expect_err("a deadlock, not 42"));
+    assert!(message.contains("deadlocked"), "{message}");
+    assert!(
+        message.contains(&format!(
+            "A task of the dedicated executor of {root_id} dedicated"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("blocks its thread (in `block`)"),
+        "{message}"
+    );
+    // Blocking on another executor's task, or a background task, still works.
+    let other = scheduler.spawn_dedicated(|_| async { 5 });
+    let root = scheduler.spawn_dedicated(|executor| async move {
+        let background = executor.scheduler().spawn(async { 1 });
+        executor.scheduler().block(background) + executor.scheduler().block(other)
+    });
+    assert_eq!(test.block(root), 6);
+}

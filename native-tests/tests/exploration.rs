@@ -7,8 +7,8 @@ use native_tests::child;
 use native_tests::exploration::{PROGRAMS, Program, STEPS, seeds_to_bug};
 use native_tests::support::yield_now;
 use scheduler::{
-    ForegroundExecutor, Scheduler, SessionId, Strategy, TestScheduler, TestSchedulerConfig,
-    TraceEvent,
+    ForegroundExecutor, Priority, Scheduler, SessionId, Strategy, TestScheduler,
+    TestSchedulerConfig, TraceEvent,
 };
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -209,6 +209,55 @@ fn pct_does_not_livelock_a_task_that_spins_on_yields() {
         let setter = test.spawn(async move { flag.store(true, Ordering::Relaxed) });
         join_all([spinner, setter]).await;
     });
+}
+
+/// Issue 20, defect 4: the exhaustive search always takes candidate 0, the first of the high
+/// band, so a high-priority task yielding in a loop until a low one sets a flag spun forever
+/// (in a child process here, so that a regression fails instead of hanging the suite). With
+/// PCT's guard it is demoted after 1,000 choice points in a row, and every schedule ends.
+#[test]
+fn the_exhaustive_search_does_not_livelock_a_high_task_spinning_on_a_low_one() {
+    let Some(outcome) = child::run_with_env(
+        "the_exhaustive_search_does_not_livelock_a_high_task_spinning_on_a_low_one",
+        Duration::from_secs(60),
+        &[
+            ("STRATEGY", ""),
+            ("ITERATIONS", ""),
+            ("SEED", ""),
+            ("REPLAY", ""),
+        ],
+        || {
+            let config = TestSchedulerConfig {
+                strategy: Strategy::Exhaustive,
+                ..TestSchedulerConfig::default()
+            };
+            let spins = TestScheduler::many_with(config, 5, async |test| {
+                let flag = Arc::new(AtomicBool::new(false));
+                let background = test.background();
+                let spinner = background.spawn_with_priority(Priority::High, {
+                    let flag = flag.clone();
+                    async move {
+                        let mut spins = 0u64;
+                        while !flag.load(Ordering::Relaxed) {
+                            spins += 1;
+                            yield_now().await;
+                        }
+                        spins
+                    }
+                });
+                let setter = background.spawn_with_priority(Priority::Low, async move {
+                    flag.store(true, Ordering::Relaxed)
+                });
+                setter.await;
+                spinner.await
+            });
+            assert_eq!(spins.len(), 5, "five schedules ran");
+            assert!(spins.iter().all(|&spins| spins <= 1_001), "{spins:?}");
+        },
+    ) else {
+        return;
+    };
+    outcome.assert_succeeded();
 }
 
 #[test]

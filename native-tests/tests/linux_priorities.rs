@@ -153,6 +153,11 @@ fn a_dedicated_thread_may_block_while_the_pool_runs() {
 }
 
 #[test]
+fn blocking_a_dedicated_thread_on_its_own_task_panics_at_the_call() {
+    threads::blocking_a_dedicated_thread_on_its_own_task_panics_at_the_call(&LinuxHarness::new());
+}
+
+#[test]
 fn dropping_the_root_task_ends_the_dedicated_thread() {
     threads::dropping_the_root_task_ends_its_thread(&LinuxHarness::new());
 }

@@ -174,3 +174,189 @@ fn a_replay_file_of_another_test_is_ignored() {
         outcome.stderr
     );
 }
+
+/// A clean environment for the harness in a child, plus `env`.
+fn harness_env<'a>(env: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = env.to_vec();
+    for name in [
+        "SEED",
+        "ITERATIONS",
+        "STRATEGY",
+        "REPLAY",
+        "CHECK_DETERMINISM",
+    ] {
+        if !env.iter().any(|(set, _)| *set == name) {
+            env.push((name, ""));
+        }
+    }
+    env
+}
+
+/// Two seed loops in one test, the first passing (with a schedule of its own: three tasks), the
+/// second failing (the lost update).
+fn two_seed_loops() {
+    TestScheduler::many(20, async |test| {
+        let tasks: Vec<_> = (0..3).map(|i| test.spawn(async move { i })).collect();
+        assert_eq!(join_all(tasks).await, [0, 1, 2]);
+    });
+    lost_update();
+}
+
+/// Issue 20, defect 8: a test with two seed loops whose second fails printed a replay command
+/// that then failed in the first, passing loop ("REPLAY diverged at tick 0"). The file records
+/// the harness call that failed (`call 2`), and only that call replays it. The file's name
+/// carries the package too (two packages may have tests of one name).
+#[test]
+fn a_replay_file_replays_only_the_seed_loop_that_failed() {
+    let test = "a_replay_file_replays_only_the_seed_loop_that_failed";
+    let Some(first) = child::run_with_env(
+        test,
+        Duration::from_secs(60),
+        &harness_env(&[]),
+        two_seed_loops,
+    ) else {
+        return;
+    };
+    let (seed, path, interleaving) = failure(&first);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let env = harness_env(&[("REPLAY", path.to_str().unwrap())]);
+    let again = child::run_with_env(test, Duration::from_secs(60), &env, two_seed_loops).unwrap();
+    assert!(
+        !again.stderr.contains("REPLAY diverged"),
+        "the first loop replayed the second's schedule:\n{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("harness call 2")
+            && again.stderr.contains("call 1 runs its own seeds"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(failure(&again), (seed, path.clone(), interleaving));
+    assert!(text.contains("\ncall 2\n"), "{text}");
+    let name = path.file_name().unwrap().to_str().unwrap();
+    assert!(
+        name.starts_with("native-tests-replay-a_replay_file_replays_only"),
+        "{name}"
+    );
+}
+
+/// `many(0, ..)` runs nothing and returns no output (it panicked "ITERATIONS must be at least
+/// 1" with `ITERATIONS` unset); `ITERATIONS=0` is a mistake, said clearly.
+#[test]
+fn zero_iterations_run_nothing_and_iterations_0_is_a_clear_error() {
+    let test = "zero_iterations_run_nothing_and_iterations_0_is_a_clear_error";
+    let scenario = || {
+        let outputs = TestScheduler::many(0, async |_| panic!("no schedule runs"));
+        assert!(outputs.is_empty());
+        let mut ran = false;
+        scheduler::run_seeds(|_| ran = true);
+        assert!(ran, "run_seeds runs its default seeds");
+    };
+    let Some(unset) =
+        child::run_with_env(test, Duration::from_secs(60), &harness_env(&[]), scenario)
+    else {
+        return;
+    };
+    unset.assert_succeeded();
+    let env = harness_env(&[("ITERATIONS", "0")]);
+    let zero = child::run_with_env(test, Duration::from_secs(60), &env, scenario).unwrap();
+    assert!(
+        zero.stderr.contains("ITERATIONS=0 would run no schedule"),
+        "{}",
+        zero.stderr
+    );
+}
+
+/// The failing body of [`an_ignored_tests_replay_command_runs_it`], run only in its child.
+#[test]
+#[ignore = "a fixture: its parent runs it in a child process with --ignored"]
+fn ignored_failing_seed_loop() {
+    if std::env::var("IGNORED_FIXTURE").is_ok() {
+        lost_update();
+    }
+}
+
+/// Issue 20: the printed replay command of an `#[ignore]`d test lacked `--ignored`, so it ran
+/// nothing. It now carries the flag the test binary was run with.
+#[test]
+fn an_ignored_tests_replay_command_runs_it() {
+    let env = harness_env(&[("IGNORED_FIXTURE", "1")]);
+    let outcome = child::run_with_args(
+        "ignored_failing_seed_loop",
+        Duration::from_secs(60),
+        &env,
+        &["--ignored"],
+        || {},
+    )
+    .expect("the parent");
+    let (_, path, _) = failure(&outcome);
+    let command = format!(
+        "REPLAY={} cargo test -p native-tests --test replay -- ignored_failing_seed_loop --exact --ignored",
+        path.display()
+    );
+    assert!(outcome.stderr.contains(&command), "{}", outcome.stderr);
+}
+
+/// Issue 20, defect 6: a corrupted replay file (`choices 1*1000000000000`) made the harness
+/// allocate 8 TB and abort. It is a clear error naming the file and the line.
+#[test]
+fn a_corrupted_replay_file_is_a_clear_error_not_an_abort() {
+    let test = "a_corrupted_replay_file_is_a_clear_error_not_an_abort";
+    let path = std::env::temp_dir().join(format!("{test}-{}.replay", std::process::id()));
+    std::fs::write(
+        &path,
+        format!("scheduler-replay 1\ntest {test}\nstrategy random\nseed 0\nscheduler\nchoices 1*1000000000000\n"),
+    )
+    .unwrap();
+    let env = harness_env(&[("REPLAY", path.to_str().unwrap())]);
+    let Some(outcome) = child::run_with_env(test, Duration::from_secs(60), &env, lost_update)
+    else {
+        return;
+    };
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        outcome
+            .status
+            .is_some_and(|status| status.code() == Some(101)),
+        "a test failure, not an abort: {:?}\n{}",
+        outcome.status,
+        outcome.stderr
+    );
+    let expected = format!(
+        "REPLAY={}:6: a run of 1000000000000 choices makes more than a replay file holds",
+        path.display()
+    );
+    assert!(outcome.stderr.contains(&expected), "{}", outcome.stderr);
+}
+
+/// Issue 20, defect 7: `STRATEGY=pct:200000:200000` was still inside `TestScheduler::new` after
+/// 10 s, and `pct:4294967295:18446744073709551615` aborted allocating 68 GB. Both are clear
+/// errors now.
+#[test]
+fn out_of_range_pct_strategies_are_clear_errors_not_hangs_or_aborts() {
+    let test = "out_of_range_pct_strategies_are_clear_errors_not_hangs_or_aborts";
+    for strategy in ["pct:200000:200000", "pct:4294967295:18446744073709551615"] {
+        let env = harness_env(&[("STRATEGY", strategy)]);
+        let Some(outcome) = child::run_with_env(test, Duration::from_secs(20), &env, lost_update)
+        else {
+            return;
+        };
+        assert!(
+            outcome
+                .status
+                .is_some_and(|status| status.code() == Some(101)),
+            "{strategy}: a test failure, not a hang or an abort: {:?}\n{}",
+            outcome.status,
+            outcome.stderr
+        );
+        assert!(
+            outcome.stderr.contains(&format!(
+                "STRATEGY=\"{strategy}\": \"{strategy}\": PCT depth"
+            )),
+            "{}",
+            outcome.stderr
+        );
+    }
+    assert!("pct:200000:200000".parse::<scheduler::Strategy>().is_err());
+}

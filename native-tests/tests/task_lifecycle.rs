@@ -2,7 +2,7 @@
 //! time-out, deadlock and non-determinism reports, teardown without leaks, scale.
 
 use futures::channel::oneshot;
-use native_tests::support::{panic_text, yield_now};
+use native_tests::support::{PanicOnDrop, panic_text, yield_now};
 use scheduler::{Scheduler, Task, TaskKind, TestScheduler, run_seeds};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -154,6 +154,82 @@ fn a_detached_panicking_task_fails_the_test_naming_it_and_disturbs_no_other() {
         test.run_until_parked();
         assert!(test.live_tasks().is_empty());
     });
+}
+
+/// A cancelled task whose future panics in its destructor: async-task drops the future where a
+/// panic aborts the process (issue 20, defect 1). The wrapper catches it; the test fails with
+/// one report naming the task, and the scheduler carries on.
+#[test]
+fn a_cancelled_task_whose_future_panics_when_dropped_fails_the_test_naming_it() {
+    run_seeds(|seed| {
+        let (test, scheduler) = test_scheduler(seed);
+        let (_sender, receiver) = oneshot::channel::<()>();
+        let task = scheduler.spawn(async move {
+            let _bomb = PanicOnDrop("future-drop boom");
+            let _ = receiver.await;
+        });
+        let id = task.id().unwrap();
+        test.run_until_parked();
+        drop(task);
+        let report = catch_unwind(AssertUnwindSafe(|| test.run_until_parked()))
+            .expect_err("the destructor's panic fails the test");
+        let message = panic_text(&*report);
+        assert!(
+            message.contains(&format!("{id} spawned at {}", file!())),
+            "{message}"
+        );
+        assert!(
+            message.contains("its future panicked while it was dropped: future-drop boom"),
+            "{message}"
+        );
+        assert!(!test.is_task_running(id));
+        assert_eq!(scheduler.block(scheduler.spawn(async { 7 })), 7);
+    });
+}
+
+/// A detached task whose output panics in its destructor: async-task drops that output where a
+/// panic aborts the process (issue 20, defect 1); it fails the test naming the task instead.
+#[test]
+fn a_detached_task_whose_output_panics_when_dropped_fails_the_test_naming_it() {
+    run_seeds(|seed| {
+        let (test, scheduler) = test_scheduler(seed);
+        let task = scheduler.spawn(async { PanicOnDrop("output-drop boom") });
+        let id = task.id().unwrap();
+        task.detach();
+        let survivor = scheduler.spawn(async { "alive" });
+        let report = catch_unwind(AssertUnwindSafe(|| test.run_until_parked()))
+            .expect_err("the destructor's panic fails the test");
+        let message = panic_text(&*report);
+        assert!(
+            message.contains(&format!("{id} spawned at {}", file!())),
+            "{message}"
+        );
+        assert!(
+            message.contains("its output panicked while it was dropped: output-drop boom"),
+            "{message}"
+        );
+        assert_eq!(scheduler.block(survivor), "alive");
+    });
+}
+
+/// The output of a finished task whose handle is dropped is dropped by that `drop`, in the
+/// caller's code: a panic there reaches the caller, as any destructor's panic does (it is not an
+/// unobserved panic, and it never reaches async-task's abort).
+#[test]
+fn dropping_the_handle_of_a_finished_task_whose_output_panics_panics_at_the_drop() {
+    let (test, scheduler) = test_scheduler(1);
+    let task = scheduler.spawn(async { PanicOnDrop("handle-drop boom") });
+    test.run_until_parked();
+    assert!(task.is_finished());
+    let outcome = catch_unwind(AssertUnwindSafe(|| drop(task)));
+    assert_eq!(panic_text(&*outcome.unwrap_err()), "handle-drop boom");
+    // Nothing was reported as unobserved: the next tick does not fail.
+    assert!(!test.tick());
+    let finished = scheduler.spawn(async { PanicOnDrop("detach boom") });
+    test.run_until_parked();
+    let outcome = catch_unwind(AssertUnwindSafe(|| finished.detach()));
+    assert_eq!(panic_text(&*outcome.unwrap_err()), "detach boom");
+    assert!(!test.tick());
 }
 
 /// Every backend sends a panic nobody awaited (a detached task, or a `Task` dropped without

@@ -5,7 +5,12 @@
 # wrangler runs in APP_DIR (worker/ or templates/worker/), as in any Workers project: it reads
 # that folder's wrangler.toml and runs its build command there. STATE_DIR and LOG_FILE must be
 # absolute. ARGS go to `wrangler dev`: for the example app's dev server, `--var DEV_ROUTES:true`
-# (its dev-only routes; see worker/wrangler.toml).
+# (its dev-only routes; see worker/wrangler.toml). WORKER_DEV_FLAGS adds more, e.g.
+# `--compatibility-flags no_handle_cross_request_promise_resolution`: workerd then settles every
+# promise in the context of the request that resolves it, never deferring to the promise's own
+# (as it was seen to do on its own under sustained load); a promise handed to workerd and
+# settled from another request's context is then logged "Promise will never complete" (see
+# worker/src/dev/peer.rs).
 WORKER_PID=""
 WORKER_URL=""
 
@@ -21,7 +26,7 @@ start_worker_server() {
   WORKER_URL="http://127.0.0.1:$port"
   (cd "$dir" && exec setsid wrangler dev --local --ip 127.0.0.1 --port "$port" \
     --inspector-ip 127.0.0.1 --inspector-port "$inspector_port" \
-    --persist-to "$state" --show-interactive-dev-session=false "$@" \
+    --persist-to "$state" --show-interactive-dev-session=false ${WORKER_DEV_FLAGS:-} "$@" \
     >"$log" 2>&1 </dev/null) &
   WORKER_PID=$!
   # At most WORKER_READY_SECONDS (60): wrangler runs the Worker's build command first.

@@ -88,12 +88,14 @@ impl BackgroundExecutor {
     }
 
     /// Blocks the calling thread until `future` completes.
+    #[track_caller]
     pub fn block<F: Future>(&self, future: F) -> F::Output {
         self.scheduler.block(future)
     }
 
     /// Blocks until `future` completes or `timeout` passes; on time-out returns the future.
     #[allow(clippy::type_complexity)]
+    #[track_caller]
     pub fn block_with_timeout<F: Future>(
         &self,
         timeout: Duration,

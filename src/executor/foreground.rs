@@ -79,12 +79,14 @@ impl ForegroundExecutor {
 
     /// Blocks the main thread until `future` completes; queued foreground tasks keep running
     /// meanwhile.
+    #[track_caller]
     pub fn block<F: Future>(&self, future: F) -> F::Output {
         self.scheduler.block(future)
     }
 
     /// Blocks until `future` completes or `timeout` passes; on time-out returns the future.
     #[allow(clippy::type_complexity)]
+    #[track_caller]
     pub fn block_with_timeout<F: Future>(
         &self,
         timeout: Duration,

@@ -12,6 +12,7 @@ use crate::scheduler::Unparker;
 use crate::scheduler::deadline_after;
 use std::cell::RefCell;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,11 @@ impl dyn Scheduler {
     /// on wasm32 schedulers (they cannot block; `.await` instead). On a
     /// [`TestScheduler`](crate::TestScheduler) other tasks run while blocked, and a future that
     /// can never complete panics with a deadlock report.
+    ///
+    /// Blocking a dedicated executor's thread on one of that executor's own tasks can never
+    /// complete (its tasks run only on that thread): it panics there, naming the call, instead
+    /// of hanging (a deadlock report on the `TestScheduler`). Await such a task instead.
+    #[track_caller]
     pub fn block<F: Future>(&self, future: F) -> F::Output {
         let mut future = pin!(future);
         let mut output = None;
@@ -50,6 +56,7 @@ impl dyn Scheduler {
     /// scheduler.block(pending); // the timer fires later, in virtual time
     /// ```
     #[allow(clippy::type_complexity)]
+    #[track_caller]
     pub fn block_with_timeout<F: Future>(
         &self,
         timeout: Duration,
@@ -69,6 +76,7 @@ impl dyn Scheduler {
 /// Polls `future` to completion on the calling thread, parking on `scheduler` while it waits.
 /// Returns whether it completed before `timeout` (on the scheduler's clock) passed, or before
 /// `park` reported a time-out.
+#[track_caller]
 fn block_on(
     scheduler: &dyn Scheduler,
     mut future: Pin<&mut dyn Future<Output = ()>>,
@@ -78,7 +86,7 @@ fn block_on(
     let block_waker = BlockWaker::new(scheduler.unparker());
     let waker = Waker::from(block_waker.clone());
     let mut cx = Context::from_waker(&waker);
-    let _frame = Frame::enter();
+    let _frame = Frame::enter(Location::caller());
     loop {
         if future.as_mut().poll(&mut cx).is_ready() {
             return true;
@@ -147,16 +155,18 @@ fn capture<'a, F: Future>(
 }
 
 thread_local! {
-    /// One slot per `block` call active on this thread, innermost last.
-    static FRAMES: RefCell<Vec<Option<usize>>> = const { RefCell::new(Vec::new()) };
+    /// One slot per `block` call active on this thread, innermost last, with where it was
+    /// called.
+    static FRAMES: RefCell<Vec<(Option<usize>, &'static Location<'static>)>> =
+        const { RefCell::new(Vec::new()) };
 }
 
 /// The calling thread's innermost active `block` call, while it lasts.
 struct Frame;
 
 impl Frame {
-    fn enter() -> Self {
-        FRAMES.with(|frames| frames.borrow_mut().push(None));
+    fn enter(location: &'static Location<'static>) -> Self {
+        FRAMES.with(|frames| frames.borrow_mut().push((None, location)));
         Self
     }
 }
@@ -172,5 +182,14 @@ impl Drop for Frame {
 /// a scheduler keeps state per blocking call across its `park`s (the
 /// [`TestScheduler`](crate::TestScheduler)'s tick budget of `block_with_timeout`).
 pub(crate) fn with_innermost_block<R>(f: impl FnOnce(&mut Option<usize>) -> R) -> Option<R> {
-    FRAMES.with(|frames| frames.borrow_mut().last_mut().map(f))
+    FRAMES.with(|frames| frames.borrow_mut().last_mut().map(|(slot, _)| f(slot)))
+}
+
+/// Where the innermost `block` call active on this thread was made; `None` if it is not
+/// blocking.
+pub(crate) fn innermost_block() -> Option<&'static Location<'static>> {
+    FRAMES
+        .try_with(|frames| frames.borrow().last().map(|(_, location)| *location))
+        .ok()
+        .flatten()
 }

@@ -8,7 +8,7 @@ use crate::scheduler::{LiveGuard, ThreadShared};
 use crate::task::build::build;
 use crate::task::build::build_local;
 use crate::task::future::TaskFuture;
-use crate::{Runnable, Scheduler, Task, TaskKind, Timer};
+use crate::{Runnable, Scheduler, Task, TaskId, TaskKind, Timer};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -34,10 +34,10 @@ enum Lane {
 impl Lane {
     /// Asks `scheduler` for a thread (see [`Scheduler::dedicated_thread`]): the lane, and the
     /// guard that counts the first task on it.
-    fn start(scheduler: &Arc<dyn Scheduler>, realtime: bool) -> (Lane, LiveGuard) {
+    fn start(scheduler: &Arc<dyn Scheduler>, realtime: bool, task: TaskId) -> (Lane, LiveGuard) {
         match scheduler.dedicated_thread(realtime) {
             Some(thread) => {
-                let (shared, guard) = thread.into_parts();
+                let (shared, guard) = thread.into_parts(task);
                 (Lane::Thread(shared), guard)
             }
             None => (
@@ -65,9 +65,9 @@ impl Lane {
         }
     }
 
-    fn guard(&self) -> LiveGuard {
+    fn guard(&self, task: TaskId) -> LiveGuard {
         match self {
-            Lane::Thread(thread) => thread.guard(),
+            Lane::Thread(thread) => thread.guard(task),
             Lane::Scheduler(_) => LiveGuard(None),
         }
     }
@@ -107,7 +107,7 @@ where
     let Some(thread) = scheduler.dedicated_thread(true) else {
         return Err(future);
     };
-    let (shared, guard) = thread.into_parts();
+    let (shared, guard) = thread.into_parts(metadata.id());
     let lane = Lane::Thread(shared);
     let handle = scheduler.task_handle(scheduler);
     let schedule = lane.clone();
@@ -164,7 +164,7 @@ impl dyn Scheduler {
         F::Output: Send + 'static,
     {
         let metadata = self.new_metadata(None, None, TaskKind::Dedicated, Location::caller());
-        let (lane, guard) = Lane::start(self, false);
+        let (lane, guard) = Lane::start(self, false, metadata.id());
         let handle = self.task_handle(self);
         let root = Counted {
             inner: Root {
@@ -218,7 +218,7 @@ impl DedicatedExecutor {
         let metadata =
             self.scheduler
                 .new_metadata(None, None, TaskKind::Dedicated, Location::caller());
-        let guard = self.lane.guard();
+        let guard = self.lane.guard(metadata.id());
         let handle = self.scheduler.task_handle(&self.scheduler);
         let schedule = self.lane.clone();
         let (runnable, task) = build_local(

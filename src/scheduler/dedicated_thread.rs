@@ -1,7 +1,9 @@
 //! [`DedicatedThread`]: an OS thread of its own with a local queue, for one dedicated executor
 //! or one realtime task. It ends by itself once every task on it has ended.
 
-use crate::Runnable;
+use crate::{Runnable, TaskId, TaskMetadata};
+use rustc_hash::FxHashSet;
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
@@ -35,6 +37,9 @@ pub(crate) struct ThreadShared {
     /// Set by the thread when it ends: nothing queued afterwards runs.
     closed: AtomicBool,
     thread: OnceLock<ThreadId>,
+    /// The tasks whose runnables run here (a dedicated executor's root and local tasks), for
+    /// refusing a `block` on one of them from this thread.
+    tasks: Mutex<FxHashSet<TaskId>>,
 }
 
 static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
@@ -51,6 +56,7 @@ impl DedicatedThread {
             live: AtomicUsize::new(1),
             closed: AtomicBool::new(false),
             thread: OnceLock::new(),
+            tasks: Mutex::default(),
         });
         start(shared.clone(), parker, realtime)?;
         Ok(Self {
@@ -58,11 +64,12 @@ impl DedicatedThread {
         })
     }
 
-    /// The thread's shared queue, and the guard that counts the first task on it (this value's
-    /// reservation of the thread).
-    pub(crate) fn into_parts(mut self) -> (Arc<ThreadShared>, LiveGuard) {
+    /// The thread's shared queue, and the guard that counts `task`, the first task on it (this
+    /// value's reservation of the thread).
+    pub(crate) fn into_parts(mut self, task: TaskId) -> (Arc<ThreadShared>, LiveGuard) {
         let shared = self.shared.take().expect("a DedicatedThread is used once");
-        (shared.clone(), LiveGuard(Some(shared)))
+        shared.lock_tasks().insert(task);
+        (shared.clone(), LiveGuard(Some((shared, Some(task)))))
     }
 }
 
@@ -87,8 +94,9 @@ fn start(_shared: Arc<ThreadShared>, _parker: parking::Parker, _realtime: bool) 
 
 /// The thread's body: run what is queued, sleep while nothing is, end when no task is left.
 #[cfg(not(wasm))]
-fn run(shared: &ThreadShared, parker: &parking::Parker, realtime: bool) {
+fn run(shared: &Arc<ThreadShared>, parker: &parking::Parker, realtime: bool) {
     let _ = shared.thread.set(std::thread::current().id());
+    let _ = CURRENT.try_with(|current| *current.borrow_mut() = Some(shared.clone()));
     if realtime {
         raise_to_realtime();
     }
@@ -105,11 +113,46 @@ fn run(shared: &ThreadShared, parker: &parking::Parker, realtime: bool) {
     shared.closed.store(true, Ordering::SeqCst);
     let left = std::mem::take(&mut *shared.lock());
     drop(left);
+    let _ = CURRENT.try_with(|current| current.borrow_mut().take());
+}
+
+thread_local! {
+    /// On a dedicated thread: its shared part.
+    static CURRENT: RefCell<Option<Arc<ThreadShared>>> = const { RefCell::new(None) };
+}
+
+/// Called when a `Task` of a dedicated executor is polled and not finished. Inside a `block`
+/// on a dedicated thread, a task of that same thread's executor can never finish (it runs only
+/// here, and the block holds the thread): panics, naming the call, instead of hanging.
+#[cold]
+pub(crate) fn awaited_dedicated_task(awaited: &TaskMetadata) {
+    let Some(location) = super::block::innermost_block() else {
+        return;
+    };
+    let own = CURRENT
+        .try_with(|current| {
+            current
+                .borrow()
+                .as_ref()
+                .is_some_and(|shared| shared.lock_tasks().contains(&awaited.id()))
+        })
+        .unwrap_or(false);
+    if own {
+        panic!(
+            "block at {location} waits for {awaited}, a task of the dedicated executor whose \
+             thread it blocks: that executor's tasks run only on this thread, so it can never \
+             finish (a deadlock). Await the task instead of blocking on it."
+        );
+    }
 }
 
 impl ThreadShared {
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Runnable>> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_tasks(&self) -> std::sync::MutexGuard<'_, FxHashSet<TaskId>> {
+        self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Queues `runnable` on the thread and wakes it.
@@ -133,22 +176,27 @@ impl ThreadShared {
         }
     }
 
-    /// Counts one more task on the thread until the returned guard is dropped.
-    pub(crate) fn guard(self: &Arc<Self>) -> LiveGuard {
+    /// Counts `task`, one more task on the thread, until the returned guard is dropped.
+    pub(crate) fn guard(self: &Arc<Self>, task: TaskId) -> LiveGuard {
         self.live.fetch_add(1, Ordering::AcqRel);
-        LiveGuard(Some(self.clone()))
+        self.lock_tasks().insert(task);
+        LiveGuard(Some((self.clone(), Some(task))))
     }
 }
 
 /// Counts one live task on a dedicated thread (nothing for a simulated one); dropped with the
-/// task's future, on the thread.
-pub(crate) struct LiveGuard(pub(crate) Option<Arc<ThreadShared>>);
+/// task's future, on the thread. The task is `None` for an unused thread's reservation.
+pub(crate) struct LiveGuard(pub(crate) Option<(Arc<ThreadShared>, Option<TaskId>)>);
 
 impl Drop for LiveGuard {
     fn drop(&mut self) {
-        if let Some(shared) = self.0.take()
-            && shared.live.fetch_sub(1, Ordering::AcqRel) == 1
-        {
+        let Some((shared, task)) = self.0.take() else {
+            return;
+        };
+        if let Some(task) = task {
+            shared.lock_tasks().remove(&task);
+        }
+        if shared.live.fetch_sub(1, Ordering::AcqRel) == 1 {
             shared.unparker.unpark();
         }
     }
@@ -157,7 +205,11 @@ impl Drop for LiveGuard {
 impl Drop for DedicatedThread {
     /// Never used: give up the reservation, so the thread ends.
     fn drop(&mut self) {
-        drop(self.shared.take().map(|shared| LiveGuard(Some(shared))));
+        drop(
+            self.shared
+                .take()
+                .map(|shared| LiveGuard(Some((shared, None)))),
+        );
     }
 }
 

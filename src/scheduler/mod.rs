@@ -13,7 +13,7 @@ mod timer;
 
 pub use dedicated::DedicatedExecutor;
 pub use dedicated_thread::DedicatedThread;
-pub(crate) use dedicated_thread::{LiveGuard, ThreadShared};
+pub(crate) use dedicated_thread::{LiveGuard, ThreadShared, awaited_dedicated_task};
 pub use timer::Timer;
 
 use crate::{Runnable, TaskId, TaskKind, TaskMetadata};

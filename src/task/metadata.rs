@@ -2,11 +2,12 @@
 //! [`Runnable`](crate::Runnable) carries.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::fmt;
 use std::num::NonZeroU64;
 use std::panic::Location;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 /// Identifies one task for the life of its scheduler.
 ///
@@ -35,90 +36,81 @@ impl fmt::Display for TaskId {
 
 /// A label attached to tasks spawned with `spawn_labeled`.
 ///
-/// Every label is unique. Production schedulers ignore labels; the
-/// [`TestScheduler`](crate::TestScheduler) can [`deprioritize`](crate::TestScheduler::deprioritize)
-/// them, and leak reports print them.
+/// Labels are interned: [`named`](TaskLabel::named) with the same text gives the same label
+/// (the text is kept once, however often it is named), and [`new`](TaskLabel::new) gives a fresh
+/// unnamed label that costs no memory, so either may be called in a loop. Production schedulers
+/// ignore labels; the [`TestScheduler`](crate::TestScheduler) can
+/// [`deprioritize`](crate::TestScheduler::deprioritize) them, and leak reports print them.
 ///
 /// ```
 /// use scheduler::TaskLabel;
 /// let a = TaskLabel::new();
 /// let b = TaskLabel::named("indexer");
 /// assert_ne!(a, b);
+/// assert_ne!(a, TaskLabel::new(), "each `new` label is a label of its own");
+/// assert_eq!(b, TaskLabel::named("indexer"), "the same text, the same label");
 /// assert_eq!(b.to_string(), "indexer");
 /// ```
-#[derive(Clone, Copy)]
-pub struct TaskLabel(&'static LabelInfo);
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TaskLabel(NonZeroU64);
 
-/// What a label is: made once per label and kept for the process's life, so a label is one
-/// pointer (8 bytes in every task's metadata, also as `Option<TaskLabel>`).
-#[derive(Debug)]
-struct LabelInfo {
-    id: u64,
-    name: Option<&'static str>,
-}
+/// Set in the number of a named label: the rest is its index in [`NAMES`] (an unnamed label's
+/// number is a count of its own, from 1).
+const NAMED: u64 = 1 << 63;
 
-/// Every label ever made, in creation order. A label's id is one more than its index. Keeping
-/// them here also keeps them reachable from a static, so leak checkers (Miri, Valgrind) see
-/// labels as the process-lifetime values they are rather than as leaks.
-static ALL_LABELS: Mutex<Vec<&'static LabelInfo>> = Mutex::new(Vec::new());
+/// The text of every named label, by index (each text once), and the index of each text.
+static NAMES: RwLock<Vec<&'static str>> = RwLock::new(Vec::new());
+static INDEX: Mutex<Option<HashMap<&'static str, u64>>> = Mutex::new(None);
+/// The number of the last unnamed label.
+static UNNAMED: AtomicU64 = AtomicU64::new(0);
 
 impl TaskLabel {
-    /// A new label, different from every other label in the process. Labels are meant to be
-    /// made once per kind of work (each keeps 24 bytes for the life of the process).
+    /// A fresh unnamed label, different from every other label in the process (it takes no
+    /// memory: a number).
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
-        Self::make(None)
+        let number = UNNAMED.fetch_add(1, Ordering::Relaxed) + 1;
+        Self(NonZeroU64::new(number & !NAMED).unwrap_or(NonZeroU64::MIN))
     }
 
-    /// A new unique label with a name that reports and traces print.
+    /// The label named `name`, printed by reports and traces: the same label for the same text
+    /// (interned: each text is kept once).
     pub fn named(name: &'static str) -> Self {
-        Self::make(Some(name))
-    }
-
-    fn make(name: Option<&'static str>) -> Self {
-        let mut all = ALL_LABELS
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let id = all.len() as u64 + 1;
-        let info: &'static LabelInfo = Box::leak(Box::new(LabelInfo { id, name }));
-        all.push(info);
-        Self(info)
+        let mut index = INDEX.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = index.get_or_insert_with(HashMap::new);
+        let number = *index.entry(name).or_insert_with(|| {
+            let mut names = NAMES.write().unwrap_or_else(PoisonError::into_inner);
+            names.push(name);
+            names.len() as u64 - 1
+        });
+        Self(NonZeroU64::new(number | NAMED).expect("NAMED is set"))
     }
 
     /// The name given to [`TaskLabel::named`], if any.
     pub fn name(&self) -> Option<&'static str> {
-        self.0.name
-    }
-}
-
-impl PartialEq for TaskLabel {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.0, other.0)
-    }
-}
-
-impl Eq for TaskLabel {}
-
-impl std::hash::Hash for TaskLabel {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.id.hash(state);
+        let number = self.0.get();
+        if number & NAMED == 0 {
+            return None;
+        }
+        let names = NAMES.read().unwrap_or_else(PoisonError::into_inner);
+        names.get((number & !NAMED) as usize).copied()
     }
 }
 
 impl fmt::Debug for TaskLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.name {
+        match self.name() {
             Some(name) => write!(f, "TaskLabel({name:?})"),
-            None => write!(f, "TaskLabel(#{})", self.0.id),
+            None => write!(f, "TaskLabel(#{})", self.0),
         }
     }
 }
 
 impl fmt::Display for TaskLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.name {
+        match self.name() {
             Some(name) => f.write_str(name),
-            None => write!(f, "label#{}", self.0.id),
+            None => write!(f, "label#{}", self.0),
         }
     }
 }
@@ -273,12 +265,31 @@ mod tests {
     }
 
     #[test]
-    fn labels_are_unique_and_keep_their_names() {
+    fn labels_are_interned_by_name_and_unnamed_ones_are_unique() {
         let (a, b) = (TaskLabel::named("a"), TaskLabel::named("a"));
-        assert_ne!(a, b, "two labels with one name are still two labels");
-        assert_eq!(a, a);
+        assert_eq!(a, b, "one text, one label");
+        assert_ne!(a, TaskLabel::named("b"));
         assert_eq!((a.name(), a.to_string()), (Some("a"), "a".to_string()));
-        assert!(TaskLabel::new().to_string().starts_with("label#"));
+        let unnamed = TaskLabel::new();
+        assert_ne!(unnamed, TaskLabel::new());
+        assert_eq!(unnamed.name(), None);
+        assert!(unnamed.to_string().starts_with("label#"));
+        assert_eq!(std::mem::size_of::<Option<TaskLabel>>(), 8);
+    }
+
+    /// Issue 20: `TaskLabel::new` in a loop leaked about 40 bytes per label (every label was
+    /// kept for the process's life). Unnamed labels are numbers now, and named ones are kept
+    /// once per text: a loop of either keeps nothing more.
+    #[test]
+    fn labels_made_in_a_loop_keep_no_memory() {
+        let names = || NAMES.read().unwrap().len();
+        TaskLabel::named("loop");
+        let before = names();
+        for _ in 0..10_000 {
+            TaskLabel::new();
+            TaskLabel::named("loop");
+        }
+        assert_eq!(names(), before);
     }
 }
 

@@ -1,12 +1,14 @@
 //! A task: [`Task`], the handle to a spawned future; `future.rs`, the wrapper every spawned future
 //! runs in; `panic.rs`, what a panicking task leaves behind; `build.rs`, how a future becomes a
-//! runnable and its handle; `metadata.rs`, what every runnable carries (id, label, session,
+//! runnable and its handle; `output.rs`, destructors of a task's future and output that
+//! panic; `metadata.rs`, what every runnable carries (id, label, session,
 //! priority, spawn location); `session.rs`, the session and priority current on a thread;
 //! `runnable.rs`, [`Runnable`] and how a backend runs or discards one.
 
 pub(crate) mod build;
 pub(crate) mod future;
 mod metadata;
+mod output;
 pub(crate) mod panic;
 pub(crate) mod runnable;
 pub mod session;
@@ -18,10 +20,61 @@ pub use runnable::Runnable;
 use future::TaskResult;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
+use std::mem::ManuallyDrop;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 
-type Inner<T> = async_task::FallibleTask<TaskResult<T>, TaskMetadata>;
+/// async-task's handle. Its drop, `detach` and `cancel` may drop the task's output on this
+/// thread; each tells `output.rs` so first (a panic there reaches the caller, see its docs).
+struct Inner<T>(ManuallyDrop<async_task::FallibleTask<TaskResult<T>, TaskMetadata>>);
+
+impl<T> Inner<T> {
+    fn take(self) -> async_task::FallibleTask<TaskResult<T>, TaskMetadata> {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the handle is taken exactly once.
+        unsafe { ManuallyDrop::take(&mut this.0) }
+    }
+
+    fn detach(self) {
+        let task = self.take();
+        output::handle_op(|| task.detach());
+    }
+
+    fn is_finished(&self) -> bool {
+        self.0.is_finished()
+    }
+
+    async fn cancel(self) -> Option<TaskResult<T>> {
+        let mut cancel = pin!(self.take().cancel());
+        // Declared after `cancel`, so dropped before it if this future is dropped half-way.
+        let _handle_op = HandleOp;
+        cancel.as_mut().await
+    }
+}
+
+impl<T> Future for Inner<T> {
+    type Output = Option<TaskResult<T>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut *self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for Inner<T> {
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here (`take` skips this destructor).
+        output::handle_op(|| unsafe { ManuallyDrop::drop(&mut self.0) });
+    }
+}
+
+/// Tells `output.rs` of a handle operation when dropped (see `Inner::cancel`).
+struct HandleOp;
+
+impl Drop for HandleOp {
+    fn drop(&mut self) {
+        output::handle_op(|| ());
+    }
+}
 
 /// A spawned future's handle. Await it for the output; drop it to cancel the task; call
 /// [`detach`](Task::detach) to let it run on without a handle.
@@ -57,7 +110,10 @@ impl<T> Task<T> {
 
     pub(crate) fn spawned(task: async_task::Task<TaskResult<T>, TaskMetadata>) -> Self {
         let metadata = *task.metadata();
-        Self(State::Spawned(task.fallible(), metadata))
+        Self(State::Spawned(
+            Inner(ManuallyDrop::new(task.fallible())),
+            metadata,
+        ))
     }
 
     /// Lets the task run to completion without a handle. Its output is dropped.
@@ -130,7 +186,12 @@ fn poll_state<T>(state: &mut State<T>, cx: &mut Context<'_>) -> Poll<Result<T, T
             Poll::Ready(Ok(value.take().expect("Task polled after it completed")))
         }
         State::Spawned(task, metadata) => match Pin::new(task).poll(cx) {
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                if metadata.kind() == TaskKind::Dedicated {
+                    crate::scheduler::awaited_dedicated_task(metadata);
+                }
+                Poll::Pending
+            }
             Poll::Ready(Some(result)) => Poll::Ready(Ok(unwrap_result(result))),
             Poll::Ready(None) => Poll::Ready(Err(*metadata)),
         },
@@ -140,7 +201,7 @@ fn poll_state<T>(state: &mut State<T>, cx: &mut Context<'_>) -> Poll<Result<T, T
 /// The output, or the task's panic re-raised here (it was awaited: observed).
 fn unwrap_result<T>(result: TaskResult<T>) -> T {
     match result {
-        Ok(value) => value,
+        Ok(value) => value.into_inner(),
         Err(panicked) => (*panicked).resume(),
     }
 }

@@ -31,9 +31,10 @@ pub(crate) fn discard(runnable: Runnable, on_main_thread: bool) {
 /// kill the thread or abort the process.
 ///
 /// The task wrapper already catches panics of the task's future (they reach whoever awaits the
-/// task, or [`Scheduler::unobserved_panic`](crate::Scheduler::unobserved_panic)), so this only
-/// fires for a panic outside the future's poll, such as in its destructor. It is reported on
-/// stderr with the task's metadata; the thread keeps running.
+/// task, or [`Scheduler::unobserved_panic`](crate::Scheduler::unobserved_panic)), and those of
+/// the destructors of its future and output (`output.rs`), so this only fires for a panic
+/// elsewhere in the run (a scheduler's own hook). It is reported on stderr with the task's
+/// metadata; the thread keeps running.
 #[cfg(not(wasm))]
 pub(crate) fn run_contained(runnable: Runnable) {
     let metadata = *runnable.metadata();

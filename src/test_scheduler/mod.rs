@@ -30,7 +30,10 @@ mod timeline;
 
 pub use config::TestSchedulerConfig;
 pub use engine::trace::{TaskSummary, TraceEvent};
-pub use explore::{DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, ParseStrategyError, Strategy};
+pub use explore::{
+    DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, MAX_PCT_DEPTH, MAX_PCT_STEPS, ParseStrategyError,
+    Strategy,
+};
 pub use harness::{SearchOutcome, run_seeds};
 pub use timeline::{InstantKind, TIMELINE_LIMIT};
 
@@ -164,6 +167,7 @@ impl TestScheduler {
 
     /// Runs the simulation until `future` completes, and returns its output (see `block` on
     /// `dyn Scheduler`): a future that can never complete panics with a deadlock report.
+    #[track_caller]
     pub fn block<F: Future>(&self, future: F) -> F::Output {
         (self as &dyn Scheduler).block(future)
     }

@@ -44,10 +44,11 @@
 // - after the load, a cross-request wake still works: three GET /debug/handoff waits, each
 //   handed its value by another request, all answered 200;
 // - with WRANGLER_LOG, the server's own request log agrees: as many 202s as events accepted,
-//   no 5xx on POST /events, no 5xx on counter reads unless objects were reset, and no error
+//   no 5xx on POST /events, no 5xx on counter reads unless objects were reset, no error
 //   thrown by the Worker (a client that hangs up mid-upload gets a 400 nobody reads) but the
 //   resets asked for (the reset's own "Uncaught Error: reset on purpose", and the object's
-//   next instance ending the sessions of the events it abandoned).
+//   next instance ending the sessions of the events it abandoned), and no "Promise will never
+//   complete" (a promise handed to workerd that it gave up on).
 import http from "node:http";
 import { readFileSync } from "node:fs";
 
@@ -405,10 +406,11 @@ check(objects.leaked_tasks === 0, `counter object events leaked ${objects.leaked
 // reads beyond the injected get failures, and no error thrown by the Worker. The one error
 // line allowed is wrangler's dev proxy noting that a client went away while it forwarded the
 // request ("Network connection lost"): that is wrangler's, not the Worker's.
-const server = { statuses: new Map(), errors: new Map(), proxyLost: 0, resetLines: 0 };
+const server = { statuses: new Map(), errors: new Map(), proxyLost: 0, resetLines: 0, neverComplete: 0 };
 if (WRANGLER_LOG) {
   const log = readFileSync(WRANGLER_LOG, "utf8").replace(/\x1b\[[0-9;]*m/g, "");
   for (const line of log.split("\n")) {
+    if (line.includes("Promise will never complete")) server.neverComplete += 1;
     const request = line.match(/\[wrangler:info\] (\w+) (\/[^/ ?]*(?:\/[^/ ?]*)?)\S* (\d{3})/);
     if (request) {
       const route = request[2].startsWith("/counts/") ? "/counts" : request[2];
@@ -429,6 +431,7 @@ if (WRANGLER_LOG) {
   check(serverPost5xx === 0, `the server answered ${serverPost5xx} POST /events with a 5xx`);
   const serverRead5xx = serverCount("GET /counts ", (status) => status >= 500);
   check(serverRead5xx === 0 || resets.done > 0, `the server answered ${serverRead5xx} counter reads with a 5xx, and no object was reset`);
+  check(server.neverComplete === 0, `workerd gave up on ${server.neverComplete} promises ("Promise will never complete")`);
   check(server.errors.size === 0, `errors thrown by the Worker: ${JSON.stringify([...server.errors].slice(0, 3))}`);
   server.post202 = serverCount("POST /events ", (status) => status === 202);
   check(server.post202 === accepted.length, `the server answered ${server.post202} POST /events with 202, the Worker recorded ${accepted.length} accepted`);
@@ -464,8 +467,8 @@ row("cross-request wakes", `${stats.routed_wakes} routed, ${stats.misplaced_reac
   `(workerd ran the anchor's reaction in another context); after the load: ${handoffs.filter((h) => h === "ok").length}/3 handoffs ok`);
 if (WRANGLER_LOG) {
   row("server log", `POST /events: ${server.post202} x 202; counter reads: ${server.read5xx} x 5xx; ` +
-    `Worker errors ${server.errors.size ? JSON.stringify([...server.errors]) : "none"}; proxy lost a client ${server.proxyLost} times; ` +
-    `${server.resetLines} lines of the resets asked for`);
+    `Worker errors ${server.errors.size ? JSON.stringify([...server.errors]) : "none"}; "Promise will never complete" ${server.neverComplete}; ` +
+    `proxy lost a client ${server.proxyLost} times; ${server.resetLines} lines of the resets asked for`);
 }
 row("elapsed", `${((Date.now() - started) / 1000).toFixed(1)} s`);
 if (violations.length > 0) {

@@ -210,7 +210,11 @@ impl SimulatedExecutionContext {
             self.inner.scheduler.spawn_foreground(future)
         };
         let id = task.id().expect("a spawned task has an id");
-        self.inner.lock().expect_mut(session, "serve").handler = Some(id);
+        let mut sessions = self.inner.lock();
+        let state = sessions.expect_mut(session, "serve");
+        state.handler = Some(id);
+        state.handler_done = task.is_finished();
+        drop(sessions);
         SimulatedRequest { session, task }
     }
 
@@ -222,6 +226,7 @@ impl SimulatedExecutionContext {
     }
 
     /// Blocks on `future`, running the simulation meanwhile (see `Scheduler::block`).
+    #[track_caller]
     pub fn block<F: Future>(&self, future: F) -> F::Output {
         self.inner.scheduler.block(future)
     }
@@ -233,9 +238,14 @@ impl SimulatedExecutionContext {
         &self,
         session: SessionId,
     ) -> impl Future<Output = Vec<WaitUntilReport>> + use<> {
-        let inner = Arc::downgrade(&self.inner);
+        self.inner.lock().expect_mut(session, "settled");
+        self.inner.watch(session, true);
+        let watch = Watch {
+            inner: Arc::downgrade(&self.inner),
+            session,
+        };
         std::future::poll_fn(move |cx| {
-            let Some(inner) = inner.upgrade() else {
+            let Some(inner) = watch.inner.upgrade() else {
                 return Poll::Ready(Vec::new());
             };
             let mut sessions = inner.lock();
@@ -310,7 +320,41 @@ impl SimulatedExecutionContext {
         Err(SessionCleanupError::Dangling { session, tasks })
     }
 
-    /// Everything `session` did so far; `None` if this context did not create it.
+    /// Keeps the bookkeeping (reports, `wait_until` outcomes, dangling tasks) of at most
+    /// `limit` ended sessions, for a long simulation: once more sessions ended, the oldest are
+    /// let go, so memory follows the sessions in flight plus `limit`, not every request ever
+    /// served. A session is let go only once nothing holds it: its handler is gone, no
+    /// [`settled`](Self::settled) future of it waits, and every task cancelled at its end has
+    /// ended. After that, [`session_report`](Self::session_report) gives `None`,
+    /// [`validate_session_cleanup`](Self::validate_session_cleanup) an
+    /// [`UnknownSession`](SessionCleanupError::UnknownSession) error, and `settled` /
+    /// `wait_on_execution_context` panic as for a session this context never created. The
+    /// default keeps every session.
+    ///
+    /// ```
+    /// use scheduler::cloud::SimulatedExecutionContext;
+    /// use scheduler::TestScheduler;
+    /// let ctx = SimulatedExecutionContext::new(TestScheduler::with_seed(0));
+    /// ctx.keep_reports(10);
+    /// let sessions: Vec<_> = (0..100)
+    ///     .map(|i| {
+    ///         let request = ctx.serve(async move { i });
+    ///         let session = request.session();
+    ///         assert_eq!(ctx.block(request).unwrap(), i);
+    ///         ctx.wait_on_execution_context(session);
+    ///         session
+    ///     })
+    ///     .collect();
+    /// assert!(ctx.session_report(sessions[0]).is_none(), "let go");
+    /// assert!(ctx.session_report(sessions[99]).is_some(), "among the last 10");
+    /// ```
+    pub fn keep_reports(&self, limit: usize) {
+        self.inner.lock().keep = limit;
+        self.inner.let_go();
+    }
+
+    /// Everything `session` did so far; `None` if this context did not create it (or let it go:
+    /// see [`keep_reports`](Self::keep_reports)).
     pub fn session_report(&self, session: SessionId) -> Option<SessionReport> {
         self.inner
             .lock()
@@ -510,6 +554,21 @@ impl FaultPoints for SimulatedFaultPoints {
         match self.inner.upgrade() {
             Some(inner) => inner.decide(point),
             None => FaultAction::Proceed,
+        }
+    }
+}
+
+/// Counts a `settled` future as watching its session while it lives (a session watched is not
+/// let go by `keep_reports`).
+struct Watch {
+    inner: Weak<Inner>,
+    session: SessionId,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.watch(self.session, false);
         }
     }
 }

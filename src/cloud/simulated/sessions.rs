@@ -15,7 +15,7 @@ use crate::{
     session,
 };
 use futures::future::select;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Display;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -206,12 +206,9 @@ impl Inner {
                 .collect();
             state.cancelled_at_end = dangling.clone();
             state.phase = Phase::Ended { responded_at, at };
-            (
-                handles,
-                dangling,
-                std::mem::take(&mut state.waiters),
-                cut_off,
-            )
+            let waiters = std::mem::take(&mut state.waiters);
+            sessions.ended(session);
+            (handles, dangling, waiters, cut_off)
         };
         let (cancelled, cut_off) = (dangling.len(), cut_off);
         #[cfg(feature = "tracing")]
@@ -232,6 +229,58 @@ impl Inner {
             test.cancel_tasks(dangling.iter().map(|task| task.id()));
         }
         wakers.into_iter().for_each(Waker::wake);
+        self.let_go();
+    }
+
+    /// Forgets the oldest ended sessions past the `keep_reports` bound that nothing holds any
+    /// more: handler gone, no `settled` future waiting, and every task cancelled at their end
+    /// ended (so `in_reset_isolate` stays right for their destructors).
+    pub(crate) fn let_go(&self) {
+        let candidates = {
+            let sessions = self.lock();
+            if sessions.keep == usize::MAX {
+                return;
+            }
+            sessions.to_let_go()
+        };
+        if candidates.is_empty() {
+            return;
+        }
+        // Outside the lock: asking the scheduler may drop runnables, whose futures report here.
+        let test = self.test_scheduler();
+        let done: Vec<SessionId> = candidates
+            .into_iter()
+            .filter(|(_, tasks)| {
+                test.is_none_or(|test| tasks.iter().all(|&task| !test.is_task_running(task)))
+            })
+            .map(|(session, _)| session)
+            .collect();
+        let mut sessions = self.lock();
+        for session in done {
+            sessions.forget(session);
+        }
+    }
+
+    /// The handler of `session` is gone (returned, failed or dropped).
+    pub(crate) fn handler_done(&self, session: SessionId) {
+        if let Some(state) = self.lock().get_mut(session) {
+            state.handler_done = true;
+        }
+        self.let_go();
+    }
+
+    /// A `settled` future of `session` was made (`+1`) or dropped (`-1`).
+    pub(crate) fn watch(&self, session: SessionId, watching: bool) {
+        if let Some(state) = self.lock().get_mut(session) {
+            if watching {
+                state.watchers += 1;
+            } else {
+                state.watchers = state.watchers.saturating_sub(1);
+            }
+        }
+        if !watching {
+            self.let_go();
+        }
     }
 }
 
@@ -315,6 +364,10 @@ pub(crate) struct SessionState {
     pub(crate) killed: bool,
     /// The faults injected into this session.
     pub(crate) faults: Vec<InjectedFault>,
+    /// Whether the handler's future is gone (always, for a session driven by hand).
+    pub(crate) handler_done: bool,
+    /// `settled` futures of this session alive now: it is not let go while one waits.
+    pub(crate) watchers: usize,
 }
 
 impl SessionState {
@@ -330,6 +383,8 @@ impl SessionState {
             handler_waker: None,
             killed: false,
             faults: Vec::new(),
+            handler_done: true,
+            watchers: 0,
         }
     }
 
@@ -420,12 +475,58 @@ impl SessionState {
 }
 
 /// Every session of one context.
-#[derive(Default)]
 pub(crate) struct Sessions {
     sessions: BTreeMap<SessionId, SessionState>,
+    /// How many finished sessions to keep (see `keep_reports`); `usize::MAX`: every one.
+    pub(crate) keep: usize,
+    /// Ended sessions, in the order they ended: the candidates to let go.
+    ended: VecDeque<SessionId>,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self {
+            sessions: BTreeMap::new(),
+            keep: usize::MAX,
+            ended: VecDeque::new(),
+        }
+    }
 }
 
 impl Sessions {
+    /// `session` ended: a candidate to let go once more than `keep` sessions ended.
+    pub(crate) fn ended(&mut self, session: SessionId) {
+        if self.keep != usize::MAX {
+            self.ended.push_back(session);
+        }
+    }
+
+    /// The ended sessions past `keep` that nothing holds any more (their handler is gone and no
+    /// `settled` future waits), oldest first, with the tasks cancelled at their end: they may
+    /// be let go once those have ended too (see `Inner::let_go`).
+    pub(crate) fn to_let_go(&self) -> Vec<(SessionId, Vec<TaskId>)> {
+        let excess = self.ended.len().saturating_sub(self.keep);
+        self.ended
+            .iter()
+            .filter_map(|session| {
+                let state = self.sessions.get(session)?;
+                (state.handler_done && state.watchers == 0).then(|| {
+                    let tasks = state.cancelled_at_end.iter().map(|task| task.id());
+                    (*session, tasks.collect())
+                })
+            })
+            .take(excess)
+            .collect()
+    }
+
+    /// Forgets `session` (it was in [`to_let_go`](Self::to_let_go)).
+    pub(crate) fn forget(&mut self, session: SessionId) {
+        self.sessions.remove(&session);
+        if let Some(at) = self.ended.iter().position(|&ended| ended == session) {
+            self.ended.remove(at);
+        }
+    }
+
     /// Starts the bookkeeping of `session`, a fresh id.
     pub(crate) fn create(&mut self, session: SessionId) {
         let previous = self.sessions.insert(session, SessionState::new());
@@ -540,6 +641,7 @@ impl Drop for RespondOnDrop {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.upgrade() {
             inner.respond(self.session);
+            inner.handler_done(self.session);
         }
     }
 }
@@ -615,7 +717,19 @@ impl<F: Future> Future for Handler<F> {
             .handler
             .as_mut()
             .expect("a simulated request's handler is not polled after it ended");
-        match catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
+        let isolate = inner.as_ref().map(|inner| inner.isolate());
+        let poll = catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx)));
+        // The handler may have reset the isolate itself, synchronously: then its request died
+        // with it, whatever the poll returned (an isolate reset kills the code that runs in it).
+        if let Some(inner) = &inner
+            && Some(inner.isolate()) != isolate
+            && inner.killed(session)
+        {
+            drop(poll);
+            let message = "the isolate was reset while the request was in flight".to_string();
+            return this.fail(RequestFailure::IsolateReset, message);
+        }
+        match poll {
             Ok(Poll::Ready(output)) => {
                 this.handler = None;
                 Poll::Ready(Ok(output))

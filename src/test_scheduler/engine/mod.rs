@@ -365,11 +365,27 @@ impl Engine {
             return false;
         }
         let deadline = timeout.map(|timeout| self.elapsed().saturating_add(timeout));
+        // A dedicated executor's task blocking holds that executor's (simulated) thread: its
+        // other tasks wait meanwhile, as they would on a real thread.
+        let lane = self.blocking_lane();
+        if let Some(lane) = lane {
+            self.state("block").ready.suspend(lane);
+        }
+        let _resume = lane.map(|lane| ResumeLane(self, lane));
         match self.step(deadline) {
             Step::Progressed => true,
             Step::ReachedDeadline => false,
             Step::Deadlocked => self.deadlock(),
         }
+    }
+
+    /// The dedicated executor (its lane) whose task is running now, on the test thread.
+    fn blocking_lane(&self) -> Option<u64> {
+        let running = self.running_task.load(Ordering::Relaxed);
+        if running == 0 || !self.on_test_thread() {
+            return None;
+        }
+        self.state("block").dedicated.get(&running).copied()
     }
 
     /// Spends one tick of the budget of the innermost `block_with_timeout` on this thread (drawn
@@ -399,8 +415,44 @@ impl Engine {
     }
 
     fn deadlock(&self) -> ! {
-        let pending = self.state("block").live.live();
-        panic!("{}", deadlock_report(self.seed, pending));
+        let (pending, suspended) = {
+            let state = self.state("block");
+            (state.live.live(), state.ready.suspended())
+        };
+        let mut report = deadlock_report(self.seed, pending.clone());
+        for (lane, queued) in suspended {
+            let name = |id: u64| {
+                pending
+                    .iter()
+                    .find(|task| task.id().as_u64() == id)
+                    .map_or_else(|| format!("task#{id}"), ToString::to_string)
+            };
+            let queued: Vec<String> = queued.into_iter().map(name).collect();
+            let _ = write!(
+                report,
+                "\nA task of the dedicated executor of {} blocks its thread (in `block`), so \
+                 the executor's other tasks cannot run until it returns: {}. Await them \
+                 instead of blocking on them (on a real thread this hangs; desktop schedulers \
+                 panic at such a block).",
+                name(lane),
+                if queued.is_empty() {
+                    "none is queued".to_string()
+                } else {
+                    queued.join(", ")
+                }
+            );
+        }
+        panic!("{report}");
+    }
+}
+
+/// Lets a dedicated executor's runnables run again when its task's `park` returns (also by
+/// panic).
+struct ResumeLane<'a>(&'a Engine, u64);
+
+impl Drop for ResumeLane<'_> {
+    fn drop(&mut self) {
+        self.0.state("block").ready.resume(self.1);
     }
 }
 

@@ -60,13 +60,17 @@ pub(crate) struct ReadyQueue {
     last_lane: Option<(LaneKey, usize)>,
     deprioritized: Vec<Runnable>,
     len: usize,
+    /// Dedicated executors whose (simulated) thread is held by one of their tasks blocking in
+    /// `block`: their runnables wait, as on a real thread (one entry per blocking call).
+    suspended: Vec<u64>,
 }
 
 enum Order {
     /// Random picks among entries, weighted by band (the default).
     Random(Bands<Entry>),
-    /// Oldest first, across kinds, lanes and priorities.
-    Fifo(VecDeque<Runnable>),
+    /// Oldest first, across kinds, lanes and priorities; with each runnable, its dedicated
+    /// executor's lane (0: none).
+    Fifo(VecDeque<(Runnable, u64)>),
 }
 
 impl ReadyQueue {
@@ -84,7 +88,71 @@ impl ReadyQueue {
             last_lane: None,
             deprioritized: Vec::new(),
             len: 0,
+            suspended: Vec::new(),
         }
+    }
+
+    /// Holds the runnables of dedicated executor `lane` back until [`resume`](Self::resume):
+    /// one of its tasks blocks its thread.
+    pub(crate) fn suspend(&mut self, lane: u64) {
+        self.suspended.push(lane);
+        if let Order::Random(entries) = &mut self.order
+            && let Some(&index) = self.lane_index.get(&LaneKey::Dedicated(lane))
+        {
+            let taken = entries.take_all();
+            for (band, entry) in taken {
+                if !matches!(entry, Entry::Lane(at) if at == index) {
+                    entries.push(band, entry);
+                }
+            }
+        }
+    }
+
+    /// Lets the runnables of `lane` run again (see [`suspend`](Self::suspend)).
+    pub(crate) fn resume(&mut self, lane: u64) {
+        if let Some(at) = self.suspended.iter().rposition(|&held| held == lane) {
+            self.suspended.remove(at);
+        }
+        if self.suspended.contains(&lane) {
+            return;
+        }
+        if let Order::Random(entries) = &mut self.order
+            && let Some(&index) = self.lane_index.get(&LaneKey::Dedicated(lane))
+            && let Some(head) = self.lanes[index].runnables.front()
+        {
+            entries.push(band(head), Entry::Lane(index));
+        }
+    }
+
+    /// The dedicated executors held back now, and the ids of their queued tasks.
+    pub(crate) fn suspended(&self) -> Vec<(u64, Vec<u64>)> {
+        let mut lanes: Vec<u64> = self.suspended.clone();
+        lanes.sort_unstable();
+        lanes.dedup();
+        lanes
+            .into_iter()
+            .map(|lane| {
+                let queued = match &self.order {
+                    Order::Fifo(queue) => queue
+                        .iter()
+                        .filter(|(_, at)| *at == lane)
+                        .map(|(runnable, _)| runnable.metadata().id().as_u64())
+                        .collect(),
+                    Order::Random(_) => self
+                        .lane_index
+                        .get(&LaneKey::Dedicated(lane))
+                        .map(|&index| {
+                            self.lanes[index]
+                                .runnables
+                                .iter()
+                                .map(|runnable| runnable.metadata().id().as_u64())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                };
+                (lane, queued)
+            })
+            .collect()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -105,14 +173,17 @@ impl ReadyQueue {
             TaskKind::Background | TaskKind::Timer => None,
         };
         match (&mut self.order, lane) {
-            (Order::Fifo(queue), _) => queue.push_back(runnable),
+            (Order::Fifo(queue), _) => queue.push_back((runnable, dedicated)),
             (Order::Random(entries), None) => {
                 entries.push(band(&runnable), Entry::Runnable(runnable))
             }
             (Order::Random(_), Some(key)) => {
                 let index = self.lane_queue(key);
                 let queue = &mut self.lanes[index].runnables;
+                let held =
+                    matches!(key, LaneKey::Dedicated(lane) if self.suspended.contains(&lane));
                 if queue.is_empty()
+                    && !held
                     && let Order::Random(entries) = &mut self.order
                 {
                     entries.push(band(&runnable), Entry::Lane(index));
@@ -127,8 +198,16 @@ impl ReadyQueue {
     #[inline]
     pub(crate) fn pop(&mut self, rng: &mut Rng, chooser: &mut Chooser) -> Option<Runnable> {
         let lanes = &mut self.lanes;
+        let suspended = &self.suspended;
         let runnable = match &mut self.order {
-            Order::Fifo(queue) => queue.pop_front(),
+            Order::Fifo(queue) if suspended.is_empty() => {
+                queue.pop_front().map(|(runnable, _)| runnable)
+            }
+            Order::Fifo(queue) => queue
+                .iter()
+                .position(|(_, lane)| *lane == 0 || !suspended.contains(lane))
+                .and_then(|at| queue.remove(at))
+                .map(|(runnable, _)| runnable),
             Order::Random(entries) => {
                 let lens = entries.lens();
                 if bands::total(lens) == 0 {
@@ -195,8 +274,8 @@ impl ReadyQueue {
         match &mut self.order {
             Order::Fifo(queue) => {
                 let (dead, alive): (VecDeque<_>, VecDeque<_>) =
-                    queue.drain(..).partition(|runnable| doomed(runnable));
-                removed.extend(dead);
+                    queue.drain(..).partition(|(runnable, _)| doomed(runnable));
+                removed.extend(dead.into_iter().map(|(runnable, _)| runnable));
                 *queue = alive;
             }
             Order::Random(entries) => {
@@ -216,6 +295,19 @@ impl ReadyQueue {
                             }
                         }
                         entry => entries.push(from, entry),
+                    }
+                }
+                // The lanes of suspended executors have no entry: gone through here.
+                for lane in &self.suspended {
+                    if let Some(&index) = self.lane_index.get(&LaneKey::Dedicated(*lane)) {
+                        let queue = &mut self.lanes[index].runnables;
+                        let (dead, alive): (VecDeque<_>, VecDeque<_>) =
+                            queue.drain(..).partition(|runnable| doomed(runnable));
+                        removed.extend(dead);
+                        *queue = alive;
+                        if queue.is_empty() && !released.contains(&index) {
+                            released.push(index);
+                        }
                     }
                 }
                 for index in released {
@@ -284,7 +376,7 @@ impl ReadyQueue {
     pub(crate) fn take_all(&mut self) -> Vec<Runnable> {
         let mut all = Vec::with_capacity(self.len);
         match &mut self.order {
-            Order::Fifo(queue) => all.extend(queue.drain(..)),
+            Order::Fifo(queue) => all.extend(queue.drain(..).map(|(runnable, _)| runnable)),
             Order::Random(entries) => all.extend(entries.take_all().into_iter().filter_map(
                 |(_, entry)| match entry {
                     Entry::Runnable(runnable) => Some(runnable),

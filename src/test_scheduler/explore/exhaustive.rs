@@ -6,12 +6,25 @@
 //! ([`next_prefix`]); when there is none, every schedule has been run. Candidate indices name
 //! the same candidates in every run as long as the test is deterministic: the ready queue's
 //! order depends only on the choices made before.
+//!
+//! Candidate 0 is the first of the highest band, so a high-priority task that yields in a loop
+//! waiting for a lower one would win every choice point forever. The guard is PCT's: a task
+//! that wins [`STARVATION_LIMIT`] choice points in a row is demoted, and from then on the
+//! default choice is the first candidate of a task not demoted (the search then skips the
+//! schedules in which it spins longer; it still runs when it is the only candidate).
+
+use super::pct::STARVATION_LIMIT;
 
 /// One run of the search.
 pub(crate) struct Exhaustive {
     prefix: Vec<u32>,
     /// `(index taken, number of candidates)` at each choice point so far.
     taken: Vec<(u32, u32)>,
+    /// The task that won the last choice point, and how many in a row it won.
+    last: u64,
+    streak: u32,
+    /// Tasks demoted for winning too many choice points in a row.
+    demoted: Vec<u64>,
 }
 
 impl Exhaustive {
@@ -19,15 +32,25 @@ impl Exhaustive {
         Self {
             prefix,
             taken: Vec::new(),
+            last: 0,
+            streak: 0,
+            demoted: Vec::new(),
         }
     }
 
-    pub(crate) fn choose(&mut self, len: usize) -> usize {
+    /// The candidate to run among `len` (`task_of` names each one's task).
+    pub(crate) fn choose(&mut self, len: usize, task_of: &impl Fn(usize) -> u64) -> usize {
         if len == 1 {
             return 0;
         }
         let point = self.taken.len();
-        let index = self.prefix.get(point).copied().unwrap_or(0);
+        let index = match self.prefix.get(point) {
+            Some(&index) => index,
+            None if self.demoted.is_empty() => 0,
+            None => (0..len)
+                .find(|&index| !self.demoted.contains(&task_of(index)))
+                .unwrap_or(0) as u32,
+        };
         let count = u32::try_from(len).unwrap_or(u32::MAX);
         if index >= count {
             panic!(
@@ -38,6 +61,15 @@ impl Exhaustive {
             );
         }
         self.taken.push((index, count));
+        let task = task_of(index as usize);
+        if task == self.last {
+            self.streak += 1;
+            if self.streak >= STARVATION_LIMIT && !self.demoted.contains(&task) {
+                self.demoted.push(task);
+            }
+        } else {
+            (self.last, self.streak) = (task, 1);
+        }
         index as usize
     }
 
@@ -65,9 +97,14 @@ mod tests {
     fn enumerates_every_path_once_then_stops() {
         let mut prefix = Some(Vec::new());
         let mut paths = Vec::new();
+        let task_of = |index: usize| index as u64 + 1;
         while let Some(current) = prefix {
             let mut run = Exhaustive::new(current);
-            let path = (run.choose(2), run.choose(1), run.choose(3));
+            let path = (
+                run.choose(2, &task_of),
+                run.choose(1, &task_of),
+                run.choose(3, &task_of),
+            );
             paths.push(path);
             prefix = next_prefix(run.taken());
         }
@@ -75,5 +112,19 @@ mod tests {
             .flat_map(|a| (0..3).map(move |b| (a, 0, b)))
             .collect();
         assert_eq!(paths, expected);
+    }
+
+    /// Issue 20, defect 4: candidate 0 (a high-priority task yielding in a loop for a lower
+    /// one) won every choice point forever. After the starvation limit it is demoted, and
+    /// the lower task runs.
+    #[test]
+    fn a_task_winning_every_choice_point_is_demoted_after_the_limit() {
+        let mut run = Exhaustive::new(Vec::new());
+        let tasks = [7, 9]; // task 7, the spinner, is always candidate 0
+        let task_of = |index: usize| tasks[index];
+        let switched = (0..2 * STARVATION_LIMIT).find(|_| run.choose(2, &task_of) != 0);
+        assert_eq!(switched, Some(STARVATION_LIMIT));
+        // Alone, the demoted task still runs.
+        assert_eq!(run.choose(1, &task_of), 0);
     }
 }

@@ -59,7 +59,9 @@ pub enum Strategy {
     /// choice that has an untried alternative. Bounded by the run's iteration count; random
     /// values (`random_range`, `simulate_random_delay`) come from the seed, not enumerated.
     /// Every schedule of a search has the same seed: a failing one is rerun with its replay
-    /// file (`SEED=` runs only the search's first schedule).
+    /// file (`SEED=` runs only the search's first schedule). As with PCT, a task that wins
+    /// 1,000 choice points in a row (a yield loop waiting for a lower-priority task) is
+    /// demoted, so such a loop ends; the search skips the schedules where it spins longer.
     Exhaustive,
 }
 
@@ -69,12 +71,37 @@ pub const DEFAULT_PCT_STEPS: u64 = 100;
 /// `depth` of `STRATEGY=pct`.
 pub const DEFAULT_PCT_DEPTH: u32 = 3;
 
+/// The largest PCT `depth` accepted: `depth - 1` change points, and a bug of depth `d` is found
+/// with probability about `1 / (tasks * steps^(d - 1))`, so deeper searches find nothing.
+pub const MAX_PCT_DEPTH: u32 = 32;
+
+/// The largest PCT `steps` accepted (an estimate of a test's choice points).
+pub const MAX_PCT_STEPS: u64 = 1_000_000_000;
+
 impl Strategy {
     /// PCT with `depth` and [`DEFAULT_PCT_STEPS`] steps.
     pub fn pct(depth: u32) -> Self {
         Self::Pct {
             depth,
             steps: DEFAULT_PCT_STEPS,
+        }
+    }
+
+    /// Why this strategy cannot run, if it cannot: a PCT `depth` outside
+    /// `1..=`[`MAX_PCT_DEPTH`] or `steps` outside `1..=`[`MAX_PCT_STEPS`]. Parsing checks it, and
+    /// so does [`TestScheduler::new`](crate::TestScheduler::new) (a clear panic).
+    pub(crate) fn check(&self) -> Result<(), String> {
+        match *self {
+            Strategy::Pct { depth, .. } if !(1..=MAX_PCT_DEPTH).contains(&depth) => Err(format!(
+                "PCT depth {depth} is outside 1..={MAX_PCT_DEPTH} (depth - 1 priority change \
+                 points; a bug of depth d is found with probability about 1/(tasks * \
+                 steps^(d-1)))"
+            )),
+            Strategy::Pct { steps, .. } if !(1..=MAX_PCT_STEPS).contains(&steps) => Err(format!(
+                "PCT steps {steps} is outside 1..={MAX_PCT_STEPS} (an estimate of the test's \
+                 choice points: TestScheduler::choice_count at the end of a typical run)"
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -91,16 +118,35 @@ impl fmt::Display for Strategy {
 
 /// Why a strategy's text could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseStrategyError(String);
+pub struct ParseStrategyError {
+    /// The text (cut short if long).
+    text: String,
+    /// What is wrong with a well-formed strategy (a value out of range); `None`: not a strategy.
+    reason: Option<String>,
+}
+
+impl ParseStrategyError {
+    fn new(text: &str, reason: Option<String>) -> Self {
+        const SHOWN: usize = 64;
+        let text = match text.char_indices().nth(SHOWN) {
+            Some((end, _)) => format!("{}...", &text[..end]),
+            None => text.to_string(),
+        };
+        Self { text, reason }
+    }
+}
 
 impl fmt::Display for ParseStrategyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:?} is not a strategy: expected random, pct[:depth[:steps]] (depth >= 1) or \
-             exhaustive",
-            self.0
-        )
+        match &self.reason {
+            Some(reason) => write!(f, "{:?}: {reason}", self.text),
+            None => write!(
+                f,
+                "{:?} is not a strategy: expected random, pct[:depth[:steps]] (depth in \
+                 1..={MAX_PCT_DEPTH}, steps in 1..={MAX_PCT_STEPS}) or exhaustive",
+                self.text
+            ),
+        }
     }
 }
 
@@ -111,7 +157,7 @@ impl FromStr for Strategy {
 
     /// `random`, `pct`, `pct:<depth>`, `pct:<depth>:<steps>`, `exhaustive` (or `dfs`).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let error = || ParseStrategyError(text.to_string());
+        let error = || ParseStrategyError::new(text, None);
         let mut parts = text.trim().split(':');
         let strategy = match parts.next().unwrap_or_default() {
             "random" => Strategy::Random,
@@ -125,10 +171,11 @@ impl FromStr for Strategy {
                     Some(steps) => steps.parse().map_err(|_| error())?,
                     None => DEFAULT_PCT_STEPS,
                 };
-                if depth == 0 {
-                    return Err(error());
-                }
-                Strategy::Pct { depth, steps }
+                let strategy = Strategy::Pct { depth, steps };
+                strategy
+                    .check()
+                    .map_err(|reason| ParseStrategyError::new(text, Some(reason)))?;
+                strategy
             }
             _ => return Err(error()),
         };
@@ -161,6 +208,45 @@ mod tests {
         for bad in ["", "pct:0", "pct:x", "pct:2:3:4", "random:1", "fifo"] {
             assert!(bad.parse::<Strategy>().is_err(), "{bad:?}");
         }
+    }
+
+    /// Issue 20, defect 7: `pct:4294967295:18446744073709551615` aborted allocating 68 GB and
+    /// `pct:200000:200000` hung in `TestScheduler::new`; both parsed. Now depth and steps are
+    /// capped, with a message saying which bound.
+    #[test]
+    fn pct_depth_and_steps_out_of_range_are_clear_errors() {
+        let error = "pct:4294967295:18446744073709551615"
+            .parse::<Strategy>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("PCT depth 4294967295 is outside 1..=32"),
+            "{error}"
+        );
+        let error = "pct:200000:200000"
+            .parse::<Strategy>()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("PCT depth 200000 is outside"), "{error}");
+        let error = "pct:3:0".parse::<Strategy>().unwrap_err().to_string();
+        assert!(error.contains("PCT steps 0 is outside 1..="), "{error}");
+        let error = "pct:3:1000000001"
+            .parse::<Strategy>()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("PCT steps 1000000001"), "{error}");
+        let error = "pct:0".parse::<Strategy>().unwrap_err().to_string();
+        assert!(error.contains("PCT depth 0 is outside"), "{error}");
+        assert_eq!(
+            format!("pct:{MAX_PCT_DEPTH}:{MAX_PCT_STEPS}").parse(),
+            Ok(Strategy::Pct {
+                depth: MAX_PCT_DEPTH,
+                steps: MAX_PCT_STEPS
+            })
+        );
+        let long = "x".repeat(10_000);
+        let error = long.parse::<Strategy>().unwrap_err().to_string();
+        assert!(error.len() < 300, "a long text is cut short: {error}");
     }
 }
 
@@ -227,6 +313,9 @@ struct Replay {
 
 impl Chooser {
     pub(crate) fn new(strategy: Strategy, seed: u64, directions: &Directions) -> Self {
+        if let Err(reason) = strategy.check() {
+            panic!("TestSchedulerConfig::strategy {strategy}: {reason}");
+        }
         let mode = match strategy {
             Strategy::Random => Mode::Random,
             Strategy::Pct { depth, steps } => Mode::Pct(Box::new(Pct::new(seed, depth, steps))),
@@ -328,7 +417,7 @@ fn choose_in(mode: &mut Mode, rng: &mut Rng, lens: Lens, task_of: &impl Fn(usize
     match mode {
         Mode::Random => pick::pick_weighted(rng, lens),
         Mode::Pct(pct) => pct.choose(len, task_of),
-        Mode::Exhaustive(search) => search.choose(len),
+        Mode::Exhaustive(search) => search.choose(len, task_of),
         Mode::Replay(replay) => {
             let own = choose_in(&mut replay.inner, rng, lens, task_of);
             let tick = replay.ticks;

@@ -20,15 +20,24 @@ pub(crate) struct Env {
 }
 
 impl Env {
-    /// Reads the environment for the test running on this thread (`test`: its name).
-    pub(crate) fn read(test: Option<&str>) -> Self {
+    /// Reads the environment for the test running on this thread (`test`: its name) in its
+    /// harness call number `call` (from 1).
+    pub(crate) fn read(test: Option<&str>, call: u64) -> Self {
         let replay = std::env::var_os("REPLAY").and_then(|path| {
             let path = PathBuf::from(path);
             let file = ReplayFile::read(&path).unwrap_or_else(|error| panic!("{error}"));
-            match (&file.test, test) {
-                (Some(recorded), Some(test)) if recorded != test => {
+            match (&file.test, test, file.call) {
+                (Some(recorded), Some(test), _) if recorded != test => {
                     eprintln!(
                         "REPLAY={} is a schedule of {recorded}: {test} runs its own seeds",
+                        path.display()
+                    );
+                    None
+                }
+                (_, _, Some(recorded)) if recorded != call => {
+                    eprintln!(
+                        "REPLAY={} is a schedule of this test's harness call {recorded} (its \
+                         seed loop number {recorded}): call {call} runs its own seeds",
                         path.display()
                     );
                     None
@@ -97,8 +106,26 @@ pub(crate) fn cargo_command() -> String {
     }
     if let Some(name) = test_name() {
         command.push_str(&format!(" -- {name} --exact"));
+        if let Some(flag) = ignored_flag(std::env::args()) {
+            command.push_str(&format!(" {flag}"));
+        }
     }
     command
+}
+
+/// `--ignored` or `--include-ignored`, whichever this test binary was run with: an `#[ignore]`d
+/// test runs only with one of them, so the printed command must carry it too.
+pub(crate) fn ignored_flag(args: impl IntoIterator<Item = String>) -> Option<&'static str> {
+    let mut flag = None;
+    for arg in args {
+        match arg.as_str() {
+            "--ignored" => flag = Some("--ignored"),
+            "--include-ignored" => flag = Some("--include-ignored"),
+            "--" => break,
+            _ => {}
+        }
+    }
+    flag
 }
 
 /// The example this process is, if it is one (cargo builds them into an `examples` folder).
@@ -183,5 +210,21 @@ mod tests {
             "/a/b.replay"
         );
         assert_eq!(shell_word(std::path::Path::new("/a b/c")), "'/a b/c'");
+    }
+
+    /// Issue 20: the replay command of an `#[ignore]`d test lacked `--ignored`, so it ran
+    /// nothing. The flag the binary got is passed on.
+    #[test]
+    fn the_ignored_flags_are_passed_on() {
+        let args = |list: &[&str]| list.iter().map(|arg| arg.to_string()).collect::<Vec<_>>();
+        assert_eq!(ignored_flag(args(&["bin", "name", "--exact"])), None);
+        assert_eq!(
+            ignored_flag(args(&["bin", "--ignored", "name"])),
+            Some("--ignored")
+        );
+        assert_eq!(
+            ignored_flag(args(&["bin", "name", "--include-ignored"])),
+            Some("--include-ignored")
+        );
     }
 }

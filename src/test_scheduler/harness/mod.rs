@@ -25,7 +25,7 @@ use crate::test_scheduler::timeline::chrome_trace::{self, Process};
 use env::{Env, cargo_command, shell_word, test_name};
 use frame::Plan;
 use replay_file::ReplayFile;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::panic::resume_unwind;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -55,15 +55,22 @@ pub fn run_seeds(test: impl FnMut(u64)) {
 /// Runs `body` over the schedules the environment and the schedulers' strategy select.
 pub(crate) fn run<R>(iterations: u64, check: bool, mut body: impl FnMut(u64) -> R) -> Vec<R> {
     let test = test_name();
-    let env = Env::read(test.as_deref());
+    let call = next_call(test.as_deref());
+    let env = Env::read(test.as_deref(), call);
     let check = check || env.check_determinism;
     let replay = env.replay.as_ref();
     let (mut schedules, limit) = match (replay, env.seed) {
         (Some((_, file)), _) => (Schedules::new(file.seed), 1),
         (None, Some(seed)) => (Schedules::new(seed), 1),
-        (None, None) => (Schedules::new(0), env.iterations.unwrap_or(iterations)),
+        // `iterations` of 0 (the caller's argument) runs nothing; `ITERATIONS=0` is a mistake.
+        (None, None) => match env.iterations {
+            Some(0) => {
+                panic!("ITERATIONS=0 would run no schedule: set it to at least 1, or unset it")
+            }
+            Some(iterations) => (Schedules::new(0), iterations),
+            None => (Schedules::new(0), iterations),
+        },
     };
-    assert!(limit > 0, "ITERATIONS must be at least 1");
     let mut outputs = Vec::new();
     while schedules.number < limit {
         // A passing schedule records only what the determinism check compares: recording its
@@ -94,7 +101,13 @@ pub(crate) fn run<R>(iterations: u64, check: bool, mut body: impl FnMut(u64) -> 
                     Err(_) => (recorded, ""),
                     Ok(_) => (transcripts, NOT_REPEATED),
                 };
-                let hint = failure_hint(&schedules, &env, &transcripts, test.as_deref(), message);
+                let hint = failure_hint(
+                    &schedules,
+                    &env,
+                    &transcripts,
+                    (test.as_deref(), call),
+                    message,
+                );
                 eprintln!("\n{hint}{note}\n");
                 resume_unwind(panic);
             }
@@ -186,7 +199,7 @@ fn failure_hint(
     schedules: &Schedules,
     env: &Env,
     transcripts: &[Transcript],
-    test: Option<&str>,
+    (test, call): (Option<&str>, u64),
     message: &str,
 ) -> String {
     let (kind, which) = label(schedules, transcripts);
@@ -215,6 +228,7 @@ fn failure_hint(
         test: test.map(str::to_owned),
         strategy: strategy_of(env, transcripts),
         seed: schedules.seed,
+        call: Some(call),
         schedulers: transcripts
             .iter()
             .map(|report| report.recording.clone())
@@ -383,6 +397,28 @@ pub(crate) fn search(seed: u64, limit: u64, mut body: impl FnMut(u64) -> bool) -
         found: false,
         exhausted: false,
     }
+}
+
+// ---- calls ---------------------------------------------------------------------------------------
+// Which harness call of a test this is: a test may run several seed loops (two `many` calls),
+// and a replay file names the one that failed, so only that one replays it.
+
+thread_local! {
+    /// The test running on this thread (its name) and how many harness calls it made.
+    static CALLS: RefCell<(Option<String>, u64)> = const { RefCell::new((None, 0)) };
+}
+
+/// Counts a harness call of `test` on this thread: 1 for its first, 2 for its second, ...
+/// (libtest runs each test on a thread of its own, named after it).
+fn next_call(test: Option<&str>) -> u64 {
+    CALLS.with(|calls| {
+        let mut calls = calls.borrow_mut();
+        if calls.0.as_deref() != test {
+            *calls = (test.map(str::to_owned), 0);
+        }
+        calls.1 += 1;
+        calls.1
+    })
 }
 
 // ---- quiet ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 //! test exploration::lost_update  the test (thread name); REPLAY applies only to it
 //! strategy pct:2:20             the strategy (see Strategy's text form)
 //! seed 17                       the seed
+//! call 2                        which harness call of the test failed (only it replays)
 //! scheduler                     one section per TestScheduler the seed created, in order:
 //! choices 1 2*3 1               the task run at each choice point (`2*3`: task 2, three times)
 //! draw 2 0..10 4 0 7            values task 2 drew from 0..10, in order (task 0: no task)
@@ -21,6 +22,19 @@ const HEADER: &str = "scheduler-replay 1";
 /// Tokens per `choices` / `draw` line.
 const PER_LINE: usize = 24;
 
+/// What a replay file may hold, so that a corrupted one is a clear error rather than an
+/// allocation that aborts the process (`choices 1*1000000000000` asked for 8 TB). A recording
+/// past these (a failing schedule with more than 16 million choice points) is not replayable.
+const MAX_FILE_BYTES: u64 = 64 << 20;
+/// Choices in all of a file's `scheduler` sections (8 bytes each once read).
+const MAX_CHOICES: usize = 1 << 24;
+/// Drawn values in all of a file's sections (32 bytes each once read).
+const MAX_DRAWS: usize = 1 << 20;
+/// `scheduler` sections.
+const MAX_SCHEDULERS: usize = 1 << 16;
+/// How much of a bad line an error quotes.
+const QUOTED: usize = 80;
+
 /// A failing schedule, as written to and read from a replay file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ReplayFile {
@@ -28,6 +42,10 @@ pub(crate) struct ReplayFile {
     pub(crate) test: Option<String>,
     pub(crate) strategy: Strategy,
     pub(crate) seed: u64,
+    /// Which harness call of the test failed (`many` / `run_seeds`, counted from 1 on the test's
+    /// thread): only that call replays the file. `None` (files before this line existed): every
+    /// call.
+    pub(crate) call: Option<u64>,
     /// One recording per scheduler the seed created, in creation order.
     pub(crate) schedulers: Vec<Recording>,
 }
@@ -42,6 +60,9 @@ impl ReplayFile {
             let _ = writeln!(text, "test {test}");
         }
         let _ = writeln!(text, "strategy {}\nseed {}", self.strategy, self.seed);
+        if let Some(call) = self.call {
+            let _ = writeln!(text, "call {call}");
+        }
         for recording in &self.schedulers {
             text.push_str("scheduler\n");
             let mut runs: Vec<String> = Vec::new();
@@ -92,25 +113,47 @@ impl ReplayFile {
             Some((_, HEADER)) => {}
             _ => return Err(format!("{origin}: not a replay file (no {HEADER:?} line)")),
         }
-        let (mut test, mut strategy, mut seed) = (None, None, None);
+        let (mut test, mut strategy, mut seed, mut call) = (None, None, None, None);
         let mut schedulers: Vec<Recording> = Vec::new();
+        // What the file holds so far, against the MAX_ bounds.
+        let (mut choices, mut draws) = (0usize, 0usize);
         for (number, line) in lines {
-            let error = |what: &str| format!("{origin}:{number}: {what}: {line:?}");
+            let error = |what: &str| {
+                let quoted = match line.char_indices().nth(QUOTED) {
+                    Some((end, _)) => format!("{:?}...", &line[..end]),
+                    None => format!("{line:?}"),
+                };
+                format!("{origin}:{number}: {what}: {quoted}")
+            };
             let (key, rest) = line.split_once(' ').unwrap_or((line, ""));
             match key {
                 "test" => test = Some(rest.to_string()),
-                "strategy" => strategy = Some(rest.parse().map_err(|_| error("bad strategy"))?),
+                "strategy" => {
+                    let parsed = rest.parse::<Strategy>();
+                    strategy = Some(parsed.map_err(|why| error(&format!("bad strategy ({why})")))?)
+                }
                 "seed" => seed = Some(rest.parse().map_err(|_| error("bad seed"))?),
-                "scheduler" => schedulers.push(Recording::default()),
+                "call" => match rest.parse::<u64>() {
+                    Ok(number) if number >= 1 => call = Some(number),
+                    _ => return Err(error("bad call (the harness call of the test, from 1)")),
+                },
+                "scheduler" => {
+                    if schedulers.len() == MAX_SCHEDULERS {
+                        let what = format!("more than {MAX_SCHEDULERS} `scheduler` sections");
+                        return Err(error(&what));
+                    }
+                    schedulers.push(Recording::default())
+                }
                 "choices" | "draw" => {
                     let recording = schedulers
                         .last_mut()
                         .ok_or_else(|| error("before any `scheduler` line"))?;
                     if key == "choices" {
-                        parse_choices(rest, &mut recording.choices)
-                            .ok_or_else(|| error("bad choices"))?;
+                        parse_choices(rest, &mut recording.choices, &mut choices)
+                            .map_err(|what| error(&what))?;
                     } else {
-                        parse_draws(rest, &mut recording.draws).ok_or_else(|| error("bad draw"))?;
+                        parse_draws(rest, &mut recording.draws, &mut draws)
+                            .map_err(|what| error(&what))?;
                     }
                 }
                 _ => return Err(error("unknown line")),
@@ -120,46 +163,88 @@ impl ReplayFile {
             test,
             strategy: strategy.ok_or_else(|| format!("{origin}: no strategy line"))?,
             seed: seed.ok_or_else(|| format!("{origin}: no seed line"))?,
+            call,
             schedulers,
         })
     }
 
-    /// Reads and parses the file at `path`.
+    /// Reads and parses the file at `path`; errors start with `REPLAY=<path>`.
     pub(crate) fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| format!("REPLAY={}: {error}", path.display()))?;
-        Self::parse(&text, &path.display().to_string())
+        let origin = format!("REPLAY={}", path.display());
+        let size = std::fs::metadata(path)
+            .map_err(|error| format!("{origin}: {error}"))?
+            .len();
+        if size > MAX_FILE_BYTES {
+            return Err(format!(
+                "{origin}: {size} bytes is not a replay file (at most {MAX_FILE_BYTES})"
+            ));
+        }
+        let text = std::fs::read_to_string(path).map_err(|error| format!("{origin}: {error}"))?;
+        Self::parse(&text, &origin)
     }
 }
 
-fn parse_choices(text: &str, choices: &mut Vec<u64>) -> Option<()> {
+/// Parses a `choices` line's tokens (`3`, `2*40`) onto `choices`; `total` counts the choices of
+/// the whole file against [`MAX_CHOICES`].
+fn parse_choices(text: &str, choices: &mut Vec<u64>, total: &mut usize) -> Result<(), String> {
     for token in text.split_whitespace() {
+        let bad = || format!("bad choices token {token:?} (a task id, or id*count)");
         let (task, count): (u64, usize) = match token.split_once('*') {
-            Some((task, count)) => (task.parse().ok()?, count.parse().ok()?),
-            None => (token.parse().ok()?, 1),
+            Some((task, count)) => (
+                task.parse().map_err(|_| bad())?,
+                count.parse().map_err(|_| bad())?,
+            ),
+            None => (token.parse().map_err(|_| bad())?, 1),
         };
+        let room = MAX_CHOICES - *total;
+        if count > room {
+            return Err(format!(
+                "a run of {count} choices makes more than a replay file holds ({MAX_CHOICES} \
+                 choices in all)"
+            ));
+        }
+        choices
+            .try_reserve(count)
+            .map_err(|error| format!("{count} choices: {error}"))?;
         choices.extend(std::iter::repeat_n(task, count));
+        *total += count;
     }
-    Some(())
+    Ok(())
 }
 
-fn parse_draws(text: &str, draws: &mut Vec<Draw>) -> Option<()> {
+/// Parses a `draw` line (`task start..end value...`) onto `draws`; `total` counts the draws of
+/// the whole file against [`MAX_DRAWS`].
+fn parse_draws(text: &str, draws: &mut Vec<Draw>, total: &mut usize) -> Result<(), String> {
+    let bad = || "bad draw (task start..end value...)".to_string();
     let mut tokens = text.split_whitespace();
-    let task = tokens.next()?.parse().ok()?;
-    let (start, end) = tokens.next()?.split_once("..")?;
-    let (start, end) = (start.parse().ok()?, end.parse().ok()?);
+    let task = tokens.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+    let (start, end) = tokens
+        .next()
+        .ok_or_else(bad)?
+        .split_once("..")
+        .ok_or_else(bad)?;
+    let (start, end) = (
+        start.parse().map_err(|_| bad())?,
+        end.parse().map_err(|_| bad())?,
+    );
     for value in tokens {
+        if *total == MAX_DRAWS {
+            return Err(format!("more than {MAX_DRAWS} drawn values in the file"));
+        }
         draws.push(Draw {
             task,
             start,
             end,
-            value: value.parse().ok()?,
+            value: value.parse().map_err(|_| bad())?,
         });
+        *total += 1;
     }
-    Some(())
+    Ok(())
 }
 
-/// Where a failing test's replay file goes: `<target dir>/scheduler-replays/<binary>-<test>.replay`.
+/// Where a failing test's replay file goes:
+/// `<target dir>/scheduler-replays/<package>-<binary>-<test>.replay` (the package as cargo
+/// names it in `CARGO_PKG_NAME`; left out when that is not set).
 /// The target directory is the ancestor of the test binary that holds cargo's `CACHEDIR.TAG`,
 /// else `CARGO_TARGET_DIR`; `None` if neither is known (then no file is written).
 pub(crate) fn path_for(test: Option<&str>) -> Option<PathBuf> {
@@ -181,7 +266,11 @@ pub(crate) fn path_for(test: Option<&str>) -> Option<PathBuf> {
             _ => stem.to_string(),
         })
         .unwrap_or_else(|| "test".to_string());
-    let name: String = format!("{binary}-{}", test.unwrap_or("main"))
+    // The package too: two packages may have test binaries and tests of the same names.
+    let package = std::env::var("CARGO_PKG_NAME")
+        .map(|package| format!("{package}-"))
+        .unwrap_or_default();
+    let name: String = format!("{package}{binary}-{}", test.unwrap_or("main"))
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -219,6 +308,7 @@ mod tests {
                 steps: 20,
             },
             seed: 17,
+            call: Some(2),
             schedulers: vec![
                 Recording {
                     choices: [vec![1, 2, 2, 2, 1], vec![3; 100]].concat(),
@@ -254,8 +344,8 @@ mod tests {
         assert_eq!(parsed.schedulers[0].choices, file.schedulers[0].choices);
         assert_eq!(parsed.schedulers[0].draws.len(), 3);
         assert_eq!(
-            (parsed.test, parsed.strategy, parsed.seed),
-            (file.test, file.strategy, 17)
+            (parsed.test, parsed.strategy, parsed.seed, parsed.call),
+            (file.test, file.strategy, 17, Some(2))
         );
         assert_eq!(parsed.schedulers[1], Recording::default());
         assert!(text.len() < 400, "{} bytes", text.len());
@@ -276,5 +366,52 @@ mod tests {
         );
         let error = ReplayFile::parse("scheduler-replay 1\nseed x", "f").unwrap_err();
         assert!(error.contains("bad seed"), "{error}");
+    }
+
+    fn with_line(line: &str) -> String {
+        format!("scheduler-replay 1\nstrategy random\nseed 1\nscheduler\n{line}\n")
+    }
+
+    /// Issue 20, defect 6: `choices 1*1000000000000` made the harness allocate 8 TB and abort.
+    /// Run lengths, draws and sections are bounded; a file past them is a clear error naming
+    /// the file and the line.
+    #[test]
+    fn corrupted_run_lengths_and_sizes_are_clear_errors_not_allocations() {
+        let origin = "REPLAY=x.replay";
+        let error = ReplayFile::parse(&with_line("choices 1*1000000000000"), origin).unwrap_err();
+        assert!(
+            error.starts_with("REPLAY=x.replay:5: a run of 1000000000000 choices makes more than a replay file holds"),
+            "{error}"
+        );
+        let error =
+            ReplayFile::parse(&with_line("choices 1*99999999999999999999999"), origin).unwrap_err();
+        assert!(error.contains(":5: bad choices token"), "{error}");
+        // Runs add up across lines and sections.
+        let half = MAX_CHOICES / 2 + 1;
+        let text = with_line(&format!("choices 1*{half}\nscheduler\nchoices 2*{half}"));
+        let error = ReplayFile::parse(&text, origin).unwrap_err();
+        assert!(error.contains(":7: a run of"), "{error}");
+        let many = vec!["7"; MAX_DRAWS + 1].join(" ");
+        let error =
+            ReplayFile::parse(&with_line(&format!("draw 1 0..10 {many}")), origin).unwrap_err();
+        assert!(error.contains("drawn values"), "{error}");
+        assert!(error.len() < 400, "the bad line is quoted short: {error}");
+        let sections = "scheduler\n".repeat(MAX_SCHEDULERS + 1);
+        let error = ReplayFile::parse(&with_line(&sections), origin).unwrap_err();
+        assert!(error.contains("`scheduler` sections"), "{error}");
+        let error = ReplayFile::parse(&with_line("call 0"), origin).unwrap_err();
+        assert!(error.contains("bad call"), "{error}");
+        // Within the bounds, a long run is fine.
+        let file = ReplayFile::parse(&with_line("choices 3*100000"), origin).unwrap();
+        assert_eq!(file.schedulers[0].choices.len(), 100_000);
+    }
+
+    /// Issue 20, defect 7, in a replay file: the strategy line is checked like `STRATEGY=`.
+    #[test]
+    fn an_out_of_range_strategy_line_is_a_clear_error() {
+        let text = "scheduler-replay 1\nstrategy pct:4294967295:18446744073709551615\nseed 1\n";
+        let error = ReplayFile::parse(text, "REPLAY=f").unwrap_err();
+        assert!(error.starts_with("REPLAY=f:2: bad strategy"), "{error}");
+        assert!(error.contains("outside 1..=32"), "{error}");
     }
 }

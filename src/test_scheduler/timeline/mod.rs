@@ -11,11 +11,13 @@
 pub(crate) mod chrome_trace;
 
 use crate::{SessionId, TaskMetadata, TaskOutcome};
+use rustc_hash::FxHashMap;
 use std::fmt;
 
 /// How many events a timeline keeps at most: the most recent ones (40 bytes each, plus the
-/// metadata of each task once; when full, the oldest quarter goes). The file says how many
-/// earlier events were dropped.
+/// metadata of each task a kept event is about, once; when full, the oldest quarter goes, with
+/// the metadata of tasks only those events were about). The file says how many earlier events
+/// were dropped. A timeline's memory is bounded by this limit however long the run.
 pub const TIMELINE_LIMIT: usize = 200_000;
 
 /// `by` of an event caused by code outside every task (the test body, a block loop).
@@ -89,9 +91,8 @@ pub(crate) struct Timeline {
     pub(crate) events: Vec<Event>,
     /// Events dropped from the front to stay within [`TIMELINE_LIMIT`].
     pub(crate) dropped: u64,
-    /// The metadata of every task an event is about, by id (a TestScheduler numbers its tasks
-    /// 1, 2, 3…).
-    tasks: Vec<Option<TaskMetadata>>,
+    /// The metadata of every task a kept event is about, by id.
+    tasks: FxHashMap<u64, Known>,
     /// Sessions drawn on an owner's track instead of their own (a simulated Durable Object's
     /// events): session id -> index in `owners`.
     pub(super) session_owners: rustc_hash::FxHashMap<u64, u32>,
@@ -99,27 +100,34 @@ pub(crate) struct Timeline {
     pub(super) owners: Vec<String>,
 }
 
-/// Ids above this are not kept in the table (no TestScheduler spawns that many).
-const MAX_TABLE_ID: u64 = 1 << 26;
+/// A task's metadata, and the number (counted from the first event ever recorded) of the last
+/// event about it: once that event is dropped, so is the metadata.
+#[derive(Clone, Debug)]
+struct Known {
+    metadata: TaskMetadata,
+    last: u64,
+}
 
 impl Timeline {
     /// Records `what` about `task` at `at` (nanoseconds), caused by `by`.
     #[inline]
     pub(crate) fn record(&mut self, at: u64, by: u64, task: &TaskMetadata, what: What) {
         let id = task.id().as_u64();
-        if id < MAX_TABLE_ID {
-            let index = id as usize;
-            if index >= self.tasks.len() {
-                self.tasks.resize(index + 1, None);
-            }
-            self.tasks[index].get_or_insert(*task);
-        }
         self.push(Event {
             at,
             task: id,
             by,
             what,
         });
+        // After the push, which may have dropped the oldest events (and metadata with them).
+        let last = self.dropped + self.events.len() as u64 - 1;
+        self.tasks
+            .entry(id)
+            .and_modify(|known| known.last = last)
+            .or_insert(Known {
+                metadata: *task,
+                last,
+            });
     }
 
     /// Records an event about no task (a poll's end, a mark).
@@ -145,9 +153,9 @@ impl Timeline {
         self.session_owners.insert(session.as_u64(), index as u32);
     }
 
-    /// The metadata of task `id`, if an event was about it.
+    /// The metadata of task `id`, if a kept event is about it.
     pub(crate) fn task(&self, id: u64) -> Option<&TaskMetadata> {
-        self.tasks.get(usize::try_from(id).ok()?)?.as_ref()
+        self.tasks.get(&id).map(|known| &known.metadata)
     }
 
     #[inline]
@@ -159,11 +167,121 @@ impl Timeline {
     }
 
     /// Drops the oldest quarter at once (a plain `Vec` push stays cheap; between 75% and 100%
-    /// of the limit are kept).
+    /// of the limit are kept), and the metadata of the tasks only those events were about.
     #[cold]
     fn drop_oldest(&mut self) {
         let quarter = TIMELINE_LIMIT / 4;
         self.events.drain(..quarter);
         self.dropped += quarter as u64;
+        let first_kept = self.dropped;
+        self.tasks.retain(|_, known| known.last >= first_kept);
+        // An owned session's entry goes once no kept event is about it (a task of it, or a
+        // mark made in it): the map follows the kept events, not every event ever recorded.
+        if !self.session_owners.is_empty() {
+            let mut kept: rustc_hash::FxHashSet<u64> = self
+                .tasks
+                .values()
+                .filter_map(|known| known.metadata.session())
+                .map(SessionId::as_u64)
+                .collect();
+            kept.extend(self.events.iter().filter_map(|event| match &event.what {
+                What::Mark(mark) => mark.session.map(SessionId::as_u64),
+                _ => None,
+            }));
+            self.session_owners.retain(|session, _| kept.contains(session));
+        }
+        // A full timeline keeps at most one task per kept event: room for that many now, so
+        // its size is fixed from here on however the tasks spread over the events.
+        self.tasks
+            .reserve(TIMELINE_LIMIT.saturating_sub(self.tasks.len()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{TaskId, TaskKind};
+    use std::panic::Location;
+
+    /// The owner of a session (a simulated Durable Object's event) is forgotten with the last
+    /// kept event about that session: a long simulation's owner map stays within the limit.
+    #[test]
+    fn owned_sessions_go_with_their_events() {
+        let mut timeline = Timeline::default();
+        let sessions = if cfg!(miri) {
+            1_000
+        } else {
+            2 * TIMELINE_LIMIT as u64
+        };
+        for id in 1..sessions {
+            let session = SessionId::from_raw(id);
+            timeline.set_session_owner(session, "durable object Counter:a");
+            let task = TaskMetadata::new(
+                TaskId::from_raw(id),
+                None,
+                Some(session),
+                Location::caller(),
+                TaskKind::Foreground,
+            );
+            timeline.record(id, 0, &task, What::Spawned);
+        }
+        assert!(
+            timeline.session_owners.len() <= TIMELINE_LIMIT,
+            "{} owned sessions kept for {} events",
+            timeline.session_owners.len(),
+            timeline.events.len()
+        );
+        let last = SessionId::from_raw(sessions - 1);
+        assert!(timeline.session_owners.contains_key(&last.as_u64()));
+        assert_eq!(timeline.owners.len(), 1, "one owner, named once");
+    }
+
+    /// Issue 20, defect 3: the timeline kept the metadata of every task id ever seen, past
+    /// the limit (185 MiB at 4M tasks). Now it keeps that of the tasks its kept events are
+    /// about: at most one per kept event.
+    #[test]
+    fn metadata_goes_with_the_last_event_about_it() {
+        let mut timeline = Timeline::default();
+        let metadata = |id: u64| {
+            TaskMetadata::new(
+                TaskId::from_raw(id),
+                None,
+                None,
+                Location::caller(),
+                TaskKind::Background,
+            )
+        };
+        let long_lived = metadata(1);
+        let tasks = if cfg!(miri) {
+            1_000
+        } else {
+            2 * TIMELINE_LIMIT as u64
+        };
+        for id in 2..tasks {
+            timeline.record(id, 0, &metadata(id), What::Spawned);
+            if id % 1_000 == 0 {
+                timeline.record(id, 0, &long_lived, What::Woken);
+            }
+        }
+        assert!(
+            timeline.tasks.len() <= TIMELINE_LIMIT,
+            "{} tasks' metadata kept for {} events",
+            timeline.tasks.len(),
+            timeline.events.len()
+        );
+        for event in &timeline.events {
+            assert!(timeline.task(event.task).is_some(), "task#{}", event.task);
+        }
+        assert!(
+            timeline.task(1).is_some(),
+            "a task with recent events is kept"
+        );
+        if !cfg!(miri) {
+            assert!(timeline.dropped > 0);
+            assert!(
+                timeline.task(2).is_none(),
+                "a task whose events all went is gone"
+            );
+        }
     }
 }

@@ -13,9 +13,10 @@ use crate::isolate::{self, Service};
 use futures::channel::oneshot;
 use scheduler::cloud::{ExecutionContext, LocalFuture, SchedulerRuntime};
 use scheduler::{Instant, Runnable, Scheduler, Unparker};
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -125,9 +126,40 @@ impl SpawnLocalContext {
     }
 }
 
+/// How often a `wait_until` promise checks, on a timer of its own request, whether its future
+/// has finished (see [`SpawnLocalContext::wait_until_boxed`]).
+const SETTLE_TICK: Duration = Duration::from_millis(50);
+
 impl ExecutionContext for SpawnLocalContext {
+    /// Runs `future` on `spawn_local`; the promise handed to `ctx.waitUntil` settles in this
+    /// request's own context. A `spawn_local` future runs in the context of whatever event woke
+    /// it: when another request's event finishes it (the ingest counters wake waiters across
+    /// requests), a promise settled right there is settled from that other request's context,
+    /// and workerd then gives up on it ("Uncaught Error: Promise will never complete") unless it
+    /// defers the settling to the promise's own context, which it was seen not to do under
+    /// sustained load (see `WorkerdScheduler`). So the future only raises a flag; the promise's
+    /// own future, woken only from this request's context, looks at it: twice through the
+    /// microtask queue (a job that ends in this request's own event settles at once), then on a
+    /// timer armed here every [`SETTLE_TICK`] (as the WorkerdScheduler's sessions do with their
+    /// tick).
     fn wait_until_boxed(&self, future: LocalFuture) {
-        self.context.wait_until(future);
+        let done = Rc::new(Cell::new(false));
+        let finished = done.clone();
+        spawn_local(async move {
+            future.await;
+            finished.set(true);
+        });
+        self.context.wait_until(async move {
+            for _ in 0..2 {
+                if done.get() {
+                    return;
+                }
+                yield_once().await;
+            }
+            while !done.get() {
+                worker::Delay::from(SETTLE_TICK).await;
+            }
+        });
     }
 
     fn pass_through_on_exception(&self) {
@@ -171,4 +203,19 @@ impl<T> Future for SpawnLocalHandle<T> {
             .poll(cx)
             .map(|output| output.expect("a spawn_local subtask ran to completion"))
     }
+}
+
+/// Wakes itself once, then completes: one trip through `spawn_local`'s microtask queue, in the
+/// context of the event being handled.
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if std::mem::replace(&mut yielded, true) {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await;
 }

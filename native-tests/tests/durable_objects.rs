@@ -6,9 +6,10 @@
 
 use scheduler::cloud::{
     AlarmInfo, DurableObjectEventKind, DurableObjectFailure, DurableObjectFaultKind,
-    DurableObjectHandler, DurableObjectState, ListOptions, LocalBoxFuture, PlatformRuntime,
-    SchedulerRuntime, SimulatedDurableObjectNamespace, SimulatedDurableObjectState,
-    SimulatedExecutionContext, SimulationFaults, StorageError, WaitUntilOutcome,
+    DurableObjectHandler, DurableObjectNamespace, DurableObjectState, ListOptions, LocalBoxFuture,
+    PlatformRuntime, SchedulerRuntime, SimulatedDurableObjectNamespace,
+    SimulatedDurableObjectState, SimulatedExecutionContext, SimulationFaults, StorageError,
+    WaitUntilOutcome,
 };
 use scheduler::{TestScheduler, TestSchedulerConfig, TraceEvent, run_seeds};
 use std::cell::{Cell, RefCell};
@@ -1270,6 +1271,68 @@ fn a_worker_handler_reaches_an_object_through_its_stub() {
     let event = &w.probes.events()[0];
     assert_ne!(event.session, worker_session);
     assert!(event.outcome.as_ref().unwrap().is_completed());
+}
+
+/// Worker code written against the namespace trait (what the Worker's code takes, so it runs
+/// over the real binding on workerd too).
+async fn ask(
+    probes: &dyn DurableObjectNamespace<Request = Script, Response = String>,
+    name: &str,
+    line: &'static str,
+) -> Result<String, DurableObjectFailure> {
+    probes
+        .send(
+            name,
+            script(move |probe| async move {
+                probe.log.push(line);
+                probe.state.id().short()
+            }),
+        )
+        .await
+}
+
+#[test]
+fn the_namespace_trait_sends_to_the_object_named_at_the_call_and_reports_its_failures() {
+    run_seeds(|seed| {
+        let w = world(seed);
+        let probes: Rc<dyn DurableObjectNamespace<Request = Script, Response = String>> =
+            Rc::new(w.probes.clone());
+        // Each name is its own object: the answer is the object's own id.
+        assert_eq!(w.ctx.block(ask(&*probes, "a", "to a")).unwrap(), "a");
+        assert_eq!(w.ctx.block(ask(&*probes, "b", "to b")).unwrap(), "b");
+        let objects: Vec<_> = w.probes.events().iter().map(|e| e.object.clone()).collect();
+        assert_eq!(
+            objects,
+            [w.probes.id_from_name("a"), w.probes.id_from_name("b")]
+        );
+        // Sent by the call: a request whose future is dropped unpolled still runs.
+        drop(probes.send(
+            "a",
+            script(|probe| async move {
+                probe.log.push("dropped, still delivered");
+                String::new()
+            }),
+        ));
+        let scheduler: Arc<dyn scheduler::Scheduler> = w.test.clone();
+        w.ctx.block(scheduler.timer(secs(1)));
+        assert!(w.log.position("dropped, still delivered").is_some());
+        // A reset replaces the response with the failure, as the stub's fetch would.
+        w.ctx.set_faults(SimulationFaults {
+            object_storage_failure: 1.0,
+            ..SimulationFaults::default()
+        });
+        let failed = w.ctx.block(probes.send(
+            "a",
+            script(|probe| async move {
+                let _ = probe.state.storage().get::<u64>("k").await;
+                "unreachable".to_string()
+            }),
+        ));
+        assert!(
+            matches!(failed, Err(DurableObjectFailure::Reset(_))),
+            "{failed:?}"
+        );
+    });
 }
 
 /// What a `Mixed` object is asked: add one to both `a` and `b`, in one of four ways.

@@ -17,9 +17,11 @@
 //! 4. If the platform resets the object with events in flight (a failed write, a failed
 //!    `block_concurrency_while`), their code never continues: the object's next instance ends
 //!    their sessions when it is built (logged, counted in
-//!    [`abandoned_events`](CloudflareDurableObjectStats::abandoned_events)). Ending them
-//!    resolves their anchors from the new instance's context, which workerd notes once per
-//!    reset ("A promise was resolved or rejected from a different request context").
+//!    [`abandoned_events`](CloudflareDurableObjectStats::abandoned_events)) and drops their
+//!    handlers' tasks, which may wait forever on a promise of the reset instance (other tasks
+//!    of theirs are discarded when next woken, as a cut-off request's). Ending them resolves
+//!    their anchors from the new instance's context, which workerd notes once per reset ("A
+//!    promise was resolved or rejected from a different request context").
 //!
 //! Storage goes through the platform's storage API (its input and output gates, write
 //! coalescing and resets are workerd's own); values are stored as `Uint8Array`s.
@@ -27,9 +29,10 @@
 //! session inside the platform's callbacks.
 
 use super::durable_object::{
-    DurableObjectFailure, DurableObjectId, DurableObjectState, DurableObjectStorage,
-    DurableObjectTransaction, Entries, KeyValueBackend, ListOptions, LocalBoxFuture,
-    StorageBackend, StorageError, TransactionBackend, TransactionBody, check_key,
+    DurableObjectFailure, DurableObjectHandler, DurableObjectId, DurableObjectMessage,
+    DurableObjectNamespace, DurableObjectState, DurableObjectStorage, DurableObjectTransaction,
+    Entries, KeyValueBackend, ListOptions, LocalBoxFuture, StorageBackend, StorageError,
+    TransactionBackend, TransactionBody, check_key,
 };
 use super::execution_context::LocalFuture;
 use crate::platform::wasm::{SessionEnd, WorkerdScheduler};
@@ -38,6 +41,7 @@ use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::Location;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -92,6 +96,19 @@ struct Event {
     pending: Cell<usize>,
     responded: Cell<bool>,
     ended: Cell<bool>,
+    /// Drops the handler's task (cancelling it if it has not finished): called when the event
+    /// is abandoned, whose handler may wait forever on a promise of the reset instance.
+    cancel_handler: RefCell<Option<Box<dyn FnOnce()>>>,
+}
+
+impl Event {
+    /// Cancels the handler's task if it has not finished (nothing once it has).
+    fn cancel_handler(&self) {
+        let cancel = self.cancel_handler.borrow_mut().take();
+        if let Some(cancel) = cancel {
+            cancel();
+        }
+    }
 }
 
 /// What every [`CloudflareDurableObjectState`] of this isolate did so far.
@@ -212,17 +229,77 @@ impl CloudflareDurableObjectState {
             pending: Cell::new(0),
             responded: Cell::new(false),
             ended: Cell::new(false),
+            cancel_handler: RefCell::default(),
         });
         object.events.borrow_mut().insert(session, record.clone());
         CloudflareDurableObjectStats::update(|stats| stats.events += 1);
         let scheduler: Arc<dyn Scheduler> = object.scheduler.clone();
         let task = session::with(Some(session), || scheduler.spawn_foreground(handler));
+        // The handle is shared with the event's record, so that an abandoned event's handler
+        // (waiting on a promise of the reset instance, which never settles) can be cancelled.
+        let task = Rc::new(RefCell::new(Some(task)));
+        let shared = task.clone();
+        *record.cancel_handler.borrow_mut() = Some(Box::new(move || {
+            let task = shared.borrow_mut().take();
+            drop(task);
+        }));
         async move {
             // Answers however this future ends (with the output, or dropped because the caller
             // went away); the session ends once its `wait_until` work has settled.
             let _respond = RespondOnDrop(object, record);
-            task.await
+            std::future::poll_fn(|cx| match task.borrow_mut().as_mut() {
+                Some(task) => std::pin::Pin::new(task).poll(cx),
+                // Cancelled: the event was abandoned, and nobody waits for this any more.
+                None => std::task::Poll::Pending,
+            })
+            .await
         }
+    }
+}
+
+impl CloudflareDurableObjectState {
+    /// Serves a `fetch` event sent by a [`CloudflareDurableObjectNamespace`]: decodes the
+    /// request's body as the handler's request, runs `handler.fetch` as the event's session
+    /// ([`serve`](Self::serve)) and answers 200 with its response, encoded. A body that cannot
+    /// be read or decoded is answered 400, naming why, without running the handler. Call it
+    /// from the `#[durable_object]` struct's `fetch`:
+    ///
+    /// ```ignore
+    /// async fn fetch(&self, request: Request) -> Result<Response> {
+    ///     self.state.serve_fetch(self.counter.clone(), request).await
+    /// }
+    /// ```
+    pub async fn serve_fetch<H>(
+        &self,
+        handler: Rc<H>,
+        mut request: worker::Request,
+    ) -> worker::Result<worker::Response>
+    where
+        H: DurableObjectHandler,
+        H::Request: DurableObjectMessage,
+        H::Response: DurableObjectMessage,
+    {
+        // Read in the event's own context, before its session starts.
+        let decoded = match request.bytes().await {
+            Ok(bytes) => H::Request::from_bytes(bytes),
+            Err(error) => Err(format!("its body could not be read: {error}")),
+        };
+        let message = match decoded {
+            Ok(message) => message,
+            Err(error) => {
+                return worker::Response::error(
+                    format!(
+                        "durable object {}: not a request of this object: {error}",
+                        self.object.id.short()
+                    ),
+                    400,
+                );
+            }
+        };
+        let response = self
+            .serve("fetch", async move { handler.fetch(message).await })
+            .await;
+        worker::Response::from_bytes(response.to_bytes())
     }
 }
 
@@ -248,6 +325,9 @@ impl ObjectState {
             if !event.ended.replace(true) {
                 self.end_session(&event, true);
             }
+            // Its handler may wait forever on a promise the reset instance left: dropped now
+            // (ending the session doomed it, so its runnable is discarded, not run).
+            event.cancel_handler();
         }
     }
 
@@ -292,6 +372,9 @@ struct RespondOnDrop(Rc<ObjectState>, Rc<Event>);
 
 impl Drop for RespondOnDrop {
     fn drop(&mut self) {
+        // The handler's task, if the caller went away before it finished, is cancelled (its
+        // handle is dropped), as it would be if the serving future held it.
+        self.1.cancel_handler();
         self.1.responded.set(true);
         self.0.end_if_settled(&self.1);
     }
@@ -365,6 +448,125 @@ impl DurableObjectState for CloudflareDurableObjectState {
         Box::pin(async move {
             done.await
                 .map_err(|error| DurableObjectFailure::Reset(error.to_string()))
+        })
+    }
+}
+
+/// The URL of the `fetch` a [`CloudflareDurableObjectNamespace`] sends an object (the object
+/// reads only the body; the platform needs an absolute URL).
+const OBJECT_URL: &str = "https://durable-object.invalid/fetch";
+
+/// The Worker's side of a Durable Object class on workerd: workers-rs's `ObjectNamespace` (the
+/// binding, `env.durable_object("COUNTER")?`) as a [`DurableObjectNamespace`], so the Worker's
+/// code that sends requests to objects is the code its simulation tests run over a
+/// [`SimulatedDurableObjectNamespace`](super::SimulatedDurableObjectNamespace).
+///
+/// [`send`](DurableObjectNamespace::send) encodes the request ([`DurableObjectMessage`]) as
+/// the body of a `POST` and calls the platform's `stub.fetch` at once (a request is sent by the
+/// call, as in simulation); the object's glue answers it with
+/// [`CloudflareDurableObjectState::serve_fetch`]. Every way the exchange can fail (the
+/// `fetch` threw because the object was reset or is overloaded, a status other than 200, a
+/// response that cannot be decoded) is a [`DurableObjectFailure::Unanswered`], after which
+/// the request may still have taken effect.
+///
+/// ```ignore
+/// let counters: Rc<dyn DurableObjectNamespace<Request = Add, Response = Total>> =
+///     Rc::new(CloudflareDurableObjectNamespace::new(env.durable_object("COUNTER")?));
+/// let total = counters.send("click", Add(1)).await?;
+/// ```
+pub struct CloudflareDurableObjectNamespace<Request, Response> {
+    namespace: worker::ObjectNamespace,
+    messages: PhantomData<fn(Request) -> Response>,
+}
+
+impl<Request, Response> Clone for CloudflareDurableObjectNamespace<Request, Response> {
+    fn clone(&self) -> Self {
+        Self {
+            namespace: self.namespace.clone(),
+            messages: PhantomData,
+        }
+    }
+}
+
+impl<Request, Response> std::fmt::Debug for CloudflareDurableObjectNamespace<Request, Response> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudflareDurableObjectNamespace")
+            .finish_non_exhaustive()
+    }
+}
+
+impl<Request, Response> CloudflareDurableObjectNamespace<Request, Response> {
+    /// Wraps the binding `namespace` (`env.durable_object(name)?`).
+    pub fn new(namespace: worker::ObjectNamespace) -> Self {
+        Self {
+            namespace,
+            messages: PhantomData,
+        }
+    }
+
+    /// The wrapped workers-rs namespace, for the rest of its API (ids, location hints).
+    pub fn inner(&self) -> &worker::ObjectNamespace {
+        &self.namespace
+    }
+
+    /// Calls `stub.fetch` on the object named `name` with `body`: the platform's promise.
+    fn issue(&self, name: &str, body: &[u8]) -> Result<Promise, DurableObjectFailure> {
+        let unanswered = |what: &str, error: &dyn std::fmt::Display| {
+            DurableObjectFailure::Unanswered(format!("{what} (object {name:?}): {error}"))
+        };
+        let stub = self
+            .namespace
+            .get_by_name(name)
+            .map_err(|error| unanswered("no stub", &error))?;
+        let mut init = worker::RequestInit::new();
+        init.with_method(worker::Method::Post)
+            .with_body(Some(Uint8Array::from(body).into()));
+        let request = worker::Request::new_with_init(OBJECT_URL, &init)
+            .map_err(|error| unanswered("the request could not be built", &error))?;
+        let raw: worker::worker_sys::DurableObject = stub.into_rpc();
+        raw.fetch_with_request(request.inner())
+            .map_err(|error| unanswered("stub.fetch threw", &describe(&error)))
+    }
+}
+
+impl<Request, Response> DurableObjectNamespace
+    for CloudflareDurableObjectNamespace<Request, Response>
+where
+    Request: DurableObjectMessage + 'static,
+    Response: DurableObjectMessage + 'static,
+{
+    type Request = Request;
+    type Response = Response;
+
+    fn send(
+        &self,
+        name: &str,
+        request: Request,
+    ) -> LocalBoxFuture<Result<Response, DurableObjectFailure>> {
+        let sent = self.issue(name, &request.to_bytes());
+        let name = name.to_string();
+        Box::pin(async move {
+            let unanswered = |what: String| {
+                DurableObjectFailure::Unanswered(format!("{what} (object {name:?})"))
+            };
+            let response = JsFuture::from(sent?)
+                .await
+                .map_err(|error| unanswered(format!("stub.fetch failed: {}", describe(&error))))?;
+            let response: worker::web_sys::Response = response
+                .dyn_into()
+                .map_err(|value| unanswered(format!("not a Response: {}", describe(&value))))?;
+            let mut response = worker::Response::from(response);
+            let status = response.status_code();
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|error| unanswered(format!("its response broke off: {error}")))?;
+            if status != 200 {
+                let text = String::from_utf8_lossy(&bytes);
+                return Err(unanswered(format!("the object answered {status}: {text}")));
+            }
+            Response::from_bytes(bytes)
+                .map_err(|error| unanswered(format!("its response cannot be decoded: {error}")))
         })
     }
 }

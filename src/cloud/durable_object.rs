@@ -13,6 +13,10 @@
 //!   bytes; [`StorageValue`] encodes the common types (strings, integers, booleans).
 //! - [`DurableObjectHandler`]: the events the runtime delivers to an object (`fetch`, `alarm`),
 //!   for code shared by the simulation and the Worker.
+//! - [`DurableObjectNamespace`]: the Worker's side, sending a request to an object by name
+//!   (implemented by the simulated namespace and, on workerd, by
+//!   `CloudflareDurableObjectNamespace`); [`DurableObjectMessage`] encodes what goes over the
+//!   wire on workerd.
 //!
 //! Object safety follows [`ExecutionContext`](super::ExecutionContext): the trait's required
 //! methods take and return boxed local futures, and the generic conveniences need `Self: Sized`.
@@ -117,6 +121,11 @@ pub enum DurableObjectFailure {
     /// The event's handler panicked. The object is not reset (as a thrown exception on the
     /// platform); only this event fails.
     Panicked(String),
+    /// No response came back to the caller (on workerd: the stub's `fetch` threw, or the object
+    /// answered with an error status): the object was reset, overloaded or unreachable, or the
+    /// request or the response could not be decoded. As with [`Reset`](Self::Reset), the
+    /// event may have taken effect.
+    Unanswered(String),
 }
 
 impl fmt::Display for DurableObjectFailure {
@@ -125,6 +134,9 @@ impl fmt::Display for DurableObjectFailure {
             Self::Reset(reason) => write!(f, "the Durable Object was reset: {reason}"),
             Self::Panicked(message) => {
                 write!(f, "the Durable Object's handler panicked: {message}")
+            }
+            Self::Unanswered(reason) => {
+                write!(f, "the Durable Object did not answer: {reason}")
             }
         }
     }
@@ -691,5 +703,146 @@ pub trait DurableObjectHandler: 'static {
     async fn alarm(&self, alarm: AlarmInfo) -> Result<(), String> {
         let _ = alarm;
         Err("this Durable Object has no alarm handler".into())
+    }
+}
+
+/// A request sent to a Durable Object, or its response, as bytes: what a namespace on workerd
+/// (`CloudflareDurableObjectNamespace`) puts in the body of the `fetch` it sends the object,
+/// and what the object's glue (`CloudflareDurableObjectState::serve_fetch`) decodes, and back.
+/// In simulation the values are handed over as they are, so nothing is encoded.
+///
+/// Implement it for the app's own request and response types, with the serialization the app
+/// already uses (the library does not depend on `serde`); `String` (UTF-8) and `Vec<u8>` (as
+/// is) come with it.
+///
+/// ```
+/// use scheduler::cloud::DurableObjectMessage;
+/// let message = "increment".to_string();
+/// assert_eq!(String::from_bytes(message.to_bytes()), Ok(message));
+/// assert!(String::from_bytes(vec![0xff]).is_err());
+/// ```
+pub trait DurableObjectMessage: Sized {
+    /// The bytes to send.
+    fn to_bytes(&self) -> Vec<u8>;
+
+    /// The value back from the bytes received; an error names what is wrong with them.
+    fn from_bytes(bytes: Vec<u8>) -> Result<Self, String>;
+}
+
+impl DurableObjectMessage for Vec<u8> {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.clone()
+    }
+
+    fn from_bytes(bytes: Vec<u8>) -> Result<Self, String> {
+        Ok(bytes)
+    }
+}
+
+impl DurableObjectMessage for String {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+
+    fn from_bytes(bytes: Vec<u8>) -> Result<Self, String> {
+        String::from_utf8(bytes).map_err(|error| format!("not UTF-8: {error}"))
+    }
+}
+
+/// The Worker's side of a Durable Object class (its binding, `env.COUNTER` in JavaScript):
+/// sends a request to one of its objects, by name, and gives the object's response. Worker
+/// code that talks to an object is written once against this trait and runs unchanged over
+/// [`SimulatedDurableObjectNamespace`](super::SimulatedDurableObjectNamespace) natively (the
+/// object's handler runs in the simulation, with its gates and faults) and over
+/// `CloudflareDurableObjectNamespace` on workerd (wrapping workers-rs's `ObjectNamespace`: the
+/// request goes to the object over the platform's `stub.fetch`).
+///
+/// Object-safe: hold it as `Rc<dyn DurableObjectNamespace<Request = R, Response = S>>` to keep
+/// the platform out of the app's types.
+///
+/// **A failure does not mean the event had no effect.** The object may have applied the
+/// request's writes and been reset before its response reached the caller (a failed write, an
+/// overload, an injected reset). Never retry a request that is not idempotent blindly: give it
+/// a key the object records in the same write as its effect, and have the object check that key
+/// first (so a retry of a request that took effect answers without applying it again).
+///
+/// ```
+/// use scheduler::TestScheduler;
+/// use scheduler::cloud::{
+///     DurableObjectHandler, DurableObjectNamespace, DurableObjectState,
+///     SimulatedDurableObjectNamespace, SimulatedExecutionContext,
+/// };
+/// use std::rc::Rc;
+///
+/// struct Counter<S: DurableObjectState>(S);
+///
+/// impl<S: DurableObjectState + 'static> DurableObjectHandler for Counter<S> {
+///     type Request = u64; // how much to add
+///     type Response = Result<u64, String>;
+///     async fn fetch(&self, add: u64) -> Result<u64, String> {
+///         let storage = self.0.storage();
+///         let count = storage.get::<u64>("count").await.map_err(|e| e.to_string())?;
+///         let count = count.unwrap_or(0) + add;
+///         storage.put("count", &count).await.map_err(|e| e.to_string())?;
+///         Ok(count)
+///     }
+/// }
+///
+/// /// Worker code, written once: the namespace is simulated here, the real binding on workerd.
+/// async fn add(
+///     counters: &dyn DurableObjectNamespace<Request = u64, Response = Result<u64, String>>,
+///     name: &str,
+///     add: u64,
+/// ) -> Result<u64, String> {
+///     counters.send(name, add).await.map_err(|failure| failure.to_string())?
+/// }
+///
+/// let ctx = SimulatedExecutionContext::new(TestScheduler::with_seed(7));
+/// let counters = Rc::new(SimulatedDurableObjectNamespace::new(&ctx, "Counter", Counter));
+/// assert_eq!(ctx.block(add(&*counters, "click", 2)), Ok(2));
+/// assert_eq!(ctx.block(add(&*counters, "click", 3)), Ok(5));
+/// assert_eq!(ctx.block(add(&*counters, "view", 1)), Ok(1));
+/// ```
+pub trait DurableObjectNamespace {
+    /// What a request to an object carries.
+    type Request: 'static;
+    /// What the object answers.
+    type Response: 'static;
+
+    /// Sends `request` as a `fetch` event to the object named `name` (`getByName(name)`, then
+    /// `stub.fetch`): sent by this call, not when the future is first polled, so dropping the
+    /// future does not take it back. The future gives the object's response, or the
+    /// [`DurableObjectFailure`] that replaced it (after which the request may still have taken
+    /// effect: see the trait's docs).
+    fn send(
+        &self,
+        name: &str,
+        request: Self::Request,
+    ) -> LocalBoxFuture<Result<Self::Response, DurableObjectFailure>>;
+}
+
+impl<N: DurableObjectNamespace + ?Sized> DurableObjectNamespace for &N {
+    type Request = N::Request;
+    type Response = N::Response;
+
+    fn send(
+        &self,
+        name: &str,
+        request: Self::Request,
+    ) -> LocalBoxFuture<Result<Self::Response, DurableObjectFailure>> {
+        (**self).send(name, request)
+    }
+}
+
+impl<N: DurableObjectNamespace + ?Sized> DurableObjectNamespace for Rc<N> {
+    type Request = N::Request;
+    type Response = N::Response;
+
+    fn send(
+        &self,
+        name: &str,
+        request: Self::Request,
+    ) -> LocalBoxFuture<Result<Self::Response, DurableObjectFailure>> {
+        (**self).send(name, request)
     }
 }

@@ -56,11 +56,13 @@ pub use crate::platform::wasm::WorkerdScheduler;
 #[cfg(workerd)]
 pub use cloudflare::{CloudflareExecutionContext, CloudflareStats};
 #[cfg(workerd)]
-pub use cloudflare_durable_object::{CloudflareDurableObjectState, CloudflareDurableObjectStats};
+pub use cloudflare_durable_object::{
+    CloudflareDurableObjectNamespace, CloudflareDurableObjectState, CloudflareDurableObjectStats,
+};
 pub use durable_object::{
-    AlarmInfo, DurableObjectFailure, DurableObjectHandler, DurableObjectId, DurableObjectState,
-    DurableObjectStorage, DurableObjectTransaction, ListOptions, LocalBoxFuture, MAX_KEY_BYTES,
-    StorageError, StorageValue,
+    AlarmInfo, DurableObjectFailure, DurableObjectHandler, DurableObjectId, DurableObjectMessage,
+    DurableObjectNamespace, DurableObjectState, DurableObjectStorage, DurableObjectTransaction,
+    ListOptions, LocalBoxFuture, MAX_KEY_BYTES, StorageError, StorageValue,
 };
 pub use execution_context::{ExecutionContext, LocalFuture};
 pub use faults::{FaultAction, FaultPoint, FaultPoints};

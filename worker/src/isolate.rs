@@ -4,9 +4,15 @@
 
 use crate::faults::{FaultInjector, InjectingStore};
 use crate::ids::IsolateIds;
-use crate::ingest::{FailureLog, IngestService};
+use crate::ingest::{
+    COUNTER_BINDING, CounterReply, CounterRequest, CounterStats, Counters, FailureLog,
+    IngestService,
+};
 use crate::kv_store::KvEventStore;
-use scheduler::cloud::{SchedulerRuntime, WorkerdScheduler};
+use scheduler::cloud::{
+    CloudflareDurableObjectNamespace, DurableObjectFailure, DurableObjectNamespace, LocalBoxFuture,
+    SchedulerRuntime, WorkerdScheduler,
+};
 use scheduler::platform::wasm::WasmScheduler;
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -45,8 +51,42 @@ pub fn service(env: &Env) -> Result<Service> {
     cached_service(&SERVICE, env, runtime, "", Some(faults()))
 }
 
+/// The counter objects (the `COUNTER` binding), every object's name under `name_prefix`.
+pub fn counters(env: &Env, name_prefix: &'static str) -> Result<Counters> {
+    let binding = CloudflareDurableObjectNamespace::new(env.durable_object(COUNTER_BINDING)?);
+    if name_prefix.is_empty() {
+        return Ok(Rc::new(binding));
+    }
+    Ok(Rc::new(Prefixed {
+        binding,
+        name_prefix,
+    }))
+}
+
+/// The counter binding with every object's name under a prefix (the `/peer` routes' counters
+/// are objects of their own, as their KV keys are).
+struct Prefixed {
+    binding: CloudflareDurableObjectNamespace<CounterRequest, CounterReply>,
+    name_prefix: &'static str,
+}
+
+impl DurableObjectNamespace for Prefixed {
+    type Request = CounterRequest;
+    type Response = CounterReply;
+
+    fn send(
+        &self,
+        name: &str,
+        request: CounterRequest,
+    ) -> LocalBoxFuture<std::result::Result<CounterReply, DurableObjectFailure>> {
+        self.binding
+            .send(&format!("{}{name}", self.name_prefix), request)
+    }
+}
+
 /// The service kept in `cell`, created on first use: the ingest handler on `runtime`, over
-/// the KV namespace with every key under `key_prefix`, its calls through `faults` (if any).
+/// the KV namespace with every key under `key_prefix` and the counter objects named under the
+/// same prefix, its KV calls through `faults` (if any).
 pub(crate) fn cached_service(
     cell: &'static std::thread::LocalKey<OnceCell<Service>>,
     env: &Env,
@@ -64,7 +104,9 @@ pub(crate) fn cached_service(
     let failures = FailureLog::forwarding(|line| {
         worker::console_log!("ingest failure: {line}");
     });
-    let service = IngestService::with_failure_log(runtime, store, IsolateIds::new(), failures);
+    let counters = counters(env, key_prefix)?;
+    let service =
+        IngestService::with_failure_log(runtime, store, counters, IsolateIds::new(), failures);
     Ok(cell.with(|cell| cell.get_or_init(|| service).clone()))
 }
 
@@ -74,7 +116,23 @@ pub fn ingest_failures() -> Vec<String> {
     SERVICE.with(|cell| cell.get().map(Service::failures).unwrap_or_default())
 }
 
-/// Counter increments of the app's routes recorded but not yet written to KV.
+/// What the app's increments went through on their way to the counter objects.
+pub fn counter_stats() -> CounterStats {
+    SERVICE.with(|cell| cell.get().map(Service::counter_stats).unwrap_or_default())
+}
+
+/// Counter increments of the app's routes not settled yet (sent to a counter object and not
+/// answered, or waiting in the KV counter book).
 pub fn pending_count_increments() -> u64 {
     SERVICE.with(|cell| cell.get().map_or(0, Service::pending_count_increments))
+}
+
+thread_local! {
+    static BENCH_IDS: IsolateIds = IsolateIds::new();
+}
+
+/// Interim (issue 19's measurement): an id for `/debug/count-bench`.
+pub fn next_bench_id() -> String {
+    use crate::ingest::EventIds;
+    BENCH_IDS.with(IsolateIds::next_id)
 }

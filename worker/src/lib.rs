@@ -35,6 +35,8 @@ pub mod faults;
 pub mod ingest;
 
 #[cfg(target_arch = "wasm32")]
+mod counter_class;
+#[cfg(target_arch = "wasm32")]
 mod http;
 #[cfg(target_arch = "wasm32")]
 mod ids;

@@ -1,9 +1,10 @@
 //! `GET /stats`: the WasmScheduler's task counters (in total, per priority and per running
-//! session) and the `wait_until` counters of the isolate, as JSON.
+//! session), the `wait_until` counters of the isolate, the counter objects' events run in this
+//! isolate, and what the increments went through, as JSON.
 
 use crate::http::{self, json_response};
 use crate::isolate;
-use scheduler::cloud::CloudflareStats;
+use scheduler::cloud::{CloudflareDurableObjectStats, CloudflareStats};
 use scheduler::platform::wasm::TaskCounters;
 use serde_json::{Value, json};
 use worker::{Context, Request, Response, Result, RouteContext};
@@ -17,6 +18,8 @@ pub fn get(request: Request, _route: RouteContext<Context>) -> Result<Response> 
     let workerd = isolate::scheduler();
     let scheduler = workerd.wasm().stats();
     let cloud = CloudflareStats::current();
+    let objects = CloudflareDurableObjectStats::current();
+    let counter = isolate::counter_stats();
     let sessions: Vec<Value> = scheduler
         .sessions
         .iter()
@@ -53,6 +56,21 @@ pub fn get(request: Request, _route: RouteContext<Context>) -> Result<Response> 
             },
             "ingest_failures": isolate::ingest_failures(),
             "counter_increments_pending": isolate::pending_count_increments(),
+            "counter": {
+                "attempts": counter.attempts,
+                "attempts_failed": counter.attempts_failed,
+                "found_counted_on_retry": counter.found_counted_on_retry,
+                "counted": counter.counted,
+                "given_up": counter.given_up,
+            },
+            "durable_objects": {
+                "events": objects.events,
+                "sessions_ended": objects.sessions_ended,
+                "abandoned_events": objects.abandoned_events,
+                "leaked_tasks": objects.leaked_tasks,
+                "wait_until_registered": objects.wait_until_registered,
+                "wait_until_settled": objects.wait_until_settled,
+            },
             "wasm_memory_bytes": wasm_memory_bytes(),
         }),
     )

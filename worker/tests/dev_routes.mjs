@@ -2,8 +2,8 @@
 // e2e.mjs (the dev server) asserts each is served, deploy.mjs (the deploy configuration)
 // asserts each answers 404 saying it is a dev-only route. A new dev route is added here too.
 // Requests are chosen to leave little trace on the dev server: no fault plan left active, no
-// waiter left, one recorded type no event uses, and the task `/debug/leak` leaks (e2e.mjs counts
-// it).
+// waiter left, one recorded type no event uses, the task `/debug/leak` leaks (e2e.mjs counts
+// it), and the counter object of a type no event uses is reset.
 
 /** [method, path, body] of every dev route. */
 export const DEV_ROUTES = [
@@ -21,6 +21,8 @@ export const DEV_ROUTES = [
   ["GET", "/debug/stored"],
   ["GET", "/debug/handoff?key=devroutecheck&value=v"],
   ["GET", "/debug/leak"],
+  ["GET", "/debug/counter?type=devroutecheck"],
+  ["POST", "/debug/counter/reset?type=devroutecheck", ""],
 ];
 
 /** Paths no dev route serves but that sit under a dev prefix: off when deployed too. */

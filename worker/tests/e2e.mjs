@@ -131,6 +131,49 @@ test("500 events from 50 concurrent clients are all stored exactly once", async 
   assert.equal(stats.counter_increments_pending, 0, JSON.stringify(stats));
 });
 
+test("each type's counter is a Durable Object that counts every event once, through resets of the object", async () => {
+  const type = `object${RUN}`;
+  const clients = 8;
+  const perClient = 6;
+  const accepted = new Set();
+  let resets = 0;
+  const posting = Promise.all(Array.from({ length: clients }, async (_, client) => {
+    for (let n = 0; n < perClient; n++) {
+      const response = await postEvent({ type, user: `c${client}-${n}`, values: [n] });
+      assert.equal(response.status, 202, response.text);
+      accepted.add(response.json.id);
+    }
+  }));
+  // Resets while the events' increments are in flight: the Worker sends them again.
+  for (let n = 0; n < 4; n++) {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const reset = await request("POST", `/debug/counter/reset?type=${type}`);
+    assert.equal(reset.status, 200, reset.text);
+    assert.equal(reset.json.reset, true, `the object was not reset: ${reset.text}`);
+    assert.match(reset.json.answer, /reset on purpose/);
+    resets += 1;
+  }
+  await posting;
+  const stats = await settled();
+  assert.deepEqual(stats.ingest_failures, []);
+  assert.equal(await count(type), clients * perClient);
+  // The object's own record: every accepted event, each with its own count 1..n.
+  const audit = (await request("GET", `/debug/counter?type=${type}`)).json;
+  assert.equal(audit.count, clients * perClient);
+  assert.deepEqual(new Set(audit.applied.map(([id]) => id)), accepted);
+  assert.deepEqual(audit.applied.map(([, made]) => made).sort((a, b) => a - b),
+    Array.from({ length: clients * perClient }, (_, i) => i + 1));
+  // The events in flight at each reset ended with the object's next instance.
+  const after = await until("every counter object session to end", async () => {
+    const stats = (await request("GET", "/stats")).json;
+    const objects = stats.durable_objects;
+    return objects.events === objects.sessions_ended ? stats : undefined;
+  });
+  assert.ok(after.durable_objects.abandoned_events >= resets, JSON.stringify(after.durable_objects));
+  assert.equal(after.durable_objects.leaked_tasks, 0);
+  assert.equal(after.counter.given_up, 0, JSON.stringify(after.counter));
+});
+
 test("a value handed from one request to a waiting request wakes it in its own I/O context", async () => {
   const before = (await request("GET", "/stats")).json.routed_wakes;
   const key = `handoff${RUN}`;
@@ -429,7 +472,13 @@ test("/stats shows no leaked or dangling tasks afterwards", async () => {
   assert.equal(stats.tasks.running, 0, JSON.stringify(stats));
   assert.equal(stats.tasks.panicked, 0);
   assert.equal(stats.tasks.spawned, stats.tasks.completed + stats.tasks.cancelled);
-  assert.equal(stats.tasks.cancelled, deliberateLeaks, "only the deliberately leaked tasks were cancelled");
+  // Cancelled: the deliberately leaked tasks, and the handler tasks of counter object events a
+  // reset abandoned (left waiting on a promise of the reset instance).
+  const abandonedHandlers = stats.tasks.cancelled - deliberateLeaks;
+  assert.ok(abandonedHandlers >= 0 && abandonedHandlers <= stats.durable_objects.abandoned_events,
+    `cancelled ${stats.tasks.cancelled}: ${deliberateLeaks} leaked on purpose, ${stats.durable_objects.abandoned_events} object events abandoned`);
+  assert.equal(stats.durable_objects.events, stats.durable_objects.sessions_ended);
+  assert.equal(stats.durable_objects.leaked_tasks, 0);
   assert.equal(stats.leaked_tasks, deliberateLeaks);
   assert.equal(stats.wait_until.cancelled, 0);
   assert.equal(stats.wait_until.failed, 0);

@@ -1,38 +1,48 @@
-//! The ingest promise under every fault of the simulated Worker, over many seeds (issue 14): an
-//! event answered 202 is stored and counted exactly once, or its failure is recorded — whatever
-//! the store does (fails, stalls past the deadline, loses an answer), however slow a subrequest
-//! is, whichever client disconnects mid-request, and when the isolate is reset under it.
+//! The ingest promise under every fault of the simulated Worker and of its counter objects, over
+//! many seeds (issues 14 and 19): an event answered 202 is stored and counted exactly once, or
+//! its failure is recorded — whatever the store does (fails, stalls past the deadline, loses an
+//! answer), however slow a subrequest is, whichever client disconnects mid-request, when the
+//! isolate is reset under it, and whatever happens to the counter objects (a storage read or
+//! write fails and resets the object, the object is reset at a random moment, evicted).
 //!
 //! Per seed: four simulated Workers, each serving six waves of eight concurrent requests
 //! (events of types unique to one event, whose counter must end at exactly 0 or 1, and of two
-//! shared types, whose increments are combined; and counter reads), with every fault of `SimulationFaults` on at a meaningful rate, through a
-//! workerd-like context (`AbandoningContext`: work cut off at 30 s is abandoned, never dropped).
-//! The service lives in `IsolateState`: a reset loses it (pending increments, in-memory
-//! failures) and the next request builds a new one. The store (`MemoryStore`, KV) and the
-//! failure log the service writes through (the platform's log) outlive isolates.
+//! shared types; and counter reads), with every fault of `SimulationFaults` on at a meaningful
+//! rate, through a workerd-like context (`AbandoningContext`: work cut off at 30 s is abandoned,
+//! never dropped). The service lives in `IsolateState`: a reset loses it (increments in flight,
+//! in-memory failures) and the next request builds a new one. The store (`MemoryStore`, KV),
+//! the counter objects' confirmed storage and the failure log the service writes through (the
+//! platform's log) outlive isolates; the objects themselves live in the isolate and are reset
+//! with it.
+//!
+//! The check is against each counter object's own record: it stores, with its count, every
+//! event it counted (`applied:{id}`, the count that event made), so the test knows exactly which
+//! events were counted, not only how many. An event is lost if it was accepted, not named in a
+//! failure, and not in that record; counted twice if the count is not one per recorded event.
 //!
 //! `cargo test -p scheduler-worker --test fault_seeds -- --nocapture` prints the totals;
-//! `ITERATIONS=2000 cargo test --release ...` runs more seeds. Reverting either fix this test
-//! found in the counter book (a job leaving a round settles its own ticket; a holder renews its
-//! lease before the write) fails it within the default 100 seeds.
+//! `ITERATIONS=2000 cargo test --release ...` runs more seeds.
 
 mod support;
 
 use scheduler::cloud::{
-    RequestFailure, SchedulerRuntime, SimulatedExecutionContext, SimulationFaults, WaitUntilOutcome,
+    DurableObjectFailure, DurableObjectNamespace, LocalBoxFuture, RequestFailure, SchedulerRuntime,
+    SimulatedExecutionContext, SimulationFaults, WaitUntilOutcome,
 };
 use scheduler::{Scheduler, SessionId, TestScheduler, run_seeds};
 use scheduler_worker::faults::InjectingStore;
 use scheduler_worker::ingest::{
-    EventStore, EventSummary, FailureLog, IngestResponse, IngestService, MemoryStore,
-    SequentialIds, StoreError, count_key, event_key,
+    CounterReply, CounterRequest, Counters, EventStore, EventSummary, FailureLog, IngestResponse,
+    IngestService, MemoryStore, SequentialIds, StoreError, event_key,
 };
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use support::AbandoningContext;
+use support::{
+    AbandoningContext, SimulatedCounters, assert_counter_consistent, counter_storage, counters,
+};
 
 /// Every fault on, at rates that hit most seeds several times.
 fn faults() -> SimulationFaults {
@@ -47,6 +57,12 @@ fn faults() -> SimulationFaults {
         reset_within: Duration::from_secs(30),
         buggify: 0.5,
         store_stall_time: Duration::from_secs(3)..=Duration::from_secs(6),
+        object_storage_failure: 0.03,
+        object_reset: 0.05,
+        object_reset_within: Duration::from_secs(2),
+        object_eviction: 0.1,
+        // The counter sets no alarm, so this one is never drawn; on for completeness.
+        alarm_failure: 0.2,
         ..SimulationFaults::default()
     }
 }
@@ -78,6 +94,72 @@ impl EventStore for Ledger {
 
 type Service = IngestService<SchedulerRuntime, InjectingStore<Ledger>>;
 
+/// The counter objects as the Worker reaches them, tallying what its increments went through
+/// (the tally outlives isolates, as the objects' storage does), and losing the answer of one
+/// increment in [`LOST_ANSWER_ONE_IN`] on its way back (drawn from the seed): the object counted
+/// the event, the Worker sees a failure, as when workerd's `stub.fetch` throws after the object
+/// applied the request (the simulated namespace loses an answer only when its object is reset in
+/// the one tick between the confirmation and the delivery).
+struct WatchedCounters {
+    inner: Counters,
+    test: Arc<TestScheduler>,
+    tally: Rc<Cell<IncrementTally>>,
+}
+
+/// One increment answer in this many is lost on its way back to the Worker.
+const LOST_ANSWER_ONE_IN: u64 = 16;
+
+/// What the increments sent to the counter objects went through.
+#[derive(Clone, Copy, Default)]
+struct IncrementTally {
+    sent: u64,
+    failed: u64,
+    answers_lost: u64,
+    found_counted: u64,
+}
+
+impl DurableObjectNamespace for WatchedCounters {
+    type Request = CounterRequest;
+    type Response = CounterReply;
+
+    fn send(
+        &self,
+        name: &str,
+        request: CounterRequest,
+    ) -> LocalBoxFuture<Result<CounterReply, DurableObjectFailure>> {
+        let increment = matches!(request, CounterRequest::Increment { .. });
+        let lose_answer = increment && self.test.random_range(0..LOST_ANSWER_ONE_IN) == 0;
+        let sent = self.inner.send(name, request);
+        let tally = self.tally.clone();
+        let update = move |change: &dyn Fn(&mut IncrementTally)| {
+            let mut now = tally.get();
+            change(&mut now);
+            tally.set(now);
+        };
+        if increment {
+            update(&|tally| tally.sent += 1);
+        }
+        Box::pin(async move {
+            let mut reply = sent.await;
+            if lose_answer && reply.is_ok() {
+                update(&|tally| tally.answers_lost += 1);
+                let lost = "injected: the answer was lost on its way back".to_string();
+                reply = Err(DurableObjectFailure::Unanswered(lost));
+            }
+            if increment {
+                match &reply {
+                    Ok(CounterReply::Counted { already: true, .. }) => {
+                        update(&|tally| tally.found_counted += 1);
+                    }
+                    Ok(_) => {}
+                    Err(_) => update(&|tally| tally.failed += 1),
+                }
+            }
+            reply
+        })
+    }
+}
+
 /// What one request was, and how it ended.
 struct Request {
     session: SessionId,
@@ -94,18 +176,30 @@ struct Totals {
     accepted: u64,
     stored_exactly_once: u64,
     counted_exactly_once: u64,
+    /// Counted by the objects, per their record (every accepted event whose fate allows it).
+    counted_by_objects: u64,
+    /// Named "may not be counted" (or killed by a reset) and found counted nonetheless.
+    counted_though_in_doubt: u64,
+    doubled: u64,
     failures_recorded: u64,
     may_not_be_counted: u64,
     killed_by_reset: u64,
     disconnected: u64,
     failed_by_reset: u64,
     faults: scheduler::cloud::FaultCounts,
+    object_events: u64,
+    object_faults: u64,
+    object_resets: u64,
+    increments: IncrementTally,
 }
 
 struct Sim {
     test: Arc<TestScheduler>,
     ctx: SimulatedExecutionContext,
     ledger: Ledger,
+    /// The counter objects (their storage outlives isolates; their instances do not).
+    objects: SimulatedCounters,
+    increments: Rc<Cell<IncrementTally>>,
     /// The platform's log (Workers Logs): what the isolates' failure logs forward to.
     log: Rc<RefCell<Vec<String>>>,
     service: scheduler::cloud::IsolateState<Service>,
@@ -121,6 +215,13 @@ impl Sim {
             landed: Rc::default(),
         };
         let log: Rc<RefCell<Vec<String>>> = Rc::default();
+        let (objects, inner) = counters(&ctx);
+        let increments: Rc<Cell<IncrementTally>> = Rc::default();
+        let counters: Counters = Rc::new(WatchedCounters {
+            inner,
+            test: test.clone(),
+            tally: increments.clone(),
+        });
         let service = ctx.isolate_state({
             let (ctx, ledger, test, log) = (ctx.clone(), ledger.clone(), test.clone(), log.clone());
             move |isolate| {
@@ -137,13 +238,21 @@ impl Sim {
                         }
                     }
                 });
-                IngestService::with_failure_log(ctx.runtime(), store, ids, failures)
+                IngestService::with_failure_log(
+                    ctx.runtime(),
+                    store,
+                    counters.clone(),
+                    ids,
+                    failures,
+                )
             }
         });
         Self {
             test,
             ctx,
             ledger,
+            objects,
+            increments,
             log,
             service,
         }
@@ -241,10 +350,15 @@ fn check_the_promise(sim: &Sim, requests: &[Request], workerd: &AbandoningContex
     let failures = sim.failures();
     let store = sim.ledger.store.snapshot();
     let landed = sim.ledger.landed.borrow().clone();
+    let counts = sim.objects.counts();
     let mut totals = Totals {
         seeds: 1, // one simulated Worker
         requests: requests.len() as u64,
         faults: sim.ctx.fault_counts(),
+        object_events: sim.objects.events().len() as u64,
+        object_faults: sim.objects.faults().len() as u64,
+        object_resets: counts.resets,
+        increments: sim.increments.get(),
         ..Totals::default()
     };
     assert_eq!(
@@ -252,8 +366,9 @@ fn check_the_promise(sim: &Sim, requests: &[Request], workerd: &AbandoningContex
         0,
         "a wait_until job ran into the 30 s limit"
     );
-    // Per type: events counted for sure, and events that may or may not be.
-    let mut expected: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    // Per type: the ids accepted, and what the counter object recorded.
+    let mut accepted_by_kind: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut fates: Vec<(String, String, Fate)> = Vec::new();
     let mut accepted_ids = Vec::new();
     for request in requests {
         let report = sim.ctx.session_report(request.session).unwrap();
@@ -280,6 +395,10 @@ fn check_the_promise(sim: &Sim, requests: &[Request], workerd: &AbandoningContex
         assert_eq!(response.status, 202, "{response:?}");
         let id = response.accepted_id().unwrap().to_string();
         accepted_ids.push(id.clone());
+        accepted_by_kind
+            .entry(kind.clone())
+            .or_default()
+            .push(id.clone());
         totals.accepted += 1;
         let [(_, outcome)] = report.wait_until.as_slice() else {
             panic!("{id}: one wait_until job expected: {report:?}");
@@ -305,51 +424,70 @@ fn check_the_promise(sim: &Sim, requests: &[Request], workerd: &AbandoningContex
             landed.get(&key).copied().unwrap_or(0) <= 1,
             "{id}: summary stored twice"
         );
-        let (sure, maybe) = expected.entry(kind.clone()).or_default();
+        if let Fate::Counted = fate {
+            let summary: EventSummary = serde_json::from_str(
+                store
+                    .get(&key)
+                    .unwrap_or_else(|| panic!("{id}: counted, no summary stored")),
+            )
+            .unwrap();
+            assert_eq!(
+                (summary.id.as_str(), summary.kind.as_str()),
+                (id.as_str(), kind.as_str())
+            );
+            assert_eq!(landed.get(&key), Some(&1), "{id}: stored once");
+            totals.stored_exactly_once += 1;
+        }
+        fates.push((kind.clone(), id, fate));
+    }
+    // What each counter object recorded: its count is one per recorded event (every count
+    // 1..=n made by exactly one event), else something was counted twice.
+    let mut recorded: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for kind in accepted_by_kind.keys() {
+        let (count, events) = counter_storage(&sim.objects, kind);
+        totals.doubled += count.saturating_sub(events.len() as u64);
+        let applied = assert_counter_consistent(&sim.objects, kind);
+        for id in applied.keys() {
+            assert!(
+                accepted_by_kind[kind].contains(id),
+                "counter {kind} counted {id}, never accepted as a {kind}"
+            );
+        }
+        recorded.insert(kind.clone(), applied);
+    }
+    for (kind, id, fate) in &fates {
+        let counted = recorded[kind].contains_key(id);
+        totals.counted_by_objects += u64::from(counted);
         match fate {
             Fate::Counted => {
-                let summary: EventSummary = serde_json::from_str(
-                    store
-                        .get(&key)
-                        .unwrap_or_else(|| panic!("{id}: counted, no summary stored")),
-                )
-                .unwrap();
-                assert_eq!(
-                    (summary.id.as_str(), summary.kind.as_str()),
-                    (id.as_str(), kind.as_str())
+                assert!(
+                    counted,
+                    "{id}: lost (accepted, named in no failure, not counted); failures: \
+                     {failures:?}"
                 );
-                assert_eq!(landed.get(&key), Some(&1), "{id}: stored once");
-                totals.stored_exactly_once += 1;
-                *sure += 1;
                 totals.counted_exactly_once += 1;
             }
-            Fate::NotCounted => totals.failures_recorded += 1,
+            Fate::NotCounted => {
+                assert!(!counted, "{id}: counted, yet named as not counted");
+                totals.failures_recorded += 1;
+            }
             Fate::MaybeCounted => {
-                *maybe += 1;
                 totals.failures_recorded += 1;
                 totals.may_not_be_counted += 1;
+                totals.counted_though_in_doubt += u64::from(counted);
             }
             Fate::Killed => {
-                *maybe += 1;
                 totals.killed_by_reset += 1;
+                totals.counted_though_in_doubt += u64::from(counted);
             }
         }
-    }
-    for (kind, (sure, maybe)) in &expected {
-        let count: u64 = store
-            .get(&count_key(kind))
-            .map_or(0, |count| count.parse().unwrap());
-        assert!(
-            (*sure..=sure + maybe).contains(&count),
-            "count:{kind} = {count}, but {sure} events were counted for sure and {maybe} maybe; \
-             failures: {failures:?}"
-        );
     }
     // Nothing but accepted events is stored, or named.
     for key in store.keys() {
-        if let Some(id) = key.strip_prefix("event:") {
-            assert!(accepted_ids.iter().any(|known| known == id), "stored {key}");
-        }
+        let id = key
+            .strip_prefix("event:")
+            .unwrap_or_else(|| panic!("the store holds {key}: only summaries belong there"));
+        assert!(accepted_ids.iter().any(|known| known == id), "stored {key}");
     }
     for line in &failures {
         assert!(
@@ -370,45 +508,78 @@ fn every_accepted_event_is_counted_once_or_its_failure_recorded_under_every_faul
     run_seeds(|seed| {
         seeds += 1;
         for world in 0..WORLDS_PER_SEED {
-            let seed_totals = run_seed(seed * WORLDS_PER_SEED + world);
-            all.seeds += seed_totals.seeds;
-            all.requests += seed_totals.requests;
-            all.accepted += seed_totals.accepted;
-            all.stored_exactly_once += seed_totals.stored_exactly_once;
-            all.counted_exactly_once += seed_totals.counted_exactly_once;
-            all.failures_recorded += seed_totals.failures_recorded;
-            all.may_not_be_counted += seed_totals.may_not_be_counted;
-            all.killed_by_reset += seed_totals.killed_by_reset;
-            all.disconnected += seed_totals.disconnected;
-            all.failed_by_reset += seed_totals.failed_by_reset;
-            all.faults += seed_totals.faults;
+            let one = run_seed(seed * WORLDS_PER_SEED + world);
+            all.seeds += one.seeds;
+            all.requests += one.requests;
+            all.accepted += one.accepted;
+            all.stored_exactly_once += one.stored_exactly_once;
+            all.counted_exactly_once += one.counted_exactly_once;
+            all.counted_by_objects += one.counted_by_objects;
+            all.counted_though_in_doubt += one.counted_though_in_doubt;
+            all.doubled += one.doubled;
+            all.failures_recorded += one.failures_recorded;
+            all.may_not_be_counted += one.may_not_be_counted;
+            all.killed_by_reset += one.killed_by_reset;
+            all.disconnected += one.disconnected;
+            all.failed_by_reset += one.failed_by_reset;
+            all.faults += one.faults;
+            all.object_events += one.object_events;
+            all.object_faults += one.object_faults;
+            all.object_resets += one.object_resets;
+            all.increments.sent += one.increments.sent;
+            all.increments.failed += one.increments.failed;
+            all.increments.answers_lost += one.increments.answers_lost;
+            all.increments.found_counted += one.increments.found_counted;
         }
     });
     // Every accepted event has exactly one fate: nothing is lost.
-    let lost =
+    let unaccounted =
         all.accepted - all.counted_exactly_once - all.failures_recorded - all.killed_by_reset;
     println!(
         "{seeds} seeds ({} simulated Workers), {} requests\n\
-         faults injected: {}\n\
+         faults injected in the Workers: {}\n\
+         counter objects: {} events, {} faults injected, {} resets\n\
+         increments sent: {}, failed: {} (answers lost on the way back: {}), found counted \
+         already by their retry: {}\n\
          events accepted (202): {}\n\
-         stored and counted exactly once: {} (summaries stored exactly once: {})\n\
+         counted exactly once, named in no failure: {} (summaries stored exactly once: {})\n\
          failures recorded by the handler: {} (of them \"may not be counted\": {})\n\
          failures recorded by the platform (wait_until killed by an isolate reset): {}\n\
-         lost: {lost}\n\
+         of those in doubt, counted after all: {}\n\
+         counted by the objects in total: {}\n\
+         lost: {unaccounted}, counted twice: {}\n\
          requests without an answer: {} client disconnects, {} isolate resets",
         all.seeds,
         all.requests,
         all.faults,
+        all.object_events,
+        all.object_faults,
+        all.object_resets,
+        all.increments.sent,
+        all.increments.failed,
+        all.increments.answers_lost,
+        all.increments.found_counted,
         all.accepted,
         all.counted_exactly_once,
         all.stored_exactly_once,
         all.failures_recorded,
         all.may_not_be_counted,
         all.killed_by_reset,
+        all.counted_though_in_doubt,
+        all.counted_by_objects,
+        all.doubled,
         all.disconnected,
         all.failed_by_reset,
     );
-    assert_eq!(lost, 0);
+    assert_eq!((unaccounted, all.doubled), (0, 0), "lost, counted twice");
     assert_eq!(all.stored_exactly_once, all.counted_exactly_once);
     assert!(all.faults.total() > 0 || all.seeds < 10);
+    assert!(
+        all.object_faults > 0 || all.seeds < 10,
+        "no object fault was drawn"
+    );
+    assert!(
+        all.increments.found_counted > 0 || all.seeds < 10,
+        "no retry found its event counted: the idempotency key was never exercised"
+    );
 }

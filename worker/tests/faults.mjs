@@ -1,4 +1,4 @@
-// The Worker under faults (issue 10), against real workerd (`wrangler dev`).
+// The Worker under faults (issues 10 and 19), against real workerd (`wrangler dev`).
 // Run by scripts/test.d/70-worker-faults.sh, which starts the server on a fresh KV and stops it:
 //   WORKER_URL=http://127.0.0.1:PORT node worker/tests/faults.mjs
 //
@@ -11,33 +11,44 @@
 //    request went out but before the answer came (after a random delay up to 1.5 times the
 //    measured latency, so some are accepted and some are not). Two more clients read the
 //    counter while the load runs: one every 250 ms, one every 100 ms cutting each read off
-//    after 0-300 ms (a read stalled by a fault is cut off while its handler waits on KV).
+//    after 0-300 ms (a read stalled by a fault is cut off while its handler waits). One more
+//    client resets the type's counter object every FAULT_RESET_MS (700 ms; 0: never) with the
+//    dev route POST /debug/counter/reset: the object fails a blockConcurrencyWhile, which workerd
+//    answers by resetting it, so every event in flight on it fails (increments that may have
+//    been applied, reads), and the Worker retries them.
 // 3. Waits (bounded) until the Worker settles: no wait_until work, no counter increment
 //    pending, no open session. Turns faults off, then reads what the Worker accepted, what it
-//    stored, the counter and /stats, and checks every property below. Prints the numbers;
-//    exits 1 if any property fails.
+//    stored, the counter object's record (GET /debug/counter: its count and every event it
+//    counted, with the count each made) and /stats, and checks every property below. Prints
+//    the numbers; exits 1 if any property fails.
 //
 // Properties (A = ids the Worker accepted for the run's type, R = ids answered 202 to a client,
-// F = ids named in /stats' ingest_failures, D = those of F that "may not be counted"):
-// - no 5xx on POST /events (it answers 202 before touching KV, so KV faults cannot cause one);
-//   no answer but 202; no client error on a request that was not cut off;
-// - a 5xx on the counter reads happens only for an injected failure (its body says so), and
-//   the counter never goes down;
+// F = ids named in /stats' ingest_failures, D = those of F that "may not be counted",
+// C = ids the counter object recorded as counted):
+// - no 5xx on POST /events (it answers 202 before touching KV or the counter, so faults cannot
+//   cause one); no answer but 202; no client error on a request that was not cut off;
+// - a 5xx on the counter reads happens only when every read attempt met an object reset (its
+//   body says so), and the counter never goes down;
 // - R ⊆ A, no id accepted twice, and every id of A \ R belongs to a request cut off after it
 //   was sent (|A \ R| <= such cut-offs); all ids come from one isolate;
 // - F ⊆ A and no event is named twice;
 // - every event of A \ F has its summary stored, and only events of A have one;
-// - the counter: |A \ F| <= count <= |A \ F| + |D| (exactly |A \ F| when D is empty): no
-//   increment lost, none counted twice;
+// - the counter, by the object's own record: count == |C| and every count 1..|C| was made by
+//   exactly one event (none counted twice); C ⊆ A; A \ F ⊆ C (none lost); no event of F \ D in C
+//   (an event named "not counted" is not); GET /counts answers the same count;
 // - /stats afterwards: no open session, sessions_ended == requests, wait_until registered ==
 //   |A| and all completed (none pending, cancelled or failed), no counter increment pending,
-//   no leaked task, no running or panicked task, nothing queued, no pending timer;
+//   no leaked task, no running or panicked task, nothing queued, no pending timer; every
+//   counter object event's session ended (those in flight at a reset ended by the object's
+//   next instance), none leaked a task;
 // - after the load, a cross-request wake still works: three GET /debug/handoff waits, each
 //   handed its value by another request, all answered 200;
 // - with WRANGLER_LOG, the server's own request log agrees: as many 202s as events accepted,
-//   no 5xx on POST /events, no more 5xx on counter reads than injected get failures, no
-//   error thrown by the Worker (a client that hangs up mid-upload gets a 400 nobody reads), and
-//   no "Promise will never complete" (a promise handed to workerd that it gave up on).
+//   no 5xx on POST /events, no 5xx on counter reads unless objects were reset, no error
+//   thrown by the Worker (a client that hangs up mid-upload gets a 400 nobody reads) but the
+//   resets asked for (the reset's own "Uncaught Error: reset on purpose", and the object's
+//   next instance ending the sessions of the events it abandoned), and no "Promise will never
+//   complete" (a promise handed to workerd that it gave up on).
 import http from "node:http";
 import { readFileSync } from "node:fs";
 
@@ -52,6 +63,7 @@ const ABORT_SHARE = env("FAULT_ABORT_SHARE", 0.2);
 const SEED = env("FAULT_SEED", Math.floor(Math.random() * 2 ** 31));
 const SETTLE_SECONDS = env("FAULT_SETTLE_SECONDS", 60);
 const CUT_READS = env("FAULT_CUT_READS", 1); // 0: no impatient reader
+const RESET_MS = env("FAULT_RESET_MS", 700); // 0: the counter object is never reset
 const PLAN = {
   seed: SEED,
   get_failure: env("FAULT_GET_FAILURE", 0.05),
@@ -199,7 +211,7 @@ async function client(index) {
   agent.destroy();
 }
 
-const reads = { ok: 0, injected: 0, cut: 0, other: new Map() };
+const reads = { ok: 0, injected: 0, reset: 0, cut: 0, other: new Map() };
 /** Reads the counter every 250 ms; with `impatient`, every 100 ms and cuts each read off after
  * a random 0-300 ms (a read stalled by a fault is then cut off while its handler waits). */
 async function reader(impatient) {
@@ -225,6 +237,9 @@ async function reader(impatient) {
       last = value;
     } else if (result.status >= 500 && result.text.includes("injected failure")) {
       reads.injected += 1;
+    } else if (RESET_MS > 0 && result.status >= 500 && result.text.includes("reads failed") &&
+      result.text.includes("reset on purpose")) {
+      reads.reset += 1;
     } else {
       count(reads.other, result.status);
       if (result.status >= 500) fiveHundreds.push(`GET /counts ${result.status} ${result.text.slice(0, 200)}`);
@@ -234,11 +249,25 @@ async function reader(impatient) {
   agent.destroy();
 }
 
+const resets = { asked: 0, done: 0, answers: new Map() };
+/** Resets the counter object every RESET_MS while the load runs. */
+async function resetter() {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  while (RESET_MS > 0 && Date.now() < endAt) {
+    await sleep(RESET_MS);
+    resets.asked += 1;
+    const result = await exchange("POST", `/debug/counter/reset?type=${TYPE}`, { agent, body: "" });
+    if (result.kind === "answer" && result.status === 200 && JSON.parse(result.text).reset === true) resets.done += 1;
+    else count(resets.answers, result.kind === "answer" ? `${result.status} ${result.text.slice(0, 120)}` : result.error);
+  }
+  agent.destroy();
+}
+
 const progress = setInterval(() => {
   const ok = postStatuses.get(202) ?? 0;
   console.log(`  ${Math.round((Date.now() - started) / 1000)} s: ${posts} posted, ${ok} answered 202, ${[...cuts.values()].reduce((a, b) => a + b, 0)} cut off, median ${medianMs.toFixed(1)} ms`);
 }, 15_000);
-await Promise.all([...Array.from({ length: CONNECTIONS }, (_, index) => client(index)), reader(false), ...(CUT_READS ? [reader(true)] : [])]);
+await Promise.all([...Array.from({ length: CONNECTIONS }, (_, index) => client(index)), reader(false), ...(CUT_READS ? [reader(true)] : []), resetter()]);
 clearInterval(progress);
 const loadSeconds = (Date.now() - started) / 1000;
 
@@ -246,6 +275,9 @@ const loadSeconds = (Date.now() - started) / 1000;
 const settleStarted = Date.now();
 let stats;
 for (;;) {
+  // An event to the counter object builds its next instance if the last reset left none: that
+  // instance ends the sessions of the events the reset abandoned.
+  await exchange("GET", `/counts/${TYPE}`);
   stats = await getJson("/stats");
   if (stats.wait_until.pending === 0 && stats.counter_increments_pending === 0 && stats.sessions.length === 0) break;
   if (Date.now() - settleStarted > SETTLE_SECONDS * 1000) {
@@ -262,6 +294,8 @@ const accepted = (await getJson(`/debug/accepted?type=${TYPE}`)).ids; // A
 const acceptedSet = new Set(accepted);
 const stored = new Set((await getJson("/debug/stored?ids=true")).ids);
 const storedCount = (await getJson(`/counts/${TYPE}`)).count;
+const audit = await getJson(`/debug/counter?type=${TYPE}`); // the object's record
+const counted = new Map(audit.applied); // C: id -> the count it made
 // After the load, a cross-request wake must still reach the woken request in its own I/O
 // context: one request waits (GET /debug/handoff?key=K), another hands it a value. (Under
 // sustained load workerd stopped deferring such wakes into the woken request's context, and
@@ -327,11 +361,21 @@ check(missing.length === 0, `${missing.length} events neither stored nor named i
 const phantom = [...stored].filter((id) => !acceptedSet.has(id));
 check(phantom.length === 0, `${phantom.length} summaries stored for events never accepted, e.g. ${phantom.slice(0, 3)}`);
 
-// The counter.
+// The counter, by the object's own record.
+const made = [...counted.values()].sort((a, b) => a - b);
+const doubled = audit.count - counted.size;
+check(audit.count === counted.size && made.every((value, index) => value === index + 1),
+  `counted twice: the object's count is ${audit.count}, ${counted.size} events recorded, counts made ${made.length > 20 ? `${made.slice(0, 20)}…` : made}`);
+check(storedCount === audit.count, `GET /counts answered ${storedCount}, the object records ${audit.count}`);
+const phantomCounted = [...counted.keys()].filter((id) => !acceptedSet.has(id));
+check(phantomCounted.length === 0, `${phantomCounted.length} events counted that were never accepted, e.g. ${phantomCounted.slice(0, 3)}`);
+const lost = notFailed.filter((id) => !counted.has(id));
+check(lost.length === 0, `${lost.length} events accepted, named in no failure and not counted (lost), e.g. ${lost.slice(0, 3)}`);
+const countedThoughNamed = [...failures].filter(([id, why]) => counted.has(id) && !why.startsWith("may not be counted")).map(([id]) => id);
+check(countedThoughNamed.length === 0, `${countedThoughNamed.length} events counted although named as not counted, e.g. ${countedThoughNamed.slice(0, 3)}`);
+const doubtfulCounted = [...failures].filter(([id, why]) => counted.has(id) && why.startsWith("may not be counted")).length;
 const expectedLow = notFailed.length;
 const expectedHigh = notFailed.length + doubtful;
-check(storedCount >= expectedLow, `counter ${storedCount} < ${expectedLow} events accepted and not failed: ${expectedLow - storedCount} increments lost`);
-check(storedCount <= expectedHigh, `counter ${storedCount} > ${expectedHigh} (accepted, not failed, plus "may not be counted"): counted twice`);
 
 // HTTP.
 const postFiveHundreds = [...postStatuses].filter(([status]) => status >= 500).reduce((sum, [, n]) => sum + n, 0);
@@ -339,7 +383,8 @@ check(fiveHundreds.length === 0, `${fiveHundreds.length} 5xx not injected: ${fiv
 const otherStatuses = [...postStatuses].filter(([status]) => status !== 202);
 check(otherStatuses.length === 0, `POST answers other than 202: ${JSON.stringify(otherStatuses)}`);
 check(postErrors.size === 0, `client errors on requests not cut off: ${JSON.stringify([...postErrors])}`);
-check(reads.other.size === 0, `counter reads that failed other than by an injected fault: ${JSON.stringify([...reads.other])}`);
+check(reads.other.size === 0, `counter reads that failed other than by an object reset: ${JSON.stringify([...reads.other])}`);
+check(resets.answers.size === 0, `resets that did not reset the object: ${JSON.stringify([...resets.answers])}`);
 
 // /stats.
 const wu = stats.wait_until;
@@ -353,12 +398,15 @@ check(stats.leaked_tasks === 0, `leaked_tasks ${stats.leaked_tasks}`);
 check(stats.tasks.running === 0 && stats.tasks.panicked === 0, `tasks: ${JSON.stringify(stats.tasks)}`);
 check(stats.tasks.spawned === stats.tasks.completed + stats.tasks.cancelled, `tasks do not add up: ${JSON.stringify(stats.tasks)}`);
 check(stats.queued === 0 && stats.pending_timers === 0, `queued ${stats.queued}, pending timers ${stats.pending_timers}`);
+const objects = stats.durable_objects;
+check(objects.events === objects.sessions_ended, `counter object events ${objects.events}, sessions ended ${objects.sessions_ended}`);
+check(objects.leaked_tasks === 0, `counter object events leaked ${objects.leaked_tasks} tasks`);
 
 // The server's view (wrangler's request log): no 5xx on POST /events, none on the counter
 // reads beyond the injected get failures, and no error thrown by the Worker. The one error
 // line allowed is wrangler's dev proxy noting that a client went away while it forwarded the
 // request ("Network connection lost"): that is wrangler's, not the Worker's.
-const server = { statuses: new Map(), errors: new Map(), proxyLost: 0, neverComplete: 0 };
+const server = { statuses: new Map(), errors: new Map(), proxyLost: 0, resetLines: 0, neverComplete: 0 };
 if (WRANGLER_LOG) {
   const log = readFileSync(WRANGLER_LOG, "utf8").replace(/\x1b\[[0-9;]*m/g, "");
   for (const line of log.split("\n")) {
@@ -369,6 +417,10 @@ if (WRANGLER_LOG) {
       count(server.statuses, `${request[1]} ${route} ${request[3]}`);
     } else if (line.includes("[ERROR]")) {
       if (line.includes("Error inside ProxyWorker") && line.includes("Network connection lost")) server.proxyLost += 1;
+      // The resets asked for: the reset's own exception, and the object's next instance ending
+      // the sessions of the events the reset abandoned (their handler tasks cancelled).
+      else if (RESET_MS > 0 && (line.includes("Uncaught Error: reset on purpose") || line.includes("was reset by the platform with") ||
+        /ended with task#\d+ \(session#\d+\) foreground spawned at src\/cloud\/cloudflare_durable_object\.rs/.test(line))) server.resetLines += 1;
       else count(server.errors, line.replace(/^.*\[ERROR\]\s*/, "").replace(/\d+/g, "N").slice(0, 160));
     }
   }
@@ -378,7 +430,7 @@ if (WRANGLER_LOG) {
   const serverPost5xx = serverCount("POST /events ", (status) => status >= 500);
   check(serverPost5xx === 0, `the server answered ${serverPost5xx} POST /events with a 5xx`);
   const serverRead5xx = serverCount("GET /counts ", (status) => status >= 500);
-  check(serverRead5xx <= injected.failed_gets, `the server answered ${serverRead5xx} counter reads with a 5xx, only ${injected.failed_gets} gets failed on purpose`);
+  check(serverRead5xx === 0 || resets.done > 0, `the server answered ${serverRead5xx} counter reads with a 5xx, and no object was reset`);
   check(server.neverComplete === 0, `workerd gave up on ${server.neverComplete} promises ("Promise will never complete")`);
   check(server.errors.size === 0, `errors thrown by the Worker: ${JSON.stringify([...server.errors].slice(0, 3))}`);
   server.post202 = serverCount("POST /events ", (status) => status === 202);
@@ -395,13 +447,19 @@ row("answered 202", `${postStatuses.get(202) ?? 0}`);
 row("cut off by their client", `${cutTotal} (mid-body ${cuts.get("mid-body") ?? 0}, awaiting the answer ${cutAfterSending})`);
 row("other answers / client errors", `${JSON.stringify(otherStatuses)} / ${JSON.stringify([...postErrors])}`);
 row("5xx (POST / not injected)", `${postFiveHundreds} / ${fiveHundreds.length}`);
-row("counter reads during load", `${reads.ok} ok, ${reads.injected} injected 5xx, ${reads.cut} cut off, ${reads.other.size ? JSON.stringify([...reads.other]) : "no other"}`);
+row("counter reads during load", `${reads.ok} ok, ${reads.reset} 5xx after 3 attempts met resets, ${reads.cut} cut off, ${reads.other.size ? JSON.stringify([...reads.other]) : "no other"}`);
+row("counter object resets", `${resets.done} of ${resets.asked} asked (every ${RESET_MS} ms)`);
 row("events accepted (A)", `${accepted.length}, of which ${acceptedUnseen} cut off before the client saw the 202`);
 row("injected faults", `${injected.failed_gets}/${injected.gets} gets and ${injected.failed_puts}/${injected.puts} puts failed; ` +
   `${injected.stalls_before} stalls before, ${injected.stalls_after} after (lost answers) the call, ${injected.stalls_over_timeout} past the 5 s time-out`);
 row("failures recorded (F)", `${failures.size}: ${JSON.stringify(Object.fromEntries(failureKinds))}`);
 row("summaries stored", `${stored.size} (every one of the ${notFailed.length} not failed)`);
 row("stored count / expected", `${storedCount} / ${expectedLow === expectedHigh ? expectedLow : `${expectedLow}..${expectedHigh}`}`);
+row("counted (object's record)", `${counted.size}: lost ${lost.length}, counted twice ${doubled}, ` +
+  `of the ${doubtful} "may not be counted" counted after all ${doubtfulCounted}`);
+row("increments", `${JSON.stringify(stats.counter)} (attempts failed by resets or time-outs; a retry that found ` +
+  `its event counted: the failed attempt had taken effect)`);
+row("counter object events", JSON.stringify(objects));
 row("open sessions", `${stats.sessions.length} (requests ${stats.requests}, sessions ended ${stats.sessions_ended})`);
 row("wait_until", JSON.stringify(wu));
 row("tasks", `${JSON.stringify(stats.tasks)}, leaked ${stats.leaked_tasks}`);
@@ -410,7 +468,7 @@ row("cross-request wakes", `${stats.routed_wakes} routed, ${stats.misplaced_reac
 if (WRANGLER_LOG) {
   row("server log", `POST /events: ${server.post202} x 202; counter reads: ${server.read5xx} x 5xx; ` +
     `Worker errors ${server.errors.size ? JSON.stringify([...server.errors]) : "none"}; "Promise will never complete" ${server.neverComplete}; ` +
-    `proxy lost a client ${server.proxyLost} times`);
+    `proxy lost a client ${server.proxyLost} times; ${server.resetLines} lines of the resets asked for`);
 }
 row("elapsed", `${((Date.now() - started) / 1000).toFixed(1)} s`);
 if (violations.length > 0) {

@@ -1,24 +1,37 @@
-//! The ingest handler in simulation: seeded determinism, concurrent counters, and
-//! rejection of bad events.
+//! The ingest handler in simulation: seeded determinism, concurrent events counted exactly by
+//! the counter objects, and rejection of bad events.
 
-use scheduler::cloud::{SchedulerRuntime, SimulatedExecutionContext, WaitUntilOutcome};
+mod support;
+
+use scheduler::cloud::{
+    SchedulerRuntime, SimulatedExecutionContext, SimulationFaults, WaitUntilOutcome,
+};
 use scheduler::{TestScheduler, run_seeds};
 use scheduler_worker::ingest::{
     EventStore, EventSummary, IngestResponse, IngestService, MAX_ID_LEN, MAX_TYPE_LEN, MemoryStore,
-    SequentialIds, count_key, event_key,
+    SequentialIds, event_key,
 };
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use support::{SimulatedCounters, assert_counter_consistent, counter_storage, counters};
 
 type Service = IngestService<SchedulerRuntime, MemoryStore>;
 
-/// A simulation: one scheduler, one context, one service over a store with seeded latency.
-fn simulation(seed: u64) -> (Arc<TestScheduler>, SimulatedExecutionContext, Service) {
+/// A simulation: one scheduler, one context, one service over a store with seeded latency and
+/// the counter objects.
+fn simulation(seed: u64) -> (SimulatedExecutionContext, Service, SimulatedCounters) {
     let test = TestScheduler::with_seed(seed);
     let ctx = SimulatedExecutionContext::new(test.clone());
     let store = MemoryStore::with_simulated_latency(test.clone());
-    let service = IngestService::new(ctx.runtime(), store, SequentialIds::new("evt"));
-    (test, ctx, service)
+    let (objects, counters) = counters(&ctx);
+    let service = IngestService::new(ctx.runtime(), store, counters, SequentialIds::new("evt"));
+    (ctx, service, objects)
+}
+
+/// The confirmed count of `kind`'s counter object, checked against its own books (one counted
+/// event per count).
+fn count_of(objects: &SimulatedCounters, kind: &str) -> u64 {
+    assert_counter_consistent(objects, kind);
+    counter_storage(objects, kind).0
 }
 
 /// Serves every body concurrently, waits for all background work, checks cleanup, and returns
@@ -78,14 +91,15 @@ fn a_seed_gives_identical_responses_and_final_store() {
     let mut distinct_id_orders = std::collections::BTreeSet::new();
     run_seeds(|seed| {
         let run = || {
-            let (test, ctx, service) = simulation(seed);
+            let (ctx, service, objects) = simulation(seed);
             let result = serve_all(&ctx, &service, &bodies);
-            (result, test.elapsed())
+            let counts = (count_of(&objects, "click"), count_of(&objects, "view"));
+            (result, counts, ctx.elapsed())
         };
         let first = run();
         let second = run();
         assert_eq!(first, second, "seed {seed} is not reproducible");
-        let ((responses, _), _) = first;
+        let ((responses, _), _, _) = first;
         let ids: Vec<String> = responses
             .iter()
             .map(|response| response.accepted_id().expect("accepted").to_string())
@@ -109,7 +123,7 @@ fn a_seed_gives_identical_responses_and_final_store() {
 fn concurrent_events_are_summarized_and_counted_exactly() {
     let bodies = workload();
     run_seeds(|seed| {
-        let (_test, ctx, service) = simulation(seed);
+        let (ctx, service, objects) = simulation(seed);
         let (responses, store) = serve_all(&ctx, &service, &bodies);
         let mut expected_counts = BTreeMap::new();
         for (body, response) in bodies.iter().zip(&responses) {
@@ -130,15 +144,15 @@ fn concurrent_events_are_summarized_and_counted_exactly() {
                 .entry(event["type"].as_str().unwrap().to_string())
                 .or_insert(0u64) += 1;
         }
-        // Every increment survives the races between requests (store calls yield at random).
+        // Every increment survives the races between requests (the object's input gate).
         for (kind, count) in &expected_counts {
-            assert_eq!(
-                store[&count_key(kind)],
-                count.to_string(),
-                "count of {kind}"
-            );
+            assert_eq!(count_of(&objects, kind), *count, "count of {kind}");
         }
-        assert_eq!(store.len(), bodies.len() + expected_counts.len());
+        assert_eq!(
+            store.len(),
+            bodies.len(),
+            "only the summaries are in the store"
+        );
     });
 }
 
@@ -192,7 +206,7 @@ fn bad_events_are_rejected_naming_the_field_and_nothing_is_stored() {
         ),
     ];
     run_seeds(|seed| {
-        let (_test, ctx, service) = simulation(seed);
+        let (ctx, service, objects) = simulation(seed);
         let bodies: Vec<String> = cases.iter().map(|(body, _, _)| body.to_string()).collect();
         let (responses, store) = serve_all(&ctx, &service, &bodies);
         for ((body, field, problem), response) in cases.iter().zip(&responses) {
@@ -206,13 +220,17 @@ fn bad_events_are_rejected_naming_the_field_and_nothing_is_stored() {
             );
         }
         assert!(store.is_empty(), "rejected events stored {store:?}");
+        assert!(
+            objects.events().is_empty(),
+            "a rejected event reached a counter"
+        );
     });
 }
 
 #[test]
 fn a_rejected_event_among_accepted_ones_stores_only_the_accepted() {
     run_seeds(|seed| {
-        let (_test, ctx, service) = simulation(seed);
+        let (ctx, service, objects) = simulation(seed);
         let bodies = vec![
             event_body("click", "ada", &[1.0]),
             r#"{"type":"click","user":"bob","values":[1,"x"]}"#.to_string(),
@@ -221,15 +239,15 @@ fn a_rejected_event_among_accepted_ones_stores_only_the_accepted() {
         let (responses, store) = serve_all(&ctx, &service, &bodies);
         let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
         assert_eq!(statuses, [202, 400, 202]);
-        assert_eq!(store[&count_key("click")], "2");
-        assert_eq!(store.len(), 3, "{store:?}");
+        assert_eq!(count_of(&objects, "click"), 2);
+        assert_eq!(store.len(), 2, "{store:?}");
     });
 }
 
 #[test]
 fn routes_read_back_what_processing_stored() {
     run_seeds(|seed| {
-        let (_test, ctx, service) = simulation(seed);
+        let (ctx, service, objects) = simulation(seed);
         let request = {
             let (ctx2, service) = (ctx.clone(), service.clone());
             let body = event_body("view", "ada", &[5.0, 15.0]);
@@ -262,16 +280,11 @@ fn routes_read_back_what_processing_stored() {
         assert_eq!(lookup.0.body["count"], 1);
         assert_eq!(lookup.1.status, 405);
         assert_eq!(lookup.2.status, 404);
-        assert_eq!(
-            ctx.block(service.store().get(&count_key("view")))
-                .unwrap()
-                .as_deref(),
-            Some("1")
-        );
+        assert_eq!(count_of(&objects, "view"), 1);
     });
 }
 
-/// A store whose writes to one key fail.
+/// A store whose writes to some keys fail.
 #[derive(Clone)]
 struct FailingStore {
     inner: MemoryStore,
@@ -304,9 +317,15 @@ fn a_store_failure_after_the_response_is_recorded_not_lost() {
         let ctx = SimulatedExecutionContext::new(test.clone());
         let store = FailingStore {
             inner: MemoryStore::with_simulated_latency(test.clone()),
-            broken_key_prefix: "count:",
+            broken_key_prefix: "event:",
         };
-        let service = IngestService::new(ctx.runtime(), store.clone(), SequentialIds::new("evt"));
+        let (objects, counters) = counters(&ctx);
+        let service = IngestService::new(
+            ctx.runtime(),
+            store.clone(),
+            counters,
+            SequentialIds::new("evt"),
+        );
         let request = {
             let (ctx2, service) = (ctx.clone(), service.clone());
             let body = event_body("click", "ada", &[1.0]);
@@ -319,15 +338,11 @@ fn a_store_failure_after_the_response_is_recorded_not_lost() {
         assert_eq!(outcomes[0].outcome, WaitUntilOutcome::Completed);
         assert_eq!(
             service.failures(),
-            ["evt-000001: store error: count:click is read-only"]
+            ["evt-000001: store error: event:evt-000001 is read-only"]
         );
-        // The summary was stored before the counter failed.
-        assert!(
-            store
-                .inner
-                .snapshot()
-                .contains_key(&event_key("evt-000001"))
-        );
+        // Not stored, so not counted either.
+        assert!(store.inner.is_empty());
+        assert!(objects.events().is_empty(), "{:?}", objects.events());
     });
 }
 
@@ -356,7 +371,13 @@ impl EventStore for UnreachableStore {
 fn malformed_or_oversized_path_parameters_get_a_400_before_the_store_is_asked() {
     let test = TestScheduler::with_seed(0);
     let ctx = SimulatedExecutionContext::new(test.clone());
-    let service = IngestService::new(ctx.runtime(), UnreachableStore, SequentialIds::new("evt"));
+    let (_objects, counters) = counters(&ctx);
+    let service = IngestService::new(
+        ctx.runtime(),
+        UnreachableStore,
+        counters,
+        SequentialIds::new("evt"),
+    );
     let long_id = format!("/events/{}", "e".repeat(MAX_ID_LEN + 1));
     let long_type = format!("/counts/{}", "a".repeat(MAX_TYPE_LEN + 1));
     let cases = [
@@ -383,9 +404,20 @@ fn malformed_or_oversized_path_parameters_get_a_400_before_the_store_is_asked() 
         // An oversized value is never echoed back, only its length.
         assert!(error.len() < 120, "{path}: {error}");
     }
-    // Well-formed parameters do reach the store (which is down: 500).
+    // Well-formed parameters do reach the store (which is down: 500) and the counter object
+    // (whose storage fails every read: 500 once the read was tried three times).
     assert_eq!(ctx.block(service.event("evt-0a1b2c3d-000001")).status, 500);
-    assert_eq!(ctx.block(service.count("click")).status, 500);
+    ctx.set_faults(SimulationFaults {
+        object_storage_failure: 1.0,
+        ..SimulationFaults::default()
+    });
+    let count = ctx.block(service.count("click"));
+    assert_eq!(count.status, 500, "{count:?}");
+    let error = count.body["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("count of click: 3 reads failed, the last: the Durable Object was reset"),
+        "{error}"
+    );
     assert_eq!(
         ctx.block(service.count(&"a".repeat(MAX_TYPE_LEN))).status,
         500

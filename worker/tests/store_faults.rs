@@ -1,44 +1,66 @@
-//! The counting rule under store faults (issue 10, defect 6): an event answered 202 ends up
-//! counted exactly once, or named in `failures()` — never silently lost, never counted twice —
-//! whatever the store does: stall past the 30 s `wait_until` limit, land a write whose answer
-//! never comes, never answer, or fail.
+//! The counting rule under store and counter faults: an event answered 202 ends up counted
+//! exactly once, or named in `failures()` — never silently lost, never counted twice — whatever
+//! the store does with its summary (stall past the 30 s `wait_until` limit, fail) and whatever
+//! happens to its increment on the way to the counter object (fails before it gets there, gets
+//! there and its answer is lost, stalls, never answers). Faults come from scripts
+//! (`tests/support/`): each test names the one it is about. Every fault at once, seeded, is
+//! `fault_seeds.rs`.
 
 mod support;
 
 use scheduler::cloud::{
-    ExecutionContext, SchedulerRuntime, SimulatedExecutionContext, WaitUntilOutcome,
+    ExecutionContext, SchedulerRuntime, SimulatedExecutionContext, SimulationFaults,
+    WaitUntilOutcome,
 };
 use scheduler::{Scheduler, SessionId, TestScheduler, run_seeds};
-use scheduler_worker::ingest::{IngestService, SequentialIds, count_key};
+use scheduler_worker::ingest::{IngestService, SequentialIds};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use support::{AbandoningContext, Fault, FaultyStore, event_body};
+use support::{
+    AbandoningContext, CounterFault, Fault, FaultyStore, ScriptedCounters, SimulatedCounters,
+    assert_counter_consistent, counters, event_body,
+};
 
 const LONGER_THAN_THE_LIMIT: Duration = Duration::from_secs(40);
 
 struct Sim {
     test: Arc<TestScheduler>,
     ctx: SimulatedExecutionContext,
-    store: FaultyStore,
+    objects: SimulatedCounters,
     service: IngestService<SchedulerRuntime, FaultyStore>,
 }
 
-fn simulation(seed: u64, faults: impl FnOnce(FaultyStore) -> FaultyStore) -> Sim {
-    Sim::with_scheduler(TestScheduler::with_seed(seed), faults)
+/// A simulation whose store and counter increments follow the scripts `store` and `counter`
+/// set up.
+fn simulation(
+    seed: u64,
+    store: impl FnOnce(FaultyStore) -> FaultyStore,
+    counter: impl FnOnce(ScriptedCounters) -> ScriptedCounters,
+) -> Sim {
+    Sim::with_scheduler(TestScheduler::with_seed(seed), store, counter)
 }
 
 impl Sim {
     fn with_scheduler(
         test: Arc<TestScheduler>,
-        faults: impl FnOnce(FaultyStore) -> FaultyStore,
+        store: impl FnOnce(FaultyStore) -> FaultyStore,
+        counter: impl FnOnce(ScriptedCounters) -> ScriptedCounters,
     ) -> Self {
         let ctx = SimulatedExecutionContext::new(test.clone());
-        let store = faults(FaultyStore::new(test.clone()));
-        let service = IngestService::new(ctx.runtime(), store.clone(), SequentialIds::new("evt"));
+        let store = store(FaultyStore::new(test.clone()));
+        let (objects, inner) = counters(&ctx);
+        let scripted = counter(ScriptedCounters::new(inner, test.clone()));
+        let service = IngestService::new(
+            ctx.runtime(),
+            store,
+            Rc::new(scripted),
+            SequentialIds::new("evt"),
+        );
         Sim {
             test,
             ctx,
-            store,
+            objects,
             service,
         }
     }
@@ -84,8 +106,9 @@ impl Sim {
         self.ctx.block(scheduler.timer(duration));
     }
 
-    fn count(&self, kind: &str) -> Option<String> {
-        self.store.value(&count_key(kind))
+    /// The counter object's confirmed count of `kind`.
+    fn count(&self, kind: &str) -> u64 {
+        assert_counter_consistent(&self.objects, kind).len() as u64
     }
 
     /// The failures naming `id`.
@@ -98,23 +121,30 @@ impl Sim {
             .collect()
     }
 
-    /// The rule: every accepted event is counted exactly once or named in exactly one failure,
-    /// and nothing is left pending. Returns how many were named.
+    /// The rule, checked against the counter object's own record of the events it counted:
+    /// every accepted event is counted exactly once (its id recorded once, the count one per
+    /// recorded event) or named in exactly one failure; an event named as "may not be counted"
+    /// may be either; nothing else is counted; nothing is left pending. Returns how many were
+    /// named.
     fn assert_every_event_accounted_for(&self, kind: &str, ids: &[String]) -> usize {
+        let applied = assert_counter_consistent(&self.objects, kind);
         let mut failed = 0;
         for id in ids {
             let failures = self.failures_of(id);
-            assert!(failures.len() <= 1, "{id} failed twice: {failures:?}");
+            match failures.as_slice() {
+                [] => assert!(
+                    applied.contains_key(id),
+                    "{id}: lost (neither counted nor named)"
+                ),
+                [why] if why.contains("may not be counted") => {}
+                [why] => assert!(!applied.contains_key(id), "{id}: counted, yet {why}"),
+                more => panic!("{id} failed more than once: {more:?}"),
+            }
             failed += failures.len();
         }
-        let count: usize = self.count(kind).map_or(0, |count| count.parse().unwrap());
-        assert_eq!(
-            count + failed,
-            ids.len(),
-            "count:{kind} = {count}, {failed} events named in failures, {} accepted: {:?}",
-            ids.len(),
-            self.service.failures()
-        );
+        for id in applied.keys() {
+            assert!(ids.contains(id), "{id} counted, never accepted");
+        }
         assert_eq!(self.service.pending_count_increments(), 0);
         failed
     }
@@ -130,19 +160,43 @@ fn assert_all_completed(outcomes: &[WaitUntilOutcome]) {
     }
 }
 
-/// The repro of the defect: the first counter write takes 40 s. Before the fix, the flush was
-/// cut off at 30 s, its increments went back to `pending` with nobody to write them, and
-/// nothing was recorded.
+/// No script: nothing named, each event counted once.
+fn no_faults(store: FaultyStore) -> FaultyStore {
+    store
+}
+
+/// An increment that reached the object (and was counted) but whose answer was lost is sent
+/// again: the object finds its event recorded and counts it once.
 #[test]
-fn a_counter_write_stalled_past_the_wait_until_limit_still_counts_every_event() {
+fn an_increment_whose_answer_was_lost_is_sent_again_and_counted_once() {
     run_seeds(|seed| {
-        let sim = simulation(seed, |store| {
-            store.count_puts([Fault::StallThenLand(LONGER_THAN_THE_LIMIT)])
+        let sim = simulation(seed, no_faults, |counter| {
+            counter.increments([CounterFault::AnswerLost; 4])
         });
         let posted = sim.post(&sim.ctx, "click", &["ada", "bob", "cy"]);
         let outcomes = sim.settle(&posted);
-        assert_eq!(sim.count("click").as_deref(), Some("3"));
+        assert_eq!(sim.count("click"), 3);
         assert_eq!(sim.service.failures(), Vec::<String>::new());
+        assert_eq!(
+            sim.assert_every_event_accounted_for("click", &ids(&posted)),
+            0
+        );
+        // Every lost answer was an increment the object saw and a retry followed it.
+        assert_eq!(sim.objects.events().len(), 3 + 4);
+        assert_all_completed(&outcomes);
+    });
+}
+
+/// Increments that fail before they reach the object are sent again until one gets there.
+#[test]
+fn failed_increments_are_retried_until_the_object_answers() {
+    run_seeds(|seed| {
+        let sim = simulation(seed, no_faults, |counter| {
+            counter.increments([CounterFault::Fail; 9])
+        });
+        let posted = sim.post(&sim.ctx, "click", &["ada", "bob", "cy"]);
+        let outcomes = sim.settle(&posted);
+        assert_eq!(sim.count("click"), 3);
         assert_eq!(
             sim.assert_every_event_accounted_for("click", &ids(&posted)),
             0
@@ -151,22 +205,21 @@ fn a_counter_write_stalled_past_the_wait_until_limit_still_counts_every_event() 
     });
 }
 
-/// A write that landed although its answer never came: restoring its increments made the next
-/// flush count them twice.
+/// An increment that does not answer within its attempt's time (5 s) is sent again; the late
+/// one, had it been sent, would find the event recorded. With stalls past the `wait_until`
+/// limit, the job still ends in time.
 #[test]
-fn a_counter_write_that_landed_before_its_cut_off_is_counted_once() {
+fn an_increment_stalled_past_its_attempt_is_sent_again() {
     run_seeds(|seed| {
-        let sim = simulation(seed, |store| {
-            store.count_puts([Fault::LandThenStall(LONGER_THAN_THE_LIMIT)])
+        let sim = simulation(seed, no_faults, |counter| {
+            counter.increments([
+                CounterFault::Stall(LONGER_THAN_THE_LIMIT),
+                CounterFault::Stall(Duration::from_secs(4)),
+            ])
         });
-        let mut posted = sim.post(&sim.ctx, "click", &["ada", "bob", "cy"]);
-        let mut outcomes = sim.settle(&posted);
-        sim.wait(Duration::from_secs(10));
-        let later = sim.post(&sim.ctx, "click", &["dee"]);
-        outcomes.extend(sim.settle(&later));
-        posted.extend(later);
-        assert_eq!(sim.count("click").as_deref(), Some("4"));
-        assert_eq!(sim.service.failures(), Vec::<String>::new());
+        let posted = sim.post(&sim.ctx, "click", &["ada", "bob"]);
+        let outcomes = sim.settle(&posted);
+        assert_eq!(sim.count("click"), 2);
         assert_eq!(
             sim.assert_every_event_accounted_for("click", &ids(&posted)),
             0
@@ -175,28 +228,42 @@ fn a_counter_write_that_landed_before_its_cut_off_is_counted_once() {
     });
 }
 
-/// A store that never answers counter writes: every event is named in the failures, and no job
-/// runs into the 30 s limit.
+/// A counter that never answers: every event is named "may not be counted" within its
+/// processing budget (no job runs into the 30 s limit), and nothing is left pending.
 #[test]
-fn a_counter_write_that_never_settles_names_every_event_in_the_failures() {
+fn a_counter_that_never_answers_names_every_event_within_the_budget() {
     run_seeds(|seed| {
-        let sim = simulation(seed, |store| store.count_default(Fault::Hang));
-        let posted = sim.post(&sim.ctx, "click", &["ada", "bob", "cy"]);
+        let sim = simulation(seed, no_faults, |counter| {
+            counter.default_fault(CounterFault::Hang)
+        });
+        let workerd = AbandoningContext::new(sim.ctx.clone());
+        let posted = sim.post(&workerd, "click", &["ada", "bob", "cy"]);
         let outcomes = sim.settle(&posted);
-        assert_eq!(sim.count("click"), None);
+        assert_eq!(sim.count("click"), 0);
         let failed = sim.assert_every_event_accounted_for("click", &ids(&posted));
         assert_eq!(failed, 3, "{:?}", sim.service.failures());
+        for (_, id) in &posted {
+            let why = &sim.failures_of(id)[0];
+            assert!(
+                why.contains("may not be counted:")
+                    && why.contains("increments sent to the counter object click"),
+                "{why}"
+            );
+        }
+        assert_eq!(workerd.abandoned(), 0, "a job ran into the 30 s limit");
         assert_all_completed(&outcomes);
     });
 }
 
-/// workerd abandons cut-off work without dropping it: a flush stuck on a write that never
-/// settles used to hold the counters for the isolate's lifetime, so later events were never
-/// counted either.
+/// workerd abandons cut-off work without dropping it; an increment whose job was cut off is
+/// named by its guard only if it is dropped. Here a hanging first attempt is given up after
+/// 5 s and the job goes on: later events are counted, no job is cut off.
 #[test]
-fn a_flush_abandoned_with_its_request_does_not_stop_later_counts() {
+fn a_hanging_increment_does_not_stop_later_counts() {
     run_seeds(|seed| {
-        let sim = simulation(seed, |store| store.count_puts([Fault::Hang]));
+        let sim = simulation(seed, no_faults, |counter| {
+            counter.increments([CounterFault::Hang])
+        });
         let workerd = AbandoningContext::new(sim.ctx.clone());
         let mut posted = sim.post(&workerd, "click", &["ada"]);
         sim.settle(&posted);
@@ -204,7 +271,7 @@ fn a_flush_abandoned_with_its_request_does_not_stop_later_counts() {
         let later = sim.post(&workerd, "click", &["bob", "cy"]);
         sim.settle(&later);
         posted.extend(later);
-        assert_eq!(sim.count("click").as_deref(), Some("3"));
+        assert_eq!(sim.count("click"), 3);
         assert_eq!(
             sim.assert_every_event_accounted_for("click", &ids(&posted)),
             0
@@ -213,40 +280,19 @@ fn a_flush_abandoned_with_its_request_does_not_stop_later_counts() {
     });
 }
 
-/// A failed counter write fails every event whose increment it carried, each named once; an
-/// increment is never both counted and reported as failed.
-#[test]
-fn every_event_carried_by_a_failed_counter_write_is_named_in_the_failures() {
-    run_seeds(|seed| {
-        let sim = simulation(seed, |store| store.count_default(Fault::Fail));
-        let posted = sim.post(&sim.ctx, "click", &["ada", "bob", "cy"]);
-        let outcomes = sim.settle(&posted);
-        assert_eq!(
-            sim.assert_every_event_accounted_for("click", &ids(&posted)),
-            3
-        );
-        assert_all_completed(&outcomes);
-
-        let sim = simulation(seed, |store| store.count_puts([Fault::Fail]));
-        let posted = sim.post(&sim.ctx, "click", &["ada", "bob", "cy"]);
-        let outcomes = sim.settle(&posted);
-        let failed = sim.assert_every_event_accounted_for("click", &ids(&posted));
-        assert!(failed >= 1, "{:?}", sim.service.failures());
-        assert_all_completed(&outcomes);
-    });
-}
-
 /// A summary write that stalls past the limit: the event is named in the failures (it used to
-/// vanish: cut off, not counted, nothing recorded).
+/// vanish: cut off, not counted, nothing recorded), and it is not counted.
 #[test]
 fn an_event_whose_summary_write_stalls_past_the_limit_is_named_in_the_failures() {
     run_seeds(|seed| {
-        let sim = simulation(seed, |store| {
-            store.event_puts([Fault::StallThenLand(LONGER_THAN_THE_LIMIT)])
-        });
+        let sim = simulation(
+            seed,
+            |store| store.event_puts([Fault::StallThenLand(LONGER_THAN_THE_LIMIT)]),
+            |counter| counter,
+        );
         let posted = sim.post(&sim.ctx, "click", &["ada"]);
         let outcomes = sim.settle(&posted);
-        assert_eq!(sim.count("click"), None);
+        assert_eq!(sim.count("click"), 0);
         assert_eq!(
             sim.assert_every_event_accounted_for("click", &ids(&posted)),
             1
@@ -256,26 +302,41 @@ fn an_event_whose_summary_write_stalls_past_the_limit_is_named_in_the_failures()
     });
 }
 
-/// Random faults on every seed: whatever the store does, each accepted event is counted or
-/// named in the failures. Only an event named as "may not be counted" (a write that was never
-/// confirmed and could not be checked) may be either.
+/// Random faults on every seed: whatever the store does with the summaries, whatever happens to
+/// the increments on their way, and with the counter objects themselves failing reads and
+/// writes and being reset, each accepted event is counted once or named in the failures.
 #[test]
-fn random_store_faults_never_lose_or_double_count_an_event() {
+fn random_store_and_counter_faults_never_lose_or_double_count_an_event() {
     run_seeds(|seed| {
         let test = TestScheduler::with_seed(seed);
         let pick = |n: u64| test.random_range(0..n);
         let stall = |max_secs: u64| Duration::from_millis(1 + pick(max_secs * 1000));
-        let fault = |max_secs: u64| match pick(6) {
+        let store_fault = || match pick(5) {
             0 => Fault::Fail,
-            1 => Fault::StallThenLand(stall(max_secs)),
-            2 => Fault::LandThenStall(stall(max_secs)),
+            1 => Fault::StallThenLand(stall(10)),
+            2 => Fault::LandThenStall(stall(10)),
             3 => Fault::Hang,
             _ => Fault::None,
         };
-        let count_faults: Vec<Fault> = (0..8).map(|_| fault(45)).collect();
-        let event_faults: Vec<Fault> = (0..4).map(|_| fault(10)).collect();
-        let sim = Sim::with_scheduler(test.clone(), |store| {
-            store.count_puts(count_faults).event_puts(event_faults)
+        let counter_fault = || match pick(6) {
+            0 => CounterFault::Fail,
+            1 => CounterFault::AnswerLost,
+            2 => CounterFault::Stall(stall(12)),
+            3 => CounterFault::Hang,
+            _ => CounterFault::None,
+        };
+        let event_faults: Vec<Fault> = (0..4).map(|_| store_fault()).collect();
+        let increment_faults: Vec<CounterFault> = (0..12).map(|_| counter_fault()).collect();
+        let sim = Sim::with_scheduler(
+            test.clone(),
+            |store| store.event_puts(event_faults),
+            |counter| counter.increments(increment_faults),
+        );
+        sim.ctx.set_faults(SimulationFaults {
+            object_storage_failure: 0.05,
+            object_reset: 0.1,
+            object_eviction: 0.1,
+            ..SimulationFaults::default()
         });
         let mut posted = Vec::new();
         for wave in 0..3 {
@@ -289,23 +350,13 @@ fn random_store_faults_never_lose_or_double_count_an_event() {
         let sessions: Vec<_> = posted.iter().map(|(_, posted)| posted.clone()).collect();
         let outcomes = sim.settle(&sessions);
         for kind in ["click", "view"] {
-            let (mut sure, mut maybe) = (0, 0);
-            for (_, (_, id)) in posted.iter().filter(|(k, _)| *k == kind) {
-                match sim.failures_of(id).as_slice() {
-                    [] => sure += 1,
-                    [failure] if failure.contains("may not be counted") => maybe += 1,
-                    [_] => {}
-                    more => panic!("{id} failed more than once: {more:?}"),
-                }
-            }
-            let count: u64 = sim.count(kind).map_or(0, |count| count.parse().unwrap());
-            assert!(
-                (sure..=sure + maybe).contains(&count),
-                "count:{kind} = {count}: {sure} events counted for sure, {maybe} maybe; {:?}",
-                sim.service.failures()
-            );
+            let of_kind: Vec<String> = posted
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, (_, id))| id.clone())
+                .collect();
+            sim.assert_every_event_accounted_for(kind, &of_kind);
         }
-        assert_eq!(sim.service.pending_count_increments(), 0);
         assert_all_completed(&outcomes);
     });
 }
@@ -318,12 +369,12 @@ fn an_injected_fault_is_marked_on_the_timeline() {
         timeline: true,
         ..scheduler::TestSchedulerConfig::with_seed(1)
     });
-    let store = FaultyStore::new(test.clone()).count_puts([Fault::Fail]);
-    let put = scheduler_worker::ingest::EventStore::put(&store, "count:click", "1".into());
+    let store = FaultyStore::new(test.clone()).event_puts([Fault::Fail]);
+    let put = scheduler_worker::ingest::EventStore::put(&store, "event:evt-1", "{}".into());
     assert!(test.block(put).is_err());
     let timeline = test.timeline_json();
     assert!(
-        timeline.contains(r#""name":"fault: KV put count:click: Fail""#),
+        timeline.contains(r#""name":"fault: KV put event:evt-1: Fail""#),
         "{timeline}"
     );
 }

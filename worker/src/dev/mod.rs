@@ -19,6 +19,8 @@
 //! | `GET /debug/stored[?ids=true]` | how many summaries KV holds (and their ids) |
 //! | `GET /debug/handoff?key=K[&value=V]` | one request waits for a value another hands over (a cross-request wake) |
 //! | `GET /debug/leak` | a handler that leaks a task on purpose |
+//! | `GET /debug/counter?type=T` | the audit of type `T`'s counter object: its count and every event it counted |
+//! | `POST /debug/counter/reset?type=T` | resets type `T`'s counter object on purpose |
 //!
 //! A new dev route goes under one of [`PREFIXES`] (so it is off when deployed) and into
 //! `worker/tests/dev_routes.mjs` (which checks it is off in the deploy configuration).
@@ -32,6 +34,8 @@ pub mod fanout;
 mod accepted;
 #[cfg(target_arch = "wasm32")]
 mod bench;
+#[cfg(target_arch = "wasm32")]
+mod counter;
 #[cfg(target_arch = "wasm32")]
 mod fault_plan;
 #[cfg(target_arch = "wasm32")]
@@ -68,7 +72,7 @@ pub use wasm::{enabled, off, record_accepted, routes};
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
-    use super::{VAR, accepted, bench, fault_plan, handoff, leak, peer, stored};
+    use super::{VAR, accepted, bench, counter, fault_plan, handoff, leak, peer, stored};
     use crate::http;
     use worker::{Context, Env, Method, Response, Result, Router};
 
@@ -94,6 +98,9 @@ mod wasm {
             .get_async("/debug/stored", stored::get)
             .get_async("/debug/handoff", handoff::get)
             .get_async("/debug/leak", leak::get)
+            .get_async("/debug/counter", counter::audit)
+            .post_async("/debug/counter/reset", counter::reset)
+            .get_async("/debug/count-bench/:backend", counter::bench)
     }
 
     /// The answer to a dev route while the dev routes are off: 404, saying why.

@@ -2,6 +2,7 @@
 //! parallel, the summary, then the event's increment of its type's counter — each store call
 //! bounded by [`STORE_TIMEOUT`], the whole job by its deadline.
 
+use super::counter::{CounterReply, CounterRequest};
 use super::counters::{Flush, Status};
 use super::service::{IngestService, count_key, event_key};
 use super::summary::{self, EventSummary, HISTOGRAM_DELAY, SPREAD_DELAY, TOTALS_DELAY_PER_VALUE};
@@ -19,6 +20,13 @@ const ROUND: Duration = Duration::from_secs(2 * STORE_TIMEOUT.as_secs());
 
 /// How long a `buggify` point in a counter round pauses (never in a Worker).
 const BUGGIFY_PAUSE: Duration = Duration::from_secs(2);
+
+/// The pause before an increment the counter object did not answer is sent again: doubled
+/// after each failed attempt, up to [`RETRY_PAUSE_MAX`].
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// The longest pause between two attempts of one increment.
+const RETRY_PAUSE_MAX: Duration = Duration::from_secs(2);
 
 impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> {
     /// Processes event `id`: summary, then counter, by `deadline`. Whatever goes wrong is
@@ -46,7 +54,7 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
         let stored = self.within(self.inner.store.put(&key, text)).await;
         unsettled.armed = false;
         match stored {
-            Some(Ok(())) => self.count_event(id, &summary.kind, deadline).await,
+            Some(Ok(())) => self.count_on_object(id, &summary.kind, deadline).await,
             Some(Err(error)) => self.record(id, &error.to_string()),
             None => self.record(id, &timed_out("put", &key).to_string()),
         }
@@ -104,10 +112,84 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
         }
     }
 
+    /// Counts event `id` on `kind`'s counter object: sends the increment (the event id is its
+    /// idempotency key) until the object answers, pausing longer after each failed attempt. A
+    /// failed attempt may have taken effect, and the object counts an event once however often
+    /// it is sent, so it is retried as is. At `deadline` without an answer, the event is
+    /// recorded as "may not be counted".
+    pub(super) async fn count_on_object(&self, id: &str, kind: &str, deadline: Instant) {
+        let runtime = &self.inner.runtime;
+        let mut counting = Counting::new(self, id);
+        let mut pause = RETRY_PAUSE;
+        let mut attempts = 0u32;
+        loop {
+            let left = deadline.saturating_duration_since(runtime.now());
+            let increment = CounterRequest::Increment {
+                event: id.to_string(),
+            };
+            if runtime.buggify() {
+                // In simulation, now and then: the isolate is busy elsewhere before the send.
+                runtime.delay(BUGGIFY_PAUSE).await;
+            }
+            let sent = self.inner.counters.send(kind, increment);
+            attempts += 1;
+            self.count_stat(|stats| stats.attempts += 1);
+            let why = match self.limited(left.min(STORE_TIMEOUT), sent).await {
+                Some(Ok(CounterReply::Counted { already, .. })) => {
+                    self.count_stat(|stats| {
+                        stats.counted += 1;
+                        stats.found_counted_on_retry += u64::from(already);
+                    });
+                    return counting.settle(None);
+                }
+                Some(Ok(CounterReply::Failed { error })) => error,
+                Some(Ok(other)) => format!("it answered {other:?} to an increment"),
+                Some(Err(failure)) => failure.to_string(),
+                None => format!("no answer within {:?}", left.min(STORE_TIMEOUT)),
+            };
+            self.count_stat(|stats| stats.attempts_failed += 1);
+            if runtime.now() + pause >= deadline {
+                self.count_stat(|stats| stats.given_up += 1);
+                let budget = super::PROCESSING_BUDGET;
+                return counting.settle(Some(format!(
+                    "may not be counted: {attempts} increments sent to the counter object \
+                     {kind} within {budget:?} of the response got no answer (each may have \
+                     taken effect); the last: {why}"
+                )));
+            }
+            runtime.delay(pause).await;
+            pause = (pause * 2).min(RETRY_PAUSE_MAX);
+        }
+    }
+
+    /// Interim, for the measurement of issue 19 (the dev route `/debug/count-bench`): counts
+    /// event `id` of `kind` now, on the counter object (`on_object`) or in the KV counter book,
+    /// within [`super::PROCESSING_BUDGET`]; whether it was counted (a failure is recorded).
+    pub async fn bench_count(&self, id: &str, kind: &str, on_object: bool) -> bool {
+        let deadline = self.inner.runtime.now() + super::PROCESSING_BUDGET;
+        let before = self.inner.failures.lines().len();
+        if on_object {
+            self.count_on_object(id, kind, deadline).await;
+        } else {
+            self.count_event(id, kind, deadline).await;
+        }
+        self.inner.failures.lines().len() == before
+    }
+
+    /// Interim, for the measurement of issue 19: reads `kind`'s count from its counter object
+    /// (`on_object`, as `GET /counts/{type}` does) or from the KV counter.
+    pub async fn bench_read(&self, kind: &str, on_object: bool) -> Option<u64> {
+        if on_object {
+            let response = self.count(kind).await;
+            return response.body["count"].as_u64();
+        }
+        self.read_count(kind).await.ok()
+    }
+
     /// Adds event `id` to `kind`'s counter: waits until a round writes its increment, leading
     /// the rounds itself when nobody else does; gives up (recording why) at `deadline`.
     async fn count_event(&self, id: &str, kind: &str, deadline: Instant) {
-        let book = &self.inner.counters;
+        let book = &self.inner.book;
         let job = book.join(id, kind, deadline);
         loop {
             if job.status() != Status::Open {
@@ -190,7 +272,7 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
     }
 
     /// `future`'s output, or `None` if it takes longer than [`STORE_TIMEOUT`] (it is dropped).
-    async fn within<T>(&self, future: impl Future<Output = T>) -> Option<T> {
+    pub(super) async fn within<T>(&self, future: impl Future<Output = T>) -> Option<T> {
         self.limited(STORE_TIMEOUT, future).await
     }
 
@@ -206,6 +288,12 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
             Either::Left((output, _)) => Some(output),
             Either::Right(_) => None,
         }
+    }
+
+    fn count_stat(&self, change: impl FnOnce(&mut super::CounterStats)) {
+        let mut stats = self.inner.counter_stats.get();
+        change(&mut stats);
+        self.inner.counter_stats.set(stats);
     }
 
     /// Records a failure of event `id`.
@@ -233,6 +321,49 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> Drop for Unsettled<'
             self.service.record(
                 self.id,
                 "not stored or counted: its wait_until work ended before its summary was stored",
+            );
+        }
+    }
+}
+
+/// An event's increment on its way to the counter object: counted in
+/// [`pending_count_increments`](IngestService::pending_count_increments) while it lasts, and,
+/// if dropped unsettled (its `wait_until` work was cut off), recorded as "may not be counted".
+struct Counting<'a, R: PlatformRuntime + 'static, S: EventStore + 'static> {
+    service: &'a IngestService<R, S>,
+    id: &'a str,
+    settled: bool,
+}
+
+impl<'a, R: PlatformRuntime + 'static, S: EventStore + 'static> Counting<'a, R, S> {
+    fn new(service: &'a IngestService<R, S>, id: &'a str) -> Self {
+        let counting = &service.inner.counting;
+        counting.set(counting.get() + 1);
+        Self {
+            service,
+            id,
+            settled: false,
+        }
+    }
+
+    /// Counted (`None`), or failed with the line to record.
+    fn settle(&mut self, failure: Option<String>) {
+        self.settled = true;
+        if let Some(why) = failure {
+            self.service.record(self.id, &why);
+        }
+    }
+}
+
+impl<R: PlatformRuntime + 'static, S: EventStore + 'static> Drop for Counting<'_, R, S> {
+    fn drop(&mut self) {
+        let counting = &self.service.inner.counting;
+        counting.set(counting.get() - 1);
+        if !self.settled {
+            self.service.record(
+                self.id,
+                "may not be counted: its wait_until work ended before the counter object \
+                 answered (an increment sent may have taken effect)",
             );
         }
     }

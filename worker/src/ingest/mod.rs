@@ -20,6 +20,7 @@
 //! the Worker binds it to Workers KV, tests to a [`MemoryStore`].
 
 mod background;
+mod counter;
 mod counters;
 mod event;
 mod failures;
@@ -29,11 +30,14 @@ mod service;
 mod store;
 mod summary;
 
+pub use counter::{
+    COUNTER_BINDING, COUNTER_CLASS, CounterReply, CounterRequest, Counters, EventCounter,
+};
 pub use event::{Event, MAX_TYPE_LEN, MAX_USER_LEN, MAX_VALUES, ValidationError, validate_type};
 pub use failures::FailureLog;
 pub use ids::{EventIds, MAX_ID_LEN, SequentialIds, validate_id};
 pub use response::IngestResponse;
-pub use service::{IngestService, count_key, event_key};
+pub use service::{CounterStats, IngestService, count_key, event_key};
 pub use store::{EventStore, MAX_SIMULATED_LATENCY_MS, MemoryStore, StoreError};
 pub use summary::{EventSummary, HISTOGRAM_DELAY, SPREAD_DELAY, TOTALS_DELAY_PER_VALUE};
 

@@ -2,14 +2,24 @@
 //! "accepted" at once, then under `wait_until` fan out to three timed stages, aggregate, and
 //! store the summary and the per-type counter.
 
+use super::counter::{CounterReply, CounterRequest, Counters};
 use super::counters::CounterBook;
 use super::{
-    Event, EventIds, EventStore, FailureLog, IngestResponse, PROCESSING_BUDGET, StoreError,
-    validate_id, validate_type,
+    Event, EventIds, EventStore, FailureLog, IngestResponse, PROCESSING_BUDGET, STORE_TIMEOUT,
+    StoreError, validate_id, validate_type,
 };
 use scheduler::cloud::{ExecutionContext, PlatformRuntime};
 use serde_json::json;
+use std::cell::Cell;
 use std::rc::Rc;
+use std::time::Duration;
+
+/// How many times `GET /counts/{type}` asks the counter object before it answers 500 (a read
+/// changes nothing, so it is retried freely).
+const READ_ATTEMPTS: u32 = 3;
+
+/// The pause before the second read attempt (doubled before each next one).
+const READ_RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 /// The store key of an event's summary.
 pub fn event_key(id: &str) -> String {
@@ -19,6 +29,24 @@ pub fn event_key(id: &str) -> String {
 /// The store key of a type's counter.
 pub fn count_key(kind: &str) -> String {
     format!("count:{kind}")
+}
+
+/// What the events' increments went through on their way to the counter objects (served on
+/// `/stats` as `counter`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CounterStats {
+    /// Increment attempts sent (each event's first, and its retries).
+    pub attempts: u64,
+    /// Attempts that got no answer: failed, or not answered in time (each may have taken
+    /// effect, so the event's next attempt is sent as is).
+    pub attempts_failed: u64,
+    /// Events counted by a retry that found them counted already: an earlier attempt had taken
+    /// effect although it failed.
+    pub found_counted_on_retry: u64,
+    /// Events counted (first time, or found counted).
+    pub counted: u64,
+    /// Events given up on at their deadline ("may not be counted").
+    pub given_up: u64,
 }
 
 /// The event-ingest handler. Clones share the runtime, store, id source and counters: use
@@ -41,9 +69,15 @@ pub struct IngestService<R, S> {
 pub(super) struct Inner<R, S> {
     pub(super) runtime: Rc<R>,
     pub(super) store: S,
+    /// The per-type counter objects.
+    pub(super) counters: Counters,
+    /// Increments sent to a counter object and not answered yet (retries included).
+    pub(super) counting: Cell<u64>,
+    /// What the increments went through so far.
+    pub(super) counter_stats: Cell<CounterStats>,
     ids: Box<dyn EventIds>,
     /// Pending counter increments, who writes them, and who waits for them.
-    pub(super) counters: CounterBook,
+    pub(super) book: CounterBook,
     pub(super) failures: FailureLog,
 }
 
@@ -58,8 +92,8 @@ impl<R, S> Clone for IngestService<R, S> {
 impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> {
     /// A service over `runtime` and `store`, naming events with `ids`; its failures are kept
     /// in memory only (see [`with_failure_log`](Self::with_failure_log)).
-    pub fn new(runtime: R, store: S, ids: impl EventIds + 'static) -> Self {
-        Self::with_failure_log(runtime, store, ids, FailureLog::new())
+    pub fn new(runtime: R, store: S, counters: Counters, ids: impl EventIds + 'static) -> Self {
+        Self::with_failure_log(runtime, store, counters, ids, FailureLog::new())
     }
 
     /// A service that records its failures in `failures`: in a Worker, a log that forwards
@@ -68,6 +102,7 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
     pub fn with_failure_log(
         runtime: R,
         store: S,
+        counters: Counters,
         ids: impl EventIds + 'static,
         failures: FailureLog,
     ) -> Self {
@@ -80,8 +115,11 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
             inner: Rc::new(Inner {
                 runtime,
                 store,
+                counters,
+                counting: Cell::new(0),
+                counter_stats: Cell::default(),
                 ids: Box::new(ids),
-                counters: CounterBook::new(clock, failures.clone()),
+                book: CounterBook::new(clock, failures.clone()),
                 failures,
             }),
         }
@@ -90,7 +128,17 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
     /// Counter increments of accepted events not settled yet: being written, waiting for the
     /// running write, or in doubt. 0 once every event's background work has ended.
     pub fn pending_count_increments(&self) -> u64 {
-        self.inner.counters.pending()
+        self.inner.book.pending() + self.inner.counting.get()
+    }
+
+    /// What the increments sent to the counter objects went through so far.
+    pub fn counter_stats(&self) -> CounterStats {
+        self.inner.counter_stats.get()
+    }
+
+    /// The counter objects (the dev routes audit and reset them).
+    pub fn counters(&self) -> &Counters {
+        &self.inner.counters
     }
 
     /// The store.
@@ -146,9 +194,27 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
         if let Err(error) = validate_type(kind) {
             return IngestResponse::invalid_parameter(&error);
         }
-        match self.read_count(kind).await {
-            Ok(count) => IngestResponse::ok(json!({ "type": kind, "count": count })),
-            Err(error) => IngestResponse::internal_error(&error.to_string()),
+        let mut pause = READ_RETRY_PAUSE;
+        let mut attempt = 1;
+        loop {
+            let read = self.inner.counters.send(kind, CounterRequest::Read);
+            let why = match self.within(read).await {
+                Some(Ok(CounterReply::Count { count })) => {
+                    return IngestResponse::ok(json!({ "type": kind, "count": count }));
+                }
+                Some(Ok(CounterReply::Failed { error })) => error,
+                Some(Ok(other)) => format!("the counter object answered {other:?} to a read"),
+                Some(Err(failure)) => failure.to_string(),
+                None => format!("the counter object did not answer within {STORE_TIMEOUT:?}"),
+            };
+            if attempt == READ_ATTEMPTS {
+                return IngestResponse::internal_error(&format!(
+                    "count of {kind}: {READ_ATTEMPTS} reads failed, the last: {why}"
+                ));
+            }
+            attempt += 1;
+            self.inner.runtime.delay(pause).await;
+            pause *= 2;
         }
     }
 

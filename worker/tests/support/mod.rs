@@ -1,19 +1,170 @@
 //! Test doubles for the handler's simulation tests: a store whose writes stall, land late, hang
-//! or fail on a script, and an execution context that abandons cut-off work as workerd does.
+//! or fail on a script; the counter objects in a simulated namespace, and in front of them a
+//! namespace whose increments fail, stall, hang or lose their answer on a script; and an
+//! execution context that abandons cut-off work as workerd does.
 
 #![allow(dead_code)] // Each test file uses its own part of this module.
 
 use scheduler::Scheduler;
-use scheduler::cloud::{ExecutionContext, LocalFuture, SimulatedExecutionContext};
-use scheduler_worker::ingest::{EventStore, MemoryStore, StoreError};
+use scheduler::cloud::{
+    DurableObjectFailure, DurableObjectNamespace, ExecutionContext, LocalBoxFuture, LocalFuture,
+    SimulatedDurableObjectNamespace, SimulatedDurableObjectState, SimulatedExecutionContext,
+};
+use scheduler_worker::ingest::{
+    COUNTER_CLASS, CounterReply, CounterRequest, Counters, EventCounter, EventStore, MemoryStore,
+    StoreError,
+};
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+
+/// The counter objects of a simulation: the namespace (to read their confirmed storage) and
+/// the same namespace as the service takes it.
+pub type SimulatedCounters =
+    SimulatedDurableObjectNamespace<EventCounter<SimulatedDurableObjectState>>;
+
+/// The counter objects over `ctx` (their faults are `ctx`'s object faults).
+pub fn counters(ctx: &SimulatedExecutionContext) -> (SimulatedCounters, Counters) {
+    let objects = SimulatedDurableObjectNamespace::new(ctx, COUNTER_CLASS, EventCounter::new);
+    let counters: Counters = Rc::new(objects.clone());
+    (objects, counters)
+}
+
+/// What a counter object holds, confirmed: its count (0 when absent) and each event it counted
+/// with the count that event made.
+pub fn counter_storage(objects: &SimulatedCounters, kind: &str) -> (u64, BTreeMap<String, u64>) {
+    let id = objects.id_from_name(kind);
+    let count = objects.stored::<u64>(&id, "count").unwrap().unwrap_or(0);
+    let applied = objects
+        .stored_entries(&id)
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let event = key.strip_prefix("applied:")?.to_string();
+            let made: u64 = String::from_utf8(value).unwrap().parse().unwrap();
+            Some((event, made))
+        })
+        .collect();
+    (count, applied)
+}
+
+/// Checks a counter object's own books: the count is the number of events it counted, and
+/// each count `1..=count` was made by exactly one event (nothing counted twice). Returns the
+/// events counted.
+pub fn assert_counter_consistent(objects: &SimulatedCounters, kind: &str) -> BTreeMap<String, u64> {
+    let (count, applied) = counter_storage(objects, kind);
+    let mut made: Vec<u64> = applied.values().copied().collect();
+    made.sort_unstable();
+    assert_eq!(
+        made,
+        (1..=count).collect::<Vec<_>>(),
+        "counter {kind}: count {count}, events counted {applied:?}"
+    );
+    applied
+}
+
+/// What one increment sent through a [`ScriptedCounters`] does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CounterFault {
+    /// Reaches the object.
+    None,
+    /// Fails without reaching the object.
+    Fail,
+    /// Reaches the object, which counts it, but the answer is lost: the caller gets a failure.
+    AnswerLost,
+    /// Waits this long, then reaches the object. Dropped while waiting: never sent.
+    Stall(Duration),
+    /// Never answers, never reaches the object.
+    Hang,
+}
+
+/// The counter objects behind a script: each increment sent does the next [`CounterFault`]
+/// (then the default, [`CounterFault::None`] unless set); reads go straight through.
+#[derive(Clone)]
+pub struct ScriptedCounters {
+    inner: Counters,
+    scheduler: Arc<dyn Scheduler>,
+    script: Rc<RefCell<(VecDeque<CounterFault>, CounterFault)>>,
+}
+
+impl ScriptedCounters {
+    /// `inner` with an empty script.
+    pub fn new(inner: Counters, scheduler: Arc<dyn Scheduler>) -> Self {
+        Self {
+            inner,
+            scheduler,
+            script: Rc::new(RefCell::new((VecDeque::new(), CounterFault::None))),
+        }
+    }
+
+    /// The next increments do `faults`, in order.
+    pub fn increments(self, faults: impl IntoIterator<Item = CounterFault>) -> Self {
+        self.script.borrow_mut().0.extend(faults);
+        self
+    }
+
+    /// Increments beyond the script do `fault`.
+    pub fn default_fault(self, fault: CounterFault) -> Self {
+        self.script.borrow_mut().1 = fault;
+        self
+    }
+
+    fn next_fault(&self) -> CounterFault {
+        let mut script = self.script.borrow_mut();
+        let default = script.1;
+        script.0.pop_front().unwrap_or(default)
+    }
+}
+
+impl DurableObjectNamespace for ScriptedCounters {
+    type Request = CounterRequest;
+    type Response = CounterReply;
+
+    fn send(
+        &self,
+        name: &str,
+        request: CounterRequest,
+    ) -> LocalBoxFuture<Result<CounterReply, DurableObjectFailure>> {
+        if !matches!(request, CounterRequest::Increment { .. }) {
+            return self.inner.send(name, request);
+        }
+        let fault = self.next_fault();
+        if let Some(test) = self.scheduler.downcast_ref::<scheduler::TestScheduler>()
+            && fault != CounterFault::None
+        {
+            let what = format!("increment of counter {name}: {fault:?}");
+            test.record_instant(scheduler::InstantKind::Fault, &what, &[]);
+        }
+        let injected = |why: &str| DurableObjectFailure::Unanswered(format!("injected: {why}"));
+        match fault {
+            CounterFault::None => self.inner.send(name, request),
+            CounterFault::Fail => Box::pin(std::future::ready(Err(injected("failed")))),
+            CounterFault::AnswerLost => {
+                let sent = self.inner.send(name, request);
+                Box::pin(async move {
+                    let _ = sent.await;
+                    Err(injected("the answer was lost"))
+                })
+            }
+            CounterFault::Stall(stall) => {
+                let (inner, name, timer) = (
+                    self.inner.clone(),
+                    name.to_string(),
+                    self.scheduler.timer(stall),
+                );
+                Box::pin(async move {
+                    timer.await;
+                    inner.send(&name, request).await
+                })
+            }
+            CounterFault::Hang => Box::pin(std::future::pending()),
+        }
+    }
+}
 
 /// What one `put` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,14 +184,11 @@ pub enum Fault {
 
 #[derive(Default)]
 struct Script {
-    counts: VecDeque<Fault>,
-    count_default: Option<Fault>,
     events: VecDeque<Fault>,
 }
 
-/// A [`MemoryStore`] whose puts follow a script: the next fault of the `count:` script for a
-/// counter, of the `event:` script for a summary; [`Fault::None`] once a script is used up
-/// (or the default set with [`count_default`](Self::count_default)). Clones share everything.
+/// A [`MemoryStore`] whose summary puts follow a script: the next fault of the script;
+/// [`Fault::None`] once it is used up. Clones share everything.
 #[derive(Clone)]
 pub struct FaultyStore {
     inner: MemoryStore,
@@ -56,18 +204,6 @@ impl FaultyStore {
             scheduler,
             script: Rc::default(),
         }
-    }
-
-    /// The next counter puts do `faults`, in order.
-    pub fn count_puts(self, faults: impl IntoIterator<Item = Fault>) -> Self {
-        self.script.borrow_mut().counts.extend(faults);
-        self
-    }
-
-    /// Counter puts beyond the script do `fault`.
-    pub fn count_default(self, fault: Fault) -> Self {
-        self.script.borrow_mut().count_default = Some(fault);
-        self
     }
 
     /// The next summary puts do `faults`, in order.
@@ -86,14 +222,12 @@ impl FaultyStore {
         self.inner.snapshot().get(key).cloned()
     }
 
-    fn next_fault(&self, key: &str) -> Fault {
-        let mut script = self.script.borrow_mut();
-        if key.starts_with("count:") {
-            let default = script.count_default.unwrap_or(Fault::None);
-            script.counts.pop_front().unwrap_or(default)
-        } else {
-            script.events.pop_front().unwrap_or(Fault::None)
-        }
+    fn next_fault(&self) -> Fault {
+        self.script
+            .borrow_mut()
+            .events
+            .pop_front()
+            .unwrap_or(Fault::None)
     }
 }
 
@@ -103,7 +237,7 @@ impl EventStore for FaultyStore {
     }
 
     async fn put(&self, key: &str, value: String) -> Result<(), StoreError> {
-        let fault = self.next_fault(key);
+        let fault = self.next_fault();
         if fault != Fault::None {
             mark_fault(&self.scheduler, key, fault);
         }

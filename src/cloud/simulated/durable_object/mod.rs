@@ -21,8 +21,8 @@ pub use state::{BLOCK_CONCURRENCY_LIMIT, SimulatedDurableObjectState};
 
 use super::SimulatedExecutionContext;
 use crate::cloud::durable_object::{
-    AlarmInfo, DurableObjectFailure, DurableObjectHandler, DurableObjectId, StorageError,
-    StorageValue,
+    AlarmInfo, DurableObjectFailure, DurableObjectHandler, DurableObjectId, DurableObjectNamespace,
+    LocalBoxFuture, StorageError, StorageValue,
 };
 use crate::{InstantKind, SessionId, SystemTime, session};
 use event::{Build, EventFuture, Start};
@@ -364,6 +364,23 @@ impl<H: DurableObjectHandler> SimulatedDurableObjectNamespace<H> {
     /// What the namespace's objects went through so far.
     pub fn counts(&self) -> DurableObjectCounts {
         self.shared.namespace.journal.counts.get()
+    }
+}
+
+/// The Worker's side of the namespace: [`send`](DurableObjectNamespace::send) is
+/// [`get_by_name`](SimulatedDurableObjectNamespace::get_by_name) then
+/// [`fetch`](SimulatedDurableObjectStub::fetch), so code written against the trait runs here
+/// as against the real binding on workerd.
+impl<H: DurableObjectHandler> DurableObjectNamespace for SimulatedDurableObjectNamespace<H> {
+    type Request = H::Request;
+    type Response = H::Response;
+
+    fn send(
+        &self,
+        name: &str,
+        request: H::Request,
+    ) -> LocalBoxFuture<Result<H::Response, DurableObjectFailure>> {
+        Box::pin(self.get_by_name(name).fetch(request))
     }
 }
 

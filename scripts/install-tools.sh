@@ -8,7 +8,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/nightly.sh"
 TOOLS_DIR="${SCHEDULER_TOOLS:-$HOME/.cache/scheduler-tools}"
 WASM_BINDGEN_VERSION=0.2.130
 WORKER_BUILD_VERSION=0.8.7
-WASM_PACK_VERSION=0.15.1
 NODE_VERSION=22.23.3
 WRANGLER_VERSION=4.164.0
 BINARYEN_VERSION=132.0.0
@@ -46,10 +45,6 @@ install_wasm() {
     # Not --locked: the registry mirror lags and a locked dependency can be missing.
     log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
-  fi
-  if [ "$(cargo_bin_version wasm-pack)" != "$WASM_PACK_VERSION" ]; then
-    log "cargo install wasm-pack $WASM_PACK_VERSION"
-    cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked --force
   fi
   install_node
 }

@@ -10,7 +10,7 @@
 #      panics caught and re-raised as on native targets (tests/panics_unwind.rs);
 #   5. the stable suite again in headless Chromium (Debian's chromium + chromedriver), which
 #      must run as many tests as Node did.
-# Installs what it needs (wasm-bindgen-cli matching Cargo.lock, wasm-pack, node, the pinned
+# Installs what it needs (wasm-bindgen-cli matching Cargo.lock, node, the pinned
 # nightly, chromium) idempotently. Prints each step's time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -41,8 +41,11 @@ cargo clippy -p tandem-scheduler -p wasm-tests --target wasm32-unknown-unknown -
   -- -D warnings
 
 # --lib --tests: wasm32 doctests report "ok" without running, so they are never run here.
-step "wasm-pack test --node, panic = abort (node $(node --version))"
-wasm-pack test --node --mode no-install wasm-tests --lib --test '*' --locked 2>&1 | tee "$node_log"
+# The tests run through wasm-bindgen-test-runner (from wasm-bindgen-cli, the version of
+# Cargo.lock checked above) as cargo's runner for wasm32: no wasm-pack to install.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+step "cargo test --target wasm32 in Node, panic = abort (node $(node --version))"
+cargo test -p wasm-tests --target wasm32-unknown-unknown --lib --tests --locked 2>&1 | tee "$node_log"
 
 step "the abort build's reset (wasm-tests/reset/run.js)"
 cargo build -p wasm-tests --lib --target wasm32-unknown-unknown --locked
@@ -59,16 +62,14 @@ step "the suite in Node, panic = unwind ($SCHEDULER_NIGHTLY, -Zbuild-std), clipp
 # a second one for `cargo clippy`.
 RUSTFLAGS="-Cpanic=unwind -Dwarnings" \
   RUSTC_WORKSPACE_WRAPPER="$(rustup which --toolchain "$SCHEDULER_NIGHTLY" clippy-driver)" \
-  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo "+$SCHEDULER_NIGHTLY" test -Zbuild-std=std,panic_unwind --target wasm32-unknown-unknown \
   --locked -p wasm-tests --lib --tests
 
 step "the abort suite in headless Chromium ($(chromium --version 2>/dev/null | head -1))"
 # WASM_BINDGEN_USE_BROWSER=1: tests configured for Node would otherwise be skipped, and the run
 # would pass with nothing run; so the count of tests must match Node's too.
-WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome \
-  --chromedriver /usr/bin/chromedriver --mode no-install wasm-tests --lib --test '*' --locked \
-  2>&1 | tee "$browser_log"
+WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
+  cargo test -p wasm-tests --target wasm32-unknown-unknown --lib --tests --locked 2>&1 | tee "$browser_log"
 node_passed=$(passed_in "$node_log")
 browser_passed=$(passed_in "$browser_log")
 if [ "$browser_passed" -eq 0 ] || [ "$browser_passed" != "$node_passed" ]; then

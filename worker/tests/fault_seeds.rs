@@ -113,6 +113,7 @@ const LOST_ANSWER_ONE_IN: u64 = 16;
 #[derive(Clone, Copy, Default)]
 struct IncrementTally {
     sent: u64,
+    events_sent: u64,
     failed: u64,
     answers_lost: u64,
     found_counted: u64,
@@ -127,7 +128,11 @@ impl DurableObjectNamespace for WatchedCounters {
         name: &str,
         request: CounterRequest,
     ) -> LocalBoxFuture<Result<CounterReply, DurableObjectFailure>> {
-        let increment = matches!(request, CounterRequest::Increment { .. });
+        let events = match &request {
+            CounterRequest::Increment { events } => events.len() as u64,
+            _ => 0,
+        };
+        let increment = events > 0;
         let lose_answer = increment && self.test.random_range(0..LOST_ANSWER_ONE_IN) == 0;
         let sent = self.inner.send(name, request);
         let tally = self.tally.clone();
@@ -137,7 +142,10 @@ impl DurableObjectNamespace for WatchedCounters {
             tally.set(now);
         };
         if increment {
-            update(&|tally| tally.sent += 1);
+            update(&|tally| {
+                tally.sent += 1;
+                tally.events_sent += events;
+            });
         }
         Box::pin(async move {
             let mut reply = sent.await;
@@ -148,8 +156,9 @@ impl DurableObjectNamespace for WatchedCounters {
             }
             if increment {
                 match &reply {
-                    Ok(CounterReply::Counted { already: true, .. }) => {
-                        update(&|tally| tally.found_counted += 1);
+                    Ok(CounterReply::Counted { already, .. }) => {
+                        let found = already.len() as u64;
+                        update(&|tally| tally.found_counted += found);
                     }
                     Ok(_) => {}
                     Err(_) => update(&|tally| tally.failed += 1),
@@ -527,6 +536,7 @@ fn every_accepted_event_is_counted_once_or_its_failure_recorded_under_every_faul
             all.object_faults += one.object_faults;
             all.object_resets += one.object_resets;
             all.increments.sent += one.increments.sent;
+            all.increments.events_sent += one.increments.events_sent;
             all.increments.failed += one.increments.failed;
             all.increments.answers_lost += one.increments.answers_lost;
             all.increments.found_counted += one.increments.found_counted;
@@ -539,8 +549,8 @@ fn every_accepted_event_is_counted_once_or_its_failure_recorded_under_every_faul
         "{seeds} seeds ({} simulated Workers), {} requests\n\
          faults injected in the Workers: {}\n\
          counter objects: {} events, {} faults injected, {} resets\n\
-         increments sent: {}, failed: {} (answers lost on the way back: {}), found counted \
-         already by their retry: {}\n\
+         increment requests sent: {} (carrying {} events), failed: {} (answers lost on the way \
+         back: {}), events found counted already by their retry: {}\n\
          events accepted (202): {}\n\
          counted exactly once, named in no failure: {} (summaries stored exactly once: {})\n\
          failures recorded by the handler: {} (of them \"may not be counted\": {})\n\
@@ -556,6 +566,7 @@ fn every_accepted_event_is_counted_once_or_its_failure_recorded_under_every_faul
         all.object_faults,
         all.object_resets,
         all.increments.sent,
+        all.increments.events_sent,
         all.increments.failed,
         all.increments.answers_lost,
         all.increments.found_counted,

@@ -2,7 +2,6 @@
 //! parallel, the summary, then the event's increment of its type's counter — each store call
 //! bounded by [`STORE_TIMEOUT`], the whole job by its deadline.
 
-use super::counter::{CounterReply, CounterRequest};
 use super::counters::{Flush, Status};
 use super::service::{IngestService, count_key, event_key};
 use super::summary::{self, EventSummary, HISTOGRAM_DELAY, SPREAD_DELAY, TOTALS_DELAY_PER_VALUE};
@@ -113,38 +112,37 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
     }
 
     /// Counts event `id` on `kind`'s counter object: sends the increment (the event id is its
-    /// idempotency key) until the object answers, pausing longer after each failed attempt. A
-    /// failed attempt may have taken effect, and the object counts an event once however often
-    /// it is sent, so it is retried as is. At `deadline` without an answer, the event is
-    /// recorded as "may not be counted".
+    /// idempotency key; concurrent events of a type share one request, see `outbox.rs`) until
+    /// the object answers, pausing longer after each failed attempt. A failed attempt may have
+    /// taken effect, and the object counts an event once however often it is sent, so it is
+    /// retried as is. At `deadline` without an answer, the event is recorded as "may not be
+    /// counted".
     pub(super) async fn count_on_object(&self, id: &str, kind: &str, deadline: Instant) {
         let runtime = &self.inner.runtime;
         let mut counting = Counting::new(self, id);
         let mut pause = RETRY_PAUSE;
         let mut attempts = 0u32;
         loop {
-            let left = deadline.saturating_duration_since(runtime.now());
-            let increment = CounterRequest::Increment {
-                event: id.to_string(),
-            };
             if runtime.buggify() {
                 // In simulation, now and then: the isolate is busy elsewhere before the send.
                 runtime.delay(BUGGIFY_PAUSE).await;
             }
-            let sent = self.inner.counters.send(kind, increment);
+            let left = deadline.saturating_duration_since(runtime.now());
+            let inner = &self.inner;
+            let sent = inner
+                .outbox
+                .count(&inner.counters, kind, id, || inner.runtime.now());
             attempts += 1;
             self.count_stat(|stats| stats.attempts += 1);
             let why = match self.limited(left.min(STORE_TIMEOUT), sent).await {
-                Some(Ok(CounterReply::Counted { already, .. })) => {
+                Some(Ok(already)) => {
                     self.count_stat(|stats| {
                         stats.counted += 1;
                         stats.found_counted_on_retry += u64::from(already);
                     });
                     return counting.settle(None);
                 }
-                Some(Ok(CounterReply::Failed { error })) => error,
-                Some(Ok(other)) => format!("it answered {other:?} to an increment"),
-                Some(Err(failure)) => failure.to_string(),
+                Some(Err(why)) => why,
                 None => format!("no answer within {:?}", left.min(STORE_TIMEOUT)),
             };
             self.count_stat(|stats| stats.attempts_failed += 1);

@@ -25,13 +25,14 @@ mod counters;
 mod event;
 mod failures;
 mod ids;
+mod outbox;
 mod response;
 mod service;
 mod store;
 mod summary;
 
 pub use counter::{
-    COUNTER_BINDING, COUNTER_CLASS, CounterReply, CounterRequest, Counters, EventCounter,
+    COUNTER_BINDING, COUNTER_CLASS, CounterReply, CounterRequest, Counters, EventCounter, MAX_BATCH,
 };
 pub use event::{Event, MAX_TYPE_LEN, MAX_USER_LEN, MAX_VALUES, ValidationError, validate_type};
 pub use failures::FailureLog;

@@ -4,6 +4,7 @@
 
 use super::counter::{CounterReply, CounterRequest, Counters};
 use super::counters::CounterBook;
+use super::outbox::Outbox;
 use super::{
     Event, EventIds, EventStore, FailureLog, IngestResponse, PROCESSING_BUDGET, STORE_TIMEOUT,
     StoreError, validate_id, validate_type,
@@ -73,6 +74,8 @@ pub(super) struct Inner<R, S> {
     pub(super) counters: Counters,
     /// Increments sent to a counter object and not answered yet (retries included).
     pub(super) counting: Cell<u64>,
+    /// Combines the increments of concurrent events of a type into one request.
+    pub(super) outbox: Outbox,
     /// What the increments went through so far.
     pub(super) counter_stats: Cell<CounterStats>,
     ids: Box<dyn EventIds>,
@@ -117,6 +120,7 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
                 store,
                 counters,
                 counting: Cell::new(0),
+                outbox: Outbox::default(),
                 counter_stats: Cell::default(),
                 ids: Box::new(ids),
                 book: CounterBook::new(clock, failures.clone()),

@@ -68,6 +68,7 @@ pub fn get(request: Request, _route: RouteContext<Context>) -> Result<Response> 
                 "sessions_ended": objects.sessions_ended,
                 "abandoned_events": objects.abandoned_events,
                 "leaked_tasks": objects.leaked_tasks,
+                "handlers_panicked": objects.handlers_panicked,
                 "wait_until_registered": objects.wait_until_registered,
                 "wait_until_settled": objects.wait_until_settled,
             },

@@ -25,6 +25,7 @@ export const DEV_ROUTES = [
   // session of the event the reset abandoned.
   ["POST", "/debug/counter/reset?type=devroutecheck", ""],
   ["GET", "/debug/counter?type=devroutecheck"],
+  ["POST", "/debug/counter/panic?type=devroutecheck", ""],
 ];
 
 /** Paths no dev route serves but that sit under a dev prefix: off when deployed too. */

@@ -6,14 +6,17 @@
 //! - `POST /debug/counter/reset?type=T`: resets the object on purpose (it fails a
 //!   `block_concurrency_while`, which the platform answers by resetting the object: its events
 //!   in flight fail, its confirmed storage stays). Answers 200 saying whether the object's
-//!   event failed as a reset does.
+//!   event failed as a reset does;
+//! - `POST /debug/counter/panic?type=T`: makes the object's handler panic on purpose. Answers
+//!   200 with the object's failure (`panicked`: whether it was the handler's panic, answered
+//!   alone as a 500 by the object); the object is not reset.
 //!
 //! The query's `type` must be a valid event type.
 
 use crate::http::{self, QueryParam, json_response};
 use crate::ingest::{CounterReply, CounterRequest, MAX_TYPE_LEN, validate_type};
 use crate::isolate;
-use scheduler::cloud::CloudflareExecutionContext;
+use scheduler::cloud::{CloudflareExecutionContext, DurableObjectFailure};
 use serde_json::json;
 use worker::{Context, Request, Response, Result, RouteContext};
 
@@ -43,6 +46,7 @@ pub async fn audit(request: Request, route: RouteContext<Context>) -> Result<Res
         }
     })
     .await
+    .unwrap_or_else(http::failed)
 }
 
 /// `POST /debug/counter/reset?type=T`: resets the object.
@@ -64,6 +68,30 @@ pub async fn reset(request: Request, route: RouteContext<Context>) -> Result<Res
         )
     })
     .await
+    .unwrap_or_else(http::failed)
+}
+
+/// `POST /debug/counter/panic?type=T`: makes the object's handler panic.
+pub async fn panic(request: Request, route: RouteContext<Context>) -> Result<Response> {
+    let kind = match counter_type(&request)? {
+        Ok(kind) => kind,
+        Err(rejection) => return Ok(rejection),
+    };
+    let service = isolate::service(&route.env)?;
+    let ctx = CloudflareExecutionContext::new(isolate::scheduler(), route.data);
+    ctx.serve(async move {
+        let (panicked, answer) = match service.counters().send(&kind, CounterRequest::Panic).await {
+            Err(DurableObjectFailure::Panicked(panic)) => (true, panic),
+            Ok(reply) => (false, format!("{reply:?}")),
+            Err(failure) => (false, failure.to_string()),
+        };
+        json_response(
+            200,
+            &json!({ "type": kind, "panicked": panicked, "answer": answer }),
+        )
+    })
+    .await
+    .unwrap_or_else(http::failed)
 }
 
 /// Interim (issue 19's measurement, deleted with the KV counter): `GET
@@ -97,6 +125,7 @@ pub async fn bench(request: Request, route: RouteContext<Context>) -> Result<Res
         }
     })
     .await
+    .unwrap_or_else(http::failed)
 }
 
 /// The query's `type` (400 when it is missing or malformed).

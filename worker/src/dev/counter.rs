@@ -94,40 +94,6 @@ pub async fn panic(request: Request, route: RouteContext<Context>) -> Result<Res
     .unwrap_or_else(http::failed)
 }
 
-/// Interim (issue 19's measurement, deleted with the KV counter): `GET
-/// /debug/count-bench/{kv|object}` counts one new event of type `countbench` in the KV counter
-/// book or on its counter object, awaited in the request; 200 once counted.
-pub async fn bench(request: Request, route: RouteContext<Context>) -> Result<Response> {
-    let (on_object, read) = match route.param("backend").map(String::as_str) {
-        Some("object") => (true, false),
-        Some("kv") => (false, false),
-        Some("object-read") => (true, true),
-        Some("kv-read") => (false, true),
-        _ => return http::rejected("backend", "must be `kv` or `object` (`-read`)"),
-    };
-    if let Err(rejection) = http::query(&request, &[])? {
-        return Ok(rejection);
-    }
-    let service = isolate::service(&route.env)?;
-    let id = isolate::next_bench_id();
-    let ctx = CloudflareExecutionContext::new(isolate::scheduler(), route.data);
-    ctx.serve(async move {
-        if read {
-            return match service.bench_read("countbench", on_object).await {
-                Some(count) => json_response(200, &json!({ "count": count })),
-                None => http::error(500, "internal_error", "not read"),
-            };
-        }
-        if service.bench_count(&id, "countbench", on_object).await {
-            json_response(200, &json!({ "counted": id }))
-        } else {
-            http::error(500, "internal_error", &format!("{id} was not counted"))
-        }
-    })
-    .await
-    .unwrap_or_else(http::failed)
-}
-
 /// The query's `type` (400 when it is missing or malformed).
 fn counter_type(request: &Request) -> Result<http::Rejectable<String>> {
     let mut query = match http::query(request, QUERY)? {

@@ -102,7 +102,6 @@ mod wasm {
             .get_async("/debug/counter", counter::audit)
             .post_async("/debug/counter/reset", counter::reset)
             .post_async("/debug/counter/panic", counter::panic)
-            .get_async("/debug/count-bench/:backend", counter::bench)
     }
 
     /// The answer to a dev route while the dev routes are off: 404, saying why.

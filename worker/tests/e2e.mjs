@@ -203,6 +203,16 @@ test("a panicking counter object event fails alone (a 500 naming the panic); the
   assert.equal(objects.abandoned_events, before.durable_objects.abandoned_events, JSON.stringify(objects));
   assert.equal(objects.leaked_tasks, 0);
   assert.equal(after.tasks.panicked, before.tasks.panicked + 1, "the object's handler task panicked, alone");
+  if (WRANGLER_LOG) {
+    // The report names the object, the event and its session, and the panic.
+    const named = await until("the panic's line in the wrangler log", async () => {
+      const log = readFileSync(WRANGLER_LOG, "utf8").replace(/\x1b\[[0-9;]*m/g, "");
+      return log.split("\n").find((line) =>
+        line.includes(`scheduler: the fetch event of durable object ${type} (`) &&
+        line.includes("panic on purpose"));
+    }, { timeoutMs: 5_000 });
+    assert.match(named, /the handler of session#\d+ panicked: task#\d+ spawned at /);
+  }
 });
 
 test("a value handed from one request to a waiting request wakes it in its own I/O context", async () => {

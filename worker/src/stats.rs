@@ -41,6 +41,8 @@ pub fn get(request: Request, _route: RouteContext<Context>) -> Result<Response> 
             "priorities": priorities,
             "sessions": sessions,
             "queued": scheduler.queued,
+            "macrotask_yields": scheduler.macrotask_yields,
+            "continuations": scheduler.continuations,
             "routed_wakes": workerd.routed_wakes(),
             "misplaced_reactions": workerd.misplaced_reactions(),
             "pending_timers": scheduler.pending_timers,

@@ -26,6 +26,7 @@ export const DEV_ROUTES = [
   ["POST", "/debug/counter/reset?type=devroutecheck", ""],
   ["GET", "/debug/counter?type=devroutecheck"],
   ["POST", "/debug/counter/panic?type=devroutecheck", ""],
+  ["POST", "/debug/counter/busy?type=devroutecheck&yields=1", ""],
 ];
 
 /** Paths no dev route serves but that sit under a dev prefix: off when deployed too. */

@@ -215,6 +215,30 @@ test("a panicking counter object event fails alone (a 500 naming the panic); the
   }
 });
 
+test("a busy counter object event does not starve the isolate: requests are served while it runs (its session yields per time slice)", async () => {
+  const type = `busy${RUN}`;
+  const before = (await request("GET", "/stats")).json;
+  let done = false;
+  // Millions of yields: seconds of one event's work, as one session of the isolate's scheduler.
+  const busy = request("POST", `/debug/counter/busy?type=${type}&yields=600000`).then((answer) => {
+    done = true;
+    return answer;
+  });
+  // Served while the object's event is still running: /stats shows it in flight. Without the
+  // per-session slices the isolate would serve nothing until the event ended.
+  const during = await until("/stats answered while the busy object event runs", async () => {
+    const stats = (await request("GET", "/stats")).json;
+    const objects = stats.durable_objects;
+    assert.equal(done, false, "the busy event ended before any request was served beside it");
+    return objects.events > objects.sessions_ended && stats.macrotask_yields > before.macrotask_yields
+      ? stats : undefined;
+  }, { intervalMs: 20 });
+  assert.ok(during.continuations > before.continuations, JSON.stringify(during));
+  const answer = await busy;
+  assert.equal(answer.status, 200, answer.text);
+  assert.equal(answer.json.yields, 600000);
+});
+
 test("a value handed from one request to a waiting request wakes it in its own I/O context", async () => {
   const before = (await request("GET", "/stats")).json.routed_wakes;
   const key = `handoff${RUN}`;

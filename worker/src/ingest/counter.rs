@@ -46,6 +46,9 @@ pub type Counters =
 /// The most events one increment carries.
 pub const MAX_BATCH: usize = 64;
 
+/// The most yields a [`CounterRequest::Busy`] asks for.
+pub const MAX_BUSY_YIELDS: u64 = 10_000_000;
+
 /// The storage key of the count.
 const COUNT_KEY: &str = "count";
 
@@ -75,6 +78,14 @@ pub enum CounterRequest {
     /// build answers it with a 500 naming the panic); the object, its other events and its
     /// storage carry on. Sent only by the dev route `/debug/counter/panic`.
     Panic,
+    /// Keeps the object's event busy: its handler yields to the scheduler `yields` times (a
+    /// task that wakes itself, at most [`MAX_BUSY_YIELDS`]), then answers how often it did.
+    /// The scheduler's per-session time slices let the isolate's other requests run meanwhile.
+    /// Sent only by the dev route `/debug/counter/busy`.
+    Busy {
+        /// How many times to yield.
+        yields: u64,
+    },
 }
 
 /// What a counter object answers.
@@ -99,6 +110,11 @@ pub enum CounterReply {
         count: u64,
         /// Each counted event and the count it made, in key order.
         applied: Vec<(String, u64)>,
+    },
+    /// The handler yielded this many times ([`CounterRequest::Busy`]).
+    Yielded {
+        /// How many times.
+        yields: u64,
     },
     /// The request failed in the object (a storage error it could answer; a failed storage
     /// operation resets the object instead, and the caller sees that failure).
@@ -235,6 +251,17 @@ impl<S: DurableObjectState + 'static> DurableObjectHandler for EventCounter<S> {
             CounterRequest::Read => self.read().await,
             CounterRequest::Audit => self.audit().await,
             CounterRequest::Reset => return self.reset().await,
+            CounterRequest::Busy { yields } => {
+                if yields > MAX_BUSY_YIELDS {
+                    return CounterReply::Failed {
+                        error: format!("at most {MAX_BUSY_YIELDS} yields, not {yields}"),
+                    };
+                }
+                for _ in 0..yields {
+                    yield_now().await;
+                }
+                return CounterReply::Yielded { yields };
+            }
             CounterRequest::Panic => {
                 // After an await, as a handler's bug would be: the event is under way.
                 let count = self.read().await;
@@ -245,4 +272,18 @@ impl<S: DurableObjectState + 'static> DurableObjectHandler for EventCounter<S> {
             error: error.to_string(),
         })
     }
+}
+
+/// Completes on its second poll, waking its task before the first returns: the task goes to
+/// the back of the scheduler's queue once.
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if std::mem::replace(&mut yielded, true) {
+            return std::task::Poll::Ready(());
+        }
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await;
 }

@@ -31,7 +31,8 @@ mod store;
 mod summary;
 
 pub use counter::{
-    COUNTER_BINDING, COUNTER_CLASS, CounterReply, CounterRequest, Counters, EventCounter, MAX_BATCH,
+    COUNTER_BINDING, COUNTER_CLASS, CounterReply, CounterRequest, Counters, EventCounter,
+    MAX_BATCH, MAX_BUSY_YIELDS,
 };
 pub use event::{Event, MAX_TYPE_LEN, MAX_USER_LEN, MAX_VALUES, ValidationError, validate_type};
 pub use failures::FailureLog;

@@ -8,9 +8,6 @@ mod testing {}
 #[doc = include_str!("../docs/cloud.md")]
 mod cloud {}
 
-#[doc = include_str!("../docs/durable-objects.md")]
-mod durable_objects {}
-
 #[doc = include_str!("../docs/priorities.md")]
 mod priorities {}
 

@@ -22,6 +22,13 @@
 //!    of theirs are discarded when next woken, as a cut-off request's). Ending them resolves
 //!    their anchors from the new instance's context, which workerd notes once per reset ("A
 //!    promise was resolved or rejected from a different request context").
+//! 5. A panicking handler (built with `panic = "unwind"`) fails only its own event, as a
+//!    request's in [`CloudflareExecutionContext`](super::CloudflareExecutionContext): `serve`
+//!    returns the failure, `serve_fetch` answers it with a 500 naming the panic (the
+//!    namespace's `send` returns [`DurableObjectFailure::Panicked`]); the object is not reset.
+//!
+//! The per-session starvation guard of the [`WorkerdScheduler`](crate::platform::wasm::WorkerdScheduler)
+//! applies to an object's events as to requests: each event is a session like any other.
 //!
 //! Storage goes through the platform's storage API (its input and output gates, write
 //! coalescing and resets are workerd's own); values are stored as `Uint8Array`s.
@@ -35,7 +42,9 @@ use super::durable_object::{
     TransactionBackend, TransactionBody, check_key,
 };
 use super::execution_context::LocalFuture;
+use super::{RequestFailed, RequestFailure};
 use crate::platform::wasm::{SessionEnd, WorkerdScheduler};
+use crate::task::Unfinished;
 use crate::{Scheduler, SessionId, SystemTime, session};
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use rustc_hash::FxHashMap;
@@ -70,8 +79,11 @@ use worker::worker_sys::{
 ///
 ///     async fn fetch(&self, request: Request) -> Result<Response> {
 ///         let counter = self.counter.clone();
-///         let count = self.state.serve("fetch", async move { counter.fetch(()).await }).await;
-///         Response::ok(count.to_string())
+///         let served = self.state.serve("fetch", async move { counter.fetch(()).await });
+///         match served.await {
+///             Ok(count) => Response::ok(count.to_string()),
+///             Err(panicked) => Ok(panicked.into()), // 500: only this event failed
+///         }
 ///     }
 /// }
 /// ```
@@ -128,6 +140,9 @@ pub struct CloudflareDurableObjectStats {
     /// `block_concurrency_while`): their code never continues, so their sessions were ended
     /// when the object's next instance was built.
     pub abandoned_events: u64,
+    /// Events whose handler panicked (`panic = "unwind"`): each failed alone, answered with
+    /// its failure; the object carried on.
+    pub handlers_panicked: u64,
 }
 
 impl CloudflareDurableObjectStats {
@@ -153,6 +168,13 @@ thread_local! {
     static INSTANCES: RefCell<FxHashMap<String, std::rc::Weak<ObjectState>>> =
         RefCell::default();
 }
+
+// A `#[durable_object]` struct must be unwind safe under `panic = "unwind"` (wasm-bindgen
+// checks its exported structs). The state's cells are only borrowed inside this module, never
+// across the handlers' code, and a panicking handler is caught in its own task (`serve`): a
+// panic leaves the object's bookkeeping consistent, so the state can be asserted unwind safe.
+impl std::panic::UnwindSafe for CloudflareDurableObjectState {}
+impl std::panic::RefUnwindSafe for CloudflareDurableObjectState {}
 
 impl std::fmt::Debug for CloudflareDurableObjectState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -211,12 +233,21 @@ impl CloudflareDurableObjectState {
     /// answered and its `wait_until` work has settled, the session ends; tasks it left running
     /// are cancelled and logged, naming the object. Call it from the `#[durable_object]`
     /// struct's handlers (the session's wakes are anchored in the event's I/O context).
+    ///
+    /// Returns `Ok(output)`, or `Err(RequestFailed)` if the handler panicked (built with
+    /// `panic = "unwind"`): as a request's handler in
+    /// [`CloudflareExecutionContext::serve`](super::CloudflareExecutionContext::serve), only
+    /// this event fails (cause [`RequestFailure::Panicked`], message naming the handler's task,
+    /// its spawn location and the panic); the panic is logged naming the object, and counted
+    /// ([`CloudflareDurableObjectStats::handlers_panicked`]). The object is not reset: its
+    /// other events, its in-memory state and its storage carry on, as after an exception
+    /// thrown by a JavaScript object's handler.
     #[track_caller]
     pub fn serve<F>(
         &self,
         event: &'static str,
         handler: F,
-    ) -> impl Future<Output = F::Output> + 'static
+    ) -> impl Future<Output = Result<F::Output, RequestFailed>> + 'static
     where
         F: Future + 'static,
         F::Output: 'static,
@@ -234,7 +265,12 @@ impl CloudflareDurableObjectState {
         object.events.borrow_mut().insert(session, record.clone());
         CloudflareDurableObjectStats::update(|stats| stats.events += 1);
         let scheduler: Arc<dyn Scheduler> = object.scheduler.clone();
-        let task = session::with(Some(session), || scheduler.spawn_foreground(handler));
+        let task = {
+            // Not `session::with`: a closure would hide the caller, and the handler's task is
+            // named by where `serve` was called.
+            let _session = session::enter(Some(session));
+            scheduler.spawn_foreground(handler).caught()
+        };
         // The handle is shared with the event's record, so that an abandoned event's handler
         // (waiting on a promise of the reset instance, which never settles) can be cancelled.
         let task = Rc::new(RefCell::new(Some(task)));
@@ -246,13 +282,25 @@ impl CloudflareDurableObjectState {
         async move {
             // Answers however this future ends (with the output, or dropped because the caller
             // went away); the session ends once its `wait_until` work has settled.
-            let _respond = RespondOnDrop(object, record);
-            std::future::poll_fn(|cx| match task.borrow_mut().as_mut() {
+            let _respond = RespondOnDrop(object.clone(), record.clone());
+            let ended = std::future::poll_fn(|cx| match task.borrow_mut().as_mut() {
                 Some(task) => std::pin::Pin::new(task).poll(cx),
                 // Cancelled: the event was abandoned, and nobody waits for this any more.
                 None => std::task::Poll::Pending,
             })
-            .await
+            .await;
+            match ended {
+                Ok(output) => Ok(output),
+                Err(Unfinished::Panicked(panicked)) => {
+                    Err(object.handler_panicked(&record, panicked.into_message()))
+                }
+                Err(Unfinished::Cancelled(handler)) => panic!(
+                    "{handler} (the {} event's handler of durable object {}) was cancelled \
+                     before it finished (its scheduler shut down)",
+                    record.kind,
+                    object.id.short()
+                ),
+            }
         }
     }
 }
@@ -260,7 +308,9 @@ impl CloudflareDurableObjectState {
 impl CloudflareDurableObjectState {
     /// Serves a `fetch` event sent by a [`CloudflareDurableObjectNamespace`]: decodes the
     /// request's body as the handler's request, runs `handler.fetch` as the event's session
-    /// ([`serve`](Self::serve)) and answers 200 with its response, encoded. A body that cannot
+    /// ([`serve`](Self::serve)) and answers 200 with its response, encoded (a panicking handler:
+    /// 500 naming the panic, which [`CloudflareDurableObjectNamespace`] returns as
+    /// [`DurableObjectFailure::Panicked`]). A body that cannot
     /// be read or decoded is answered 400, naming why, without running the handler. Call it
     /// from the `#[durable_object]` struct's `fetch`:
     ///
@@ -296,14 +346,38 @@ impl CloudflareDurableObjectState {
                 );
             }
         };
-        let response = self
+        match self
             .serve("fetch", async move { handler.fetch(message).await })
-            .await;
-        worker::Response::from_bytes(response.to_bytes())
+            .await
+        {
+            Ok(response) => worker::Response::from_bytes(response.to_bytes()),
+            // A 500 naming the panic: the namespace's `send` answers it as `Panicked`.
+            Err(failed) => Ok(failed.into()),
+        }
     }
 }
 
 impl ObjectState {
+    /// Records that `event`'s handler panicked (`message`: its task, spawn location and
+    /// panic) and returns the event's failure.
+    fn handler_panicked(&self, event: &Event, message: String) -> RequestFailed {
+        CloudflareDurableObjectStats::update(|stats| stats.handlers_panicked += 1);
+        let failed = RequestFailed {
+            session: event.session,
+            cause: RequestFailure::Panicked,
+            message,
+            passed_through: false,
+        };
+        log_error(&format!(
+            "scheduler: the {} event of durable object {} ({}) failed: {failed}; answered with \
+             its failure (the object carries on)",
+            event.kind,
+            self.id.short(),
+            self.id
+        ));
+        failed
+    }
+
     /// The platform replaced this instance (it reset the object): its events in flight will
     /// never continue, so their sessions end now (their tasks are cancelled and logged).
     fn abandon(&self) {
@@ -563,6 +637,9 @@ where
                 .map_err(|error| unanswered(format!("its response broke off: {error}")))?;
             if status != 200 {
                 let text = String::from_utf8_lossy(&bytes);
+                if let Some(panic) = panic_of(&text) {
+                    return Err(DurableObjectFailure::Panicked(panic));
+                }
                 return Err(unanswered(format!("the object answered {status}: {text}")));
             }
             Response::from_bytes(bytes)
@@ -571,10 +648,20 @@ where
     }
 }
 
+/// The panic an object's 500 names (`serve_fetch`'s answer to a panicking handler:
+/// `{"status":"failed","cause":"panicked","error":…}`), if it is one.
+fn panic_of(body: &str) -> Option<String> {
+    let body = js_sys::JSON::parse(body).ok()?;
+    let field = |name: &str| Reflect::get(&body, &name.into()).ok()?.as_string();
+    (field("status")? == "failed" && field("cause")? == "panicked").then(|| field("error"))?
+}
+
 /// A promise and its `resolve` and `reject` functions.
 fn settled_promise() -> (Promise, Function, Function) {
     let mut functions = None;
-    let promise = Promise::new(&mut |resolve, reject| functions = Some((resolve, reject)));
+    // Under `panic = "unwind"` the executor must be unwind safe; it only stores the functions.
+    let mut slot = std::panic::AssertUnwindSafe(&mut functions);
+    let promise = Promise::new(&mut move |resolve, reject| **slot = Some((resolve, reject)));
     let (resolve, reject) = functions.expect("the Promise executor runs synchronously");
     (promise, resolve, reject)
 }
@@ -711,7 +798,9 @@ impl StorageBackend for WorkerdStorage {
         let recorded = failure.clone();
         let scheduler: Arc<dyn Scheduler> = self.scheduler.clone();
         let callback =
-            Closure::<dyn FnMut(RawTransaction) -> Promise>::new(move |raw: RawTransaction| {
+            // Unwind safe as asserted: a panic of the body is caught in its task, and the
+            // callback only moves the body into it.
+            Closure::<dyn FnMut(RawTransaction) -> Promise>::own_assert_unwind_safe(move |raw: RawTransaction| {
                 let Some(body) = body.borrow_mut().take() else {
                     return Promise::reject(&JsValue::from_str("the transaction ran twice"));
                 };
@@ -721,7 +810,8 @@ impl StorageBackend for WorkerdStorage {
                 }));
                 let task = session::with(session, || scheduler.spawn_foreground(body(transaction)));
                 let recorded = recorded.clone();
-                future_to_promise(async move {
+                // Unwind safe as asserted: it only awaits the body's task and records its error.
+                future_to_promise(std::panic::AssertUnwindSafe(async move {
                     match task.await {
                         Ok(()) => Ok(JsValue::UNDEFINED),
                         Err(error) => {
@@ -730,7 +820,7 @@ impl StorageBackend for WorkerdStorage {
                             Err(js_sys::Error::new(&message).into())
                         }
                     }
-                })
+                }))
             });
         let call = self.raw.transaction(&callback);
         Box::pin(async move {

@@ -121,18 +121,8 @@ pub fn counter_stats() -> CounterStats {
     SERVICE.with(|cell| cell.get().map(Service::counter_stats).unwrap_or_default())
 }
 
-/// Counter increments of the app's routes not settled yet (sent to a counter object and not
-/// answered, or waiting in the KV counter book).
+/// Counter increments of the app's routes not settled yet (sent to a counter object, or
+/// waiting to ride a request to it, and not answered).
 pub fn pending_count_increments() -> u64 {
     SERVICE.with(|cell| cell.get().map_or(0, Service::pending_count_increments))
-}
-
-thread_local! {
-    static BENCH_IDS: IsolateIds = IsolateIds::new();
-}
-
-/// Interim (issue 19's measurement): an id for `/debug/count-bench`.
-pub fn next_bench_id() -> String {
-    use crate::ingest::EventIds;
-    BENCH_IDS.with(IsolateIds::next_id)
 }

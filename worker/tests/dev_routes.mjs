@@ -21,8 +21,12 @@ export const DEV_ROUTES = [
   ["GET", "/debug/stored"],
   ["GET", "/debug/handoff?key=devroutecheck&value=v"],
   ["GET", "/debug/leak"],
-  ["GET", "/debug/counter?type=devroutecheck"],
+  // The reset first: the audit after it builds the object's next instance, which ends the
+  // session of the event the reset abandoned.
   ["POST", "/debug/counter/reset?type=devroutecheck", ""],
+  ["GET", "/debug/counter?type=devroutecheck"],
+  ["POST", "/debug/counter/panic?type=devroutecheck", ""],
+  ["POST", "/debug/counter/busy?type=devroutecheck&yields=1", ""],
 ];
 
 /** Paths no dev route serves but that sit under a dev prefix: off when deployed too. */

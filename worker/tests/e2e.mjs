@@ -174,6 +174,71 @@ test("each type's counter is a Durable Object that counts every event once, thro
   assert.equal(after.counter.given_up, 0, JSON.stringify(after.counter));
 });
 
+test("a panicking counter object event fails alone (a 500 naming the panic); the object, its count and its other events carry on", async () => {
+  const type = `panic${RUN}`;
+  const before = (await request("GET", "/stats")).json;
+  const first = await postEvent({ type, user: "p1", values: [1] });
+  assert.equal(first.status, 202, first.text);
+  await settled();
+  const panicked = await request("POST", `/debug/counter/panic?type=${type}`);
+  assert.equal(panicked.status, 200, panicked.text);
+  assert.equal(panicked.json.panicked, true, `not the handler's panic: ${panicked.text}`);
+  assert.match(panicked.json.answer, /panicked: panic on purpose/);
+  // The same object goes on counting: before and after the panic, each event once.
+  const second = await postEvent({ type, user: "p2", values: [2] });
+  assert.equal(second.status, 202, second.text);
+  const stats = await settled();
+  assert.deepEqual(stats.ingest_failures, []);
+  assert.equal(await count(type), 2);
+  const audit = (await request("GET", `/debug/counter?type=${type}`)).json;
+  assert.deepEqual(new Set(audit.applied.map(([id]) => id)), new Set([first.json.id, second.json.id]));
+  const after = await until("every counter object session to end", async () => {
+    const stats = (await request("GET", "/stats")).json;
+    const objects = stats.durable_objects;
+    return objects.events === objects.sessions_ended ? stats : undefined;
+  });
+  const objects = after.durable_objects;
+  assert.equal(objects.handlers_panicked, before.durable_objects.handlers_panicked + 1, JSON.stringify(objects));
+  // Not reset: no event of any object was abandoned since.
+  assert.equal(objects.abandoned_events, before.durable_objects.abandoned_events, JSON.stringify(objects));
+  assert.equal(objects.leaked_tasks, 0);
+  assert.equal(after.tasks.panicked, before.tasks.panicked + 1, "the object's handler task panicked, alone");
+  if (WRANGLER_LOG) {
+    // The report names the object, the event and its session, and the panic.
+    const named = await until("the panic's line in the wrangler log", async () => {
+      const log = readFileSync(WRANGLER_LOG, "utf8").replace(/\x1b\[[0-9;]*m/g, "");
+      return log.split("\n").find((line) =>
+        line.includes(`scheduler: the fetch event of durable object ${type} (`) &&
+        line.includes("panic on purpose"));
+    }, { timeoutMs: 5_000 });
+    assert.match(named, /the handler of session#\d+ panicked: task#\d+ spawned at /);
+  }
+});
+
+test("a busy counter object event does not starve the isolate: requests are served while it runs (its session yields per time slice)", async () => {
+  const type = `busy${RUN}`;
+  const before = (await request("GET", "/stats")).json;
+  let done = false;
+  // Millions of yields: seconds of one event's work, as one session of the isolate's scheduler.
+  const busy = request("POST", `/debug/counter/busy?type=${type}&yields=600000`).then((answer) => {
+    done = true;
+    return answer;
+  });
+  // Served while the object's event is still running: /stats shows it in flight. Without the
+  // per-session slices the isolate would serve nothing until the event ended.
+  const during = await until("/stats answered while the busy object event runs", async () => {
+    const stats = (await request("GET", "/stats")).json;
+    const objects = stats.durable_objects;
+    assert.equal(done, false, "the busy event ended before any request was served beside it");
+    return objects.events > objects.sessions_ended && stats.macrotask_yields > before.macrotask_yields
+      ? stats : undefined;
+  }, { intervalMs: 20 });
+  assert.ok(during.continuations > before.continuations, JSON.stringify(during));
+  const answer = await busy;
+  assert.equal(answer.status, 200, answer.text);
+  assert.equal(answer.json.yields, 600000);
+});
+
 test("a value handed from one request to a waiting request wakes it in its own I/O context", async () => {
   const before = (await request("GET", "/stats")).json.routed_wakes;
   const key = `handoff${RUN}`;
@@ -470,8 +535,9 @@ test("/stats shows no leaked or dangling tasks afterwards", async () => {
     return stats.sessions.length === 0 && stats.wait_until.pending === 0 ? stats : undefined;
   });
   assert.equal(stats.tasks.running, 0, JSON.stringify(stats));
-  assert.equal(stats.tasks.panicked, 0);
-  assert.equal(stats.tasks.spawned, stats.tasks.completed + stats.tasks.cancelled);
+  // Panicked: only the counter object handler made to panic on purpose.
+  assert.equal(stats.tasks.panicked, stats.durable_objects.handlers_panicked);
+  assert.equal(stats.tasks.spawned, stats.tasks.completed + stats.tasks.cancelled + stats.tasks.panicked);
   // Cancelled: the deliberately leaked tasks, and the handler tasks of counter object events a
   // reset abandoned (left waiting on a promise of the reset instance).
   const abandonedHandlers = stats.tasks.cancelled - deliberateLeaks;

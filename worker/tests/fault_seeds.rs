@@ -5,9 +5,11 @@
 //! isolate is reset under it, and whatever happens to the counter objects (a storage read or
 //! write fails and resets the object, the object is reset at a random moment, evicted).
 //!
-//! Per seed: four simulated Workers, each serving six waves of eight concurrent requests
+//! Per seed: four simulated Workers, each serving six waves of twelve concurrent requests
 //! (events of types unique to one event, whose counter must end at exactly 0 or 1, and of two
-//! shared types; and counter reads), with every fault of `SimulationFaults` on at a meaningful
+//! shared types; counter reads; and a burst of four alike events of one type, sent at once,
+//! whose increments ride one request to their object: each request takes 1 to 30 ms to reach
+//! it), with every fault of `SimulationFaults` on at a meaningful
 //! rate, through a workerd-like context (`AbandoningContext`: work cut off at 30 s is abandoned,
 //! never dropped). The service lives in `IsolateState`: a reset loses it (increments in flight,
 //! in-memory failures) and the next request builds a new one. The store (`MemoryStore`, KV),
@@ -71,7 +73,10 @@ const WAVES: usize = 6;
 /// Simulated Workers per seed of the harness (each a `TestScheduler` of its own, seeded
 /// `seed * WORLDS_PER_SEED + world`): the default 100 seeds cover 400 of them.
 const WORLDS_PER_SEED: u64 = 4;
-const REQUESTS_PER_WAVE: usize = 8;
+const REQUESTS_PER_WAVE: usize = 12;
+/// The last requests of a wave are a burst: events of one shared type, alike and sent at once,
+/// whose increments meet at the counter object and ride one request (`outbox.rs`).
+const BURST_FROM: usize = 8;
 
 /// The store the Worker's KV stands for, counting the puts that landed on each key.
 #[derive(Clone)]
@@ -109,10 +114,15 @@ struct WatchedCounters {
 /// One increment answer in this many is lost on its way back to the Worker.
 const LOST_ANSWER_ONE_IN: u64 = 16;
 
+/// The longest a request takes to reach its object (drawn per request, from 1 ms): a round
+/// trip takes time, so the increments of events that meet there ride one request.
+const TO_OBJECT_MAX_MS: u64 = 30;
+
 /// What the increments sent to the counter objects went through.
 #[derive(Clone, Copy, Default)]
 struct IncrementTally {
     sent: u64,
+    events_sent: u64,
     failed: u64,
     answers_lost: u64,
     found_counted: u64,
@@ -127,9 +137,20 @@ impl DurableObjectNamespace for WatchedCounters {
         name: &str,
         request: CounterRequest,
     ) -> LocalBoxFuture<Result<CounterReply, DurableObjectFailure>> {
-        let increment = matches!(request, CounterRequest::Increment { .. });
+        let events = match &request {
+            CounterRequest::Increment { events } => events.len() as u64,
+            _ => 0,
+        };
+        let increment = events > 0;
         let lose_answer = increment && self.test.random_range(0..LOST_ANSWER_ONE_IN) == 0;
-        let sent = self.inner.send(name, request);
+        let on_the_way = Duration::from_millis(self.test.random_range(1..TO_OBJECT_MAX_MS + 1));
+        let scheduler: Arc<dyn Scheduler> = self.test.clone();
+        let arrived = scheduler.timer(on_the_way);
+        let (inner, name) = (self.inner.clone(), name.to_string());
+        let sent = async move {
+            arrived.await;
+            inner.send(&name, request).await
+        };
         let tally = self.tally.clone();
         let update = move |change: &dyn Fn(&mut IncrementTally)| {
             let mut now = tally.get();
@@ -137,7 +158,10 @@ impl DurableObjectNamespace for WatchedCounters {
             tally.set(now);
         };
         if increment {
-            update(&|tally| tally.sent += 1);
+            update(&|tally| {
+                tally.sent += 1;
+                tally.events_sent += events;
+            });
         }
         Box::pin(async move {
             let mut reply = sent.await;
@@ -148,8 +172,9 @@ impl DurableObjectNamespace for WatchedCounters {
             }
             if increment {
                 match &reply {
-                    Ok(CounterReply::Counted { already: true, .. }) => {
-                        update(&|tally| tally.found_counted += 1);
+                    Ok(CounterReply::Counted { already, .. }) => {
+                        let found = already.len() as u64;
+                        update(&|tally| tally.found_counted += found);
                     }
                     Ok(_) => {}
                     Err(_) => update(&|tally| tally.failed += 1),
@@ -263,16 +288,24 @@ impl Sim {
         let served: Vec<_> = (0..REQUESTS_PER_WAVE)
             .map(|index| {
                 let kind = match index % 4 {
+                    _ if index >= BURST_FROM => Some("burst".to_string()),
                     3 => None,
                     0 | 1 => Some(format!("solo-{wave}-{index}")),
                     _ => Some(["click", "view"][self.test.random_range(0..2) as usize].to_string()),
                 };
                 let (method, path, body) = match &kind {
+                    Some(kind) if index >= BURST_FROM => {
+                        ("POST", "/events".to_string(), event_body(kind, BURST_FROM))
+                    }
                     Some(kind) => ("POST", "/events".to_string(), event_body(kind, index)),
                     None => ("GET", "/counts/click".to_string(), String::new()),
                 };
                 // The request body arrives over this long (a client may hang up meanwhile).
-                let upload = Duration::from_millis(self.test.random_range(0..100));
+                let upload = if index >= BURST_FROM {
+                    Duration::ZERO
+                } else {
+                    Duration::from_millis(self.test.random_range(0..100))
+                };
                 let (runtime, service, workerd) =
                     (self.ctx.runtime(), self.service.clone(), workerd.clone());
                 let request = self.ctx.serve(async move {
@@ -527,6 +560,7 @@ fn every_accepted_event_is_counted_once_or_its_failure_recorded_under_every_faul
             all.object_faults += one.object_faults;
             all.object_resets += one.object_resets;
             all.increments.sent += one.increments.sent;
+            all.increments.events_sent += one.increments.events_sent;
             all.increments.failed += one.increments.failed;
             all.increments.answers_lost += one.increments.answers_lost;
             all.increments.found_counted += one.increments.found_counted;
@@ -539,8 +573,8 @@ fn every_accepted_event_is_counted_once_or_its_failure_recorded_under_every_faul
         "{seeds} seeds ({} simulated Workers), {} requests\n\
          faults injected in the Workers: {}\n\
          counter objects: {} events, {} faults injected, {} resets\n\
-         increments sent: {}, failed: {} (answers lost on the way back: {}), found counted \
-         already by their retry: {}\n\
+         increment requests sent: {} (carrying {} events), failed: {} (answers lost on the way \
+         back: {}), events found counted already by their retry: {}\n\
          events accepted (202): {}\n\
          counted exactly once, named in no failure: {} (summaries stored exactly once: {})\n\
          failures recorded by the handler: {} (of them \"may not be counted\": {})\n\
@@ -556,6 +590,7 @@ fn every_accepted_event_is_counted_once_or_its_failure_recorded_under_every_faul
         all.object_faults,
         all.object_resets,
         all.increments.sent,
+        all.increments.events_sent,
         all.increments.failed,
         all.increments.answers_lost,
         all.increments.found_counted,
@@ -581,5 +616,9 @@ fn every_accepted_event_is_counted_once_or_its_failure_recorded_under_every_faul
     assert!(
         all.increments.found_counted > 0 || all.seeds < 10,
         "no retry found its event counted: the idempotency key was never exercised"
+    );
+    assert!(
+        all.increments.events_sent > all.increments.sent || all.seeds < 10,
+        "no increment request carried several events: combining them was never exercised"
     );
 }

@@ -6,14 +6,21 @@
 //! - `POST /debug/counter/reset?type=T`: resets the object on purpose (it fails a
 //!   `block_concurrency_while`, which the platform answers by resetting the object: its events
 //!   in flight fail, its confirmed storage stays). Answers 200 saying whether the object's
-//!   event failed as a reset does.
+//!   event failed as a reset does;
+//! - `POST /debug/counter/panic?type=T`: makes the object's handler panic on purpose. Answers
+//! - `POST /debug/counter/busy?type=T&yields=N`: keeps one event of the object busy yielding
+//!   `N` times (at most 10,000,000); answers 200 once it is done, with its session's yields. The
+//!   isolate's other requests are served meanwhile (the per-session time slices);
+//! - `POST /debug/counter/panic?type=T`: makes the object's handler panic on purpose. Answers
+//!   200 with the object's failure (`panicked`: whether it was the handler's panic, answered
+//!   alone as a 500 by the object); the object is not reset.
 //!
 //! The query's `type` must be a valid event type.
 
 use crate::http::{self, QueryParam, json_response};
-use crate::ingest::{CounterReply, CounterRequest, MAX_TYPE_LEN, validate_type};
+use crate::ingest::{CounterReply, CounterRequest, MAX_BUSY_YIELDS, MAX_TYPE_LEN, validate_type};
 use crate::isolate;
-use scheduler::cloud::CloudflareExecutionContext;
+use scheduler::cloud::{CloudflareExecutionContext, DurableObjectFailure};
 use serde_json::json;
 use worker::{Context, Request, Response, Result, RouteContext};
 
@@ -68,35 +75,70 @@ pub async fn reset(request: Request, route: RouteContext<Context>) -> Result<Res
     .unwrap_or_else(http::failed)
 }
 
-/// Interim (issue 19's measurement, deleted with the KV counter): `GET
-/// /debug/count-bench/{kv|object}` counts one new event of type `countbench` in the KV counter
-/// book or on its counter object, awaited in the request; 200 once counted.
-pub async fn bench(request: Request, route: RouteContext<Context>) -> Result<Response> {
-    let (on_object, read) = match route.param("backend").map(String::as_str) {
-        Some("object") => (true, false),
-        Some("kv") => (false, false),
-        Some("object-read") => (true, true),
-        Some("kv-read") => (false, true),
-        _ => return http::rejected("backend", "must be `kv` or `object` (`-read`)"),
+/// The query of the busy route: `type` and `yields`.
+const BUSY_QUERY: &[QueryParam] = &[
+    QueryParam {
+        name: "type",
+        max_len: MAX_TYPE_LEN,
+        check: Some(|kind| validate_type(kind).map_err(|error| error.problem)),
+    },
+    QueryParam {
+        name: "yields",
+        max_len: 8,
+        check: Some(|yields| match yields.parse::<u64>() {
+            Ok(n) if n <= MAX_BUSY_YIELDS => Ok(()),
+            _ => Err(format!("must be a whole number up to {MAX_BUSY_YIELDS}")),
+        }),
+    },
+];
+
+/// `POST /debug/counter/busy?type=T&yields=N`: keeps one event of the object busy.
+pub async fn busy(request: Request, route: RouteContext<Context>) -> Result<Response> {
+    let mut query = match http::query(&request, BUSY_QUERY)? {
+        Ok(query) => query,
+        Err(rejection) => return Ok(rejection),
     };
-    if let Err(rejection) = http::query(&request, &[])? {
-        return Ok(rejection);
-    }
+    let (Some(kind), Some(yields)) = (query.remove("type"), query.remove("yields")) else {
+        return http::rejected("type", "the query needs `type` and `yields`");
+    };
+    let yields: u64 = yields.parse().expect("checked by the query");
     let service = isolate::service(&route.env)?;
-    let id = isolate::next_bench_id();
     let ctx = CloudflareExecutionContext::new(isolate::scheduler(), route.data);
     ctx.serve(async move {
-        if read {
-            return match service.bench_read("countbench", on_object).await {
-                Some(count) => json_response(200, &json!({ "count": count })),
-                None => http::error(500, "internal_error", "not read"),
-            };
+        match service
+            .counters()
+            .send(&kind, CounterRequest::Busy { yields })
+            .await
+        {
+            Ok(CounterReply::Yielded { yields }) => {
+                json_response(200, &json!({ "type": kind, "yields": yields }))
+            }
+            Ok(other) => http::error(500, "internal_error", &format!("{other:?}")),
+            Err(failure) => http::error(500, "internal_error", &failure.to_string()),
         }
-        if service.bench_count(&id, "countbench", on_object).await {
-            json_response(200, &json!({ "counted": id }))
-        } else {
-            http::error(500, "internal_error", &format!("{id} was not counted"))
-        }
+    })
+    .await
+    .unwrap_or_else(http::failed)
+}
+
+/// `POST /debug/counter/panic?type=T`: makes the object's handler panic.
+pub async fn panic(request: Request, route: RouteContext<Context>) -> Result<Response> {
+    let kind = match counter_type(&request)? {
+        Ok(kind) => kind,
+        Err(rejection) => return Ok(rejection),
+    };
+    let service = isolate::service(&route.env)?;
+    let ctx = CloudflareExecutionContext::new(isolate::scheduler(), route.data);
+    ctx.serve(async move {
+        let (panicked, answer) = match service.counters().send(&kind, CounterRequest::Panic).await {
+            Err(DurableObjectFailure::Panicked(panic)) => (true, panic),
+            Ok(reply) => (false, format!("{reply:?}")),
+            Err(failure) => (false, failure.to_string()),
+        };
+        json_response(
+            200,
+            &json!({ "type": kind, "panicked": panicked, "answer": answer }),
+        )
     })
     .await
     .unwrap_or_else(http::failed)

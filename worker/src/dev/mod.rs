@@ -21,6 +21,8 @@
 //! | `GET /debug/leak` | a handler that leaks a task on purpose |
 //! | `GET /debug/counter?type=T` | the audit of type `T`'s counter object: its count and every event it counted |
 //! | `POST /debug/counter/reset?type=T` | resets type `T`'s counter object on purpose |
+//! | `POST /debug/counter/busy?type=T&yields=N` | keeps one event of type `T`'s counter object busy yielding `N` times; the isolate serves other requests meanwhile |
+//! | `POST /debug/counter/panic?type=T` | makes type `T`'s counter object's handler panic on purpose (only that event fails) |
 //!
 //! A new dev route goes under one of [`PREFIXES`] (so it is off when deployed) and into
 //! `worker/tests/dev_routes.mjs` (which checks it is off in the deploy configuration).
@@ -100,7 +102,8 @@ mod wasm {
             .get_async("/debug/leak", leak::get)
             .get_async("/debug/counter", counter::audit)
             .post_async("/debug/counter/reset", counter::reset)
-            .get_async("/debug/count-bench/:backend", counter::bench)
+            .post_async("/debug/counter/panic", counter::panic)
+            .post_async("/debug/counter/busy", counter::busy)
     }
 
     /// The answer to a dev route while the dev routes are off: 404, saying why.

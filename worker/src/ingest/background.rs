@@ -2,9 +2,7 @@
 //! parallel, the summary, then the event's increment of its type's counter — each store call
 //! bounded by [`STORE_TIMEOUT`], the whole job by its deadline.
 
-use super::counter::{CounterReply, CounterRequest};
-use super::counters::{Flush, Status};
-use super::service::{IngestService, count_key, event_key};
+use super::service::{IngestService, event_key};
 use super::summary::{self, EventSummary, HISTOGRAM_DELAY, SPREAD_DELAY, TOTALS_DELAY_PER_VALUE};
 use super::{Event, EventStore, STORE_TIMEOUT, StoreError};
 use futures::future::{Either, select};
@@ -15,10 +13,7 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
 
-/// The longest a counter round takes: a read and a write, each bounded by [`STORE_TIMEOUT`].
-const ROUND: Duration = Duration::from_secs(2 * STORE_TIMEOUT.as_secs());
-
-/// How long a `buggify` point in a counter round pauses (never in a Worker).
+/// How long a `buggify` point before an increment pauses (never in a Worker).
 const BUGGIFY_PAUSE: Duration = Duration::from_secs(2);
 
 /// The pause before an increment the counter object did not answer is sent again: doubled
@@ -113,38 +108,37 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
     }
 
     /// Counts event `id` on `kind`'s counter object: sends the increment (the event id is its
-    /// idempotency key) until the object answers, pausing longer after each failed attempt. A
-    /// failed attempt may have taken effect, and the object counts an event once however often
-    /// it is sent, so it is retried as is. At `deadline` without an answer, the event is
-    /// recorded as "may not be counted".
+    /// idempotency key; concurrent events of a type share one request, see `outbox.rs`) until
+    /// the object answers, pausing longer after each failed attempt. A failed attempt may have
+    /// taken effect, and the object counts an event once however often it is sent, so it is
+    /// retried as is. At `deadline` without an answer, the event is recorded as "may not be
+    /// counted".
     pub(super) async fn count_on_object(&self, id: &str, kind: &str, deadline: Instant) {
         let runtime = &self.inner.runtime;
         let mut counting = Counting::new(self, id);
         let mut pause = RETRY_PAUSE;
         let mut attempts = 0u32;
         loop {
-            let left = deadline.saturating_duration_since(runtime.now());
-            let increment = CounterRequest::Increment {
-                event: id.to_string(),
-            };
             if runtime.buggify() {
                 // In simulation, now and then: the isolate is busy elsewhere before the send.
                 runtime.delay(BUGGIFY_PAUSE).await;
             }
-            let sent = self.inner.counters.send(kind, increment);
+            let left = deadline.saturating_duration_since(runtime.now());
+            let inner = &self.inner;
+            let sent = inner
+                .outbox
+                .count(&inner.counters, kind, id, || inner.runtime.now());
             attempts += 1;
             self.count_stat(|stats| stats.attempts += 1);
             let why = match self.limited(left.min(STORE_TIMEOUT), sent).await {
-                Some(Ok(CounterReply::Counted { already, .. })) => {
+                Some(Ok(already)) => {
                     self.count_stat(|stats| {
                         stats.counted += 1;
                         stats.found_counted_on_retry += u64::from(already);
                     });
                     return counting.settle(None);
                 }
-                Some(Ok(CounterReply::Failed { error })) => error,
-                Some(Ok(other)) => format!("it answered {other:?} to an increment"),
-                Some(Err(failure)) => failure.to_string(),
+                Some(Err(why)) => why,
                 None => format!("no answer within {:?}", left.min(STORE_TIMEOUT)),
             };
             self.count_stat(|stats| stats.attempts_failed += 1);
@@ -159,115 +153,6 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
             }
             runtime.delay(pause).await;
             pause = (pause * 2).min(RETRY_PAUSE_MAX);
-        }
-    }
-
-    /// Interim, for the measurement of issue 19 (the dev route `/debug/count-bench`): counts
-    /// event `id` of `kind` now, on the counter object (`on_object`) or in the KV counter book,
-    /// within [`super::PROCESSING_BUDGET`]; whether it was counted (a failure is recorded).
-    pub async fn bench_count(&self, id: &str, kind: &str, on_object: bool) -> bool {
-        let deadline = self.inner.runtime.now() + super::PROCESSING_BUDGET;
-        let before = self.inner.failures.lines().len();
-        if on_object {
-            self.count_on_object(id, kind, deadline).await;
-        } else {
-            self.count_event(id, kind, deadline).await;
-        }
-        self.inner.failures.lines().len() == before
-    }
-
-    /// Interim, for the measurement of issue 19: reads `kind`'s count from its counter object
-    /// (`on_object`, as `GET /counts/{type}` does) or from the KV counter.
-    pub async fn bench_read(&self, kind: &str, on_object: bool) -> Option<u64> {
-        if on_object {
-            let response = self.count(kind).await;
-            return response.body["count"].as_u64();
-        }
-        self.read_count(kind).await.ok()
-    }
-
-    /// Adds event `id` to `kind`'s counter: waits until a round writes its increment, leading
-    /// the rounds itself when nobody else does; gives up (recording why) at `deadline`.
-    async fn count_event(&self, id: &str, kind: &str, deadline: Instant) {
-        let book = &self.inner.book;
-        let job = book.join(id, kind, deadline);
-        loop {
-            if job.status() != Status::Open {
-                return;
-            }
-            let now = self.inner.runtime.now();
-            if now >= deadline {
-                let budget = super::PROCESSING_BUDGET;
-                job.give_up(format!(
-                    "{} could not be written within {budget:?} of the \
-                 response",
-                    count_key(kind)
-                ));
-                return;
-            }
-            if now + ROUND <= deadline
-                && let Some(flush) = book.try_lead(now)
-            {
-                self.flush(flush, deadline).await;
-                continue;
-            }
-            // Wait for a change, for the lease to expire (its holder may be gone), or for the
-            // deadline.
-            let wake_at = match book.lease_expiry() {
-                Some(expiry) if expiry > now => expiry.min(deadline),
-                _ => deadline,
-            };
-            let timer = self.inner.runtime.delay(wake_at - now);
-            select(pin!(book.changed()), pin!(timer)).await;
-        }
-    }
-
-    /// Runs rounds while there is work and a whole round fits before `deadline`.
-    async fn flush(&self, mut flush: Flush<'_>, deadline: Instant) {
-        let runtime = &self.inner.runtime;
-        loop {
-            let now = runtime.now();
-            if now + ROUND > deadline {
-                return;
-            }
-            let Some(kind) = flush.next_round(now) else {
-                return;
-            };
-            let value = match self.within(self.read_count(&kind)).await {
-                Some(Ok(value)) => value,
-                Some(Err(error)) => {
-                    flush.failed(&error.to_string());
-                    continue;
-                }
-                None => {
-                    flush.timed_out();
-                    continue;
-                }
-            };
-            let Some(written) = flush.read(value, runtime.now()) else {
-                continue;
-            };
-            if runtime.buggify() {
-                // In simulation, now and then: the isolate is busy elsewhere between the read
-                // and the write (another request's CPU-bound work).
-                runtime.delay(BUGGIFY_PAUSE).await;
-            }
-            // The lease must outlive the write: renewed now, or lost while we were away.
-            if !flush.renew(runtime.now()) {
-                return;
-            }
-            let key = count_key(&kind);
-            match self
-                .within(self.inner.store.put(&key, written.to_string()))
-                .await
-            {
-                Some(Ok(())) => flush.written(),
-                Some(Err(error)) => flush.failed(&error.to_string()),
-                None => flush.timed_out(),
-            }
-            if !flush.is_current() {
-                return;
-            }
         }
     }
 

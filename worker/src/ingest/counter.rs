@@ -12,17 +12,19 @@
 //! # Exactly once
 //!
 //! Its storage holds `count` and, for every event it counted, `applied:{event id}` (the count
-//! that event made). An increment reads both keys (the input gate holds every other event back
-//! meanwhile), then, if the event is not applied yet, issues both writes in one step before any
-//! await: they are confirmed together, atomically, or not at all (a failed write resets the
-//! object and discards both). So `count` is always the number of `applied:` keys, and every
-//! `applied:` value `1..=count` appears once.
+//! that event made). An increment carries one or more event ids (the Worker combines the
+//! increments of concurrent events of a type into one request: `outbox.rs`). The object reads
+//! `count` and each event's `applied:` key (the input gate holds every other event back
+//! meanwhile), then issues every write in one step before any await: `applied:{id}` for each
+//! event not counted yet, and the new `count`. They are confirmed together, atomically, or not
+//! at all (a failed write resets the object and discards them all). So `count` is always the
+//! number of `applied:` keys, and every `applied:` value `1..=count` appears once.
 //!
 //! A failed increment may still have been applied (the object can be reset after its writes
 //! were confirmed, before its response reached the Worker), so the Worker retries with the same
-//! event id: the object finds `applied:{id}` and answers "already counted" without adding.
+//! event ids: the object finds `applied:{id}` and answers "already counted" without adding.
 
-use futures::future::join;
+use futures::future::{join, join_all};
 use scheduler::cloud::{
     DurableObjectHandler, DurableObjectMessage, DurableObjectNamespace, DurableObjectState,
     ListOptions, StorageError,
@@ -41,6 +43,12 @@ pub const COUNTER_CLASS: &str = "EventCounter";
 pub type Counters =
     Rc<dyn DurableObjectNamespace<Request = CounterRequest, Response = CounterReply>>;
 
+/// The most events one increment carries.
+pub const MAX_BATCH: usize = 64;
+
+/// The most yields a [`CounterRequest::Busy`] asks for.
+pub const MAX_BUSY_YIELDS: u64 = 10_000_000;
+
 /// The storage key of the count.
 const COUNT_KEY: &str = "count";
 
@@ -51,11 +59,12 @@ const APPLIED_PREFIX: &str = "applied:";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum CounterRequest {
-    /// Counts event `event` once: adds one and records the event, unless it is recorded
-    /// already (a retry of an increment that took effect), then answers the count.
+    /// Counts each of `events` once: adds one per event and records it, unless it is recorded
+    /// already (a retry of an increment that took effect), then answers the count. An id given
+    /// twice is counted once.
     Increment {
-        /// The event's id: the increment's idempotency key.
-        event: String,
+        /// The events' ids: each one's idempotency key. At most [`MAX_BATCH`].
+        events: Vec<String>,
     },
     /// The count.
     Read,
@@ -65,18 +74,30 @@ pub enum CounterRequest {
     /// the platform answers by resetting the object (its events in flight fail). Sent only by
     /// the dev route `/debug/counter/reset`.
     Reset,
+    /// Panics in the object's handler, on purpose: only this event fails (a `panic = "unwind"`
+    /// build answers it with a 500 naming the panic); the object, its other events and its
+    /// storage carry on. Sent only by the dev route `/debug/counter/panic`.
+    Panic,
+    /// Keeps the object's event busy: its handler yields to the scheduler `yields` times (a
+    /// task that wakes itself, at most [`MAX_BUSY_YIELDS`]), then answers how often it did.
+    /// The scheduler's per-session time slices let the isolate's other requests run meanwhile.
+    /// Sent only by the dev route `/debug/counter/busy`.
+    Busy {
+        /// How many times to yield.
+        yields: u64,
+    },
 }
 
 /// What a counter object answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum CounterReply {
-    /// The event is counted: by this request, or (`already`) by an earlier one.
+    /// The events are counted: by this request, or (those in `already`) by an earlier one.
     Counted {
-        /// The count after it.
+        /// The count after them.
         count: u64,
-        /// Whether an earlier request had counted it already.
-        already: bool,
+        /// The events an earlier request had counted already.
+        already: Vec<String>,
     },
     /// The count.
     Count {
@@ -89,6 +110,11 @@ pub enum CounterReply {
         count: u64,
         /// Each counted event and the count it made, in key order.
         applied: Vec<(String, u64)>,
+    },
+    /// The handler yielded this many times ([`CounterRequest::Busy`]).
+    Yielded {
+        /// How many times.
+        yields: u64,
     },
     /// The request failed in the object (a storage error it could answer; a failed storage
     /// operation resets the object instead, and the caller sees that failure).
@@ -129,32 +155,49 @@ impl<S: DurableObjectState> EventCounter<S> {
         Self { state }
     }
 
-    /// Counts `event` once (see the module docs).
-    async fn increment(&self, event: &str) -> Result<CounterReply, StorageError> {
-        let storage = self.state.storage();
-        let applied_key = format!("{APPLIED_PREFIX}{event}");
-        let (count, applied) = join(
-            storage.get::<u64>(COUNT_KEY),
-            storage.get::<u64>(&applied_key),
-        )
-        .await;
-        let count = count?.unwrap_or(0);
-        if applied?.is_some() {
-            return Ok(CounterReply::Counted {
-                count,
-                already: true,
+    /// Counts each of `events` once (see the module docs).
+    async fn increment(&self, events: &[String]) -> Result<CounterReply, StorageError> {
+        if events.len() > MAX_BATCH {
+            return Ok(CounterReply::Failed {
+                error: format!(
+                    "an increment carries at most {MAX_BATCH} events, not {}",
+                    events.len()
+                ),
             });
         }
-        let count = count + 1;
-        // Both writes issued before any await: confirmed together, or neither.
-        let wrote_count = storage.put(COUNT_KEY, &count);
-        let wrote_applied = storage.put(&applied_key, &count);
-        wrote_count.await?;
-        wrote_applied.await?;
-        Ok(CounterReply::Counted {
-            count,
-            already: false,
-        })
+        let storage = self.state.storage();
+        let keys: Vec<String> = events
+            .iter()
+            .map(|event| format!("{APPLIED_PREFIX}{event}"))
+            .collect();
+        let (count, applied) = join(
+            storage.get::<u64>(COUNT_KEY),
+            join_all(keys.iter().map(|key| storage.get::<u64>(key))),
+        )
+        .await;
+        let mut count = count?.unwrap_or(0);
+        let mut already = Vec::new();
+        let mut fresh: Vec<&str> = Vec::new();
+        for ((event, key), applied) in events.iter().zip(&keys).zip(applied) {
+            if applied?.is_some() {
+                already.push(event.clone());
+            } else if !fresh.contains(&key.as_str()) {
+                fresh.push(key);
+            }
+        }
+        // Every write issued before any await: confirmed together, or none.
+        let mut writes = Vec::with_capacity(fresh.len() + 1);
+        for key in fresh {
+            count += 1;
+            writes.push(storage.put(key, &count));
+        }
+        if !writes.is_empty() {
+            writes.push(storage.put(COUNT_KEY, &count));
+        }
+        for write in writes {
+            write.await?;
+        }
+        Ok(CounterReply::Counted { count, already })
     }
 
     async fn read(&self) -> Result<CounterReply, StorageError> {
@@ -204,13 +247,43 @@ impl<S: DurableObjectState + 'static> DurableObjectHandler for EventCounter<S> {
 
     async fn fetch(&self, request: CounterRequest) -> CounterReply {
         let answer = match request {
-            CounterRequest::Increment { event } => self.increment(&event).await,
+            CounterRequest::Increment { events } => self.increment(&events).await,
             CounterRequest::Read => self.read().await,
             CounterRequest::Audit => self.audit().await,
             CounterRequest::Reset => return self.reset().await,
+            CounterRequest::Busy { yields } => {
+                if yields > MAX_BUSY_YIELDS {
+                    return CounterReply::Failed {
+                        error: format!("at most {MAX_BUSY_YIELDS} yields, not {yields}"),
+                    };
+                }
+                for _ in 0..yields {
+                    yield_now().await;
+                }
+                return CounterReply::Yielded { yields };
+            }
+            CounterRequest::Panic => {
+                // After an await, as a handler's bug would be: the event is under way.
+                let count = self.read().await;
+                panic!("panic on purpose (the dev route /debug/counter/panic); it read {count:?}")
+            }
         };
         answer.unwrap_or_else(|error| CounterReply::Failed {
             error: error.to_string(),
         })
     }
+}
+
+/// Completes on its second poll, waking its task before the first returns: the task goes to
+/// the back of the scheduler's queue once.
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if std::mem::replace(&mut yielded, true) {
+            return std::task::Poll::Ready(());
+        }
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await;
 }

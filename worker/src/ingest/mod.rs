@@ -7,7 +7,7 @@
 //!   under [`wait_until`](scheduler::cloud::ExecutionContext::wait_until), three stages run in
 //!   parallel, each after a delay ([`PlatformRuntime::delay`](scheduler::cloud::PlatformRuntime)),
 //!   their results are aggregated into an [`EventSummary`] stored under `event:{id}`, and the
-//!   counter `count:{type}` goes up by one.
+//!   event is counted once on its type's counter object ([`EventCounter`], a Durable Object).
 //!
 //! An event answered 202 ends up counted exactly once, or named in
 //! [`IngestService::failures`] (served on `/stats`): never silently lost, never counted twice,
@@ -21,10 +21,10 @@
 
 mod background;
 mod counter;
-mod counters;
 mod event;
 mod failures;
 mod ids;
+mod outbox;
 mod response;
 mod service;
 mod store;
@@ -32,12 +32,13 @@ mod summary;
 
 pub use counter::{
     COUNTER_BINDING, COUNTER_CLASS, CounterReply, CounterRequest, Counters, EventCounter,
+    MAX_BATCH, MAX_BUSY_YIELDS,
 };
 pub use event::{Event, MAX_TYPE_LEN, MAX_USER_LEN, MAX_VALUES, ValidationError, validate_type};
 pub use failures::FailureLog;
 pub use ids::{EventIds, MAX_ID_LEN, SequentialIds, validate_id};
 pub use response::IngestResponse;
-pub use service::{CounterStats, IngestService, count_key, event_key};
+pub use service::{CounterStats, IngestService, event_key};
 pub use store::{EventStore, MAX_SIMULATED_LATENCY_MS, MemoryStore, StoreError};
 pub use summary::{EventSummary, HISTOGRAM_DELAY, SPREAD_DELAY, TOTALS_DELAY_PER_VALUE};
 
@@ -49,7 +50,7 @@ use std::time::Duration;
 /// off holding other events' increments.
 pub const PROCESSING_BUDGET: Duration = Duration::from_secs(25);
 
-/// How long the background work waits for one store call (a get or a put) before giving up on
-/// it. A counter write given up on is *in doubt* (it may still have landed): the next write of
-/// that counter reads it first.
+/// How long the background work waits for one store call (a get or a put), or for the counter
+/// object's answer to one increment, before giving up on it. An increment given up on may still
+/// have taken effect: it is sent again with the same event id, which the object counts once.
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -3,10 +3,10 @@
 //! store the summary and the per-type counter.
 
 use super::counter::{CounterReply, CounterRequest, Counters};
-use super::counters::CounterBook;
+use super::outbox::Outbox;
 use super::{
     Event, EventIds, EventStore, FailureLog, IngestResponse, PROCESSING_BUDGET, STORE_TIMEOUT,
-    StoreError, validate_id, validate_type,
+    validate_id, validate_type,
 };
 use scheduler::cloud::{ExecutionContext, PlatformRuntime};
 use serde_json::json;
@@ -24,11 +24,6 @@ const READ_RETRY_PAUSE: Duration = Duration::from_millis(50);
 /// The store key of an event's summary.
 pub fn event_key(id: &str) -> String {
     format!("event:{id}")
-}
-
-/// The store key of a type's counter.
-pub fn count_key(kind: &str) -> String {
-    format!("count:{kind}")
 }
 
 /// What the events' increments went through on their way to the counter objects (served on
@@ -73,11 +68,11 @@ pub(super) struct Inner<R, S> {
     pub(super) counters: Counters,
     /// Increments sent to a counter object and not answered yet (retries included).
     pub(super) counting: Cell<u64>,
+    /// Combines the increments of concurrent events of a type into one request.
+    pub(super) outbox: Outbox,
     /// What the increments went through so far.
     pub(super) counter_stats: Cell<CounterStats>,
     ids: Box<dyn EventIds>,
-    /// Pending counter increments, who writes them, and who waits for them.
-    pub(super) book: CounterBook,
     pub(super) failures: FailureLog,
 }
 
@@ -107,28 +102,25 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
         failures: FailureLog,
     ) -> Self {
         let runtime = Rc::new(runtime);
-        let clock = {
-            let runtime = runtime.clone();
-            Rc::new(move || runtime.now())
-        };
         Self {
             inner: Rc::new(Inner {
                 runtime,
                 store,
                 counters,
                 counting: Cell::new(0),
+                outbox: Outbox::default(),
                 counter_stats: Cell::default(),
                 ids: Box::new(ids),
-                book: CounterBook::new(clock, failures.clone()),
                 failures,
             }),
         }
     }
 
-    /// Counter increments of accepted events not settled yet: being written, waiting for the
-    /// running write, or in doubt. 0 once every event's background work has ended.
+    /// Counter increments of accepted events not settled yet: sent to their counter object (or
+    /// waiting to ride a request to it) and not answered. 0 once every event's background work
+    /// has ended.
     pub fn pending_count_increments(&self) -> u64 {
-        self.inner.book.pending() + self.inner.counting.get()
+        self.inner.counting.get()
     }
 
     /// What the increments sent to the counter objects went through so far.
@@ -243,19 +235,6 @@ impl<R: PlatformRuntime + 'static, S: EventStore + 'static> IngestService<R, S> 
                 }
             }
             _ => IngestResponse::not_found(&format!("no route for {method} {path}")),
-        }
-    }
-
-    /// The counter of `kind` (0 when absent).
-    pub(super) async fn read_count(&self, kind: &str) -> Result<u64, StoreError> {
-        match self.inner.store.get(&count_key(kind)).await? {
-            None => Ok(0),
-            Some(text) => text.parse().map_err(|_| {
-                StoreError(format!(
-                    "counter {} holds {text:?}, not a number",
-                    count_key(kind)
-                ))
-            }),
         }
     }
 }

@@ -10,7 +10,7 @@
 
 use futures::FutureExt;
 use futures::future::join_all;
-use js_sys::{Array, Function, Promise, Reflect};
+use js_sys::Reflect;
 use scheduler::cloud::{
     CloudflareExecutionContext, CloudflareStats, ExecutionContext, RequestFailure,
 };
@@ -25,7 +25,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasm_tests::console_capture::ConsoleErrorCapture;
-use wasm_tests::support::{new_wasm_scheduler, next_macrotask, spawn_in, yield_times};
+use wasm_tests::support::{
+    fake_context, new_wasm_scheduler, next_macrotask, spawn_in, wait_until_promises, yield_times,
+};
 
 /// The text of a caught panic.
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
@@ -291,33 +293,9 @@ async fn a_panic_escaping_a_drain_is_reported_and_the_scheduler_keeps_running() 
     assert_eq!(wasm.stats().queued, 0);
 }
 
-/// A fake `ExecutionContext` object of the Workers runtime: records the promises handed to
-/// `waitUntil` and whether `passThroughOnException` was called.
-fn fake_context() -> (worker::Context, JsValue) {
-    let make = Function::new_no_args(
-        "const record = { promises: [], passedThrough: false };
-         record.context = {
-             waitUntil(promise) { record.promises.push(promise); },
-             passThroughOnException() { record.passedThrough = true; },
-         };
-         return record;",
-    );
-    let record = make.call0(&JsValue::UNDEFINED).expect("makes the record");
-    let context = Reflect::get(&record, &"context".into()).expect("has a context");
-    (worker::Context::new(context.unchecked_into()), record)
-}
-
 /// A handler's answer that panics instead.
 fn fail(message: &str) -> worker::Result<worker::Response> {
     panic!("{message}")
-}
-
-/// The promises handed to `waitUntil` so far.
-fn wait_until_promises(record: &JsValue) -> Vec<Promise> {
-    let promises: Array = Reflect::get(record, &"promises".into())
-        .expect("has promises")
-        .unchecked_into();
-    promises.iter().map(JsCast::unchecked_into).collect()
 }
 
 /// A panicking handler fails its own request only: `serve` returns the failure (naming the

@@ -23,6 +23,9 @@ export const DEV_ROUTES = [
   ["GET", "/debug/leak"],
   ["GET", "/debug/counter?type=devroutecheck"],
   ["POST", "/debug/counter/reset?type=devroutecheck", ""],
+  ["GET", "/debug/panic"],
+  ["GET", "/debug/spin?stop=true"],
+  ["GET", "/debug/isolate"],
 ];
 
 /** Paths no dev route serves but that sit under a dev prefix: off when deployed too. */
@@ -33,6 +36,8 @@ export const UNLISTED_DEV_PATHS = [
   ["GET", "/peer"],
   ["POST", "/peer/events/evt-1"],
   ["GET", "/fanout/more"],
+  ["GET", "/debug/panic?panic=true"],
+  ["GET", "/debug/spin?seconds=5"],
 ];
 
 /** Sends one route's request to `base`; answers { status, text, json }. */

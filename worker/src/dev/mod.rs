@@ -21,13 +21,17 @@
 //! | `GET /debug/leak` | a handler that leaks a task on purpose |
 //! | `GET /debug/counter?type=T` | the audit of type `T`'s counter object: its count and every event it counted |
 //! | `POST /debug/counter/reset?type=T` | resets type `T`'s counter object on purpose |
+//! | `GET /debug/panic[?panic=true]` | a subtask of the request panics on demand ([`chaos`]) |
+//! | `GET /debug/spin?seconds=S`, `GET /debug/spin?stop=true` | a request that wakes itself forever (bounded), and its stop |
+//! | `GET /debug/isolate` | the isolate's identity and counters (state that survives a panic) |
 //!
 //! A new dev route goes under one of [`PREFIXES`] (so it is off when deployed) and into
 //! `worker/tests/dev_routes.mjs` (which checks it is off in the deploy configuration).
 //!
-//! [`fanout`] (the benchmark handler) is target-independent and tested natively; the rest is
-//! wasm32 only.
+//! [`fanout`] (the benchmark handler) and [`chaos`]'s handlers are target-independent and
+//! tested natively; the rest is wasm32 only.
 
+pub mod chaos;
 pub mod fanout;
 
 #[cfg(target_arch = "wasm32")]
@@ -72,7 +76,7 @@ pub use wasm::{enabled, off, record_accepted, routes};
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
-    use super::{VAR, accepted, bench, counter, fault_plan, handoff, leak, peer, stored};
+    use super::{VAR, accepted, bench, chaos, counter, fault_plan, handoff, leak, peer, stored};
     use crate::http;
     use worker::{Context, Env, Method, Response, Result, Router};
 
@@ -101,6 +105,9 @@ mod wasm {
             .get_async("/debug/counter", counter::audit)
             .post_async("/debug/counter/reset", counter::reset)
             .get_async("/debug/count-bench/:backend", counter::bench)
+            .get_async("/debug/panic", chaos::panic)
+            .get_async("/debug/spin", chaos::spin_route)
+            .get("/debug/isolate", chaos::isolate)
     }
 
     /// The answer to a dev route while the dev routes are off: 404, saying why.

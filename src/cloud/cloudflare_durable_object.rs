@@ -574,7 +574,8 @@ where
 /// A promise and its `resolve` and `reject` functions.
 fn settled_promise() -> (Promise, Function, Function) {
     let mut functions = None;
-    let promise = Promise::new(&mut |resolve, reject| functions = Some((resolve, reject)));
+    let mut slot = std::panic::AssertUnwindSafe(&mut functions);
+    let promise = Promise::new(&mut move |resolve, reject| **slot = Some((resolve, reject)));
     let (resolve, reject) = functions.expect("the Promise executor runs synchronously");
     (promise, resolve, reject)
 }
@@ -710,8 +711,10 @@ impl StorageBackend for WorkerdStorage {
         let body = RefCell::new(Some(body));
         let recorded = failure.clone();
         let scheduler: Arc<dyn Scheduler> = self.scheduler.clone();
-        let callback =
-            Closure::<dyn FnMut(RawTransaction) -> Promise>::new(move |raw: RawTransaction| {
+        // Unwind-safe as asserted: the callback only spawns the body's task and hands back a
+        // promise of it; a panic of the body is caught in its task.
+        let callback = Closure::<dyn FnMut(RawTransaction) -> Promise>::own_assert_unwind_safe(
+            move |raw: RawTransaction| {
                 let Some(body) = body.borrow_mut().take() else {
                     return Promise::reject(&JsValue::from_str("the transaction ran twice"));
                 };
@@ -721,7 +724,7 @@ impl StorageBackend for WorkerdStorage {
                 }));
                 let task = session::with(session, || scheduler.spawn_foreground(body(transaction)));
                 let recorded = recorded.clone();
-                future_to_promise(async move {
+                future_to_promise(std::panic::AssertUnwindSafe(async move {
                     match task.await {
                         Ok(()) => Ok(JsValue::UNDEFINED),
                         Err(error) => {
@@ -730,8 +733,9 @@ impl StorageBackend for WorkerdStorage {
                             Err(js_sys::Error::new(&message).into())
                         }
                     }
-                })
-            });
+                }))
+            },
+        );
         let call = self.raw.transaction(&callback);
         Box::pin(async move {
             let result = settle(call).await;

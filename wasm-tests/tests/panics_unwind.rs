@@ -21,7 +21,7 @@ use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasm_tests::console_capture::ConsoleErrorCapture;
@@ -128,6 +128,77 @@ async fn a_detached_panicking_task_is_reported_naming_it_and_disturbs_no_other()
         "{reports:?}"
     );
     assert_eq!(wasm.stats().total.panicked, 1);
+    assert_eq!(wasm.stats().total.running(), 0);
+}
+
+/// Panics on drop with its message.
+struct PanicOnDrop(&'static str);
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("{}", self.0);
+    }
+}
+
+/// A panic in a destructor the scheduler runs (issue 20): the future of a cancelled task, and
+/// the output of a detached one, which async-task drops where a panic would abort. Under
+/// unwinding, each is caught and reported once with `console.error`, naming the task and where
+/// it was spawned; the scheduler keeps running (a later task returns 42). As the native
+/// behaviour suite's `destructor_panics_reach_unobserved_panic_naming_the_task`.
+#[wasm_bindgen_test]
+async fn destructor_panics_are_reported_naming_the_task_and_the_scheduler_keeps_running() {
+    let console = ConsoleErrorCapture::start();
+    let (wasm, scheduler) = new_wasm_scheduler();
+    let (started, running) = futures::channel::oneshot::channel();
+    let task = scheduler.spawn(async move {
+        let _bomb = PanicOnDrop("wasm future-drop boom");
+        let _ = started.send(());
+        std::future::pending::<()>().await;
+    });
+    let cancelled = task.id().unwrap();
+    running.await.expect("the task started");
+    drop(task); // cancels it: its future is dropped where the scheduler runs it
+    let task = scheduler.spawn(async { PanicOnDrop("wasm output-drop boom") });
+    let detached = task.id().unwrap();
+    task.detach(); // its output is dropped by the scheduler, unobserved
+    for _ in 0..20 {
+        if console
+            .lines()
+            .iter()
+            .filter(|line| line.contains("nobody awaited it"))
+            .count()
+            >= 2
+        {
+            break;
+        }
+        next_macrotask().await;
+    }
+    let after = scheduler.spawn(async { 6 * 7 }).await;
+    let lines = console.lines();
+    drop(console);
+    let reports: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.contains("nobody awaited it"))
+        .collect();
+    assert_eq!(reports.len(), 2, "{lines:?}");
+    let report_of = |id: scheduler::TaskId| {
+        let named = format!("{id} spawned at {}", file!());
+        reports
+            .iter()
+            .find(|line| line.contains(&named))
+            .unwrap_or_else(|| panic!("no report naming {id}: {reports:?}"))
+    };
+    assert!(
+        report_of(cancelled)
+            .contains("its future panicked while it was dropped: wasm future-drop boom"),
+        "{reports:?}"
+    );
+    assert!(
+        report_of(detached)
+            .contains("its output panicked while it was dropped: wasm output-drop boom"),
+        "{reports:?}"
+    );
+    assert_eq!(after, 42, "the scheduler kept working");
     assert_eq!(wasm.stats().total.running(), 0);
 }
 

@@ -6,6 +6,7 @@
 // unwind (the example app's default build):
 //   1. the same answers as the simulation: one GET /debug/panic and one ?panic=true, normalized,
 //      equal worker/tests/panic_answers.json (written by the native test worker/tests/chaos.rs);
+//      a 1 s spin ends by itself; bad queries get their 400;
 //   2. PANIC_CONNECTIONS (64) connections for PANIC_SECONDS (15 s): 2% of the requests panic
 //      (GET /debug/panic?panic=true), the rest are GET /debug/panic and GET /fanout. Every
 //      panicking request gets its 500 naming the panic, every other one its 200 (0 unexpected
@@ -200,6 +201,10 @@ async function unwind() {
   check(same, `workerd's answers ${JSON.stringify(answers)} differ from the simulation's (panic_answers.json) ${JSON.stringify(expected)}`);
   const rejected = await get("/debug/panic?panic=maybe");
   check(rejected.status === 400 && rejected.json?.field === "panic", `?panic=maybe: ${rejected.status} ${rejected.text}`);
+  // A spin ends by itself once its time is up (the platform's clock moves while it spins).
+  const short = await get("/debug/spin?seconds=1");
+  check(short.status === 200 && short.json?.status === "timed_out" && short.json.elapsed_ms >= 1000 && short.json.polls > 0,
+    `GET /debug/spin?seconds=1: ${short.status} ${short.text}`);
   for (const bad of ["seconds=0", "seconds=61", "seconds=x", "", "seconds=5&stop=true"]) {
     const answer = await get(`/debug/spin${bad ? `?${bad}` : ""}`);
     check(answer.status === 400, `/debug/spin?${bad}: ${answer.status} ${answer.text}`);

@@ -236,7 +236,11 @@ async fn a_wait_until_is_settled_in_its_requests_session_and_is_not_a_leak() {
         }
         next_macrotask().await;
     }
-    assert_eq!(workerd.wasm().stats().pending_timers, 1, "the leaked task waits on its timer");
+    assert_eq!(
+        workerd.wasm().stats().pending_timers,
+        1,
+        "the leaked task waits on its timer"
+    );
 
     release.send(()).expect("the work waits");
     let promises = wait_until_promises(&record);

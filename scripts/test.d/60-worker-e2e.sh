@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# End-to-end tests of the example app (worker/) on real workerd, in both configurations:
+# End-to-end tests of the example app (worker/) on real workerd, in both configurations and
+# both panic builds:
 # 1. the dev server (`wrangler dev --var DEV_ROUTES:true` in worker/, as scripts/serve-worker.sh
-#    serves it): worker/tests/e2e.mjs, every route including the dev-only ones;
+#    serves it), the default panic = "unwind" build: worker/tests/e2e.mjs, every route including
+#    the dev-only ones; then worker/tests/panics.mjs, one bad request never takes the Worker
+#    down: 64 connections with 2% of requests panicking, then one request waking itself forever
+#    (about 30 s; PANIC_SECONDS, SPIN_LOAD_SECONDS);
 # 2. the deploy configuration (worker/wrangler.toml as committed, nothing added):
 #    worker/tests/deploy.mjs, every dev-only route answers 404 with a message, the app's routes
-#    still serve.
+#    still serve;
+# 3. the dev server on the panic = "abort" build (PANIC=abort, one more release build):
+#    PANIC_MODE=abort worker/tests/panics.mjs, a panic resets the instance, the next requests
+#    succeed and the Worker logs the reset with the requests that failed with it.
 # Each on a free loopback port with a fresh local KV; the server is stopped by its PID at the
 # end, also when a test fails. Also lints the worker crate and the `cloudflare` feature for
 # wasm32.
@@ -52,6 +59,8 @@ start_worker_server worker "$work/dev-state" "$log" --var DEV_ROUTES:true
 echo "   serving on $WORKER_URL"
 echo "-- e2e tests"
 WORKER_URL="$WORKER_URL" WRANGLER_LOG="$log" timeout 300 node worker/tests/e2e.mjs
+echo "-- panics and a request that wakes itself forever, under load (panic = unwind)"
+WORKER_URL="$WORKER_URL" WRANGLER_LOG="$log" timeout 300 node worker/tests/panics.mjs
 stop_and_check "$work/dev-state"
 
 echo "-- the deploy configuration (worker/wrangler.toml as committed) (state in $work/deploy-state)"
@@ -60,4 +69,15 @@ start_worker_server worker "$work/deploy-state" "$log"
 echo "   serving on $WORKER_URL"
 WORKER_URL="$WORKER_URL" timeout 120 node worker/tests/deploy.mjs
 stop_and_check "$work/deploy-state"
-echo "-- worker e2e passed (dev server and deploy configuration); servers stopped"
+
+echo "-- the panic = abort build (PANIC=abort scripts/build-worker.sh)"
+# wrangler runs the build command again on start: PANIC=abort keeps it on the abort build.
+export PANIC=abort
+scripts/build-worker.sh example
+log="$work/wrangler-abort.log"
+start_worker_server worker "$work/abort-state" "$log" --var DEV_ROUTES:true
+echo "   serving on $WORKER_URL"
+PANIC_MODE=abort WORKER_URL="$WORKER_URL" WRANGLER_LOG="$log" timeout 120 node worker/tests/panics.mjs
+stop_and_check "$work/abort-state"
+unset PANIC
+echo "-- worker e2e passed (dev server and deploy configuration, unwind and abort builds); servers stopped"

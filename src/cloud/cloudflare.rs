@@ -33,7 +33,7 @@ use crate::platform::wasm::SessionEnd;
 use crate::platform::wasm::WorkerdScheduler;
 use crate::platform::wasm::{self as wasm_platform, InstanceReset};
 use crate::task::Unfinished;
-use crate::{Scheduler, SessionId, session};
+use crate::{Scheduler, SessionId, TaskId, session};
 use js_sys::{Function, Promise};
 use std::cell::{Cell, RefCell};
 use std::fmt::Display;
@@ -74,6 +74,8 @@ struct Request {
     /// The handler's panic (task, spawn location and message), if it panicked.
     handler_panic: RefCell<Option<String>>,
     ended: RefCell<Option<SessionEnd>>,
+    /// The `wait_until` settle tasks (tasks of the session, exempt when it ends).
+    settlers: RefCell<Vec<TaskId>>,
 }
 
 /// What every [`CloudflareExecutionContext`] of this isolate did so far: requests, ended
@@ -174,6 +176,7 @@ impl CloudflareExecutionContext {
                 pass_through: Cell::new(false),
                 handler_panic: RefCell::default(),
                 ended: RefCell::default(),
+                settlers: RefCell::default(),
             }),
         }
     }
@@ -318,9 +321,12 @@ impl Request {
         failed
     }
 
-    /// Runs `future` as a task of the session, and next to it a task outside any session (so
-    /// ending the session never cancels it) that waits for it, then settles the promise handed
-    /// to `ctx.waitUntil` and ends the session if it was the last pending work.
+    /// Runs `future` as a task of the session, and next to it a *settle* task of the session
+    /// that waits for it, then settles the promise handed to `ctx.waitUntil` and ends the session
+    /// if it was the last pending work. The settle task belongs to the session, so it runs in
+    /// the request's own I/O context (a yield puts it in the session's continuation, never in a
+    /// shared one armed by another request), and it is exempt when the session ends (it is the
+    /// caller then, not a leak).
     fn register<F>(self: Rc<Self>, location: &'static Location<'static>, future: F)
     where
         F: Future<Output = Result<(), String>> + 'static,
@@ -333,9 +339,9 @@ impl Request {
             location,
         };
         let scheduler: Arc<dyn Scheduler> = self.scheduler.clone();
-        let work = session::with(Some(self.session), || scheduler.spawn_foreground(future));
         let request = self.clone();
-        session::with(None, || {
+        let settler = session::with(Some(self.session), || {
+            let work = scheduler.spawn_foreground(future);
             scheduler.spawn_foreground(async move {
                 // The work task has ended (and the scheduler counted it) once its handle is ready.
                 let outcome = work.fallible().await;
@@ -347,8 +353,11 @@ impl Request {
                 }
                 request.end_session_if_settled();
             })
-        })
-        .detach();
+        });
+        if let Some(id) = settler.id() {
+            self.settlers.borrow_mut().push(id);
+        }
+        settler.detach();
         if let Err(error) = self.context.as_ref().wait_until(&promise) {
             log_error(&format!(
                 "scheduler: ctx.waitUntil refused the promise of the wait_until at {location}: \
@@ -362,9 +371,14 @@ impl Request {
         if !self.responded.get() || self.pending.get() > 0 || self.ended.borrow().is_some() {
             return;
         }
-        // Every `wait_until` task has settled, so nothing is exempt: whatever still runs is a
-        // leak.
-        let end = self.scheduler.wasm().end_session(self.session, &[]);
+        // Every `wait_until` task has settled, so only the settle tasks are exempt (one of them
+        // may be the caller): whatever else still runs is a leak. They never wait on a timer,
+        // so the session's timers are cancelled as when nothing is exempt.
+        let settlers = std::mem::take(&mut *self.settlers.borrow_mut());
+        let end = self
+            .scheduler
+            .wasm()
+            .end_session_cancelling_timers(self.session, &settlers);
         self.scheduler.forget_session(self.session);
         wasm_platform::request_ended_here();
         let leaked = end.cancelled.len() as u64;

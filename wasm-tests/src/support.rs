@@ -1,7 +1,8 @@
 //! Test helpers: JS sleeps and a yield future (which do not go through the scheduler under
-//! test), and the usual way to make a scheduler and spawn into a session.
+//! test), the usual way to make a scheduler and spawn into a session, and a fake
+//! `worker::Context` for `CloudflareExecutionContext`.
 
-use js_sys::{Function, Promise};
+use js_sys::{Array, Function, Promise, Reflect};
 use scheduler::platform::wasm::WasmScheduler;
 use scheduler::{Scheduler, SessionId, Task, session};
 use std::future::Future;
@@ -75,4 +76,29 @@ pub fn spawn_in<T: Send + 'static>(
     future: impl Future<Output = T> + Send + 'static,
 ) -> Task<T> {
     session::with(Some(session), || scheduler.spawn(future))
+}
+
+/// A fake `ExecutionContext` object of the Workers runtime, and its record: the promises handed
+/// to `waitUntil` (see [`wait_until_promises`]) and whether `passThroughOnException` was called
+/// (`passedThrough`).
+pub fn fake_context() -> (worker::Context, JsValue) {
+    let make = Function::new_no_args(
+        "const record = { promises: [], passedThrough: false };
+         record.context = {
+             waitUntil(promise) { record.promises.push(promise); },
+             passThroughOnException() { record.passedThrough = true; },
+         };
+         return record;",
+    );
+    let record = make.call0(&JsValue::UNDEFINED).expect("makes the record");
+    let context = Reflect::get(&record, &"context".into()).expect("has a context");
+    (worker::Context::new(context.unchecked_into()), record)
+}
+
+/// The promises handed to the fake context's `waitUntil` so far (see [`fake_context`]).
+pub fn wait_until_promises(record: &JsValue) -> Vec<Promise> {
+    let promises: Array = Reflect::get(record, &"promises".into())
+        .expect("has promises")
+        .unchecked_into();
+    promises.iter().map(JsCast::unchecked_into).collect()
 }

@@ -10,7 +10,7 @@
 
 use futures::FutureExt;
 use futures::future::join_all;
-use js_sys::{Array, Function, Promise, Reflect};
+use js_sys::Reflect;
 use scheduler::cloud::{
     CloudflareExecutionContext, CloudflareStats, ExecutionContext, RequestFailure,
 };
@@ -21,11 +21,13 @@ use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasm_tests::console_capture::ConsoleErrorCapture;
-use wasm_tests::support::{new_wasm_scheduler, next_macrotask, spawn_in, yield_times};
+use wasm_tests::support::{
+    fake_context, new_wasm_scheduler, next_macrotask, spawn_in, wait_until_promises, yield_times,
+};
 
 /// The text of a caught panic.
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
@@ -126,6 +128,77 @@ async fn a_detached_panicking_task_is_reported_naming_it_and_disturbs_no_other()
         "{reports:?}"
     );
     assert_eq!(wasm.stats().total.panicked, 1);
+    assert_eq!(wasm.stats().total.running(), 0);
+}
+
+/// Panics on drop with its message.
+struct PanicOnDrop(&'static str);
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("{}", self.0);
+    }
+}
+
+/// A panic in a destructor the scheduler runs (issue 20): the future of a cancelled task, and
+/// the output of a detached one, which async-task drops where a panic would abort. Under
+/// unwinding, each is caught and reported once with `console.error`, naming the task and where
+/// it was spawned; the scheduler keeps running (a later task returns 42). As the native
+/// behaviour suite's `destructor_panics_reach_unobserved_panic_naming_the_task`.
+#[wasm_bindgen_test]
+async fn destructor_panics_are_reported_naming_the_task_and_the_scheduler_keeps_running() {
+    let console = ConsoleErrorCapture::start();
+    let (wasm, scheduler) = new_wasm_scheduler();
+    let (started, running) = futures::channel::oneshot::channel();
+    let task = scheduler.spawn(async move {
+        let _bomb = PanicOnDrop("wasm future-drop boom");
+        let _ = started.send(());
+        std::future::pending::<()>().await;
+    });
+    let cancelled = task.id().unwrap();
+    running.await.expect("the task started");
+    drop(task); // cancels it: its future is dropped where the scheduler runs it
+    let task = scheduler.spawn(async { PanicOnDrop("wasm output-drop boom") });
+    let detached = task.id().unwrap();
+    task.detach(); // its output is dropped by the scheduler, unobserved
+    for _ in 0..20 {
+        if console
+            .lines()
+            .iter()
+            .filter(|line| line.contains("nobody awaited it"))
+            .count()
+            >= 2
+        {
+            break;
+        }
+        next_macrotask().await;
+    }
+    let after = scheduler.spawn(async { 6 * 7 }).await;
+    let lines = console.lines();
+    drop(console);
+    let reports: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.contains("nobody awaited it"))
+        .collect();
+    assert_eq!(reports.len(), 2, "{lines:?}");
+    let report_of = |id: scheduler::TaskId| {
+        let named = format!("{id} spawned at {}", file!());
+        reports
+            .iter()
+            .find(|line| line.contains(&named))
+            .unwrap_or_else(|| panic!("no report naming {id}: {reports:?}"))
+    };
+    assert!(
+        report_of(cancelled)
+            .contains("its future panicked while it was dropped: wasm future-drop boom"),
+        "{reports:?}"
+    );
+    assert!(
+        report_of(detached)
+            .contains("its output panicked while it was dropped: wasm output-drop boom"),
+        "{reports:?}"
+    );
+    assert_eq!(after, 42, "the scheduler kept working");
     assert_eq!(wasm.stats().total.running(), 0);
 }
 
@@ -291,33 +364,9 @@ async fn a_panic_escaping_a_drain_is_reported_and_the_scheduler_keeps_running() 
     assert_eq!(wasm.stats().queued, 0);
 }
 
-/// A fake `ExecutionContext` object of the Workers runtime: records the promises handed to
-/// `waitUntil` and whether `passThroughOnException` was called.
-fn fake_context() -> (worker::Context, JsValue) {
-    let make = Function::new_no_args(
-        "const record = { promises: [], passedThrough: false };
-         record.context = {
-             waitUntil(promise) { record.promises.push(promise); },
-             passThroughOnException() { record.passedThrough = true; },
-         };
-         return record;",
-    );
-    let record = make.call0(&JsValue::UNDEFINED).expect("makes the record");
-    let context = Reflect::get(&record, &"context".into()).expect("has a context");
-    (worker::Context::new(context.unchecked_into()), record)
-}
-
 /// A handler's answer that panics instead.
 fn fail(message: &str) -> worker::Result<worker::Response> {
     panic!("{message}")
-}
-
-/// The promises handed to `waitUntil` so far.
-fn wait_until_promises(record: &JsValue) -> Vec<Promise> {
-    let promises: Array = Reflect::get(record, &"promises".into())
-        .expect("has promises")
-        .unchecked_into();
-    promises.iter().map(JsCast::unchecked_into).collect()
 }
 
 /// A panicking handler fails its own request only: `serve` returns the failure (naming the

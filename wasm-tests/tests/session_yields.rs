@@ -10,13 +10,17 @@
 //! error.
 #![cfg(target_arch = "wasm32")]
 
+use futures::channel::oneshot;
+use scheduler::cloud::{CloudflareExecutionContext, ExecutionContext};
 use scheduler::platform::wasm::{WasmScheduler, WasmSchedulerConfig, WorkerdScheduler};
 use scheduler::{Scheduler, SessionId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
-use wasm_tests::support::{next_macrotask, spawn_in, yield_now};
+use wasm_tests::console_capture::ConsoleErrorCapture;
+use wasm_tests::support::{fake_context, next_macrotask, spawn_in, wait_until_promises, yield_now};
 
 /// A WorkerdScheduler on a default-configured WasmScheduler (no override, as in a Worker).
 fn new_scheduler() -> (Arc<WorkerdScheduler>, Arc<dyn Scheduler>) {
@@ -188,4 +192,94 @@ async fn ending_a_session_that_wakes_itself_forever_cancels_its_task() {
         "it never ran again"
     );
     assert_eq!(workerd.wasm().stats().total.running(), 0);
+}
+
+/// A request's `wait_until` is settled by a task of the request's own session (so a yield puts
+/// it in that session's continuation, in the request's I/O context, never in a continuation of
+/// no session armed by whichever request yielded), and that task is exempt when it ends the
+/// session: only the task the handler leaked is reported, and the leaked task's timer is
+/// cancelled with the session as before.
+#[wasm_bindgen_test]
+async fn a_wait_until_is_settled_in_its_requests_session_and_is_not_a_leak() {
+    let console = ConsoleErrorCapture::start();
+    let (workerd, scheduler) = new_scheduler();
+    let (context, record) = fake_context();
+    let ctx = CloudflareExecutionContext::new(workerd.clone(), context);
+    let session = ctx.session();
+    let (release, released) = oneshot::channel::<()>();
+    let (handler_ctx, timers) = (ctx.clone(), scheduler.clone());
+    let answer = ctx
+        .clone()
+        .serve(async move {
+            handler_ctx.wait_until(async move {
+                let _ = released.await;
+            });
+            // Leaked on purpose: still waiting on its timer when the session ends.
+            let sleeper = timers.clone();
+            timers
+                .spawn(async move { sleeper.timer(Duration::from_secs(3600)).await })
+                .detach();
+            42
+        })
+        .await;
+    assert_eq!(answer.ok(), Some(42));
+    // The handler, the wait_until work, its settle task and the leaked task: all of the session.
+    let counters = workerd
+        .wasm()
+        .session_counters(session)
+        .expect("still open");
+    assert_eq!(counters.spawned, 4, "{counters:?}");
+    assert_eq!(counters.running(), 3, "{counters:?}");
+    for _ in 0..10 {
+        if workerd.wasm().stats().pending_timers == 1 {
+            break;
+        }
+        next_macrotask().await;
+    }
+    assert_eq!(
+        workerd.wasm().stats().pending_timers,
+        1,
+        "the leaked task waits on its timer"
+    );
+
+    release.send(()).expect("the work waits");
+    let promises = wait_until_promises(&record);
+    assert_eq!(promises.len(), 1);
+    JsFuture::from(promises[0].clone())
+        .await
+        .expect("the wait_until promise resolves");
+    let end = ctx.session_end().expect("the session ended");
+    let leaked: Vec<String> = end
+        .cancelled
+        .iter()
+        .map(|task| task.location().to_string())
+        .collect();
+    assert_eq!(leaked.len(), 1, "only the leaked task: {end:?}");
+    assert!(leaked[0].contains("session_yields.rs"), "{leaked:?}");
+    assert_eq!(
+        end.exempt_running.len(),
+        1,
+        "the settle task, ending it: {end:?}"
+    );
+    assert!(
+        end.exempt_running[0]
+            .location()
+            .to_string()
+            .contains("src/cloud/cloudflare.rs"),
+        "{end:?}"
+    );
+    next_macrotask().await;
+    let stats = workerd.wasm().stats();
+    assert_eq!(
+        stats.pending_timers, 0,
+        "the leaked task's timer went with the session"
+    );
+    assert_eq!(stats.total.running(), 0, "{stats:?}");
+    assert!(workerd.wasm().session_counters(session).is_none());
+    let reports: Vec<String> = console
+        .lines()
+        .into_iter()
+        .filter(|line| line.contains("still running; cancelling it"))
+        .collect();
+    assert_eq!(reports.len(), 1, "one leak reported: {reports:?}");
 }

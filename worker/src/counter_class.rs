@@ -20,6 +20,14 @@ pub struct EventCounterObject {
     counter: Rc<EventCounter<CloudflareDurableObjectState>>,
 }
 
+// Under `panic = "unwind"`, wasm-bindgen requires an exported type to be unwind safe (its
+// methods run inside `catch_unwind`). The object's state is interior-mutable (RefCell, Cell,
+// Rc), but every event runs as tasks of the isolate's scheduler, whose wrappers catch a panic
+// at the task and leave the books consistent (the session ends, the panic is reported): a panic
+// never leaves this value half-updated.
+impl std::panic::UnwindSafe for EventCounterObject {}
+impl std::panic::RefUnwindSafe for EventCounterObject {}
+
 impl DurableObject for EventCounterObject {
     fn new(state: State, _env: Env) -> Self {
         let state = CloudflareDurableObjectState::new(isolate::scheduler(), state);

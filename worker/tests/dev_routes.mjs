@@ -3,7 +3,7 @@
 // asserts each answers 404 saying it is a dev-only route. A new dev route is added here too.
 // Requests are chosen to leave little trace on the dev server: no fault plan left active, no
 // waiter left, one recorded type no event uses, the task `/debug/leak` leaks (e2e.mjs counts
-// it), and the counter object of a type no event uses is reset.
+// it), and the counter object of a type no event uses is reset, then read (its next instance).
 
 /** [method, path, body] of every dev route. */
 export const DEV_ROUTES = [
@@ -27,6 +27,9 @@ export const DEV_ROUTES = [
   ["GET", "/debug/counter?type=devroutecheck"],
   ["POST", "/debug/counter/panic?type=devroutecheck", ""],
   ["POST", "/debug/counter/busy?type=devroutecheck&yields=1", ""],
+  ["GET", "/debug/panic"],
+  ["GET", "/debug/spin?stop=true"],
+  ["GET", "/debug/isolate"],
 ];
 
 /** Paths no dev route serves but that sit under a dev prefix: off when deployed too. */

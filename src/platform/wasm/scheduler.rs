@@ -104,7 +104,18 @@ impl WasmScheduler {
     /// Tasks spawned in the session afterwards (by exempt tasks) run normally. The session's
     /// counters disappear from [`stats`](Self::stats) once none of its tasks is running.
     pub fn end_session(&self, session: SessionId, exempt: &[TaskId]) -> SessionEnd {
-        self.shared.end_session(session, exempt)
+        self.shared.end_session(session, exempt, exempt.is_empty())
+    }
+
+    /// [`end_session`](Self::end_session) that cancels the session's timers even though some
+    /// tasks are exempt: for exempt tasks that never wait on a timer (the Worker's `wait_until`
+    /// settle tasks, one of which is the caller).
+    pub(crate) fn end_session_cancelling_timers(
+        &self,
+        session: SessionId,
+        exempt: &[TaskId],
+    ) -> SessionEnd {
+        self.shared.end_session(session, exempt, true)
     }
 
     /// The counters of `session`, if it has running tasks or has not been ended.

@@ -7,8 +7,14 @@ use super::stats::SessionEnd;
 use crate::{SessionId, TaskId};
 
 impl Shared {
-    /// See [`WasmScheduler::end_session`](super::WasmScheduler::end_session).
-    pub(super) fn end_session(&self, session: SessionId, exempt: &[TaskId]) -> SessionEnd {
+    /// See [`WasmScheduler::end_session`](super::WasmScheduler::end_session); the session's
+    /// timers are cancelled if `cancel_timers`.
+    pub(super) fn end_session(
+        &self,
+        session: SessionId,
+        exempt: &[TaskId],
+        cancel_timers: bool,
+    ) -> SessionEnd {
         self.sessions_ended.set(self.sessions_ended.get() + 1);
         let (cancelled, exempt_running, dropped, timers, counters) = self.with_state(|state| {
             let counters = state.sessions.session_counters(session).unwrap_or_default();
@@ -17,7 +23,7 @@ impl Shared {
             let dropped = state
                 .queue
                 .remove_from_session(session, |task| sessions.is_doomed(task));
-            let timers = if exempt.is_empty() {
+            let timers = if cancel_timers {
                 state.timers.take_session(session)
             } else {
                 Vec::new()

@@ -125,11 +125,12 @@ fn mix(value: u64) -> u64 {
 }
 
 /// Wakes itself once, then completes: one trip through the scheduler's queue.
-fn yield_now() -> YieldNow {
+pub(crate) fn yield_now() -> YieldNow {
     YieldNow(false)
 }
 
-struct YieldNow(bool);
+/// See [`yield_now`].
+pub(crate) struct YieldNow(bool);
 
 impl Future for YieldNow {
     type Output = ();

@@ -23,13 +23,17 @@
 //! | `POST /debug/counter/reset?type=T` | resets type `T`'s counter object on purpose |
 //! | `POST /debug/counter/busy?type=T&yields=N` | keeps one event of type `T`'s counter object busy yielding `N` times; the isolate serves other requests meanwhile |
 //! | `POST /debug/counter/panic?type=T` | makes type `T`'s counter object's handler panic on purpose (only that event fails) |
+//! | `GET /debug/panic[?panic=true]` | a subtask of the request panics on demand ([`chaos`]) |
+//! | `GET /debug/spin?seconds=S`, `GET /debug/spin?stop=true` | a request that wakes itself forever (bounded), and its stop |
+//! | `GET /debug/isolate` | the isolate's identity and counters (state that survives a panic) |
 //!
 //! A new dev route goes under one of [`PREFIXES`] (so it is off when deployed) and into
 //! `worker/tests/dev_routes.mjs` (which checks it is off in the deploy configuration).
 //!
-//! [`fanout`] (the benchmark handler) is target-independent and tested natively; the rest is
-//! wasm32 only.
+//! [`fanout`] (the benchmark handler) and [`chaos`]'s handlers are target-independent and
+//! tested natively; the rest is wasm32 only.
 
+pub mod chaos;
 pub mod fanout;
 
 #[cfg(target_arch = "wasm32")]
@@ -74,7 +78,7 @@ pub use wasm::{enabled, off, record_accepted, routes};
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
-    use super::{VAR, accepted, bench, counter, fault_plan, handoff, leak, peer, stored};
+    use super::{VAR, accepted, bench, chaos, counter, fault_plan, handoff, leak, peer, stored};
     use crate::http;
     use worker::{Context, Env, Method, Response, Result, Router};
 
@@ -104,6 +108,9 @@ mod wasm {
             .post_async("/debug/counter/reset", counter::reset)
             .post_async("/debug/counter/panic", counter::panic)
             .post_async("/debug/counter/busy", counter::busy)
+            .get_async("/debug/panic", chaos::panic)
+            .get_async("/debug/spin", chaos::spin_route)
+            .get("/debug/isolate", chaos::isolate)
     }
 
     /// The answer to a dev route while the dev routes are off: 404, saying why.

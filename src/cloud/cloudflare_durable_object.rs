@@ -45,7 +45,7 @@ use super::execution_context::LocalFuture;
 use super::{RequestFailed, RequestFailure};
 use crate::platform::wasm::{SessionEnd, WorkerdScheduler};
 use crate::task::Unfinished;
-use crate::{Scheduler, SessionId, SystemTime, session};
+use crate::{Scheduler, SessionId, SystemTime, TaskId, session};
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
@@ -108,6 +108,10 @@ struct Event {
     pending: Cell<usize>,
     responded: Cell<bool>,
     ended: Cell<bool>,
+    /// The `wait_until` watcher tasks of the event: they run in its session (so a yield's
+    /// continuation runs them in the event's own I/O context, where their promise's functions
+    /// belong) and are exempt when the session ends (one of them may be ending it).
+    watchers: RefCell<Vec<TaskId>>,
     /// Drops the handler's task (cancelling it if it has not finished): called when the event
     /// is abandoned, whose handler may wait forever on a promise of the reset instance.
     cancel_handler: RefCell<Option<Box<dyn FnOnce()>>>,
@@ -260,6 +264,7 @@ impl CloudflareDurableObjectState {
             pending: Cell::new(0),
             responded: Cell::new(false),
             ended: Cell::new(false),
+            watchers: RefCell::default(),
             cancel_handler: RefCell::default(),
         });
         object.events.borrow_mut().insert(session, record.clone());
@@ -417,7 +422,14 @@ impl ObjectState {
     /// `abandoned` event are its own work, cut short by the platform: not counted as leaks.
     fn end_session(&self, event: &Event, abandoned: bool) {
         self.events.borrow_mut().remove(&event.session);
-        let end: SessionEnd = self.scheduler.wasm().end_session(event.session, &[]);
+        // The watchers are exempt: each settles its `wait_until` promise once its work task
+        // ends (cancelled here if still running), and one of them may be the caller. They never
+        // wait on a timer, so the session's timers are cancelled as when nothing is exempt.
+        let watchers = std::mem::take(&mut *event.watchers.borrow_mut());
+        let end: SessionEnd = self
+            .scheduler
+            .wasm()
+            .end_session_cancelling_timers(event.session, &watchers);
         self.scheduler.forget_session(event.session);
         let leaked = if abandoned {
             0
@@ -478,6 +490,7 @@ impl DurableObjectState for CloudflareDurableObjectState {
         let (promise, resolve, reject) = settled_promise();
         let scheduler: Arc<dyn Scheduler> = object.scheduler.clone();
         let work = scheduler.spawn_foreground(future);
+        let watched = event.clone();
         let watcher = {
             let object = object.clone();
             async move {
@@ -496,8 +509,13 @@ impl DurableObjectState for CloudflareDurableObjectState {
                 }
             }
         };
-        // Outside any session, so ending the event's session never cancels it.
-        session::with(None, || scheduler.spawn_foreground(watcher)).detach();
+        // In the event's session (its I/O context: the promise's functions belong to it),
+        // exempt when the session ends, so ending it never cancels the watcher.
+        let watcher = scheduler.spawn_foreground(watcher);
+        if let (Some(event), Some(id)) = (&watched, watcher.id()) {
+            event.watchers.borrow_mut().push(id);
+        }
+        watcher.detach();
         if let Err(error) = object.state.as_raw().wait_until(&promise) {
             log_error(&format!(
                 "scheduler: ctx.waitUntil refused the promise of the wait_until at {location}: \

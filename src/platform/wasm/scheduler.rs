@@ -110,6 +110,7 @@ impl WasmScheduler {
     /// [`end_session`](Self::end_session) that cancels the session's timers even though some
     /// tasks are exempt: for exempt tasks that never wait on a timer (the Worker's `wait_until`
     /// settle tasks, one of which is the caller).
+    #[cfg(workerd)]
     pub(crate) fn end_session_cancelling_timers(
         &self,
         session: SessionId,

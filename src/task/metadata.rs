@@ -58,10 +58,6 @@ pub struct TaskLabel(NonZeroU64);
 /// number is a count of its own, from 1).
 const NAMED: u64 = 1 << 63;
 
-/// The bits of a label's number besides [`NAMED`]: the others (59-62) carry a task's kind and
-/// priority in [`TaskMetadata`], beside its label.
-const LABEL_NUMBER: u64 = (1 << 59) - 1;
-
 /// The text of every named label, by index (each text once), and the index of each text.
 static NAMES: RwLock<Vec<&'static str>> = RwLock::new(Vec::new());
 static INDEX: Mutex<Option<HashMap<&'static str, u64>>> = Mutex::new(None);
@@ -74,7 +70,7 @@ impl TaskLabel {
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         let number = UNNAMED.fetch_add(1, Ordering::Relaxed) + 1;
-        Self(NonZeroU64::new(number & LABEL_NUMBER).unwrap_or(NonZeroU64::MIN))
+        Self(NonZeroU64::new(number & !NAMED).unwrap_or(NonZeroU64::MIN))
     }
 
     /// The label named `name`, printed by reports and traces: the same label for the same text
@@ -87,7 +83,6 @@ impl TaskLabel {
             names.push(name);
             names.len() as u64 - 1
         });
-        assert!(number <= LABEL_NUMBER, "too many label names");
         Self(NonZeroU64::new(number | NAMED).expect("NAMED is set"))
     }
 
@@ -98,7 +93,7 @@ impl TaskLabel {
             return None;
         }
         let names = NAMES.read().unwrap_or_else(PoisonError::into_inner);
-        names.get((number & LABEL_NUMBER) as usize).copied()
+        names.get((number & !NAMED) as usize).copied()
     }
 }
 
@@ -163,21 +158,15 @@ pub enum TaskKind {
 }
 
 /// What every [`Runnable`](crate::Runnable) carries: who it is and where it was spawned.
-///
-/// Four words (every task carries one in its header): the kind and the priority share the
-/// label's word (bits 59-62, which no label number uses).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct TaskMetadata {
     id: TaskId,
-    /// The label's number (0: none), the kind (bits 59-60) and the priority (bits 61-62).
-    label_and_traits: u64,
+    label: Option<TaskLabel>,
     session: Option<SessionId>,
     location: &'static Location<'static>,
+    kind: TaskKind,
+    priority: Priority,
 }
-
-const KIND_SHIFT: u32 = 59;
-const PRIORITY_SHIFT: u32 = 61;
-const PRIORITY_BITS: u64 = 3 << PRIORITY_SHIFT;
 
 impl TaskMetadata {
     /// Metadata for a new task, of [`Priority::Medium`] (see [`with_priority`](Self::with_priority)).
@@ -189,30 +178,19 @@ impl TaskMetadata {
         location: &'static Location<'static>,
         kind: TaskKind,
     ) -> Self {
-        let kind = match kind {
-            TaskKind::Background => 0,
-            TaskKind::Foreground => 1,
-            TaskKind::Timer => 2,
-            TaskKind::Dedicated => 3,
-        };
-        let label = label.map_or(0, |label| label.0.get());
         Self {
             id,
-            label_and_traits: label
-                | kind << KIND_SHIFT
-                | (Priority::Medium as u64) << PRIORITY_SHIFT,
+            label,
             session,
             location,
+            kind,
+            priority: Priority::Medium,
         }
     }
 
     /// The same metadata with `priority`.
     pub const fn with_priority(self, priority: Priority) -> Self {
-        Self {
-            label_and_traits: self.label_and_traits & !PRIORITY_BITS
-                | (priority as u64) << PRIORITY_SHIFT,
-            ..self
-        }
+        Self { priority, ..self }
     }
 
     /// The task's id.
@@ -221,9 +199,8 @@ impl TaskMetadata {
     }
 
     /// The label given to `spawn_labeled`, if any.
-    #[inline]
     pub fn label(&self) -> Option<TaskLabel> {
-        NonZeroU64::new(self.label_and_traits & (NAMED | LABEL_NUMBER)).map(TaskLabel)
+        self.label
     }
 
     /// The session that was current when the task was spawned, if any.
@@ -237,35 +214,14 @@ impl TaskMetadata {
     }
 
     /// Background, foreground, timer or dedicated.
-    #[inline]
     pub fn kind(&self) -> TaskKind {
-        match self.label_and_traits >> KIND_SHIFT & 3 {
-            0 => TaskKind::Background,
-            1 => TaskKind::Foreground,
-            2 => TaskKind::Timer,
-            _ => TaskKind::Dedicated,
-        }
+        self.kind
     }
 
     /// The task's priority: given to `spawn_with_priority`, else inherited from the task that
     /// spawned it, else [`Priority::Medium`].
-    #[inline]
     pub fn priority(&self) -> Priority {
-        Priority::ALL[(self.label_and_traits >> PRIORITY_SHIFT & 3) as usize]
-    }
-}
-
-impl fmt::Debug for TaskMetadata {
-    /// As a derived `Debug` of its six parts would print them.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskMetadata")
-            .field("id", &self.id)
-            .field("label", &self.label())
-            .field("session", &self.session)
-            .field("location", &self.location)
-            .field("kind", &self.kind())
-            .field("priority", &self.priority())
-            .finish()
+        self.priority
     }
 }
 
@@ -274,19 +230,19 @@ impl fmt::Display for TaskMetadata {
     /// medium shows too: `task#9 low-priority spawned at src/app.rs:12:5`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.id)?;
-        if let Some(label) = self.label() {
+        if let Some(label) = self.label {
             write!(f, " [label {label}]")?;
         }
         if let Some(session) = self.session {
             write!(f, " ({session})")?;
         }
-        match self.kind() {
+        match self.kind {
             TaskKind::Foreground => f.write_str(" foreground")?,
             TaskKind::Dedicated => f.write_str(" dedicated")?,
             TaskKind::Background | TaskKind::Timer => {}
         }
-        if self.priority() != Priority::Medium {
-            write!(f, " {}-priority", self.priority())?;
+        if self.priority != Priority::Medium {
+            write!(f, " {}-priority", self.priority)?;
         }
         write!(f, " spawned at {}", self.location)
     }
@@ -301,52 +257,11 @@ mod tests {
     fn metadata_is_small() {
         assert_eq!(std::mem::size_of::<Option<TaskLabel>>(), 8);
         assert_eq!(std::mem::size_of::<Option<SessionId>>(), 8);
-        assert_eq!(std::mem::size_of::<TaskMetadata>(), 32);
-    }
-
-    /// The kind and priority share the label's word: every combination reads back unchanged.
-    #[test]
-    fn metadata_keeps_label_kind_and_priority_apart() {
-        let kinds = [
-            TaskKind::Background,
-            TaskKind::Foreground,
-            TaskKind::Timer,
-            TaskKind::Dedicated,
-        ];
-        let labels = [
-            None,
-            Some(TaskLabel::new()),
-            Some(TaskLabel::named("packed")),
-        ];
-        for label in labels {
-            for kind in kinds {
-                for priority in Priority::ALL {
-                    let metadata = TaskMetadata::new(
-                        TaskId::from_raw(u64::MAX),
-                        label,
-                        Some(SessionId::from_raw(u64::MAX)),
-                        Location::caller(),
-                        kind,
-                    )
-                    .with_priority(Priority::Realtime)
-                    .with_priority(priority);
-                    assert_eq!(metadata.label(), label);
-                    assert_eq!(metadata.kind(), kind);
-                    assert_eq!(metadata.priority(), priority);
-                    assert_eq!(metadata.id(), TaskId::from_raw(u64::MAX));
-                    assert_eq!(metadata.session(), Some(SessionId::from_raw(u64::MAX)));
-                }
-            }
-        }
-        let unnamed = TaskMetadata::new(
-            TaskId::from_raw(1),
-            None,
-            None,
-            Location::caller(),
-            TaskKind::Timer,
+        assert!(
+            std::mem::size_of::<TaskMetadata>() <= 40,
+            "{}",
+            std::mem::size_of::<TaskMetadata>()
         );
-        assert!(format!("{unnamed:?}").contains("label: None, session: None, location: "));
-        assert!(format!("{unnamed:?}").ends_with("kind: Timer, priority: Medium }"));
     }
 
     #[test]

@@ -48,6 +48,11 @@ pin_project! {
     impl<'a, F> PinnedDrop for TaskFuture<'a, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
+            if this.header.completed() {
+                // The common case: the future was dropped and the end reported by the last poll;
+                // nothing is left to run inside the session.
+                return;
+            }
             let metadata = this.header.metadata();
             let _context = session::enter_task(metadata);
             #[cfg(feature = "tracing")]
@@ -170,6 +175,12 @@ impl<'a> Header<'a> {
     #[inline]
     fn set_ended(&mut self) {
         self.tagged = self.tagged.map_addr(|addr| addr | ENDED);
+    }
+
+    /// Whether the end was reported and the future dropped (by the poll that completed it).
+    #[inline]
+    fn completed(&self) -> bool {
+        self.tagged.addr().get() & (ENDED | DROPPED) == ENDED | DROPPED
     }
 
     #[inline]

@@ -497,7 +497,7 @@ mod tests {
                 let task = TaskMetadata::new(
                     TaskId::from_raw(id),
                     None,
-                    (id % 2 == 0).then(|| SessionId::from_raw(id)),
+                    id.is_multiple_of(2).then(|| SessionId::from_raw(id)),
                     Location::caller(),
                     kind,
                 )

@@ -6,6 +6,7 @@
 //! ROUNDS=5 F_CURVE_MAX=1000000 cargo bench -p native-tests --bench test_scheduler   # no 10M point
 //! CHARTS_DIR=docs/perf cargo bench -p native-tests --bench test_scheduler           # update the README's charts
 //! ZED_BENCH=/path/to/zed-bench cargo bench -p native-tests --bench test_scheduler  # with Zed's TestScheduler
+//! cargo bench -p native-tests --bench test_scheduler -- profile-bytes   # bytes per task only, by allocation size
 //! ```
 //!
 //! - e: one test body per seed (50 foreground + 50 background tasks, 10 yields each, one 10 ms
@@ -57,6 +58,15 @@ struct CountingAllocator;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+/// While counting: how many allocations of each size in 8-byte steps up to 512 bytes (for
+/// `profile-bytes`: which allocation the bytes per task come from); larger ones are not split.
+static BY_SIZE: [AtomicIsize; 65] = [const { AtomicIsize::new(0) }; 65];
+
+fn by_size(size: usize, delta: isize) {
+    if size <= 512 {
+        BY_SIZE[size.div_ceil(8)].fetch_add(delta, Ordering::Relaxed);
+    }
+}
 
 // SAFETY: every call is forwarded to `System` unchanged; the counter is bookkeeping only.
 unsafe impl GlobalAlloc for CountingAllocator {
@@ -65,6 +75,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         let pointer = unsafe { System.alloc(layout) };
         if COUNTING.load(Ordering::Relaxed) && !pointer.is_null() {
             LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+            by_size(layout.size(), 1);
         }
         pointer
     }
@@ -72,6 +83,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
         if COUNTING.load(Ordering::Relaxed) {
             LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+            by_size(layout.size(), -1);
         }
         // SAFETY: forwarded unchanged.
         unsafe { System.dealloc(pointer, layout) }
@@ -97,11 +109,30 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 /// the first spawn; the tasks then run with counting off).
 fn bytes_per_task(count: usize, spawn: impl FnOnce(usize), run: impl FnOnce()) -> f64 {
     trim();
+    for bucket in &BY_SIZE {
+        bucket.store(0, Ordering::SeqCst);
+    }
     COUNTING.store(true, Ordering::SeqCst);
     let before = LIVE_BYTES.load(Ordering::SeqCst);
     spawn(count);
     let after = LIVE_BYTES.load(Ordering::SeqCst);
     COUNTING.store(false, Ordering::SeqCst);
+    if std::env::args().any(|arg| arg == "profile-bytes") {
+        // Live allocations by size (those up to 512 B; the rest is queue and registry storage).
+        let mut small = 0;
+        for (step, bucket) in BY_SIZE.iter().enumerate() {
+            let live = bucket.load(Ordering::SeqCst);
+            if live != 0 {
+                small += live * 8 * step as isize;
+                println!("    {live} live allocations of {} B", 8 * step);
+            }
+        }
+        let other = after - before - small;
+        println!(
+            "    other (larger allocations): {other} B = {:.1} B/task",
+            other as f64 / count as f64
+        );
+    }
     run();
     (after - before) as f64 / count as f64
 }
@@ -401,6 +432,16 @@ fn main() {
     if std::env::args().any(|arg| arg == "profile-serves") {
         let quarters = sequential_serves(1_000_000);
         println!("1M sequential requests, ns/request per quarter: {quarters:.0?}");
+        return;
+    }
+    if std::env::args().any(|arg| arg == "profile-bytes") {
+        for n in [10_000, 100_000, 1_000_000] {
+            println!("ours at {n}:");
+            let ours = ours_bytes(n);
+            println!("floor at {n}:");
+            let floor = floor_bytes(n);
+            println!("bytes per pending task at {n}: ours {ours:.1}, floor {floor:.1}");
+        }
         return;
     }
     if std::env::args().any(|arg| arg == "profile-f10k") {

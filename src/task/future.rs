@@ -8,8 +8,11 @@ use super::panic::Panicked;
 use crate::{Scheduler, TaskMetadata, TaskOutcome, session};
 use pin_project_lite::pin_project;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -26,32 +29,46 @@ pin_project! {
     /// `'a` is the task's own life: the metadata is borrowed from the task's header (see
     /// `task::build`), which outlives the future.
     pub(crate) struct TaskFuture<'a, F> {
-        // `None` once dropped in place (see `PinnedDrop`), so the future's destructor runs inside
-        // the task's session like its polls.
-        #[pin]
-        inner: Option<F>,
-        metadata: &'a TaskMetadata,
+        // Dropped in place once (see `PinnedDrop`), so the future's destructor runs inside the
+        // task's session like its polls; `header` says whether it was. Never moved: pinned
+        // with the wrapper (`_pinned` keeps the wrapper `!Unpin` when `F` is).
+        inner: ManuallyDrop<F>,
+        // The task's metadata, whether its end was reported and whether `inner` was dropped,
+        // in one word (see `Header`).
+        header: Header<'a>,
         // The scheduler's task handle (see `Scheduler::task_handle`): end reports and unobserved
         // panics go there.
         scheduler: Arc<dyn Scheduler>,
-        ended: bool,
         // The task's `tracing` span, entered for every poll and for the drop.
         span: TaskSpan,
+        #[pin]
+        _pinned: PhantomData<F>,
     }
 
     impl<'a, F> PinnedDrop for TaskFuture<'a, F> {
         fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
-            let _context = session::enter_task(this.metadata);
+            let this = this.project();
+            if this.header.completed() {
+                // The common case: the future was dropped and the end reported by the last poll;
+                // nothing is left to run inside the session.
+                return;
+            }
+            let metadata = this.header.metadata();
+            let _context = session::enter_task(metadata);
             #[cfg(feature = "tracing")]
             let _span = crate::tracing_events::enter(this.span);
             // Dropped in place, inside the session: whatever its destructor spawns belongs to
             // the task's session too. A panic in its destructor is reported, not unwound.
-            output::drop_future(this.inner.as_mut(), this.metadata, this.scheduler);
-            if !*this.ended {
+            if !this.header.dropped() {
+                this.header.set_dropped();
+                // SAFETY: not dropped before (the flag, set just above, says so), and never
+                // touched again.
+                unsafe { output::drop_future(this.inner, metadata, this.scheduler) };
+            }
+            if !this.header.ended() {
                 #[cfg(feature = "tracing")]
-                crate::tracing_events::ended(this.metadata, TaskOutcome::Cancelled);
-                this.scheduler.task_ended(this.metadata, TaskOutcome::Cancelled);
+                crate::tracing_events::ended(metadata, TaskOutcome::Cancelled);
+                this.scheduler.task_ended(metadata, TaskOutcome::Cancelled);
             }
         }
     }
@@ -60,14 +77,14 @@ pin_project! {
 impl<'a, F> TaskFuture<'a, F> {
     pub(crate) fn new(inner: F, metadata: &'a TaskMetadata, scheduler: Arc<dyn Scheduler>) -> Self {
         Self {
-            inner: Some(inner),
+            inner: ManuallyDrop::new(inner),
             #[cfg(feature = "tracing")]
             span: crate::tracing_events::task_span(metadata),
             #[cfg(not(feature = "tracing"))]
             span: (),
-            metadata,
+            header: Header::new(metadata),
             scheduler,
-            ended: false,
+            _pinned: PhantomData,
         }
     }
 }
@@ -76,31 +93,103 @@ impl<F: Future> Future for TaskFuture<'_, F> {
     type Output = TaskResult<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let _context = session::enter_task(this.metadata);
+        let this = self.project();
+        let metadata = this.header.metadata();
+        let _context = session::enter_task(metadata);
         #[cfg(feature = "tracing")]
         let _span = crate::tracing_events::enter(this.span);
-        let inner = this
-            .inner
-            .as_mut()
-            .as_pin_mut()
-            .expect("a task's future is not polled after it completed");
+        assert!(
+            !this.header.dropped(),
+            "a task's future is not polled after it completed"
+        );
+        // SAFETY: structural pinning of `inner`: it is never moved (only dropped in place,
+        // once), so pinning the wrapper pins it; it was not dropped (checked above).
+        let inner = unsafe { Pin::new_unchecked(&mut **this.inner) };
         let (result, outcome) = match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(output)) => (Ok(TaskOutput::new(output)), TaskOutcome::Completed),
             Err(payload) => {
-                let panicked = Panicked::new(payload, **this.metadata, this.scheduler.clone());
+                let panicked = Panicked::new(payload, *metadata, this.scheduler.clone());
                 (Err(panicked), TaskOutcome::Panicked)
             }
         };
-        *this.ended = true;
+        this.header.set_ended();
         #[cfg(feature = "tracing")]
-        crate::tracing_events::ended(this.metadata, outcome);
-        this.scheduler.task_ended(this.metadata, outcome);
+        crate::tracing_events::ended(metadata, outcome);
+        this.scheduler.task_ended(metadata, outcome);
         // The finished future goes now, here (a panic in its destructor is reported), and the
         // output's destructor knows which task it is (see `output.rs`).
-        output::drop_future(this.inner.as_mut(), this.metadata, this.scheduler);
-        output::completed::<F::Output>(this.metadata, this.scheduler);
+        this.header.set_dropped();
+        // SAFETY: not dropped before (checked at the top, and nothing between dropped it), and
+        // marked dropped just above, so neither a poll nor the wrapper's drop touches it again.
+        unsafe { output::drop_future(this.inner, metadata, this.scheduler) };
+        output::completed::<F::Output>(metadata, this.scheduler);
         Poll::Ready(result)
+    }
+}
+
+/// The task's metadata, borrowed from its header, whether the task's end was reported, and
+/// whether its future was dropped, in one word: the flags are the low bits of the reference (a
+/// `TaskMetadata` is 8-aligned), so they cost a task no padding word, nor an `Option` around its
+/// future.
+struct Header<'a> {
+    tagged: NonNull<TaskMetadata>,
+    _metadata: PhantomData<&'a TaskMetadata>,
+}
+
+// SAFETY: a `Header` is a `&'a TaskMetadata` (which is `Send` and `Sync`, `TaskMetadata` being
+// `Sync`) plus flags of its own.
+unsafe impl Send for Header<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for Header<'_> {}
+
+const ENDED: usize = 1;
+const DROPPED: usize = 2;
+const _: () = assert!(std::mem::align_of::<TaskMetadata>() > (ENDED | DROPPED));
+
+impl<'a> Header<'a> {
+    fn new(metadata: &'a TaskMetadata) -> Self {
+        Self {
+            tagged: NonNull::from(metadata),
+            _metadata: PhantomData,
+        }
+    }
+
+    #[inline]
+    fn metadata(&self) -> &'a TaskMetadata {
+        // SAFETY: the untagged pointer is the `&'a TaskMetadata` given to `new` (only its low
+        // bits, zero in any such address, are ever changed, with its provenance kept).
+        unsafe {
+            &*self
+                .tagged
+                .as_ptr()
+                .map_addr(|addr| addr & !(ENDED | DROPPED))
+        }
+    }
+
+    #[inline]
+    fn ended(&self) -> bool {
+        self.tagged.addr().get() & ENDED != 0
+    }
+
+    #[inline]
+    fn set_ended(&mut self) {
+        self.tagged = self.tagged.map_addr(|addr| addr | ENDED);
+    }
+
+    /// Whether the end was reported and the future dropped (by the poll that completed it).
+    #[inline]
+    fn completed(&self) -> bool {
+        self.tagged.addr().get() & (ENDED | DROPPED) == ENDED | DROPPED
+    }
+
+    #[inline]
+    fn dropped(&self) -> bool {
+        self.tagged.addr().get() & DROPPED != 0
+    }
+
+    #[inline]
+    fn set_dropped(&mut self) {
+        self.tagged = self.tagged.map_addr(|addr| addr | DROPPED);
     }
 }

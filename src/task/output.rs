@@ -18,7 +18,6 @@ use crate::{Scheduler, TaskMetadata};
 use std::cell::RefCell;
 use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::pin::Pin;
 use std::sync::{Arc, Weak};
 
 /// A task's output while it sits in the task: its destructor reports a panic instead of
@@ -98,23 +97,22 @@ pub(crate) fn handle_op<R>(op: impl FnOnce() -> R) -> R {
     op()
 }
 
-/// Drops a task's future in place (its slot becomes `None`); a panic in its destructor is
-/// reported for the task instead of unwinding into async-task.
-pub(crate) fn drop_future<F>(
-    slot: Pin<&mut Option<F>>,
+/// Drops a task's future in place; a panic in its destructor is reported for the task instead
+/// of unwinding into async-task.
+///
+/// # Safety
+///
+/// `future` holds a value not dropped before, and is never used again (nor dropped: it is a
+/// `ManuallyDrop`) after this call.
+pub(crate) unsafe fn drop_future<F>(
+    future: &mut ManuallyDrop<F>,
     metadata: &TaskMetadata,
     scheduler: &Arc<dyn Scheduler>,
 ) {
-    // SAFETY: the future is never moved out of the slot: it is dropped where it is, below.
-    let slot = unsafe { slot.get_unchecked_mut() };
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: the slot holds a valid value, dropped once here; it is overwritten below
-        // without being dropped again.
-        unsafe { std::ptr::drop_in_place(slot) }
+        // SAFETY: the caller's contract: dropped once, here, in place (never moved).
+        unsafe { ManuallyDrop::drop(future) }
     }));
-    // SAFETY: the old value was dropped above (completely, or half-way by a panic): writing
-    // without dropping it is the only correct way to give the slot a value again.
-    unsafe { std::ptr::write(slot, None) };
     if let Err(payload) = outcome {
         let message = "its future panicked while it was dropped";
         report(payload, message, *metadata, scheduler.clone());

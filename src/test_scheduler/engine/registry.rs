@@ -479,6 +479,43 @@ mod tests {
         }
     }
 
+    /// The registry keeps kind and priority in one byte: every combination reads back as
+    /// written.
+    #[test]
+    fn keeps_every_kind_and_priority() {
+        let kinds = [
+            TaskKind::Background,
+            TaskKind::Foreground,
+            TaskKind::Timer,
+            TaskKind::Dedicated,
+        ];
+        let mut registry = Registry::default();
+        let mut tasks = vec![];
+        for kind in kinds {
+            for priority in Priority::ALL {
+                let id = tasks.len() as u64 + 1;
+                let task = TaskMetadata::new(
+                    TaskId::from_raw(id),
+                    None,
+                    id.is_multiple_of(2).then(|| SessionId::from_raw(id)),
+                    Location::caller(),
+                    kind,
+                )
+                .with_priority(priority);
+                registry.insert(&task);
+                tasks.push(task);
+            }
+        }
+        let live = registry.live();
+        assert_eq!(live.len(), tasks.len());
+        for (got, want) in live.iter().zip(&tasks) {
+            assert_eq!(
+                (got.id(), got.session(), got.kind(), got.priority()),
+                (want.id(), want.session(), want.kind(), want.priority())
+            );
+        }
+    }
+
     /// Issue 20, defect 2: tasks that end one at a time (block 0 empties while it is the only
     /// block) left every block in place, so the registry grew by 40 bytes a task and `live`
     /// walked all of them. Now it holds the same after 2 million such tasks as after one.

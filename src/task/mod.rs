@@ -195,7 +195,7 @@ impl<T> Future for CaughtTask<T> {
             }
             State::Spawned(task, metadata) => match Pin::new(task).poll(cx) {
                 Poll::Pending => Poll::Pending,
-                Poll::Ready(Some(Ok(value))) => Poll::Ready(Ok(value)),
+                Poll::Ready(Some(Ok(value))) => Poll::Ready(Ok(value.into_inner())),
                 Poll::Ready(Some(Err(panicked))) => {
                     Poll::Ready(Err(Unfinished::Panicked(panicked)))
                 }

@@ -574,7 +574,9 @@ where
 /// A promise and its `resolve` and `reject` functions.
 fn settled_promise() -> (Promise, Function, Function) {
     let mut functions = None;
-    let promise = Promise::new(&mut |resolve, reject| functions = Some((resolve, reject)));
+    // Unwind-safe as asserted: the executor only stores the two functions.
+    let mut slot = std::panic::AssertUnwindSafe(&mut functions);
+    let promise = Promise::new(&mut move |resolve, reject| **slot = Some((resolve, reject)));
     let (resolve, reject) = functions.expect("the Promise executor runs synchronously");
     (promise, resolve, reject)
 }
@@ -710,8 +712,10 @@ impl StorageBackend for WorkerdStorage {
         let body = RefCell::new(Some(body));
         let recorded = failure.clone();
         let scheduler: Arc<dyn Scheduler> = self.scheduler.clone();
-        let callback =
-            Closure::<dyn FnMut(RawTransaction) -> Promise>::new(move |raw: RawTransaction| {
+        // Unwind-safe as asserted (a `panic = "unwind"` build requires it): the body runs as a
+        // task, whose wrapper catches its panics; the closure's own state is a taken `Option`.
+        let callback = Closure::<dyn FnMut(RawTransaction) -> Promise>::own_assert_unwind_safe(
+            move |raw: RawTransaction| {
                 let Some(body) = body.borrow_mut().take() else {
                     return Promise::reject(&JsValue::from_str("the transaction ran twice"));
                 };
@@ -721,7 +725,7 @@ impl StorageBackend for WorkerdStorage {
                 }));
                 let task = session::with(session, || scheduler.spawn_foreground(body(transaction)));
                 let recorded = recorded.clone();
-                future_to_promise(async move {
+                future_to_promise(std::panic::AssertUnwindSafe(async move {
                     match task.await {
                         Ok(()) => Ok(JsValue::UNDEFINED),
                         Err(error) => {
@@ -730,8 +734,9 @@ impl StorageBackend for WorkerdStorage {
                             Err(js_sys::Error::new(&message).into())
                         }
                     }
-                })
-            });
+                }))
+            },
+        );
         let call = self.raw.transaction(&callback);
         Box::pin(async move {
             let result = settle(call).await;

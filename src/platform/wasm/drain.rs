@@ -41,6 +41,7 @@ use super::instance;
 use super::run_queue::{Band, RunQueue};
 use super::sessions::SessionBook;
 use super::timers::{ClosureCounter, TimerBook};
+use crate::scheduler::LocalQueue;
 use crate::{Instant, Priority, Runnable, SessionId, TaskMetadata, TaskOutcome};
 use js_sys::Function;
 use std::cell::{Cell, RefCell};
@@ -74,6 +75,9 @@ pub(super) struct Shared {
     /// The session whose continuation is running now (`Some(None)`: the work of no session).
     continuing: Cell<Option<Option<SessionId>>>,
     pub(super) weak_self: Weak<Shared>,
+    /// The run queue's no-session lane, which tasks hold for their wakes (kept here so that a
+    /// spawn gets it without borrowing the state).
+    local: LocalQueue,
 }
 
 /// What JS calls to run a drain.
@@ -130,6 +134,7 @@ impl Shared {
                     }
                 })
             };
+            let local = LocalQueue::new();
             let callbacks = [callback(Kind::Microtask), callback(Kind::Macrotask)];
             let drain_functions = [
                 instance::guarded(callbacks[0].as_ref()),
@@ -137,7 +142,7 @@ impl Shared {
             ];
             Shared {
                 state: RefCell::new(State {
-                    queue: RunQueue::new(),
+                    queue: RunQueue::new(local.clone()),
                     pending: [false; 2],
                     draining: false,
                     slice: Slice::default(),
@@ -159,6 +164,7 @@ impl Shared {
                 drain_functions,
                 continuing: Cell::new(None),
                 weak_self: weak.clone(),
+                local,
             }
         })
     }
@@ -177,8 +183,8 @@ impl Shared {
     }
 
     /// The queue that wakes of this scheduler's tasks push into directly while it is open.
-    pub(super) fn local_queue(&self) -> crate::scheduler::LocalQueue {
-        self.state.borrow().queue.local().clone()
+    pub(super) fn local_queue(&self) -> &LocalQueue {
+        &self.local
     }
 
     fn drain_function(&self, kind: Kind) -> &Function {

@@ -59,9 +59,10 @@ pub(super) enum Band {
 }
 
 impl RunQueue {
-    pub(super) fn new() -> Self {
+    /// An empty queue whose no-session lane is `plain`.
+    pub(super) fn new(plain: LocalQueue) -> Self {
         Self {
-            plain: LocalQueue::new(),
+            plain,
             lanes: Vec::new(),
             lane_of: FxHashMap::default(),
             free: Vec::new(),

@@ -194,7 +194,7 @@ impl Scheduler for WasmScheduler {
     /// The no-session lane: while it is open (no sessions or priorities in use, nothing
     /// doomed, a drain running or pending), a wake pushes its runnable there directly.
     fn local_queue(&self) -> Option<crate::LocalQueue> {
-        Some(self.shared.local_queue())
+        Some(self.shared.local_queue().clone())
     }
 
     /// Records the new task and queues it in one step (every kind goes to the same queue).

@@ -420,7 +420,8 @@ impl Shared {
         // before the drain goes first.
         let mut seen = self.attention.get().wrapping_sub(1);
         let mut check_doomed = continuation;
-        for _ in 0..count {
+        let mut left = count;
+        while left > 0 {
             while self.attention.get() != seen {
                 seen = self.attention.get();
                 if self.closed.get() {
@@ -448,6 +449,12 @@ impl Shared {
                     high.run();
                 }
             }
+            if !check_doomed && !taken.is_empty() {
+                // The common case, in a loop of its own: nothing to look at, nothing doomed.
+                left -= self.run_plain(taken, left, seen);
+                continue;
+            }
+            left -= 1;
             let Some(runnable) = taken.pop_front() else {
                 if continuation {
                     break;
@@ -475,6 +482,22 @@ impl Shared {
             }
             runnable.run();
         }
+    }
+
+    /// Runs runnables from the front of `taken`, at most `max`, while nothing needs the batch's
+    /// attention (`attention` still equals `seen`); returns how many ran. Kept small and apart
+    /// from `run_batch`, so that the loop of the common case keeps its values in registers.
+    #[inline(never)]
+    fn run_plain(&self, taken: &mut VecDeque<Runnable>, max: usize, seen: u32) -> usize {
+        let mut ran = 0;
+        while ran < max && self.attention.get() == seen {
+            let Some(runnable) = taken.pop_front() else {
+                break;
+            };
+            ran += 1;
+            runnable.run();
+        }
+        ran
     }
 
     /// Ends a drain that ran `count` runnables: keeps the batch buffer, and queues the next

@@ -43,6 +43,7 @@ pub async fn audit(request: Request, route: RouteContext<Context>) -> Result<Res
         }
     })
     .await
+    .unwrap_or_else(http::failed)
 }
 
 /// `POST /debug/counter/reset?type=T`: resets the object.
@@ -64,6 +65,7 @@ pub async fn reset(request: Request, route: RouteContext<Context>) -> Result<Res
         )
     })
     .await
+    .unwrap_or_else(http::failed)
 }
 
 /// Interim (issue 19's measurement, deleted with the KV counter): `GET
@@ -97,6 +99,7 @@ pub async fn bench(request: Request, route: RouteContext<Context>) -> Result<Res
         }
     })
     .await
+    .unwrap_or_else(http::failed)
 }
 
 /// The query's `type` (400 when it is missing or malformed).

@@ -268,12 +268,15 @@ async fn scenario(name: String, rounds: u32, slice_ms: u32) -> String {
             slice_max_runs: usize::MAX,
             ..Default::default()
         });
+    // The benchmark's own configuration (`run_benchmarks`): slices also end after 50,000 runs.
+    let default: Arc<dyn Scheduler> = WasmScheduler::new();
     let mut out = String::new();
     for _ in 0..rounds {
         let (ours, peer) = match name.as_str() {
             "wa" => (wa_ours(&scheduler).await, wa_peer().await),
             "wb" => (wb_ours(&scheduler).await, wb_peer().await),
             "wb-ours" => (wb_ours(&scheduler).await, 1.0),
+            "wb-default" => (wb_ours(&default).await, wb_peer().await),
             "wb-peer" => (1.0, wb_peer().await),
             "wb-floor" => (wb_floor().await, wb_peer().await),
             "wb-floor-only" => (wb_floor().await, 1.0),

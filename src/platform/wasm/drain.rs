@@ -565,7 +565,13 @@ impl Shared {
 
     pub(super) fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
         if !self.closed.get() {
-            self.with_state(|state| state.sessions.task_ended(metadata, outcome));
+            self.with_state(|state| {
+                state.sessions.task_ended(metadata, outcome);
+                if metadata.priority() != Priority::Medium && !state.sessions.non_medium_running() {
+                    // The last task of another priority ended: back to the common case.
+                    state.queue.stop_priority_bands();
+                }
+            });
         }
     }
 

@@ -43,7 +43,7 @@ pub(super) struct RunQueue {
     high: VecDeque<Runnable>,
     /// Low runnables, for macrotask drains.
     low: VecDeque<Runnable>,
-    /// Whether any task of another priority than medium was spawned; until then every runnable
+    /// Whether a task of another priority than medium is running; otherwise every runnable
     /// goes to the lanes without reading its priority.
     priority_bands: bool,
     /// `session_lanes || priority_bands`: whether a push must read the runnable's metadata.
@@ -106,11 +106,21 @@ impl RunQueue {
         self.low.len()
     }
 
-    /// Routes runnables by priority from now on. Called before the first runnable of a task
-    /// with another priority than medium is pushed.
+    /// Routes runnables by priority from now on (until [`stop_priority_bands`]
+    /// (Self::stop_priority_bands)). Called before the first runnable of a task with another
+    /// priority than medium is pushed.
     pub(super) fn use_priority_bands(&mut self) {
         self.priority_bands = true;
         self.routed = true;
+    }
+
+    /// Stops routing runnables by priority, once no task of another priority than medium is
+    /// running (so none of their runnables is queued; kept on if one still is).
+    pub(super) fn stop_priority_bands(&mut self) {
+        if self.high.is_empty() && self.low.is_empty() {
+            self.priority_bands = false;
+            self.routed = self.session_lanes;
+        }
     }
 
     /// Routes runnables by session from now on. Called before the first runnable of a task

@@ -61,6 +61,14 @@ impl SessionBook {
         }
     }
 
+    /// Whether a task of another priority than medium is running.
+    pub(super) fn non_medium_running(&self) -> bool {
+        Priority::ALL
+            .into_iter()
+            .filter(|&priority| priority != Priority::Medium)
+            .any(|priority| self.by_priority[priority as usize].running() > 0)
+    }
+
     /// Whether any task is doomed (a cheap test before [`is_doomed`](Self::is_doomed)).
     #[inline]
     pub(super) fn any_doomed(&self) -> bool {

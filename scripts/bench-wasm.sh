@@ -5,6 +5,10 @@
 # and the targets of issue 11 with met/missed. Not part of scripts/test.sh.
 # Usage: scripts/bench-wasm.sh [ROUNDS]    the benchmark (default 7 rounds; at least 5 are run)
 #        scripts/bench-wasm.sh diagnose   where wb's time goes (floor / scheduler / full path)
+#        scripts/bench-wasm.sh instructions [SCENARIO...]   instructions per yield / task of
+#                                         wb, the floor, wb-nowrap, the peer, wa, counted by
+#                                         callgrind on V8's machine code, per function
+#                                         (scripts/lib/wasm-instructions.py; apt's valgrind)
 #        scripts/bench-wasm.sh panic-cost [ROUNDS]   panic = "unwind" against "abort": the module's
 #                                         size and wa, wb, wt of both builds in one Node process
 #   WA_CURVE_MAX=100000   cap the wa curve's sizes (default 1000000); WA_CURVE=0 skips it
@@ -32,6 +36,12 @@ if [ "$mode" = panic-cost ]; then
   wasm-bindgen --target nodejs --out-dir "$out-unwind" \
     "$target_dir/wasm32-unknown-unknown/release/wasm_tests.wasm"
   node wasm-tests/bench/panic-cost.js "$out" "$out-unwind" "${2:-7}"
+  exit 0
+fi
+if [ "$mode" = instructions ]; then
+  command -v valgrind >/dev/null || apt-get install -y -qq --no-install-recommends valgrind >&2
+  shift
+  python3 scripts/lib/wasm-instructions.py "$out" "$(command -v node)" "$@"
   exit 0
 fi
 if [ "$mode" = diagnose ]; then

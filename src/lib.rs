@@ -42,6 +42,8 @@ mod tracing_events;
 mod readme_doctests;
 
 pub use executor::{BackgroundExecutor, ForegroundExecutor};
+#[cfg(wasm)]
+pub use scheduler::LocalQueue;
 pub use scheduler::{
     DedicatedExecutor, DedicatedThread, Instant, Scheduler, SystemTime, TaskOutcome, Timer,
     Unparker,

@@ -2,18 +2,23 @@
 //! once above it: the spawn helpers on `dyn Scheduler` (`spawn.rs`), the one blocking loop
 //! (`block.rs`), [`Timer`] (`timer.rs`), work on a thread of its own (`dedicated.rs`:
 //! `spawn_dedicated`, realtime tasks; `dedicated_thread.rs`: the thread the
-//! [`dedicated_thread`](Scheduler::dedicated_thread) hook hands out), a backend's two handles
+//! [`dedicated_thread`](Scheduler::dedicated_thread) hook hands out), on wasm32 the ready queue
+//! wakes push into directly (`local_queue.rs`), a backend's two handles
 //! ([`Role`]) and deadlines that never overflow ([`deadline_after`]).
 
 pub(crate) mod block;
 mod dedicated;
 mod dedicated_thread;
+#[cfg(wasm)]
+pub(crate) mod local_queue;
 pub(crate) mod spawn;
 mod timer;
 
 pub use dedicated::DedicatedExecutor;
 pub use dedicated_thread::DedicatedThread;
 pub(crate) use dedicated_thread::{LiveGuard, ThreadShared, awaited_dedicated_task};
+#[cfg(wasm)]
+pub use local_queue::LocalQueue;
 pub use timer::Timer;
 
 use crate::{Runnable, TaskId, TaskKind, TaskMetadata};
@@ -158,6 +163,15 @@ pub trait Scheduler: Any + Send + Sync {
     /// may only be dropped there.
     fn task_handle(&self, spawned_on: &Arc<dyn Scheduler>) -> Arc<dyn Scheduler> {
         spawned_on.clone()
+    }
+
+    /// Hook (wasm32): the ready queue that the wakes of tasks spawned here may push into
+    /// directly, skipping [`schedule`](Self::schedule) while the queue says so: the
+    /// [`WasmScheduler`](crate::platform::wasm::WasmScheduler)'s common case. Called once per
+    /// spawn, on the task handle. Default: `None` (every wake goes through `schedule`).
+    #[cfg(wasm)]
+    fn local_queue(&self) -> Option<LocalQueue> {
+        None
     }
 
     /// Hook: a fresh task id. The default numbers tasks process-wide, from per-thread blocks of

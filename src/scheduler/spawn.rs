@@ -87,11 +87,16 @@ impl dyn Scheduler {
         let metadata = self.new_metadata(None, None, TaskKind::Foreground, location);
         let handle = self.task_handle(self);
         let scheduler = handle.clone();
+        #[cfg(wasm)]
+        let local = super::local_queue::local_queue_of(&*handle);
         start(
             &**self,
             build_local(metadata, future, handle, move |runnable: Runnable| {
                 #[cfg(feature = "tracing")]
                 crate::tracing_events::wake(runnable.metadata());
+                #[cfg(wasm)]
+                super::local_queue::wake_foreground(&local, &scheduler, runnable);
+                #[cfg(not(wasm))]
                 scheduler.schedule_foreground(runnable)
             }),
         )
@@ -130,11 +135,16 @@ impl dyn Scheduler {
     {
         let handle = self.task_handle(self);
         let scheduler = handle.clone();
+        #[cfg(wasm)]
+        let local = super::local_queue::local_queue_of(&*handle);
         start(
             &**self,
             build(metadata, future, handle, move |runnable: Runnable| {
                 #[cfg(feature = "tracing")]
                 crate::tracing_events::wake(runnable.metadata());
+                #[cfg(wasm)]
+                super::local_queue::wake(&local, &scheduler, runnable);
+                #[cfg(not(wasm))]
                 scheduler.schedule(runnable);
             }),
         )

@@ -30,7 +30,7 @@ async function diagnose() {
 
 /** Prints the targets CSV (target,measured,verdict) as a table. */
 function printTargets(csv) {
-  console.log('\ntargets (issue 11), ours / peer of the medians:');
+  console.log('\ntargets (issues 11 and 21), ours / peer of the medians:');
   for (const line of csv.trim().split('\n').slice(1)) {
     const [, what, measured, verdict] = line.match(/^"(.*)","(.*)",(\w+)$/);
     console.log(`  ${what.padEnd(44)} ${measured.padStart(28)}  ${verdict}`);

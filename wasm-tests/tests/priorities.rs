@@ -29,6 +29,45 @@ async fn after_microtasks() {
         .unwrap();
 }
 
+/// Once the last task of another priority ends, runnables go to the one lane again without
+/// reading their priority (the common case's direct path); a new high or low task routes by
+/// priority again, in the same order as the first time.
+#[wasm_bindgen_test]
+async fn priority_bands_stop_when_the_last_non_medium_task_ends_and_come_back() {
+    let (_wasm, scheduler) = new_wasm_scheduler();
+    for round in 0..3 {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let tasks = [
+            logged(&scheduler, &log, Priority::Low, "low"),
+            logged(&scheduler, &log, Priority::Medium, "medium"),
+            logged(&scheduler, &log, Priority::High, "high"),
+        ];
+        after_microtasks().await;
+        assert_eq!(
+            log.lock().unwrap().clone(),
+            ["high", "medium"],
+            "round {round}: high, then medium; low waits for a macrotask"
+        );
+        for task in tasks {
+            task.await;
+        }
+        assert_eq!(log.lock().unwrap().clone(), ["high", "medium", "low"]);
+        // Medium work alone between the rounds: many yields through the direct path.
+        let yields: Vec<Task<()>> = (0..10)
+            .map(|_| {
+                scheduler.spawn(async {
+                    for _ in 0..10 {
+                        yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for task in yields {
+            task.await;
+        }
+    }
+}
+
 #[wasm_bindgen_test]
 async fn high_runs_first_in_the_microtask_drain_and_low_waits_for_a_macrotask() {
     let (wasm, scheduler) = new_wasm_scheduler();

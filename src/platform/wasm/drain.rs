@@ -28,18 +28,26 @@
 //! batch's remaining runnables are queued again, so the drain state stays consistent and the
 //! scheduler keeps running. (A panic in a task's `Drop` or in a waker is an abort in async-task,
 //! as on native targets: the instance traps; see `instance.rs`.)
+//!
+//! Time slices ([`WasmSchedulerConfig`], `Slice`): a drain runs a batch, the runnables queued
+//! when it starts, at most [`batch_size`](WasmSchedulerConfig::batch_size). If work remains,
+//! the next drain is queued as a microtask while the current *slice* (consecutive drains
+//! without a pause) is within budget; once it is not, the work waits for macrotasks (the
+//! continuations above), so that due timers, I/O and other requests get a turn even while a
+//! task keeps waking itself.
 
-use super::fairness::{NextDrain, Slice, WasmSchedulerConfig};
 use super::host::Host;
 use super::instance;
 use super::run_queue::{Band, RunQueue};
 use super::sessions::SessionBook;
 use super::timers::{ClosureCounter, TimerBook};
-use crate::{Priority, Runnable, SessionId, TaskMetadata, TaskOutcome};
+use crate::scheduler::LocalQueue;
+use crate::{Instant, Priority, Runnable, SessionId, TaskMetadata, TaskOutcome};
 use js_sys::Function;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
+use std::time::Duration;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
 
@@ -54,8 +62,12 @@ pub(super) struct Shared {
     pub(super) sessions_ended: Cell<u64>,
     /// Set when the `WasmScheduler` is dropped: from then on every runnable handed in is dropped.
     pub(super) closed: Cell<bool>,
-    /// A high runnable was queued since the drain last looked (cheap to test per runnable).
+    /// A high runnable was queued since the drain last looked.
     high_waiting: Cell<bool>,
+    /// Bumped whenever a running batch must look up from its runnables: the scheduler closed,
+    /// a high runnable was queued, a session ended. The batch compares it once per runnable
+    /// instead of testing each of those.
+    attention: Cell<u32>,
     /// The callbacks of microtask and of macrotask drains. `None` only while being dropped.
     drain_callbacks: Option<[DrainCallback; 2]>,
     /// The same, as handed to JS: guarded so that they never enter a dead instance.
@@ -63,6 +75,9 @@ pub(super) struct Shared {
     /// The session whose continuation is running now (`Some(None)`: the work of no session).
     continuing: Cell<Option<Option<SessionId>>>,
     pub(super) weak_self: Weak<Shared>,
+    /// The run queue's no-session lane, which tasks hold for their wakes (kept here so that a
+    /// spawn gets it without borrowing the state).
+    local: LocalQueue,
 }
 
 /// What JS calls to run a drain.
@@ -119,6 +134,7 @@ impl Shared {
                     }
                 })
             };
+            let local = LocalQueue::new();
             let callbacks = [callback(Kind::Microtask), callback(Kind::Macrotask)];
             let drain_functions = [
                 instance::guarded(callbacks[0].as_ref()),
@@ -126,7 +142,7 @@ impl Shared {
             ];
             Shared {
                 state: RefCell::new(State {
-                    queue: RunQueue::new(),
+                    queue: RunQueue::new(local.clone()),
                     pending: [false; 2],
                     draining: false,
                     slice: Slice::default(),
@@ -140,6 +156,7 @@ impl Shared {
                 sessions_ended: Cell::new(0),
                 closed: Cell::new(false),
                 high_waiting: Cell::new(false),
+                attention: Cell::new(0),
                 host: Host::detect(),
                 config,
                 timer_closures: ClosureCounter::default(),
@@ -147,15 +164,27 @@ impl Shared {
                 drain_functions,
                 continuing: Cell::new(None),
                 weak_self: weak.clone(),
+                local,
             }
         })
     }
 
     /// Runs `f` with the state borrowed. `f` must not run or drop runnables, nor call out to
     /// code that could re-enter the scheduler: it returns such things for the caller to handle.
+    /// Then opens or closes the no-session lane to direct pushes from wakes (see
+    /// [`State::takes_wakes`]).
     #[inline]
     pub(super) fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        f(&mut self.state.borrow_mut())
+        let mut state = self.state.borrow_mut();
+        let result = f(&mut state);
+        let open = !self.closed.get() && state.takes_wakes();
+        state.queue.local().set_open(open);
+        result
+    }
+
+    /// The queue that wakes of this scheduler's tasks push into directly while it is open.
+    pub(super) fn local_queue(&self) -> &LocalQueue {
+        &self.local
     }
 
     fn drain_function(&self, kind: Kind) -> &Function {
@@ -177,9 +206,50 @@ impl Shared {
         }
     }
 
+    /// Something a running batch must look at happened (see `attention`).
+    pub(super) fn attend(&self) {
+        self.attention.set(self.attention.get().wrapping_add(1));
+    }
+
     /// Queues `runnable`, arranging a drain if none is pending or running. The runnable of a
     /// task doomed by an ended session is dropped instead (which cancels the task).
+    ///
+    /// The common case (open, nothing doomed, no session lanes or priority bands in use) is
+    /// inline: one borrow, one push, no metadata read.
+    #[inline]
     pub(super) fn enqueue(&self, runnable: Runnable) {
+        if let Some(runnable) = self.enqueue_plain(runnable) {
+            self.enqueue_routed(runnable);
+        }
+    }
+
+    /// The common case of [`enqueue`](Self::enqueue); gives the runnable back otherwise.
+    #[inline(always)]
+    fn enqueue_plain(&self, runnable: Runnable) -> Option<Runnable> {
+        if self.closed.get() {
+            return Some(runnable);
+        }
+        let mut state = self.state.borrow_mut();
+        if state.sessions.any_doomed() {
+            return Some(runnable);
+        }
+        if let Some(runnable) = state.queue.push_plain(runnable) {
+            return Some(runnable);
+        }
+        let next = state.medium_queued();
+        let open = state.takes_wakes();
+        state.queue.local().set_open(open);
+        drop(state);
+        if let Some((kind, low)) = next {
+            self.queue_drain(kind, low);
+        }
+        None
+    }
+
+    /// [`enqueue`](Self::enqueue) past the common case: closed, doomed tasks, or routing by
+    /// session or priority.
+    #[inline(never)]
+    fn enqueue_routed(&self, runnable: Runnable) {
         if self.closed.get() {
             drop(runnable);
             return;
@@ -188,7 +258,7 @@ impl Shared {
             if state.sessions.any_doomed() && state.sessions.is_doomed(runnable.metadata().id()) {
                 return Err(runnable);
             }
-            Ok(state.push(runnable, &self.high_waiting))
+            Ok(state.push(runnable, self))
         });
         match outcome {
             Ok(Some((kind, low))) => self.queue_drain(kind, low),
@@ -205,7 +275,10 @@ impl Shared {
         }
         let start_drain = self.with_state(|state| {
             state.record_spawn(runnable.metadata());
-            state.push(runnable, &self.high_waiting)
+            match state.queue.push_plain(runnable) {
+                None => state.medium_queued(),
+                Some(runnable) => state.push(runnable, self),
+            }
         });
         if let Some((kind, low)) = start_drain {
             self.queue_drain(kind, low);
@@ -314,7 +387,7 @@ impl Shared {
             }));
             if let Err(payload) = escaped {
                 let remaining: Vec<Runnable> = batch.taken.drain(..).collect();
-                super::console::escaped_panic(
+                super::host::escaped_panic(
                     crate::task::panic::panic_message(&payload),
                     remaining.len(),
                 );
@@ -343,13 +416,46 @@ impl Shared {
         if let Some(runnable) = first_low.take() {
             runnable.run();
         }
-        for _ in 0..count {
-            if self.closed.get() {
-                // The scheduler was dropped by a runnable of this batch: run nothing more.
-                taken.clear();
-                break;
+        // What the batch saw of `attention`: different at first, so that high work queued
+        // before the drain goes first.
+        let mut seen = self.attention.get().wrapping_sub(1);
+        let mut check_doomed = continuation;
+        let mut left = count;
+        while left > 0 {
+            while self.attention.get() != seen {
+                seen = self.attention.get();
+                if self.closed.get() {
+                    // The scheduler was dropped by a runnable of this batch: run nothing more.
+                    taken.clear();
+                    return;
+                }
+                // A session was ended by an earlier runnable of this batch: its runnables
+                // left in the batch are dropped instead of run.
+                check_doomed |= self.sessions_ended.get() != sessions_ended;
+                // High work woken by this batch goes before the rest of it (not in a
+                // continuation, which runs its session's runnables only). Running it may
+                // close the scheduler or end a session: hence the loop.
+                while !continuation
+                    && !taken.is_empty()
+                    && self.high_waiting.get()
+                    && high_budget > 0
+                    && !self.closed.get()
+                {
+                    let Some(high) = self.with_state(|state| state.queue.pop_high()) else {
+                        self.high_waiting.set(false);
+                        break;
+                    };
+                    high_budget -= 1;
+                    high.run();
+                }
             }
-            if taken.is_empty() {
+            if !check_doomed && !taken.is_empty() {
+                // The common case, in a loop of its own: nothing to look at, nothing doomed.
+                left -= self.run_plain(taken, left, seen);
+                continue;
+            }
+            left -= 1;
+            let Some(runnable) = taken.pop_front() else {
                 if continuation {
                     break;
                 }
@@ -362,20 +468,8 @@ impl Shared {
                     None => break,
                 }
                 continue;
-            }
-            // High work woken by this batch goes before the rest of it (not in a continuation,
-            // which runs its session's runnables only).
-            while !continuation && self.high_waiting.get() && high_budget > 0 && !self.closed.get()
-            {
-                let Some(high) = self.with_state(|state| state.queue.pop_high()) else {
-                    self.high_waiting.set(false);
-                    break;
-                };
-                high_budget -= 1;
-                high.run();
-            }
-            let runnable = taken.pop_front().expect("not empty");
-            if (continuation || self.sessions_ended.get() != sessions_ended)
+            };
+            if check_doomed
                 && self.with_state(|state| {
                     state.sessions.any_doomed()
                         && state.sessions.is_doomed(runnable.metadata().id())
@@ -388,6 +482,22 @@ impl Shared {
             }
             runnable.run();
         }
+    }
+
+    /// Runs runnables from the front of `taken`, at most `max`, while nothing needs the batch's
+    /// attention (`attention` still equals `seen`); returns how many ran. Kept small and apart
+    /// from `run_batch`, so that the loop of the common case keeps its values in registers.
+    #[inline(never)]
+    fn run_plain(&self, taken: &mut VecDeque<Runnable>, max: usize, seen: u32) -> usize {
+        let mut ran = 0;
+        while ran < max && self.attention.get() == seen {
+            let Some(runnable) = taken.pop_front() else {
+                break;
+            };
+            ran += 1;
+            runnable.run();
+        }
+        ran
     }
 
     /// Ends a drain that ran `count` runnables: keeps the batch buffer, and queues the next
@@ -455,7 +565,13 @@ impl Shared {
 
     pub(super) fn task_ended(&self, metadata: &TaskMetadata, outcome: TaskOutcome) {
         if !self.closed.get() {
-            self.with_state(|state| state.sessions.task_ended(metadata, outcome));
+            self.with_state(|state| {
+                state.sessions.task_ended(metadata, outcome);
+                if metadata.priority() != Priority::Medium && !state.sessions.non_medium_running() {
+                    // The last task of another priority ended: back to the common case.
+                    state.queue.stop_priority_bands();
+                }
+            });
         }
     }
 
@@ -464,6 +580,7 @@ impl Shared {
     /// (through their handle); it frees itself once the last one lets go.
     pub(super) fn close(&self) {
         self.closed.set(true);
+        self.attend();
         let (runnables, timers) = self.with_state(|state| {
             let mut runnables = state.queue.take_all();
             runnables.extend(state.spare_batch.drain(..));
@@ -480,6 +597,30 @@ impl Shared {
 }
 
 impl State {
+    /// Whether a wake may push its runnable straight into the no-session lane (the
+    /// [`LocalQueue`](crate::scheduler::LocalQueue) that tasks hold) instead of calling the
+    /// scheduler: while nothing needs routing (no session lanes, no priority bands), no task is
+    /// doomed, and a drain is running or a microtask drain is pending (so none needs arranging).
+    /// The scheduler must also be open (checked by the caller).
+    #[inline]
+    fn takes_wakes(&self) -> bool {
+        !self.queue.routed()
+            && !self.sessions.any_doomed()
+            && (self.draining || self.pending[Kind::Microtask as usize])
+    }
+
+    /// A medium runnable was queued: the drain the caller must queue, if any (see
+    /// [`push`](Self::push)).
+    #[inline(always)]
+    fn medium_queued(&mut self) -> Option<(Kind, bool)> {
+        let micro = &mut self.pending[Kind::Microtask as usize];
+        if self.draining || *micro {
+            return None;
+        }
+        *micro = true;
+        Some((Kind::Microtask, false))
+    }
+
     /// Marks a drain running; `false` if one already is (drains never nest).
     fn begin_drain(&mut self) -> bool {
         if self.draining {
@@ -507,10 +648,11 @@ impl State {
     /// drain runs: its end decides. A high or medium runnable gets a microtask drain unless one
     /// is pending (work a yield put off waits in its continuations, not in the queue); a low
     /// one a macrotask drain unless any drain is pending.
-    fn push(&mut self, runnable: Runnable, high_waiting: &Cell<bool>) -> Option<(Kind, bool)> {
+    fn push(&mut self, runnable: Runnable, shared: &Shared) -> Option<(Kind, bool)> {
         let band = self.queue.push(runnable);
         if band == Band::High {
-            high_waiting.set(true);
+            shared.high_waiting.set(true);
+            shared.attend();
         }
         let [micro, macro_] = self.pending;
         let next = match band {
@@ -527,6 +669,7 @@ impl State {
 impl Drop for Shared {
     fn drop(&mut self) {
         let state = self.state.get_mut();
+        state.queue.local().set_open(false);
         let runnables = state.queue.take_all();
         let timers = state.timers.take_all();
         let pending = state.pending;
@@ -547,5 +690,84 @@ impl Drop for Shared {
                 }
             }
         }
+    }
+}
+
+/// Tuning of a [`WasmScheduler`](super::WasmScheduler). `Default` suits browsers, Node and
+/// Workers.
+#[derive(Clone, Debug)]
+pub struct WasmSchedulerConfig {
+    /// Most runnables one microtask drain runs before queueing the next drain.
+    pub batch_size: usize,
+    /// After this much time running drains back to back, the queued work waits for a macrotask.
+    pub slice_budget: Duration,
+    /// After this many runnables in one slice, the queued work waits for a macrotask even if
+    /// the clock did not move (Workers freeze the clock while JS runs).
+    pub slice_max_runs: usize,
+}
+
+impl Default for WasmSchedulerConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 1024,
+            slice_budget: Duration::from_millis(4),
+            slice_max_runs: 50_000,
+        }
+    }
+}
+
+/// Where the next drain runs, if any.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum NextDrain {
+    Microtask,
+    Macrotask,
+}
+
+/// One slice: drains that followed each other with work always pending.
+#[derive(Default)]
+pub(super) struct Slice {
+    started: Option<Instant>,
+    runs: usize,
+    /// Slices ended by the budget (observability for tests and stats).
+    yields: u64,
+}
+
+impl Slice {
+    /// Called when a drain starts.
+    pub(super) fn begin_drain(&mut self) {
+        if self.started.is_none() {
+            self.started = Some(Instant::now());
+            self.runs = 0;
+        }
+    }
+
+    /// Called when a drain that ran `ran` runnables ends; `more` tells whether work is queued.
+    pub(super) fn end_drain(
+        &mut self,
+        ran: usize,
+        more: bool,
+        config: &WasmSchedulerConfig,
+    ) -> Option<NextDrain> {
+        self.runs += ran;
+        if !more {
+            self.started = None;
+            return None;
+        }
+        let over_budget = self.runs >= config.slice_max_runs
+            || self
+                .started
+                .is_some_and(|started| started.elapsed() >= config.slice_budget);
+        if over_budget {
+            self.started = None;
+            self.yields += 1;
+            Some(NextDrain::Macrotask)
+        } else {
+            Some(NextDrain::Microtask)
+        }
+    }
+
+    /// How many slices ended because they ran out of budget.
+    pub(super) fn yields(&self) -> u64 {
+        self.yields
     }
 }

@@ -2,13 +2,14 @@
 //! browsers, Node and Cloudflare Workers.
 //!
 //! Layout: `scheduler` (the [`WasmScheduler`] handle and its [`Scheduler`](crate::Scheduler)
-//! impl), `drain` (the shared state and the drain loop), `host` (JS bindings, detected once),
-//! `instance` (callbacks never enter a dead instance; what a reset leaves for the next one),
-//! `run_queue` (the session-fair ready queue), `fairness` (time slices), `timers` (pending JS
-//! timeouts) and `timer_firing` (arming and firing them), `sessions` (per-session counters),
-//! `session_end` (ending a session), `stats` (what is reported), `console` (the `console.error`
-//! lines), and, inside workerd (feature `cloudflare`), `workerd` ([`WorkerdScheduler`]: wakes
-//! routed into each request's I/O context).
+//! impl), `drain` (the shared state, the drain loop and its time slices), `run_queue` (the
+//! session-fair ready queue in priority bands; its no-session lane is the
+//! [`LocalQueue`](crate::LocalQueue) wakes push into directly in the common case), `sessions`
+//! (counters per session and priority, what is reported, ending a session), `timers` (JS
+//! timeouts: arming, firing, cancelling), `host` (JS bindings, detected once, and the
+//! `console.error` lines), `instance` (callbacks never enter a dead instance; what a reset
+//! leaves for the next one), and, inside workerd (feature `cloudflare`), `workerd`
+//! ([`WorkerdScheduler`]: wakes routed into each request's I/O context).
 //!
 //! # Per-request sessions (Cloudflare Workers)
 //!
@@ -65,27 +66,22 @@ compile_error!(
      wasm32 without the `atomics` target feature"
 );
 
-mod console;
 mod drain;
-mod fairness;
 mod host;
 mod instance;
 mod run_queue;
 mod scheduler;
-mod session_end;
 mod sessions;
-mod stats;
-mod timer_firing;
 mod timers;
 #[cfg(workerd)]
 mod workerd;
 
-pub use fairness::WasmSchedulerConfig;
+pub use drain::WasmSchedulerConfig;
 pub use instance::{InstanceReset, InstanceTotals, instance_totals, take_reset};
 #[cfg(workerd)]
 pub(crate) use instance::{request_ended_here, request_started_here};
 pub use scheduler::WasmScheduler;
 pub(super) use scheduler::default_scheduler;
-pub use stats::{SchedulerStats, SessionEnd, TaskCounters};
+pub use sessions::{SchedulerStats, SessionEnd, TaskCounters};
 #[cfg(workerd)]
 pub use workerd::WorkerdScheduler;

@@ -7,11 +7,12 @@
 //! first; low ones in one FIFO queue that only macrotask drains serve (see `drain.rs`). Every
 //! operation is O(1) except removing a session's runnables.
 
+use crate::scheduler::LocalQueue;
 use crate::{Priority, Runnable, SessionId, TaskId};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
-/// Lane index of tasks that belong to no session.
+/// Lane index of tasks that belong to no session (its runnables are in `RunQueue::plain`).
 const NO_SESSION: usize = 0;
 
 struct Lane {
@@ -20,14 +21,21 @@ struct Lane {
 }
 
 pub(super) struct RunQueue {
+    /// The medium runnables of tasks without a session: the lane of the common case (no
+    /// session, medium priority only), which [`push_plain`](Self::push_plain) fills without
+    /// reading any metadata, and which wakes push into directly while it is open (see
+    /// `drain.rs`).
+    plain: LocalQueue,
+    /// Session lanes, at index `lane - 1` (lane `NO_SESSION` is `plain`).
     lanes: Vec<Lane>,
     lane_of: FxHashMap<SessionId, usize>,
     /// Lanes no session uses now (their buffers are kept for reuse).
     free: Vec<usize>,
-    /// Lanes that hold runnables, in turn order.
+    /// Lanes that hold runnables, in turn order; kept once session lanes are in use (until
+    /// then `plain` is the only lane).
     turns: VecDeque<usize>,
-    /// Medium runnables in the lanes.
-    len: usize,
+    /// Medium runnables in the session lanes.
+    session_len: usize,
     /// Whether any task with a session was spawned; until then every runnable goes to the
     /// no-session lane without reading its metadata.
     session_lanes: bool,
@@ -35,9 +43,11 @@ pub(super) struct RunQueue {
     high: VecDeque<Runnable>,
     /// Low runnables, for macrotask drains.
     low: VecDeque<Runnable>,
-    /// Whether any task of another priority than medium was spawned; until then every runnable
+    /// Whether a task of another priority than medium is running; otherwise every runnable
     /// goes to the lanes without reading its priority.
     priority_bands: bool,
+    /// `session_lanes || priority_bands`: whether a push must read the runnable's metadata.
+    routed: bool,
 }
 
 /// Where [`RunQueue::push`] put a runnable.
@@ -49,31 +59,41 @@ pub(super) enum Band {
 }
 
 impl RunQueue {
-    pub(super) fn new() -> Self {
+    /// An empty queue whose no-session lane is `plain`.
+    pub(super) fn new(plain: LocalQueue) -> Self {
         Self {
-            lanes: vec![Lane {
-                session: None,
-                runnables: VecDeque::new(),
-            }],
+            plain,
+            lanes: Vec::new(),
             lane_of: FxHashMap::default(),
             free: Vec::new(),
             turns: VecDeque::new(),
-            len: 0,
+            session_len: 0,
             session_lanes: false,
             high: VecDeque::new(),
             low: VecDeque::new(),
             priority_bands: false,
+            routed: false,
         }
     }
 
     /// How many runnables are queued, in every band.
     pub(super) fn len(&self) -> usize {
-        self.len + self.high.len() + self.low.len()
+        self.urgent_len() + self.low.len()
     }
 
     /// How many high and medium runnables are queued (what a microtask drain runs).
     pub(super) fn urgent_len(&self) -> usize {
-        self.len + self.high.len()
+        self.plain.runnables().len() + self.session_len + self.high.len()
+    }
+
+    /// The lane of tasks without a session, which wakes push into directly while it is open.
+    pub(super) fn local(&self) -> &LocalQueue {
+        &self.plain
+    }
+
+    /// Whether pushes must read metadata (sessions or priorities are in use).
+    pub(super) fn routed(&self) -> bool {
+        self.routed
     }
 
     /// Whether high runnables are queued.
@@ -86,20 +106,47 @@ impl RunQueue {
         self.low.len()
     }
 
-    /// Routes runnables by priority from now on. Called before the first runnable of a task
-    /// with another priority than medium is pushed.
+    /// Routes runnables by priority from now on (until [`stop_priority_bands`]
+    /// (Self::stop_priority_bands)). Called before the first runnable of a task with another
+    /// priority than medium is pushed.
     pub(super) fn use_priority_bands(&mut self) {
         self.priority_bands = true;
+        self.routed = true;
+    }
+
+    /// Stops routing runnables by priority, once no task of another priority than medium is
+    /// running (so none of their runnables is queued; kept on if one still is).
+    pub(super) fn stop_priority_bands(&mut self) {
+        if self.high.is_empty() && self.low.is_empty() {
+            self.priority_bands = false;
+            self.routed = self.session_lanes;
+        }
     }
 
     /// Routes runnables by session from now on. Called before the first runnable of a task
     /// with a session is pushed.
     pub(super) fn use_session_lanes(&mut self) {
+        if !self.session_lanes && !self.plain.runnables().is_empty() {
+            // The no-session lane joins the turns it was not kept in.
+            self.turns.push_back(NO_SESSION);
+        }
         self.session_lanes = true;
+        self.routed = true;
+    }
+
+    /// The common case's push: while no task has a session or another priority than medium,
+    /// queues `runnable` at the back of the only lane and returns `None`; otherwise gives it
+    /// back for [`push`](Self::push).
+    #[inline(always)]
+    pub(super) fn push_plain(&mut self, runnable: Runnable) -> Option<Runnable> {
+        if self.routed {
+            return Some(runnable);
+        }
+        self.plain.runnables().push_back(runnable);
+        None
     }
 
     /// Queues `runnable` at the back of its band (a medium one: of its session's lane).
-    #[inline]
     pub(super) fn push(&mut self, runnable: Runnable) -> Band {
         if self.priority_bands {
             match runnable.metadata().priority() {
@@ -119,16 +166,21 @@ impl RunQueue {
         } else {
             None
         };
-        let lane = match session {
-            None => NO_SESSION,
-            Some(session) => self.lane_for(session),
+        let Some(session) = session else {
+            let mut plain = self.plain.runnables();
+            if self.session_lanes && plain.is_empty() {
+                self.turns.push_back(NO_SESSION);
+            }
+            plain.push_back(runnable);
+            return Band::Medium;
         };
-        let runnables = &mut self.lanes[lane].runnables;
+        let lane = self.lane_for(session);
+        let runnables = &mut self.lanes[lane - 1].runnables;
         if runnables.is_empty() {
             self.turns.push_back(lane);
         }
         runnables.push_back(runnable);
-        self.len += 1;
+        self.session_len += 1;
         Band::Medium
     }
 
@@ -150,12 +202,24 @@ impl RunQueue {
             .or_else(|| if low { self.pop_low() } else { None })
     }
 
+    /// Runs `f` on the runnables of `lane` (`NO_SESSION`: the plain lane).
+    fn with_lane<R>(&mut self, lane: usize, f: impl FnOnce(&mut VecDeque<Runnable>) -> R) -> R {
+        match lane {
+            NO_SESSION => f(&mut self.plain.runnables()),
+            _ => f(&mut self.lanes[lane - 1].runnables),
+        }
+    }
+
     /// Takes the front runnable of the medium lane whose turn it is.
     pub(super) fn pop(&mut self) -> Option<Runnable> {
+        if !self.session_lanes {
+            return self.plain.runnables().pop_front();
+        }
         let lane = *self.turns.front()?;
-        let runnables = &mut self.lanes[lane].runnables;
-        let runnable = runnables.pop_front();
-        if runnables.is_empty() {
+        let (runnable, empty) = self.with_lane(lane, |runnables| {
+            (runnables.pop_front(), runnables.is_empty())
+        });
+        if empty {
             self.turns.pop_front();
             self.release(lane);
         } else if self.turns.len() > 1 {
@@ -163,7 +227,9 @@ impl RunQueue {
             self.turns.pop_front();
             self.turns.push_back(lane);
         }
-        self.len -= 1;
+        if lane != NO_SESSION {
+            self.session_len -= 1;
+        }
         runnable
     }
 
@@ -174,20 +240,29 @@ impl RunQueue {
     /// turns within the batch.
     pub(super) fn take_single_lane(&mut self, max: usize, batch: &mut VecDeque<Runnable>) -> bool {
         debug_assert!(batch.is_empty());
-        if self.turns.len() != 1 {
-            return false;
+        let lane = if !self.session_lanes {
+            NO_SESSION
+        } else if self.turns.len() == 1 {
+            self.turns[0]
+        } else {
+            return self.turns.is_empty();
+        };
+        let (taken, all) = self.with_lane(lane, |runnables| {
+            if runnables.len() > max {
+                batch.extend(runnables.drain(..max));
+                (max, false)
+            } else {
+                std::mem::swap(runnables, batch);
+                (batch.len(), true)
+            }
+        });
+        if all && self.session_lanes {
+            self.turns.clear();
+            self.release(lane);
         }
-        let lane = self.turns[0];
-        let runnables = &mut self.lanes[lane].runnables;
-        if runnables.len() > max {
-            batch.extend(runnables.drain(..max));
-            self.len -= max;
-            return true;
+        if lane != NO_SESSION {
+            self.session_len -= taken;
         }
-        std::mem::swap(runnables, batch);
-        self.turns.clear();
-        self.release(lane);
-        self.len -= batch.len();
         true
     }
 
@@ -209,7 +284,7 @@ impl RunQueue {
         let Some(&lane) = self.lane_of.get(&session) else {
             return removed;
         };
-        let runnables = &mut self.lanes[lane].runnables;
+        let runnables = &mut self.lanes[lane - 1].runnables;
         let removed_before = removed.len();
         let mut kept = VecDeque::with_capacity(runnables.len());
         for runnable in runnables.drain(..) {
@@ -220,8 +295,8 @@ impl RunQueue {
             }
         }
         *runnables = kept;
-        self.len -= removed.len() - removed_before;
-        if self.lanes[lane].runnables.is_empty() {
+        self.session_len -= removed.len() - removed_before;
+        if self.lanes[lane - 1].runnables.is_empty() {
             self.turns.retain(|&turn| turn != lane);
             self.release(lane);
         }
@@ -243,11 +318,14 @@ impl RunQueue {
             groups[group].1.push(runnable);
         };
         self.high.drain(..).for_each(&mut add);
+        if !self.session_lanes {
+            self.plain.runnables().drain(..).for_each(&mut add);
+        }
         for lane in std::mem::take(&mut self.turns) {
-            self.lanes[lane].runnables.drain(..).for_each(&mut add);
+            self.with_lane(lane, |runnables| runnables.drain(..).for_each(&mut add));
             self.release(lane);
         }
-        self.len = 0;
+        self.session_len = 0;
         groups
     }
 
@@ -267,12 +345,13 @@ impl RunQueue {
     pub(super) fn take_all(&mut self) -> Vec<Runnable> {
         let mut all = Vec::with_capacity(self.len());
         all.extend(self.high.drain(..));
+        all.extend(self.plain.runnables().drain(..));
         for lane in &mut self.lanes {
             all.extend(lane.runnables.drain(..));
         }
         all.extend(self.low.drain(..));
         self.turns.clear();
-        self.len = 0;
+        self.session_len = 0;
         all
     }
 
@@ -282,7 +361,7 @@ impl RunQueue {
         }
         let lane = match self.free.pop() {
             Some(lane) => {
-                self.lanes[lane].session = Some(session);
+                self.lanes[lane - 1].session = Some(session);
                 lane
             }
             None => {
@@ -290,7 +369,7 @@ impl RunQueue {
                     session: Some(session),
                     runnables: VecDeque::new(),
                 });
-                self.lanes.len() - 1
+                self.lanes.len()
             }
         };
         self.lane_of.insert(session, lane);
@@ -299,7 +378,10 @@ impl RunQueue {
 
     /// Gives an empty session lane back (the lane of tasks without a session stays).
     fn release(&mut self, lane: usize) {
-        if let Some(session) = self.lanes[lane].session.take() {
+        if lane == NO_SESSION {
+            return;
+        }
+        if let Some(session) = self.lanes[lane - 1].session.take() {
             self.lane_of.remove(&session);
             self.free.push(lane);
         }

@@ -1,15 +1,19 @@
 //! [`WasmScheduler`]: the [`Scheduler`] of single-threaded wasm32 hosts (browsers, Node,
-//! Cloudflare Workers), on JS microtasks, macrotasks and `setTimeout`.
+//! Cloudflare Workers), on JS microtasks, macrotasks and `setTimeout`; and what it does on the
+//! shared state besides queueing (`drain.rs`): ending a session, arming, firing and cancelling
+//! timers.
 
-use super::drain::Shared;
-use super::fairness::WasmSchedulerConfig;
-use super::stats::{SchedulerStats, SessionEnd, TaskCounters};
-use crate::scheduler::{Role, handle_pair};
+use super::drain::{Shared, WasmSchedulerConfig};
+use super::host;
+use super::sessions::{SchedulerStats, SessionEnd, TaskCounters};
+use super::timers::PendingTimer;
+use crate::scheduler::{Role, deadline_after, handle_pair};
 use crate::{Instant, Runnable, Scheduler, SessionId, TaskId, TaskMetadata, TaskOutcome, Unparker};
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
+use wasm_bindgen::closure::Closure;
 
 /// The scheduler of a single-threaded wasm32 host.
 ///
@@ -199,6 +203,12 @@ impl Scheduler for WasmScheduler {
         1
     }
 
+    /// The no-session lane: while it is open (no sessions or priorities in use, nothing
+    /// doomed, a drain running or pending), a wake pushes its runnable there directly.
+    fn local_queue(&self) -> Option<crate::LocalQueue> {
+        Some(self.shared.local_queue().clone())
+    }
+
     /// Records the new task and queues it in one step (every kind goes to the same queue).
     fn schedule_spawned(&self, runnable: Runnable) {
         self.shared.enqueue_spawned(runnable);
@@ -212,7 +222,7 @@ impl Scheduler for WasmScheduler {
     /// it: …`); the scheduler carries on. Reached under `panic = "unwind"` only: with `abort`
     /// a panic ends the instance first.
     fn unobserved_panic(&self, task: &TaskMetadata, message: &str) {
-        super::console::unobserved_panic(task, message);
+        host::unobserved_panic(task, message);
     }
 
     /// Clears the timer's JS timeout and frees its closure.
@@ -238,6 +248,127 @@ impl Drop for WasmScheduler {
     fn drop(&mut self) {
         if self.role.release() {
             self.shared.close();
+        }
+    }
+}
+
+// ---- ending a session -------------------------------------------------------------------
+// Its live tasks (but the exempt ones) are doomed, reported with `console.error`, and dropped
+// now if queued or when next woken; its timers are cleared.
+
+impl Shared {
+    /// See [`WasmScheduler::end_session`](super::WasmScheduler::end_session); the session's
+    /// timers are cancelled if `cancel_timers`.
+    pub(super) fn end_session(
+        &self,
+        session: SessionId,
+        exempt: &[TaskId],
+        cancel_timers: bool,
+    ) -> SessionEnd {
+        self.sessions_ended.set(self.sessions_ended.get() + 1);
+        self.attend();
+        let (cancelled, exempt_running, dropped, timers, counters) = self.with_state(|state| {
+            let counters = state.sessions.session_counters(session).unwrap_or_default();
+            let (cancelled, exempt_running) = state.sessions.end_session(session, exempt);
+            let sessions = &state.sessions;
+            let dropped = state
+                .queue
+                .remove_from_session(session, |task| sessions.is_doomed(task));
+            let timers = if cancel_timers {
+                state.timers.take_session(session)
+            } else {
+                Vec::new()
+            };
+            (cancelled, exempt_running, dropped, timers, counters)
+        });
+        host::cancelled_tasks(session, &cancelled);
+        #[cfg(feature = "tracing")]
+        crate::tracing_events::session_ended(session, cancelled.len());
+        let dropped_now = dropped.len();
+        // Outside the borrow: dropping runs destructors that may wake, spawn or end tasks.
+        drop(dropped);
+        for timer in &timers {
+            timer.cancel();
+        }
+        drop(timers);
+        SessionEnd {
+            session,
+            cancelled,
+            dropped_now,
+            exempt_running,
+            counters,
+        }
+    }
+}
+
+// ---- timers ------------------------------------------------------------------------------
+// Arming a timer (a JS timeout whose closure fires it), firing due timers in deadline order
+// when a timeout comes back, and cancelling a dropped timer.
+
+impl Shared {
+    /// Arms a JS timeout that runs `runnable` once `delay` has passed on [`Instant`] (never
+    /// early, even if the host fires the timeout early).
+    pub(super) fn arm_timer(&self, delay: Duration, runnable: Runnable) {
+        if self.closed.get() {
+            drop(runnable);
+            return;
+        }
+        let id = runnable.metadata().id();
+        let deadline = deadline_after(Instant::now(), delay);
+        let target = self.weak_self.clone();
+        let token = self.timer_closures.token();
+        // Unwind-safe as asserted: firing runs timer runnables (which only wake their awaiter)
+        // and keeps the scheduler's state consistent between calls.
+        let callback = Closure::own_assert_unwind_safe(move || {
+            let _alive = &token;
+            if let Some(shared) = target.upgrade() {
+                shared.fire_timers(id);
+            }
+        });
+        let timer = PendingTimer::start(runnable, deadline, delay, callback);
+        self.with_state(|state| state.timers.insert(id, timer));
+    }
+
+    /// The JS timeout of timer `id` ran. Every timer of its session due by now fires, in
+    /// deadline order (hosts may run timeouts out of that order, e.g. Node rounds 0 ms up to
+    /// 1 ms); firing runs the timer's runnable, which wakes whoever awaits the timer. If the
+    /// host fired this timeout before its deadline (or it was armed for one chunk of a longer
+    /// delay), it is re-armed for the rest.
+    pub(super) fn fire_timers(&self, id: TaskId) {
+        let due = self.with_state(|state| {
+            let now = Instant::now();
+            // Only this timer's session: see `TimerBook::take_due`.
+            let Some(session) = state.timers.session_of(id) else {
+                return Vec::new();
+            };
+            let due = state.timers.take_due(now, session);
+            if let Some(mut early) = state.timers.remove(id) {
+                state.early_timeouts += 1;
+                early.restart(early.deadline - now);
+                state.timers.insert(id, early);
+            }
+            due
+        });
+        for (due_id, timer) in due {
+            if due_id != id {
+                // Its own timeout has not run yet: clear it before its closure is freed.
+                timer.cancel();
+            }
+            let (runnable, callback) = timer.into_parts();
+            runnable.run();
+            // For `id`, this closure is the one running now: wasm-bindgen frees it once the
+            // call returns.
+            drop(callback);
+        }
+    }
+
+    /// A `Timer` was dropped before it fired: clears its JS timeout and frees its closure.
+    pub(super) fn cancel_timer(&self, id: TaskId) {
+        let pending = self.with_state(|state| state.timers.remove(id));
+        if let Some(pending) = pending {
+            pending.cancel();
+            // Dropping the runnable wakes the timer's awaiter once; that wake is harmless.
+            drop(pending);
         }
     }
 }

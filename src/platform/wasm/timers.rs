@@ -1,6 +1,7 @@
-//! The WasmScheduler's pending timers: one JS timeout per timer runnable, armed in chunks of at
-//! most `MAX_TIMEOUT_MILLIS`, released when the timer fires or is cancelled, and a count of live
-//! timer closures that proves none leak. Arming and firing them is in `timer_firing.rs`.
+//! The WasmScheduler's timers: one JS timeout per timer runnable, armed in chunks of at most
+//! `MAX_TIMEOUT_MILLIS`, kept by deadline (the due ones of a session are taken in deadline
+//! order), and a count of live timer closures that proves none leak. Arming, firing and
+//! cancelling them (`impl Shared`) is in `scheduler.rs`.
 
 use super::{host, instance};
 use crate::{Instant, Runnable, SessionId, TaskId};

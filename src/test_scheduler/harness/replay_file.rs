@@ -376,6 +376,10 @@ mod tests {
     /// Run lengths, draws and sections are bounded; a file past them is a clear error naming
     /// the file and the line.
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "parses runs of millions of entries: hours under Miri, and no unsafe code here"
+    )]
     fn corrupted_run_lengths_and_sizes_are_clear_errors_not_allocations() {
         let origin = "REPLAY=x.replay";
         let error = ReplayFile::parse(&with_line("choices 1*1000000000000"), origin).unwrap_err();

@@ -254,7 +254,8 @@ mod tests {
         };
         let long_lived = metadata(1);
         let tasks = if cfg!(miri) {
-            1_000
+            // Past 1,000, so the long-lived task has an event too.
+            2_001
         } else {
             2 * TIMELINE_LIMIT as u64
         };

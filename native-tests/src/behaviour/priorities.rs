@@ -172,8 +172,11 @@ pub fn dropping_a_dedicated_root_task_cancels_it<H: Harness>(harness: &H) {
         let finished = finished.clone();
         move |executor| async move {
             let _signal = Signal(Some(root_tx));
+            // The signal is made here, not at the child's first poll: the root may be dropped
+            // before the child ever ran, and its future must still signal when dropped.
+            let child_signal = Signal(Some(child_tx));
             let child = executor.spawn(async move {
-                let _signal = Signal(Some(child_tx));
+                let _signal = child_signal;
                 futures::future::pending::<()>().await
             });
             let _ = started_tx.send(());

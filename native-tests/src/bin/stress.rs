@@ -33,7 +33,21 @@ struct Counters {
     timers: AtomicU64,
     yields: AtomicU64,
     children: AtomicU64,
+    /// Children whose future was dropped before it completed: cancelled with their parent (a
+    /// parent cancelled mid-flight drops the child's `Task` it awaits).
+    children_cancelled: AtomicU64,
     foreground: AtomicU64,
+}
+
+/// Counts a child as cancelled when its future is dropped before the child completed.
+struct ChildUnfinished(Option<Arc<Counters>>);
+
+impl Drop for ChildUnfinished {
+    fn drop(&mut self) {
+        if let Some(counters) = self.0.take() {
+            counters.children_cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Counts the drop of the future that owns it: every future is dropped exactly once.
@@ -136,10 +150,14 @@ async fn task_body(
         _ => {
             let child_counters = counters.clone();
             let guard = DropGuard(counters.clone());
+            // Made before the spawn, so a child dropped before its first poll counts too.
+            let unfinished = ChildUnfinished(Some(counters.clone()));
             let child = scheduler.spawn(async move {
                 let _guard = guard;
+                let mut unfinished = unfinished;
                 yield_now().await;
                 child_counters.completed.fetch_add(1, Ordering::Relaxed);
+                unfinished.0 = None;
             });
             counters.spawned.fetch_add(1, Ordering::Relaxed);
             counters.children.fetch_add(1, Ordering::Relaxed);
@@ -280,10 +298,13 @@ fn check(name: &str, counters: &Counters, tasks: u64, outcome: &Outcome) -> Resu
              dropped exactly once"
         ));
     }
-    // A cancelled task may have completed before its cancellation took effect.
-    if completed + outcome.cancelled < spawned || completed > spawned {
+    // A cancelled task may have completed before its cancellation took effect; a child of a
+    // cancelled task may be cancelled with it.
+    let children_cancelled = counters.children_cancelled.load(Ordering::SeqCst);
+    if completed + outcome.cancelled + children_cancelled < spawned || completed > spawned {
         return Err(format!(
-            "{name}: {completed} completed + {} cancelled does not account for {spawned} tasks",
+            "{name}: {completed} completed + {} cancelled + {children_cancelled} children \
+             cancelled with their parent do not account for {spawned} tasks",
             outcome.cancelled
         ));
     }

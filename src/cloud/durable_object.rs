@@ -358,6 +358,18 @@ fn decode<T: StorageValue>(key: &str, bytes: Vec<u8>) -> Result<T, StorageError>
     })
 }
 
+/// The value under `key` in `backend`, decoded as `T`: `get` of the storage and of a
+/// transaction.
+async fn get_decoded<T: StorageValue, B: KeyValueBackend + ?Sized>(
+    backend: &B,
+    key: &str,
+) -> Result<Option<T>, StorageError> {
+    match backend.get(key).await? {
+        Some(bytes) => decode(key, bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
 fn decode_all<T: StorageValue>(entries: Entries) -> Result<Vec<(String, T)>, StorageError> {
     entries
         .into_iter()
@@ -396,10 +408,7 @@ impl DurableObjectStorage {
 
     /// The value stored under `key`, decoded as `T`; `None` if there is none.
     pub async fn get<T: StorageValue>(&self, key: &str) -> Result<Option<T>, StorageError> {
-        match self.backend.get(key).await? {
-            Some(bytes) => decode(key, bytes).map(Some),
-            None => Ok(None),
-        }
+        get_decoded(&*self.backend, key).await
     }
 
     /// Stores `value` under `key`. The write is issued by this call, not when the returned
@@ -503,10 +512,7 @@ impl DurableObjectTransaction {
 
     /// The value stored under `key` as this transaction sees it.
     pub async fn get<T: StorageValue>(&self, key: &str) -> Result<Option<T>, StorageError> {
-        match self.backend.get(key).await? {
-            Some(bytes) => decode(key, bytes).map(Some),
-            None => Ok(None),
-        }
+        get_decoded(&*self.backend, key).await
     }
 
     /// Stores `value` under `key` when the transaction commits (issued by this call).

@@ -7,7 +7,6 @@
 //!   `block_concurrency_while`, which the platform answers by resetting the object: its events
 //!   in flight fail, its confirmed storage stays). Answers 200 saying whether the object's
 //!   event failed as a reset does;
-//! - `POST /debug/counter/panic?type=T`: makes the object's handler panic on purpose. Answers
 //! - `POST /debug/counter/busy?type=T&yields=N`: keeps one event of the object busy yielding
 //!   `N` times (at most 10,000,000); answers 200 once it is done, with its session's yields. The
 //!   isolate's other requests are served meanwhile (the per-session time slices);
@@ -24,7 +23,7 @@ use scheduler::cloud::{CloudflareExecutionContext, DurableObjectFailure};
 use serde_json::json;
 use worker::{Context, Request, Response, Result, RouteContext};
 
-/// The query both routes take: `type`, an event type.
+/// The query of the audit, reset and panic routes: `type`, an event type.
 const QUERY: &[QueryParam] = &[QueryParam {
     name: "type",
     max_len: MAX_TYPE_LEN,
@@ -37,20 +36,19 @@ pub async fn audit(request: Request, route: RouteContext<Context>) -> Result<Res
         Ok(kind) => kind,
         Err(rejection) => return Ok(rejection),
     };
-    let service = isolate::service(&route.env)?;
-    let ctx = CloudflareExecutionContext::new(isolate::scheduler(), route.data);
-    ctx.serve(async move {
-        match service.counters().send(&kind, CounterRequest::Audit).await {
+    ask_counter(
+        route,
+        kind,
+        CounterRequest::Audit,
+        |kind, reply| match reply {
             Ok(CounterReply::Audit { count, applied }) => json_response(
                 200,
                 &json!({ "type": kind, "count": count, "applied": applied }),
             ),
-            Ok(other) => http::error(500, "internal_error", &format!("{other:?}")),
-            Err(failure) => http::error(500, "internal_error", &failure.to_string()),
-        }
-    })
+            other => unexpected(other),
+        },
+    )
     .await
-    .unwrap_or_else(http::failed)
 }
 
 /// `POST /debug/counter/reset?type=T`: resets the object.
@@ -59,10 +57,8 @@ pub async fn reset(request: Request, route: RouteContext<Context>) -> Result<Res
         Ok(kind) => kind,
         Err(rejection) => return Ok(rejection),
     };
-    let service = isolate::service(&route.env)?;
-    let ctx = CloudflareExecutionContext::new(isolate::scheduler(), route.data);
-    ctx.serve(async move {
-        let (reset, answer) = match service.counters().send(&kind, CounterRequest::Reset).await {
+    ask_counter(route, kind, CounterRequest::Reset, |kind, reply| {
+        let (reset, answer) = match reply {
             Ok(reply) => (false, format!("{reply:?}")),
             Err(failure) => (true, failure.to_string()),
         };
@@ -72,7 +68,6 @@ pub async fn reset(request: Request, route: RouteContext<Context>) -> Result<Res
         )
     })
     .await
-    .unwrap_or_else(http::failed)
 }
 
 /// The query of the busy route: `type` and `yields`.
@@ -102,23 +97,18 @@ pub async fn busy(request: Request, route: RouteContext<Context>) -> Result<Resp
         return http::rejected("type", "the query needs `type` and `yields`");
     };
     let yields: u64 = yields.parse().expect("checked by the query");
-    let service = isolate::service(&route.env)?;
-    let ctx = CloudflareExecutionContext::new(isolate::scheduler(), route.data);
-    ctx.serve(async move {
-        match service
-            .counters()
-            .send(&kind, CounterRequest::Busy { yields })
-            .await
-        {
+    ask_counter(
+        route,
+        kind,
+        CounterRequest::Busy { yields },
+        |kind, reply| match reply {
             Ok(CounterReply::Yielded { yields }) => {
                 json_response(200, &json!({ "type": kind, "yields": yields }))
             }
-            Ok(other) => http::error(500, "internal_error", &format!("{other:?}")),
-            Err(failure) => http::error(500, "internal_error", &failure.to_string()),
-        }
-    })
+            other => unexpected(other),
+        },
+    )
     .await
-    .unwrap_or_else(http::failed)
 }
 
 /// `POST /debug/counter/panic?type=T`: makes the object's handler panic.
@@ -127,10 +117,8 @@ pub async fn panic(request: Request, route: RouteContext<Context>) -> Result<Res
         Ok(kind) => kind,
         Err(rejection) => return Ok(rejection),
     };
-    let service = isolate::service(&route.env)?;
-    let ctx = CloudflareExecutionContext::new(isolate::scheduler(), route.data);
-    ctx.serve(async move {
-        let (panicked, answer) = match service.counters().send(&kind, CounterRequest::Panic).await {
+    ask_counter(route, kind, CounterRequest::Panic, |kind, reply| {
+        let (panicked, answer) = match reply {
             Err(DurableObjectFailure::Panicked(panic)) => (true, panic),
             Ok(reply) => (false, format!("{reply:?}")),
             Err(failure) => (false, failure.to_string()),
@@ -141,7 +129,36 @@ pub async fn panic(request: Request, route: RouteContext<Context>) -> Result<Res
         )
     })
     .await
+}
+
+/// The object's reply to `request` (sent to `kind`'s counter object), answered by `answer`,
+/// within this request's session; a panicking `answer` is this request's 500.
+async fn ask_counter(
+    route: RouteContext<Context>,
+    kind: String,
+    request: CounterRequest,
+    answer: impl FnOnce(
+        &str,
+        std::result::Result<CounterReply, DurableObjectFailure>,
+    ) -> Result<Response>
+    + 'static,
+) -> Result<Response> {
+    let service = isolate::service(&route.env)?;
+    let ctx = CloudflareExecutionContext::new(isolate::scheduler(), route.data);
+    ctx.serve(async move {
+        let reply = service.counters().send(&kind, request).await;
+        answer(&kind, reply)
+    })
+    .await
     .unwrap_or_else(http::failed)
+}
+
+/// A 500 for a reply the route did not expect, or the object's failure.
+fn unexpected(reply: std::result::Result<CounterReply, DurableObjectFailure>) -> Result<Response> {
+    match reply {
+        Ok(other) => http::error(500, "internal_error", &format!("{other:?}")),
+        Err(failure) => http::error(500, "internal_error", &failure.to_string()),
+    }
 }
 
 /// The query's `type` (400 when it is missing or malformed).

@@ -45,12 +45,12 @@ pub use executor::{BackgroundExecutor, ForegroundExecutor};
 #[cfg(wasm)]
 pub use scheduler::LocalQueue;
 pub use scheduler::{
-    DedicatedExecutor, DedicatedThread, Instant, Scheduler, SystemTime, TaskOutcome, Timer,
-    Unparker,
+    DedicatedExecutor, DedicatedThread, Instant, Runnable, Scheduler, SystemTime, TaskHeader,
+    TaskOutcome, Timer, Unparker,
 };
 pub use task::session;
 pub use task::{
-    FallibleTask, Priority, Runnable, SessionId, Task, TaskId, TaskKind, TaskLabel, TaskMetadata,
+    FallibleTask, Priority, SessionId, Task, TaskId, TaskKind, TaskLabel, TaskMetadata,
 };
 pub use test_scheduler::{
     DEFAULT_PCT_DEPTH, DEFAULT_PCT_STEPS, InstantKind, MAX_PCT_DEPTH, MAX_PCT_STEPS,

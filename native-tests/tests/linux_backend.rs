@@ -12,8 +12,8 @@ mod linux_specific {
     use native_tests::behaviour::{self, Harness};
     use scheduler::platform::LinuxScheduler;
     use scheduler::{
-        BackgroundExecutor, ForegroundExecutor, Scheduler, Task, TaskId, TaskKind, TaskMetadata,
-        TestScheduler,
+        BackgroundExecutor, ForegroundExecutor, Scheduler, Task, TaskHeader, TaskId, TaskKind,
+        TaskMetadata, TestScheduler,
     };
     use std::panic::Location;
     use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -188,9 +188,10 @@ mod linux_specific {
     /// A `schedule_after` runnable of kind `Timer` (built the way `Scheduler::timer` builds
     /// one) that records when, and in which order, it ran.
     fn recording_timer(
+        scheduler: &Arc<dyn Scheduler>,
         index: usize,
         log: &Arc<Mutex<Vec<(usize, Instant)>>>,
-    ) -> (scheduler::Runnable, async_task::Task<(), TaskMetadata>) {
+    ) -> (scheduler::Runnable, async_task::Task<(), TaskHeader>) {
         let log = log.clone();
         let metadata = TaskMetadata::new(
             TaskId::from_raw(1_000_000 + index as u64),
@@ -199,7 +200,8 @@ mod linux_specific {
             Location::caller(),
             TaskKind::Timer,
         );
-        async_task::Builder::new().metadata(metadata).spawn(
+        let header = TaskHeader::new(metadata, scheduler.task_handle(scheduler));
+        async_task::Builder::new().metadata(header).spawn(
             move |_| async move { log.lock().unwrap().push((index, Instant::now())) },
             // Ready on its first poll, so it is never rescheduled.
             drop,
@@ -216,7 +218,7 @@ mod linux_specific {
         // 100 distinct delays, 0..=99 ms apart by 1 ms, inserted in a scrambled order.
         for index in 0..100usize {
             let delay = Duration::from_millis(((index * 37) % 100) as u64);
-            let (runnable, handle) = recording_timer(index, &log);
+            let (runnable, handle) = recording_timer(&scheduler, index, &log);
             deadlines.push((index, delay, Instant::now() + delay));
             scheduler.schedule_after(delay, runnable);
             handles.push(handle);

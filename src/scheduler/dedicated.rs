@@ -8,7 +8,7 @@ use crate::scheduler::{LiveGuard, ThreadShared};
 use crate::task::build::build;
 use crate::task::build::build_local;
 use crate::task::future::TaskFuture;
-use crate::{Runnable, Scheduler, Task, TaskId, TaskKind, Timer};
+use crate::{Runnable, Scheduler, Task, TaskHeader, TaskId, TaskKind, Timer};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -185,9 +185,9 @@ impl dyn Scheduler {
         // function and the metadata are `Send + Sync + 'static`, and so is the output.
         let (runnable, task) = unsafe {
             async_task::Builder::new()
-                .metadata(metadata)
+                .metadata(TaskHeader::new(metadata, handle))
                 .spawn_unchecked(
-                    move |metadata| TaskFuture::new(root, metadata, handle),
+                    move |header| TaskFuture::new(root, header),
                     move |runnable| schedule.schedule(runnable),
                 )
         };

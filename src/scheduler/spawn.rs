@@ -1,9 +1,12 @@
 //! The spawn helpers on `dyn Scheduler`: a future becomes a [`Runnable`](crate::Runnable) (handed
 //! to the backend) and a [`Task`] (handed to the caller), with [`TaskMetadata`] attached.
 
+use super::{schedule_background, schedule_foreground};
 use crate::task::build::{build, build_local};
 use crate::task::future::TaskResult;
-use crate::{Priority, Runnable, Scheduler, Task, TaskKind, TaskLabel, TaskMetadata, session};
+use crate::{
+    Priority, Runnable, Scheduler, Task, TaskHeader, TaskKind, TaskLabel, TaskMetadata, session,
+};
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
@@ -86,18 +89,12 @@ impl dyn Scheduler {
         }
         let metadata = self.new_metadata(None, None, TaskKind::Foreground, location);
         let handle = self.task_handle(self);
-        let scheduler = handle.clone();
-        #[cfg(wasm)]
-        let local = super::local_queue::local_queue_of(&*handle);
         start(
             &**self,
-            build_local(metadata, future, handle, move |runnable: Runnable| {
+            build_local(metadata, future, handle, |runnable: Runnable| {
                 #[cfg(feature = "tracing")]
                 crate::tracing_events::wake(runnable.metadata());
-                #[cfg(wasm)]
-                super::local_queue::wake_foreground(&local, &scheduler, runnable);
-                #[cfg(not(wasm))]
-                scheduler.schedule_foreground(runnable)
+                schedule_foreground(runnable)
             }),
         )
     }
@@ -134,18 +131,12 @@ impl dyn Scheduler {
         F::Output: Send + 'static,
     {
         let handle = self.task_handle(self);
-        let scheduler = handle.clone();
-        #[cfg(wasm)]
-        let local = super::local_queue::local_queue_of(&*handle);
         start(
             &**self,
-            build(metadata, future, handle, move |runnable: Runnable| {
+            build(metadata, future, handle, |runnable: Runnable| {
                 #[cfg(feature = "tracing")]
                 crate::tracing_events::wake(runnable.metadata());
-                #[cfg(wasm)]
-                super::local_queue::wake(&local, &scheduler, runnable);
-                #[cfg(not(wasm))]
-                scheduler.schedule(runnable);
+                schedule_background(runnable)
             }),
         )
     }
@@ -169,7 +160,7 @@ impl dyn Scheduler {
 /// shares its queues) and wraps the task for the caller.
 pub(crate) fn start<T>(
     scheduler: &dyn Scheduler,
-    (runnable, task): (Runnable, async_task::Task<TaskResult<T>, TaskMetadata>),
+    (runnable, task): (Runnable, async_task::Task<TaskResult<T>, TaskHeader>),
 ) -> Task<T> {
     scheduler.schedule_spawned(runnable);
     Task::spawned(task)

@@ -1,7 +1,7 @@
 //! [`Timer`]: a future that completes after a delay, built on [`Scheduler::schedule_after`].
 
 use crate::scheduler::deadline_after;
-use crate::{Instant, Scheduler, TaskKind, TaskMetadata, session};
+use crate::{Instant, Scheduler, TaskHeader, TaskKind, TaskMetadata, session};
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
@@ -16,7 +16,7 @@ use std::time::Duration;
 /// timer, instead of leaving its awaiter pending forever.
 #[must_use = "a Timer does nothing unless awaited"]
 pub struct Timer {
-    task: Option<async_task::FallibleTask<(), TaskMetadata>>,
+    task: Option<async_task::FallibleTask<(), TaskHeader>>,
     metadata: TaskMetadata,
     deadline: Instant,
     /// The scheduler's task handle (see `Scheduler::task_handle`): told when the timer is
@@ -97,11 +97,11 @@ impl dyn Scheduler {
         );
         // The future is ready at once, so nothing ever wakes it: the schedule function only
         // runs if async-task needs to drop the runnable, which dropping it here does.
+        let scheduler = self.task_handle(self);
         let (runnable, task) = async_task::Builder::new()
-            .metadata(metadata)
+            .metadata(TaskHeader::new(metadata, scheduler.clone()))
             .spawn(|_| async {}, drop);
         let deadline = deadline_after(self.now(), duration);
-        let scheduler = self.task_handle(self);
         scheduler.schedule_after(duration, runnable);
         Timer {
             task: Some(task.fallible()),

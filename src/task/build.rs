@@ -1,7 +1,9 @@
 //! Building a task: one allocation (async-task's) holding the header with the task's
-//! [`TaskMetadata`], the schedule function and the future. The future borrows the metadata from
-//! the header instead of copying it (async-task's `spawn_unchecked` allows exactly that borrow),
-//! so a task carries its metadata once.
+//! [`TaskHeader`] (its [`TaskMetadata`] and the scheduler's task handle), the schedule function
+//! and the future. The future borrows the header instead of copying it (async-task's
+//! `spawn_unchecked` allows exactly that borrow), so a task carries its metadata and its handle
+//! once; the schedule functions of spawned tasks read the handle from the header too
+//! (`runnable.rs`), so they take no room.
 //!
 //! # Safety
 //!
@@ -10,7 +12,7 @@
 //! (`dedicated.rs`, which states its own argument).
 
 use super::future::{TaskFuture, TaskResult};
-use crate::{Runnable, Scheduler, TaskMetadata};
+use crate::{Runnable, Scheduler, TaskHeader, TaskMetadata};
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -19,7 +21,7 @@ use std::task::{Context, Poll};
 use std::thread::ThreadId;
 
 /// What a builder returns: the first runnable (for the scheduler) and the task handle.
-pub(crate) type Built<T> = (Runnable, async_task::Task<TaskResult<T>, TaskMetadata>);
+pub(crate) type Built<T> = (Runnable, async_task::Task<TaskResult<T>, TaskHeader>);
 
 /// Builds a task whose future may run on any thread.
 pub(crate) fn build<F, S>(
@@ -34,18 +36,15 @@ where
     S: Fn(Runnable) + Send + Sync + 'static,
 {
     // SAFETY: the four conditions of `spawn_unchecked`:
-    // - the future (`TaskFuture` around `F: Send`, holding `&TaskMetadata`, which is `Sync`)
+    // - the future (`TaskFuture` around `F: Send`, holding `&TaskHeader`, which is `Sync`)
     //   is `Send`, so its runnable may move between threads;
-    // - the only borrow is of the metadata, which the header keeps for as long as the future
-    //   exists (async-task drops the future before it frees the header);
+    // - the only borrow is of the header, which async-task keeps for as long as the future
+    //   exists (it drops the future before it frees the header);
     // - the schedule function is `Send + Sync` and `'static`, as are `F` and its output.
     unsafe {
         async_task::Builder::new()
-            .metadata(metadata)
-            .spawn_unchecked(
-                |metadata| TaskFuture::new(future, metadata, scheduler),
-                schedule,
-            )
+            .metadata(TaskHeader::new(metadata, scheduler))
+            .spawn_unchecked(|header| TaskFuture::new(future, header), schedule)
     }
 }
 
@@ -70,18 +69,16 @@ where
     // - the future is not `Send`, so its runnable must be used and dropped on this thread:
     //   `ThreadBound` checks every poll and the drop (as `spawn_local` does) and never touches
     //   the future elsewhere;
-    // - the only borrow is of the metadata, which the header keeps for as long as the future
+    // - the only borrow is of the header, which async-task keeps for as long as the future
     //   exists;
     // - the schedule function is `Send + Sync` and `'static`, as are `F` and its output.
     unsafe {
         async_task::Builder::new()
-            .metadata(metadata)
+            .metadata(TaskHeader::new(metadata, scheduler))
             .spawn_unchecked(
-                move |metadata| ThreadBound {
+                move |header| ThreadBound {
                     thread,
-                    inner: std::mem::ManuallyDrop::new(TaskFuture::new(
-                        future, metadata, scheduler,
-                    )),
+                    inner: std::mem::ManuallyDrop::new(TaskFuture::new(future, header)),
                 },
                 schedule,
             )

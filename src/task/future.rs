@@ -5,7 +5,7 @@
 
 use super::output::{self, TaskOutput};
 use super::panic::Panicked;
-use crate::{Scheduler, TaskMetadata, TaskOutcome, session};
+use crate::{Scheduler, TaskHeader, TaskMetadata, TaskOutcome, session};
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -33,12 +33,10 @@ pin_project! {
         // task's session like its polls; `header` says whether it was. Never moved: pinned
         // with the wrapper (`_pinned` keeps the wrapper `!Unpin` when `F` is).
         inner: ManuallyDrop<F>,
-        // The task's metadata, whether its end was reported and whether `inner` was dropped,
-        // in one word (see `Header`).
+        // The task's header (its metadata, and the scheduler's task handle that end reports
+        // and unobserved panics go to), whether its end was reported and whether `inner` was
+        // dropped, in one word (see `Header`).
         header: Header<'a>,
-        // The scheduler's task handle (see `Scheduler::task_handle`): end reports and unobserved
-        // panics go there.
-        scheduler: Arc<dyn Scheduler>,
         // The task's `tracing` span, entered for every poll and for the drop.
         span: TaskSpan,
         #[pin]
@@ -54,6 +52,7 @@ pin_project! {
                 return;
             }
             let metadata = this.header.metadata();
+            let scheduler = this.header.scheduler();
             let _context = session::enter_task(metadata);
             #[cfg(feature = "tracing")]
             let _span = crate::tracing_events::enter(this.span);
@@ -63,27 +62,26 @@ pin_project! {
                 this.header.set_dropped();
                 // SAFETY: not dropped before (the flag, set just above, says so), and never
                 // touched again.
-                unsafe { output::drop_future(this.inner, metadata, this.scheduler) };
+                unsafe { output::drop_future(this.inner, metadata, scheduler) };
             }
             if !this.header.ended() {
                 #[cfg(feature = "tracing")]
                 crate::tracing_events::ended(metadata, TaskOutcome::Cancelled);
-                this.scheduler.task_ended(metadata, TaskOutcome::Cancelled);
+                scheduler.task_ended(metadata, TaskOutcome::Cancelled);
             }
         }
     }
 }
 
 impl<'a, F> TaskFuture<'a, F> {
-    pub(crate) fn new(inner: F, metadata: &'a TaskMetadata, scheduler: Arc<dyn Scheduler>) -> Self {
+    pub(crate) fn new(inner: F, header: &'a TaskHeader) -> Self {
         Self {
             inner: ManuallyDrop::new(inner),
             #[cfg(feature = "tracing")]
-            span: crate::tracing_events::task_span(metadata),
+            span: crate::tracing_events::task_span(header.metadata()),
             #[cfg(not(feature = "tracing"))]
             span: (),
-            header: Header::new(metadata),
-            scheduler,
+            header: Header::new(header),
             _pinned: PhantomData,
         }
     }
@@ -95,6 +93,7 @@ impl<F: Future> Future for TaskFuture<'_, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let metadata = this.header.metadata();
+        let scheduler = this.header.scheduler();
         let _context = session::enter_task(metadata);
         #[cfg(feature = "tracing")]
         let _span = crate::tracing_events::enter(this.span);
@@ -109,55 +108,56 @@ impl<F: Future> Future for TaskFuture<'_, F> {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(output)) => (Ok(TaskOutput::new(output)), TaskOutcome::Completed),
             Err(payload) => {
-                let panicked = Panicked::new(payload, *metadata, this.scheduler.clone());
+                let panicked = Panicked::new(payload, *metadata, scheduler.clone());
                 (Err(panicked), TaskOutcome::Panicked)
             }
         };
         this.header.set_ended();
         #[cfg(feature = "tracing")]
         crate::tracing_events::ended(metadata, outcome);
-        this.scheduler.task_ended(metadata, outcome);
+        scheduler.task_ended(metadata, outcome);
         // The finished future goes now, here (a panic in its destructor is reported), and the
         // output's destructor knows which task it is (see `output.rs`).
         this.header.set_dropped();
         // SAFETY: not dropped before (checked at the top, and nothing between dropped it), and
         // marked dropped just above, so neither a poll nor the wrapper's drop touches it again.
-        unsafe { output::drop_future(this.inner, metadata, this.scheduler) };
-        output::completed::<F::Output>(metadata, this.scheduler);
+        unsafe { output::drop_future(this.inner, metadata, scheduler) };
+        output::completed::<F::Output>(metadata, scheduler);
         Poll::Ready(result)
     }
 }
 
-/// The task's metadata, borrowed from its header, whether the task's end was reported, and
+/// The task's header (borrowed from async-task's), whether the task's end was reported, and
 /// whether its future was dropped, in one word: the flags are the low bits of the reference (a
-/// `TaskMetadata` is 8-aligned), so they cost a task no padding word, nor an `Option` around its
+/// `TaskHeader` is 8-aligned), so they cost a task no padding word, nor an `Option` around its
 /// future.
 struct Header<'a> {
-    tagged: NonNull<TaskMetadata>,
-    _metadata: PhantomData<&'a TaskMetadata>,
+    tagged: NonNull<TaskHeader>,
+    _header: PhantomData<&'a TaskHeader>,
 }
 
-// SAFETY: a `Header` is a `&'a TaskMetadata` (which is `Send` and `Sync`, `TaskMetadata` being
-// `Sync`) plus flags of its own.
+// SAFETY: a `Header` is a `&'a TaskHeader` (which is `Send` and `Sync`: its metadata is plain
+// data, its handle an `Arc<dyn Scheduler>`, which is `Send + Sync`, and on wasm32 its local queue
+// is declared so) plus flags of its own.
 unsafe impl Send for Header<'_> {}
 // SAFETY: as above.
 unsafe impl Sync for Header<'_> {}
 
 const ENDED: usize = 1;
 const DROPPED: usize = 2;
-const _: () = assert!(std::mem::align_of::<TaskMetadata>() > (ENDED | DROPPED));
+const _: () = assert!(std::mem::align_of::<TaskHeader>() > (ENDED | DROPPED));
 
 impl<'a> Header<'a> {
-    fn new(metadata: &'a TaskMetadata) -> Self {
+    fn new(header: &'a TaskHeader) -> Self {
         Self {
-            tagged: NonNull::from(metadata),
-            _metadata: PhantomData,
+            tagged: NonNull::from(header),
+            _header: PhantomData,
         }
     }
 
     #[inline]
-    fn metadata(&self) -> &'a TaskMetadata {
-        // SAFETY: the untagged pointer is the `&'a TaskMetadata` given to `new` (only its low
+    fn header(&self) -> &'a TaskHeader {
+        // SAFETY: the untagged pointer is the `&'a TaskHeader` given to `new` (only its low
         // bits, zero in any such address, are ever changed, with its provenance kept).
         unsafe {
             &*self
@@ -165,6 +165,16 @@ impl<'a> Header<'a> {
                 .as_ptr()
                 .map_addr(|addr| addr & !(ENDED | DROPPED))
         }
+    }
+
+    #[inline]
+    fn metadata(&self) -> &'a TaskMetadata {
+        self.header().metadata()
+    }
+
+    #[inline]
+    fn scheduler(&self) -> &'a Arc<dyn Scheduler> {
+        self.header().scheduler()
     }
 
     #[inline]

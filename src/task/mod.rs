@@ -3,7 +3,7 @@
 //! runnable and its handle; `output.rs`, destructors of a task's future and output that
 //! panic; `metadata.rs`, what every runnable carries (id, label, session,
 //! priority, spawn location); `session.rs`, the session and priority current on a thread;
-//! `runnable.rs`, [`Runnable`] and how a backend runs or discards one.
+//! `runnable.rs`, how a backend runs or discards a [`Runnable`](crate::Runnable).
 
 pub(crate) mod build;
 pub(crate) mod future;
@@ -15,8 +15,8 @@ pub mod session;
 
 pub(crate) use metadata::next_unique_task_id;
 pub use metadata::{Priority, SessionId, TaskId, TaskKind, TaskLabel, TaskMetadata};
-pub use runnable::Runnable;
 
+use crate::TaskHeader;
 use future::TaskResult;
 #[cfg(workerd)]
 use panic::Panicked;
@@ -28,10 +28,10 @@ use std::task::{Context, Poll};
 
 /// async-task's handle. Its drop, `detach` and `cancel` may drop the task's output on this
 /// thread; each tells `output.rs` so first (a panic there reaches the caller, see its docs).
-struct Inner<T>(ManuallyDrop<async_task::FallibleTask<TaskResult<T>, TaskMetadata>>);
+struct Inner<T>(ManuallyDrop<async_task::FallibleTask<TaskResult<T>, TaskHeader>>);
 
 impl<T> Inner<T> {
-    fn take(self) -> async_task::FallibleTask<TaskResult<T>, TaskMetadata> {
+    fn take(self) -> async_task::FallibleTask<TaskResult<T>, TaskHeader> {
         let mut this = ManuallyDrop::new(self);
         // SAFETY: `this` is never dropped, so the handle is taken exactly once.
         unsafe { ManuallyDrop::take(&mut this.0) }
@@ -110,8 +110,8 @@ impl<T> Task<T> {
         Self(State::Ready(Some(value)))
     }
 
-    pub(crate) fn spawned(task: async_task::Task<TaskResult<T>, TaskMetadata>) -> Self {
-        let metadata = *task.metadata();
+    pub(crate) fn spawned(task: async_task::Task<TaskResult<T>, TaskHeader>) -> Self {
+        let metadata = **task.metadata();
         Self(State::Spawned(
             Inner(ManuallyDrop::new(task.fallible())),
             metadata,

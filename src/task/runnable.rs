@@ -1,11 +1,9 @@
-//! [`Runnable`]: what a backend moves, and the one rule for a runnable that will never run.
+//! The one rule for a runnable that will never run ([`discard`]), and running one where a
+//! panic must not unwind further ([`run_contained`]). [`Runnable`] itself and the
+//! [`TaskHeader`](crate::TaskHeader) it carries live with the trait (`scheduler/mod.rs`): the
+//! header holds the handle to a `dyn Scheduler`, whose methods take runnables.
 
-use crate::{TaskKind, TaskMetadata};
-
-/// A unit of work a scheduler moves around: an [`async_task::Runnable`] carrying [`TaskMetadata`].
-///
-/// Running it polls its task once. Dropping it without running cancels the task.
-pub type Runnable = async_task::Runnable<TaskMetadata>;
+use crate::{Runnable, TaskKind};
 
 /// Gets rid of a runnable that will never run (its scheduler shut down, or its task was
 /// cancelled), without running it.
@@ -37,7 +35,7 @@ pub(crate) fn discard(runnable: Runnable, on_main_thread: bool) {
 /// metadata; the thread keeps running.
 #[cfg(not(wasm))]
 pub(crate) fn run_contained(runnable: Runnable) {
-    let metadata = *runnable.metadata();
+    let metadata = **runnable.metadata();
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runnable.run())).is_err() {
         eprintln!(
             "scheduler: a panic escaped {metadata} outside its future's poll (in a destructor?); \

@@ -615,7 +615,7 @@ async fn wb_floor() -> f64 {
 /// Experiment: the core's spawn path without the TaskFuture wrapper.
 async fn wb_nowrap(scheduler: &Arc<dyn Scheduler>) -> f64 {
     let start = Instant::now();
-    let tasks: Vec<async_task::Task<(), scheduler::TaskMetadata>> = (0..WB_TASKS)
+    let tasks: Vec<async_task::Task<(), scheduler::TaskHeader>> = (0..WB_TASKS)
         .map(|i| {
             let weak = Arc::downgrade(scheduler);
             let metadata = scheduler::TaskMetadata::new(
@@ -625,7 +625,8 @@ async fn wb_nowrap(scheduler: &Arc<dyn Scheduler>) -> f64 {
                 std::panic::Location::caller(),
                 scheduler::TaskKind::Background,
             );
-            let (runnable, task) = async_task::Builder::new().metadata(metadata).spawn(
+            let header = scheduler::TaskHeader::new(metadata, scheduler.task_handle(scheduler));
+            let (runnable, task) = async_task::Builder::new().metadata(header).spawn(
                 |_| yield_times(WB_YIELDS),
                 move |runnable| {
                     if let Some(scheduler) = weak.upgrade() {

@@ -8,7 +8,7 @@
 
 use crate::scenarios::percentile;
 use scheduler::platform::LinuxScheduler;
-use scheduler::{Scheduler, TaskKind, TaskMetadata};
+use scheduler::{Scheduler, TaskHeader, TaskKind, TaskMetadata};
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -121,8 +121,9 @@ pub fn ours(linux: &Arc<LinuxScheduler>, load: Load) -> MainRun {
                 );
                 // The future completes on its first poll, so the schedule function (which would
                 // re-post it) is never called.
+                let header = TaskHeader::new(metadata, scheduler.task_handle(&scheduler));
                 let (runnable, task) = async_task::Builder::new()
-                    .metadata(metadata)
+                    .metadata(header)
                     .spawn(move |_| async move { record.ran(index, posted) }, drop);
                 task.detach();
                 scheduler.schedule_foreground(runnable);

@@ -34,7 +34,7 @@ impl Engine {
     /// A wake from another OS thread: handed in through the inbox.
     #[cold]
     fn enqueue_foreign(&self, runnable: Runnable) {
-        let metadata = *runnable.metadata();
+        let metadata = **runnable.metadata();
         self.post_foreign(&metadata, [Inbound::Ready(runnable)]);
     }
 
@@ -62,7 +62,7 @@ impl Engine {
     /// A spawn on another OS thread: handed in through the inbox.
     #[cold]
     fn spawned_foreign(&self, runnable: Runnable) {
-        let metadata = *runnable.metadata();
+        let metadata = **runnable.metadata();
         self.post_foreign(
             &metadata,
             [Inbound::Spawned(metadata), Inbound::Ready(runnable)],
@@ -83,7 +83,7 @@ impl Engine {
             });
             state.timers.push(at.saturating_add(delay), runnable);
         } else {
-            let metadata = *runnable.metadata();
+            let metadata = **runnable.metadata();
             self.post_foreign(&metadata, [Inbound::Timer { delay, runnable }]);
         }
     }

@@ -620,7 +620,7 @@ mod tests {
         // A plain `spawn` (not `spawn_local`): the queue only looks at the metadata, and the
         // runnables are dropped on this thread either way.
         async_task::Builder::new()
-            .metadata(metadata)
+            .metadata(crate::scheduler::test_header(metadata))
             .spawn(|_| async {}, drop)
             .0
     }
@@ -702,7 +702,7 @@ mod entry_tests {
         .with_priority(priority);
         let guard = Dropped(id, log.clone());
         let (runnable, task) = async_task::Builder::new()
-            .metadata(metadata)
+            .metadata(crate::scheduler::test_header(metadata))
             .spawn(move |_| async move { drop(guard) }, drop);
         task.detach();
         runnable
@@ -773,7 +773,7 @@ mod lane_band_tests {
         )
         .with_priority(priority);
         async_task::Builder::new()
-            .metadata(metadata)
+            .metadata(crate::scheduler::test_header(metadata))
             .spawn(|_| async {}, drop)
             .0
     }
@@ -832,7 +832,7 @@ mod fifo_tests {
         let metadata =
             TaskMetadata::new(TaskId::from_raw(id), None, None, Location::caller(), kind);
         async_task::Builder::new()
-            .metadata(metadata)
+            .metadata(crate::scheduler::test_header(metadata))
             .spawn(|_| async {}, drop)
             .0
     }

@@ -156,7 +156,7 @@ mod tests {
             TaskKind::Timer,
         );
         async_task::Builder::new()
-            .metadata(metadata)
+            .metadata(crate::scheduler::test_header(metadata))
             .spawn(|_| async {}, drop)
             .0
     }

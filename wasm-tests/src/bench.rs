@@ -154,10 +154,11 @@ async fn benchmarks(rounds: u32) -> String {
         let floor = wb_floor().await;
         samples.record(counted, "wb", ours, peer);
         samples.record(counted, "wb/floor", ours, floor);
-        let (ours_wall, ours_p99) = wt_ours(&scheduler).await;
-        let (peer_wall, peer_p99) = wt_peer().await;
+        let (ours_wall, ours_p99, rearmed) = wt_ours(&scheduler).await;
+        let (peer_wall, peer_p99, early) = wt_peer().await;
         samples.record(counted, "wt wall", ours_wall, peer_wall);
         samples.record(counted, "wt p99", ours_p99, peer_p99);
+        samples.record(counted, "wt early", rearmed, early);
         let ours = ws_ours(&scheduler).await;
         let peer = ws_peer().await;
         samples.record(counted, "ws", ours, peer);
@@ -194,6 +195,18 @@ async fn benchmarks(rounds: u32) -> String {
         "ms",
         "1,000 timers of 1..=20 ms: p99 lateness",
     );
+    if let Some((_, rearmed, early)) = samples.rows.iter().find(|row| row.0 == "wt early") {
+        let (rearmed, early) = (stats(rearmed), stats(early));
+        let _ = writeln!(
+            report,
+            "wt early: the host fired a timeout before its deadline (Instant) for {:.0} of our \
+             {WT_TIMERS} timers [{:.0}-{:.0}], each then re-armed for the rest (ours never fire \
+             early); {:.0} of the peer's {WT_TIMERS} [{:.0}-{:.0}] fired before their delay had \
+             passed since they were armed (the peer takes them as they come). Medians over the \
+             rounds.",
+            rearmed.0, rearmed.1, rearmed.2, early.0, early.1, early.2
+        );
+    }
     samples.print(
         &mut report,
         "ws",
@@ -473,7 +486,15 @@ fn timer_delays() -> Vec<u64> {
 }
 
 /// wt, ours: each task sleeps on the scheduler's timer; lateness = wake minus deadline.
-async fn wt_ours(scheduler: &Arc<dyn Scheduler>) -> (f64, f64) {
+/// Returns the wall time, the p99 lateness and how many JS timeouts came back before their
+/// deadline and were re-armed (the WasmScheduler's `early_timeouts`).
+async fn wt_ours(scheduler: &Arc<dyn Scheduler>) -> (f64, f64, f64) {
+    let early_timeouts = || {
+        scheduler
+            .downcast_ref::<WasmScheduler>()
+            .map_or(0, |wasm| wasm.stats().early_timeouts)
+    };
+    let early_before = early_timeouts();
     let start = Instant::now();
     let tasks: Vec<Task<f64>> = timer_delays()
         .into_iter()
@@ -490,29 +511,43 @@ async fn wt_ours(scheduler: &Arc<dyn Scheduler>) -> (f64, f64) {
     for task in tasks {
         latenesses.push(task.await);
     }
-    (start.elapsed().as_secs_f64() * 1e3, p99(&mut latenesses))
+    let wall = start.elapsed().as_secs_f64() * 1e3;
+    let rearmed = (early_timeouts() - early_before) as f64;
+    (wall, p99(&mut latenesses), rearmed)
 }
 
-/// wt, peer: each task awaits a JS `setTimeout` promise (what spawn_local code uses).
-async fn wt_peer() -> (f64, f64) {
+/// wt, peer: each task awaits a JS `setTimeout` promise (what spawn_local code uses). Returns
+/// the wall time, the p99 lateness and how many timeouts fired before their deadline.
+async fn wt_peer() -> (f64, f64, f64) {
     let start = Instant::now();
-    let receivers: Vec<oneshot::Receiver<f64>> = timer_delays()
+    let receivers: Vec<oneshot::Receiver<(f64, bool)>> = timer_delays()
         .into_iter()
         .map(|millis| {
             let (sender, receiver) = oneshot::channel();
             let deadline = start + Duration::from_millis(millis);
             spawn_local(async move {
+                let armed = Instant::now();
                 js_sleep(millis as f64).await;
-                let _ = sender.send(Instant::now().duration_since(deadline).as_secs_f64() * 1e3);
+                let now = Instant::now();
+                // Early: before its own delay had passed since it was armed.
+                let early = now < armed + Duration::from_millis(millis);
+                let _ = sender.send((now.duration_since(deadline).as_secs_f64() * 1e3, early));
             });
             receiver
         })
         .collect();
     let mut latenesses = Vec::with_capacity(receivers.len());
+    let mut early = 0.0;
     for receiver in receivers {
-        latenesses.push(receiver.await.unwrap());
+        let (lateness, fired_early) = receiver.await.unwrap();
+        latenesses.push(lateness);
+        early += f64::from(u8::from(fired_early));
     }
-    (start.elapsed().as_secs_f64() * 1e3, p99(&mut latenesses))
+    (
+        start.elapsed().as_secs_f64() * 1e3,
+        p99(&mut latenesses),
+        early,
+    )
 }
 
 /// A promise that resolves after `millis` ms (a plain JS setTimeout).

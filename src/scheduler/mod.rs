@@ -51,7 +51,7 @@ pub enum TaskOutcome {
 /// Running it polls its task once. Dropping it without running cancels the task.
 ///
 /// ```
-/// use scheduler::{Runnable, TaskKind};
+/// use scheduler::Runnable;
 /// fn describe(runnable: &Runnable) -> String {
 ///     let metadata = runnable.metadata();
 ///     format!("{} ({:?}) spawned at {}", metadata.id(), metadata.kind(), metadata.location())

@@ -102,6 +102,71 @@ async fn a_timer_is_not_early_by_the_hosts_clock_either() {
     }
 }
 
+/// Node computes a timeout's expiry from its loop's clock, cached when the turn began and kept
+/// in whole milliseconds, so about a third of its timeouts come back before the deadline on
+/// `Instant` (`performance.now()`), most by less than a millisecond. Those are checked again
+/// with `setImmediate` right after the turn instead of a `setTimeout` re-armed for at least a
+/// millisecond more; none fires early. Hosts without `setImmediate` (browsers) re-arm.
+#[wasm_bindgen_test]
+async fn a_timeout_back_less_than_a_millisecond_early_is_checked_again_right_after_the_turn() {
+    let (wasm, scheduler) = new_wasm_scheduler();
+    let tasks: Vec<Task<(Duration, Duration)>> = (0..100u64)
+        .map(|i| {
+            let delay = Duration::from_millis(1 + i % 6);
+            let start = Instant::now();
+            let timer = scheduler.timer(delay);
+            scheduler.spawn(async move {
+                timer.await;
+                (delay, start.elapsed())
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (delay, elapsed) = task.await;
+        assert!(
+            elapsed >= delay,
+            "a {delay:?} timer fired after {elapsed:?}"
+        );
+    }
+    let stats = wasm.stats();
+    if stats.macrotask_kind == "setImmediate" {
+        assert!(
+            stats.early_timeouts > 0 && stats.early_rechecks > 0,
+            "Node fires some timeouts early, and those less than 1 ms early are checked again \
+             with setImmediate: {stats:?}"
+        );
+    } else {
+        assert_eq!(stats.early_rechecks, 0, "no setImmediate, no re-check");
+    }
+    assert_eq!(stats.pending_timers, 0);
+    assert_eq!(
+        stats.live_timer_closures, 0,
+        "fired timers free their closure"
+    );
+}
+
+/// Timers dropped at every point of their life, including while a `setImmediate` re-check is
+/// pending (a timeout that came back early): the re-check is cleared with its closure, which is
+/// never called after it was freed (that would throw).
+#[wasm_bindgen_test]
+async fn timers_dropped_while_rechecked_free_their_closure_and_never_run() {
+    let (wasm, scheduler) = new_wasm_scheduler();
+    for round in 0..40u64 {
+        let timers: Vec<_> = (0..10u64)
+            .map(|i| scheduler.timer(Duration::from_millis(1 + (round + i) % 3)))
+            .collect();
+        // Wait about as long as the timers, so that some have come back (early or not) and some
+        // are pending a re-check when they are dropped.
+        js_sleep((1 + round % 3) as f64).await;
+        drop(timers);
+    }
+    // Past every deadline: a freed closure called by a stale timeout or immediate would throw.
+    js_sleep(20.0).await;
+    let stats = wasm.stats();
+    assert_eq!(stats.live_timer_closures, 0, "{stats:?}");
+    assert_eq!(stats.pending_timers, 0, "{stats:?}");
+}
+
 #[wasm_bindgen_test]
 async fn dropped_and_fired_timers_leave_no_live_closures() {
     let (wasm, scheduler) = new_wasm_scheduler();

@@ -114,6 +114,8 @@ pub(super) struct State {
     /// JS timeouts that came back before their timer's deadline (armed in chunks, or fired
     /// early by the host) and were re-armed.
     pub(super) early_timeouts: u64,
+    /// `setImmediate` re-checks of timeouts that came back less than a millisecond early.
+    pub(super) early_rechecks: u64,
     /// The buffer of the batch being run, kept between drains to reuse its allocation.
     spare_batch: VecDeque<Runnable>,
     /// Continuations armed by yields (one per session with queued work).
@@ -150,6 +152,7 @@ impl Shared {
                     sessions: SessionBook::default(),
                     drains: 0,
                     early_timeouts: 0,
+                    early_rechecks: 0,
                     spare_batch: VecDeque::new(),
                     continuations: 0,
                 }),

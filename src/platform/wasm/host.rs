@@ -42,6 +42,8 @@ extern "C" {
     fn set_timeout(callback: &Function, millis: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(handle: &JsValue);
+    #[wasm_bindgen(js_name = clearImmediate)]
+    fn clear_immediate(handle: &JsValue);
 
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     fn console_error(message: &str);
@@ -132,6 +134,12 @@ impl Host {
         }
     }
 
+    /// Whether the host has `setImmediate` (Node): a callback after the current turn's I/O,
+    /// without `setTimeout`'s millisecond granularity.
+    pub(super) fn has_set_immediate(&self) -> bool {
+        matches!(self.macrotasks, Macrotasks::SetImmediate)
+    }
+
     /// Which macrotask primitive was detected: `"postTask"`, `"setImmediate"` or `"setTimeout"`.
     pub(super) fn macrotask_kind(&self) -> &'static str {
         match self.macrotasks {
@@ -150,6 +158,17 @@ pub(super) fn start_timeout(callback: &Function, millis: f64) -> JsValue {
 /// Cancels a timeout started by [`start_timeout`] (harmless if it already ran).
 pub(super) fn cancel_timeout(handle: &JsValue) {
     clear_timeout(handle);
+}
+
+/// Runs `callback` once with `setImmediate` (only where [`Host::has_set_immediate`]); returns the
+/// handle for [`cancel_immediate`].
+pub(super) fn start_immediate(callback: &Function) -> JsValue {
+    set_immediate(callback)
+}
+
+/// Cancels a callback started by [`start_immediate`] (harmless if it already ran).
+pub(super) fn cancel_immediate(handle: &JsValue) {
+    clear_immediate(handle);
 }
 
 /// Writes `message` to the host's error log (`console.error`; `wrangler dev` prints it).

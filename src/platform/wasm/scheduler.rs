@@ -139,6 +139,7 @@ impl WasmScheduler {
             macrotask_yields: state.slice.yields(),
             continuations: state.continuations,
             early_timeouts: state.early_timeouts,
+            early_rechecks: state.early_rechecks,
             macrotask_kind: self.shared.host.macrotask_kind(),
             ..state.sessions.stats()
         })
@@ -305,6 +306,10 @@ impl Shared {
 // Arming a timer (a JS timeout whose closure fires it), firing due timers in deadline order
 // when a timeout comes back, and cancelling a dropped timer.
 
+/// How early a timeout may come back and still be checked again with `setImmediate` rather
+/// than re-armed (see `PendingTimer::recheck_soon`).
+const SUBMILLISECOND: Duration = Duration::from_millis(1);
+
 impl Shared {
     /// Arms a JS timeout that runs `runnable` once `delay` has passed on [`Instant`] (never
     /// early, even if the host fires the timeout early).
@@ -329,11 +334,13 @@ impl Shared {
         self.with_state(|state| state.timers.insert(id, timer));
     }
 
-    /// The JS timeout of timer `id` ran. Every timer of its session due by now fires, in
+    /// The JS timeout (or re-check) of timer `id` ran. Every timer of its session due by now fires, in
     /// deadline order (hosts may run timeouts out of that order, e.g. Node rounds 0 ms up to
     /// 1 ms); firing runs the timer's runnable, which wakes whoever awaits the timer. If the
     /// host fired this timeout before its deadline (or it was armed for one chunk of a longer
-    /// delay), it is re-armed for the rest.
+    /// delay), it is re-armed for the rest; less than a millisecond early, on a host with
+    /// `setImmediate`, it is checked again right after the current turn instead (a re-armed
+    /// `setTimeout` takes at least a millisecond).
     pub(super) fn fire_timers(&self, id: TaskId) {
         let due = self.with_state(|state| {
             let now = Instant::now();
@@ -343,8 +350,16 @@ impl Shared {
             };
             let due = state.timers.take_due(now, session);
             if let Some(mut early) = state.timers.remove(id) {
-                state.early_timeouts += 1;
-                early.restart(early.deadline - now);
+                let remaining = early.deadline - now;
+                if !early.is_recheck() {
+                    state.early_timeouts += 1;
+                }
+                if remaining < SUBMILLISECOND && self.host.has_set_immediate() {
+                    state.early_rechecks += 1;
+                    early.recheck_soon();
+                } else {
+                    early.restart(remaining);
+                }
                 state.timers.insert(id, early);
             }
             due

@@ -18,6 +18,9 @@ pub(super) struct PendingTimer {
     pub(super) runnable: Runnable,
     pub(super) deadline: Instant,
     handle: wasm_bindgen::JsValue,
+    /// Whether `handle` is a `setImmediate` re-check (see [`recheck_soon`](Self::recheck_soon))
+    /// rather than a timeout: each is cancelled with its own function.
+    immediate: bool,
     callback: Closure<dyn FnMut()>,
     /// `callback` as handed to `setTimeout`: guarded against a dead instance (`instance.rs`).
     guarded: Function,
@@ -38,6 +41,7 @@ impl PendingTimer {
             runnable,
             deadline,
             handle,
+            immediate: false,
             callback,
             guarded,
         }
@@ -46,6 +50,22 @@ impl PendingTimer {
     /// Re-arms the JS timeout for the time left until the deadline (a host fired it early).
     pub(super) fn restart(&mut self, remaining: Duration) {
         self.handle = host::start_timeout(&self.guarded, millis(remaining));
+        self.immediate = false;
+    }
+
+    /// Checks the deadline again right after the current turn, with `setImmediate`: for a
+    /// timeout that came back less than a millisecond early (Node computes a timeout's expiry
+    /// from the loop's clock, cached when the turn began and kept in whole milliseconds), where
+    /// a re-armed `setTimeout` would take at least a millisecond more.
+    pub(super) fn recheck_soon(&mut self) {
+        self.handle = host::start_immediate(&self.guarded);
+        self.immediate = true;
+    }
+
+    /// Whether the callback now running came from [`recheck_soon`](Self::recheck_soon) rather
+    /// than from a timeout.
+    pub(super) fn is_recheck(&self) -> bool {
+        self.immediate
     }
 
     /// The runnable and the closure, once the timeout has fired.
@@ -55,7 +75,11 @@ impl PendingTimer {
 
     /// Clears the JS timeout. Dropping the timer afterwards releases its closure and runnable.
     pub(super) fn cancel(&self) {
-        host::cancel_timeout(&self.handle);
+        if self.immediate {
+            host::cancel_immediate(&self.handle);
+        } else {
+            host::cancel_timeout(&self.handle);
+        }
     }
 }
 

@@ -200,8 +200,9 @@ async fn benchmarks(rounds: u32) -> String {
         let _ = writeln!(
             report,
             "wt early: the host fired a timeout before its deadline (Instant) for {:.0} of our \
-             {WT_TIMERS} timers [{:.0}-{:.0}], each then re-armed for the rest (ours never fire \
-             early); {:.0} of the peer's {WT_TIMERS} [{:.0}-{:.0}] fired before their delay had \
+             {WT_TIMERS} timers [{:.0}-{:.0}], each then checked again right after the turn \
+             (setImmediate, less than 1 ms early) or re-armed for the rest: ours never fire \
+             early; {:.0} of the peer's {WT_TIMERS} [{:.0}-{:.0}] fired before their delay had \
              passed since they were armed (the peer takes them as they come). Medians over the \
              rounds.",
             rearmed.0, rearmed.1, rearmed.2, early.0, early.1, early.2

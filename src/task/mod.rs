@@ -22,6 +22,7 @@ use future::TaskResult;
 use panic::Panicked;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
@@ -39,7 +40,7 @@ impl<T> Inner<T> {
 
     fn detach(self) {
         let task = self.take();
-        output::handle_op(|| task.detach());
+        output::handle_op::<T, _>(|| task.detach());
     }
 
     fn is_finished(&self) -> bool {
@@ -49,7 +50,7 @@ impl<T> Inner<T> {
     async fn cancel(self) -> Option<TaskResult<T>> {
         let mut cancel = pin!(self.take().cancel());
         // Declared after `cancel`, so dropped before it if this future is dropped half-way.
-        let _handle_op = HandleOp;
+        let _handle_op = HandleOp::<T>(PhantomData);
         cancel.as_mut().await
     }
 }
@@ -65,16 +66,17 @@ impl<T> Future for Inner<T> {
 impl<T> Drop for Inner<T> {
     fn drop(&mut self) {
         // SAFETY: dropped once, here (`take` skips this destructor).
-        output::handle_op(|| unsafe { ManuallyDrop::drop(&mut self.0) });
+        output::handle_op::<T, _>(|| unsafe { ManuallyDrop::drop(&mut self.0) });
     }
 }
 
-/// Tells `output.rs` of a handle operation when dropped (see `Inner::cancel`).
-struct HandleOp;
+/// Tells `output.rs` of a handle operation on a task with output `T` when dropped (see
+/// `Inner::cancel`).
+struct HandleOp<T>(PhantomData<fn() -> T>);
 
-impl Drop for HandleOp {
+impl<T> Drop for HandleOp<T> {
     fn drop(&mut self) {
-        output::handle_op(|| ());
+        output::handle_op::<T, _>(|| ());
     }
 }
 

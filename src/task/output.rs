@@ -91,9 +91,14 @@ pub(crate) fn completed<T>(metadata: &TaskMetadata, scheduler: &Arc<dyn Schedule
 /// Runs a handle's operation that may drop the task's output on this thread (the handle's drop,
 /// `detach`, `cancel`): the output is then not async-task's to drop, so the record of the last
 /// completed task must not be used for it.
+///
+/// Only an output with a destructor reads the record, so for an output `T` without one (the
+/// common `()`, a number) there is nothing to clear: the operation runs alone.
 #[inline]
-pub(crate) fn handle_op<R>(op: impl FnOnce() -> R) -> R {
-    let _ = COMPLETED.try_with(|slot| slot.borrow_mut().take());
+pub(crate) fn handle_op<T, R>(op: impl FnOnce() -> R) -> R {
+    if std::mem::needs_drop::<T>() {
+        let _ = COMPLETED.try_with(|slot| slot.borrow_mut().take());
+    }
     op()
 }
 

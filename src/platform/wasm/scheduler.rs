@@ -334,13 +334,14 @@ impl Shared {
         self.with_state(|state| state.timers.insert(id, timer));
     }
 
-    /// The JS timeout (or re-check) of timer `id` ran. Every timer of its session due by now fires, in
-    /// deadline order (hosts may run timeouts out of that order, e.g. Node rounds 0 ms up to
-    /// 1 ms); firing runs the timer's runnable, which wakes whoever awaits the timer. If the
-    /// host fired this timeout before its deadline (or it was armed for one chunk of a longer
-    /// delay), it is re-armed for the rest; less than a millisecond early, on a host with
+    /// The JS timeout (or re-check) of timer `id` ran. Every timer of its session due by now
+    /// fires, in deadline order (hosts may run timeouts out of that order, e.g. Node rounds 0 ms
+    /// up to 1 ms); firing runs the timer's runnable, which wakes whoever awaits the timer. If
+    /// the host fired this timeout before its deadline (or it was armed for one chunk of a
+    /// longer delay), it is re-armed for the rest; less than a millisecond early, on a host with
     /// `setImmediate`, it is checked again right after the current turn instead (a re-armed
-    /// `setTimeout` takes at least a millisecond).
+    /// `setTimeout` takes at least a millisecond; the re-checks of that last millisecond keep
+    /// the host's loop from sleeping, as a due timer would).
     pub(super) fn fire_timers(&self, id: TaskId) {
         let due = self.with_state(|state| {
             let now = Instant::now();

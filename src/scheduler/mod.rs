@@ -141,20 +141,12 @@ impl fmt::Display for TaskHeader {
 /// nothing for it in the task.
 #[inline]
 pub(crate) fn schedule_background(runnable: Runnable) {
-    #[cfg(wasm)]
-    let Some(runnable) = push_local(runnable) else {
-        return;
-    };
     schedule_with(runnable, |scheduler, runnable| scheduler.schedule(runnable));
 }
 
 /// [`schedule_background`] for a foreground task: [`Scheduler::schedule_foreground`].
 #[inline]
 pub(crate) fn schedule_foreground(runnable: Runnable) {
-    #[cfg(wasm)]
-    let Some(runnable) = push_local(runnable) else {
-        return;
-    };
     schedule_with(runnable, |scheduler, runnable| {
         scheduler.schedule_foreground(runnable)
     });
@@ -176,7 +168,8 @@ fn push_local(runnable: Runnable) -> Option<Runnable> {
     unsafe { (*queue).try_push(runnable) }
 }
 
-/// Calls `schedule` with the handle in `runnable`'s header and `runnable` itself.
+/// Calls `schedule` with the handle in `runnable`'s header and `runnable` itself (on wasm32,
+/// unless the [`LocalQueue`] takes the runnable first).
 ///
 /// The scheduler may drop the runnable (it shut down), and with it the last reference to the
 /// task: that frees the header, and the handle in it, while the scheduler's method still runs.
@@ -184,6 +177,10 @@ fn push_local(runnable: Runnable) -> Option<Runnable> {
 /// itself around a schedule function that captures anything, taken here because ours does not.
 #[inline(always)]
 fn schedule_with(runnable: Runnable, schedule: impl FnOnce(&dyn Scheduler, Runnable)) {
+    #[cfg(wasm)]
+    let Some(runnable) = push_local(runnable) else {
+        return;
+    };
     let guard = runnable.waker();
     let scheduler: *const dyn Scheduler = &**runnable.metadata().scheduler();
     // SAFETY: `scheduler` points into the task's header, which lives until the last reference

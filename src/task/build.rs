@@ -3,7 +3,7 @@
 //! and the future. The future borrows the header instead of copying it (async-task's
 //! `spawn_unchecked` allows exactly that borrow), so a task carries its metadata and its handle
 //! once; the schedule functions of spawned tasks read the handle from the header too
-//! (`runnable.rs`), so they take no room.
+//! (`scheduler/mod.rs`), so they take no room.
 //!
 //! # Safety
 //!
